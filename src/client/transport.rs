@@ -1,0 +1,80 @@
+//! The HTTP layer under async-openai: a plain reqwest service (so async-openai's own retry is
+//! off and the retry policy stays ko2en's) wrapped in a tower service that records each
+//! response's status and rate-limit headers for the request that caused it. async-openai does
+//! not expose response headers; the limiter needs them.
+
+use std::sync::{Arc, Mutex};
+
+use async_openai::error::OpenAIError;
+use async_openai::middleware::{HttpRequestFactory, ReqwestService};
+use futures::future::BoxFuture;
+
+/// The headers worth keeping: rate-limit state and wait hints.
+fn is_kept(name: &str) -> bool {
+    name.starts_with("x-ratelimit-") || name == "retry-after" || name == "retry-after-ms"
+}
+
+/// What the last response of one request said, beyond its body.
+#[derive(Debug, Clone, Default)]
+pub struct ResponseMeta {
+    pub status: u16,
+    /// Lower-cased header names and their values (rate-limit and retry-after headers only).
+    pub headers: Vec<(String, String)>,
+}
+
+impl ResponseMeta {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+}
+
+/// A slot the caller owns for the duration of one request.
+pub type MetaSlot = Arc<Mutex<Option<ResponseMeta>>>;
+
+tokio::task_local! {
+    /// Set around each request by the client, read by `HeaderCapture` in the same task.
+    pub static META_SLOT: MetaSlot;
+}
+
+/// Records response metadata into the task's `META_SLOT`, if one is set.
+#[derive(Clone)]
+pub struct HeaderCapture {
+    inner: ReqwestService,
+}
+
+impl HeaderCapture {
+    pub fn new(client: reqwest::Client) -> Self {
+        Self { inner: ReqwestService::new(client) }
+    }
+}
+
+impl tower::Service<HttpRequestFactory> for HeaderCapture {
+    type Response = reqwest::Response;
+    type Error = OpenAIError;
+    type Future = BoxFuture<'static, Result<reqwest::Response, OpenAIError>>;
+
+    fn poll_ready(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Self::Error>> {
+        tower::Service::poll_ready(&mut self.inner, cx)
+    }
+
+    fn call(&mut self, request: HttpRequestFactory) -> Self::Future {
+        let slot = META_SLOT.try_with(Arc::clone).ok();
+        let future = tower::Service::call(&mut self.inner, request);
+        Box::pin(async move {
+            let response = future.await?;
+            if let Some(slot) = slot {
+                let headers = response
+                    .headers()
+                    .iter()
+                    .filter(|(name, _)| is_kept(name.as_str()))
+                    .filter_map(|(name, value)| {
+                        Some((name.as_str().to_string(), value.to_str().ok()?.to_string()))
+                    })
+                    .collect();
+                let meta = ResponseMeta { status: response.status().as_u16(), headers };
+                *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(meta);
+            }
+            Ok(response)
+        })
+    }
+}

@@ -1,0 +1,303 @@
+//! The reader thread: walks the inputs in order and sends one `Loaded` per article.
+
+use std::fs;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use tokio::sync::mpsc;
+
+use super::{Article, InputError, Loaded, SourceRef};
+
+/// File endings read as articles when a directory is walked.
+const ARTICLE_EXTENSIONS: &[&str] = &["txt", "md", "markdown", "html", "htm", "jsonl"];
+
+/// How a path is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Text,
+    Html,
+    Jsonl,
+}
+
+fn kind_of(path: &Path) -> Kind {
+    match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
+        Some("jsonl") | Some("ndjson") => Kind::Jsonl,
+        Some("html") | Some("htm") => Kind::Html,
+        _ => Kind::Text,
+    }
+}
+
+/// Expand directories into their article files (recursively, sorted by path, hidden entries
+/// skipped); other paths are kept as given, so that a missing file becomes that article's
+/// error record rather than a silent skip.
+pub fn expand_inputs(inputs: &[PathBuf]) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for input in inputs {
+        if input.is_dir() {
+            walk(input, &mut out);
+        } else {
+            out.push(input.clone());
+        }
+    }
+    out
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        // Unreadable directory: keep it so the reader reports it as that input's error.
+        out.push(dir.to_path_buf());
+        return;
+    };
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| !p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.')))
+        .collect();
+    paths.sort();
+    for path in paths {
+        if path.is_dir() {
+            walk(&path, out);
+        } else if path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| ARTICLE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+        {
+            out.push(path);
+        }
+    }
+}
+
+/// Start the reader thread. At most `capacity` articles wait in the channel, which bounds
+/// memory whatever the batch size.
+pub fn spawn_reader(inputs: Vec<PathBuf>, capacity: usize) -> mpsc::Receiver<Loaded> {
+    let (tx, rx) = mpsc::channel(capacity.max(1));
+    std::thread::Builder::new()
+        .name("ko2en-reader".into())
+        .spawn(move || {
+            let mut reader = Reader { tx, index: 0 };
+            for path in expand_inputs(&inputs) {
+                if !reader.read_path(&path) {
+                    break; // the receiver is gone: the run is over
+                }
+            }
+        })
+        .expect("spawning the reader thread");
+    rx
+}
+
+struct Reader {
+    tx: mpsc::Sender<Loaded>,
+    index: usize,
+}
+
+impl Reader {
+    /// Send one item; false when nobody listens any more.
+    fn send(&mut self, id: String, source: SourceRef, article: Result<Article, InputError>) -> bool {
+        let loaded = Loaded { index: self.index, id, source, article };
+        self.index += 1;
+        self.tx.blocking_send(loaded).is_ok()
+    }
+
+    fn read_path(&mut self, path: &Path) -> bool {
+        let is_stdin = path == Path::new("-");
+        let stem = if is_stdin { "stdin".to_string() } else { file_stem(path) };
+        let source = SourceRef { path: path.to_path_buf(), line: None };
+        let display = source.to_string();
+        if !is_stdin && kind_of(path) == Kind::Jsonl {
+            return match fs::File::open(path) {
+                Ok(file) => self.read_jsonl(BufReader::new(file), path, &stem),
+                Err(e) => self.send(stem, source, Err(io_error(&display, &e))),
+            };
+        }
+        let bytes = if is_stdin {
+            let mut buf = Vec::new();
+            std::io::stdin().lock().read_to_end(&mut buf).map(|_| buf)
+        } else {
+            fs::read(path)
+        };
+        let text = match bytes.map_err(|e| io_error(&display, &e)).and_then(|b| decode(&display, b)) {
+            Ok(text) => text,
+            Err(e) => return self.send(stem, source, Err(e)),
+        };
+        // Stdin may carry a JSONL batch: every non-empty line an object.
+        if is_stdin && looks_like_jsonl(&text) {
+            return self.read_jsonl(text.as_bytes(), path, &stem);
+        }
+        let article = if kind_of(path) == Kind::Html {
+            super::html::extract(&text)
+                .map(|page| Article {
+                    id: stem.clone(),
+                    source: source.clone(),
+                    title: page.title,
+                    text: page.text,
+                    meta: Default::default(),
+                })
+                .map_err(|e| InputError::Html { location: display, message: e.to_string() })
+        } else {
+            Ok(Article {
+                id: stem.clone(),
+                source: source.clone(),
+                title: None,
+                text,
+                meta: Default::default(),
+            })
+        };
+        self.send(stem, source, article)
+    }
+
+    fn read_jsonl(&mut self, reader: impl BufRead, path: &Path, stem: &str) -> bool {
+        for (n, line) in reader.split(b'\n').enumerate() {
+            let line_no = n + 1;
+            let source = SourceRef { path: path.to_path_buf(), line: Some(line_no) };
+            let fallback_id = format!("{stem}:{line_no}");
+            let article = match line {
+                Err(e) => {
+                    let item = Err(io_error(&source.to_string(), &e));
+                    // A read error mid-file ends that file; report it once.
+                    return self.send(fallback_id, source, item);
+                }
+                Ok(bytes) => {
+                    let display = source.to_string();
+                    match decode(&display, bytes) {
+                        Ok(text) if text.trim().is_empty() => continue,
+                        Ok(text) => parse_json_article(&text, &source, &fallback_id),
+                        Err(e) => Err(e),
+                    }
+                }
+            };
+            let id = article.as_ref().map(|a| a.id.clone()).unwrap_or(fallback_id);
+            if !self.send(id, source, article) {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+fn parse_json_article(line: &str, source: &SourceRef, fallback_id: &str) -> Result<Article, InputError> {
+    let bad = |message: String| InputError::BadJsonLine { location: source.to_string(), message };
+    let value: serde_json::Value = serde_json::from_str(line).map_err(|e| bad(e.to_string()))?;
+    let serde_json::Value::Object(mut map) = value else {
+        return Err(bad("the line is not a JSON object".into()));
+    };
+    let id = match map.remove("id") {
+        Some(serde_json::Value::String(s)) if !s.trim().is_empty() => s,
+        Some(serde_json::Value::Number(n)) => n.to_string(),
+        None | Some(serde_json::Value::Null) => fallback_id.to_string(),
+        Some(_) => return Err(bad("\"id\" must be a string or a number".into())),
+    };
+    let title = match map.remove("title") {
+        Some(serde_json::Value::String(s)) => Some(s),
+        None | Some(serde_json::Value::Null) => None,
+        Some(_) => return Err(bad("\"title\" must be a string".into())),
+    };
+    let text = match map.remove("text") {
+        Some(serde_json::Value::String(s)) => s,
+        None => return Err(bad("\"text\" is missing".into())),
+        Some(_) => return Err(bad("\"text\" must be a string".into())),
+    };
+    Ok(Article { id, source: source.clone(), title, text, meta: map })
+}
+
+/// Bytes to text: a UTF-8 BOM is dropped; NUL bytes mean binary; invalid UTF-8 is an error
+/// that names the offset rather than a lossy guess that would be paid for and translated.
+fn decode(display: &str, mut bytes: Vec<u8>) -> Result<String, InputError> {
+    if bytes.starts_with(&[0xEF, 0xBB, 0xBF]) {
+        bytes.drain(..3);
+    }
+    if bytes.iter().take(8192).any(|&b| b == 0) {
+        return Err(InputError::Binary { path: display.to_string() });
+    }
+    String::from_utf8(bytes)
+        .map_err(|e| InputError::NotUtf8 { path: display.to_string(), offset: e.utf8_error().valid_up_to() })
+}
+
+fn looks_like_jsonl(text: &str) -> bool {
+    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty()).peekable();
+    lines.peek().is_some() && lines.all(|l| l.starts_with('{') && l.ends_with('}'))
+}
+
+fn io_error(display: &str, e: &std::io::Error) -> InputError {
+    let message = match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file or directory".to_string(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+        _ => e.to_string(),
+    };
+    InputError::Io { path: display.to_string(), message }
+}
+
+fn file_stem(path: &Path) -> String {
+    path.file_stem().and_then(|s| s.to_str()).unwrap_or("article").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read_all(inputs: Vec<PathBuf>) -> Vec<Loaded> {
+        let mut rx = spawn_reader(inputs, 2);
+        let mut out = Vec::new();
+        while let Some(item) = rx.blocking_recv() {
+            out.push(item);
+        }
+        out
+    }
+
+    #[test]
+    fn a_directory_is_walked_recursively_in_sorted_order_skipping_other_files() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir(dir.path().join("sub")).unwrap();
+        fs::write(dir.path().join("b.txt"), "제목\n본문입니다.").unwrap();
+        fs::write(dir.path().join("a.md"), "제목\n본문입니다.").unwrap();
+        fs::write(dir.path().join("sub/c.txt"), "제목\n본문입니다.").unwrap();
+        fs::write(dir.path().join("notes.csv"), "x").unwrap();
+        fs::write(dir.path().join(".hidden.txt"), "x").unwrap();
+        let ids: Vec<String> = read_all(vec![dir.path().into()]).into_iter().map(|l| l.id).collect();
+        assert_eq!(ids, ["a", "b", "c"]);
+    }
+
+    #[test]
+    fn jsonl_lines_carry_id_title_text_and_the_rest_as_meta() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("batch.jsonl");
+        fs::write(
+            &path,
+            "{\"id\":\"a1\",\"title\":\"제목\",\"text\":\"본문\",\"url\":\"http://x\"}\n\n{\"id\":7,\"text\":\"둘\"}\nnot json\n{\"id\":\"z\"}\n",
+        )
+        .unwrap();
+        let items = read_all(vec![path]);
+        assert_eq!(items.len(), 4, "the blank line is skipped, the bad ones reported");
+        let first = items[0].article.as_ref().unwrap();
+        assert_eq!((first.id.as_str(), first.title.as_deref()), ("a1", Some("제목")));
+        assert_eq!(first.meta["url"], "http://x");
+        assert_eq!(first.source.to_string(), format!("{}:1", dir.path().join("batch.jsonl").display()));
+        assert_eq!(items[1].article.as_ref().unwrap().id, "7");
+        assert_eq!(items[1].source.line, Some(3));
+        assert!(matches!(items[2].article, Err(InputError::BadJsonLine { .. })));
+        assert_eq!(items[2].id, "batch:4");
+        let err = items[3].article.as_ref().unwrap_err().to_string();
+        assert!(err.contains("\"text\" is missing"), "{err}");
+        assert_eq!(items.iter().map(|l| l.index).collect::<Vec<_>>(), [0, 1, 2, 3]);
+    }
+
+    #[test]
+    fn binary_invalid_utf8_and_missing_files_are_per_article_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("bin.txt"), [0x89, b'P', b'N', b'G', 0, 0, 1]).unwrap();
+        fs::write(dir.path().join("latin1.txt"), b"caf\xe9 au lait").unwrap();
+        let items = read_all(vec![
+            dir.path().join("bin.txt"),
+            dir.path().join("latin1.txt"),
+            dir.path().join("missing.txt"),
+        ]);
+        assert!(matches!(items[0].article, Err(InputError::Binary { .. })));
+        assert!(matches!(items[1].article, Err(InputError::NotUtf8 { offset: 3, .. })));
+        let missing = items[2].article.as_ref().unwrap_err().to_string();
+        assert!(missing.contains("no such file"), "{missing}");
+    }
+
+    #[test]
+    fn a_utf8_bom_is_not_part_of_the_text() {
+        assert_eq!(decode("x", b"\xEF\xBB\xBF\xEC\xA0\x9C\xEB\xAA\xA9".to_vec()).unwrap(), "제목");
+    }
+}

@@ -1,0 +1,27 @@
+//! ko2en turns Korean news articles into English through any OpenAI-compatible endpoint: a
+//! bilingual summary of every article in a batch, and full translations of single articles.
+//!
+//! The map of the house, in the order data flows:
+//! - [`cli`] parses the command line; [`config`] resolves it once into plain settings.
+//! - [`input`] reads articles (files, directories, JSONL, stdin) on a thread, in order.
+//! - [`pipeline`] turns one article into one [`record::Record`]: prepare, summarize, translate.
+//! - [`prompt`] renders the templates of `prompts/`; [`record`] defines the replies' schemas.
+//! - [`pool`] schedules every LLM call (concurrency, retries); [`client`] sends one.
+//! - [`output`] writes records (JSONL, Markdown) without blocking the runtime.
+//! - [`mock`] is the built-in OpenAI-compatible server; [`progress`] reports on stderr.
+//! - [`app`] wires a command together; [`redact`] keeps the API key out of everything.
+
+pub mod app;
+pub mod cli;
+pub mod client;
+pub mod config;
+pub mod glossary;
+pub mod input;
+pub mod mock;
+pub mod output;
+pub mod pipeline;
+pub mod pool;
+pub mod progress;
+pub mod prompt;
+pub mod record;
+pub mod redact;

@@ -1,0 +1,41 @@
+//! The binary: parse, resolve settings, run, exit code. Everything else is in the library.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use ko2en::app::{self, Outcome};
+use ko2en::cli::Cli;
+use ko2en::config::Settings;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("KO2EN_LOG").unwrap_or_else(|_| "warn".into()),
+        )
+        .init();
+    let settings = match Settings::resolve(cli, |name| std::env::var(name).ok()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("ko2en: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("ko2en: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(app::run(settings)) {
+        Ok(Outcome::Success) => ExitCode::SUCCESS,
+        Ok(Outcome::SomeFailed) => ExitCode::from(1),
+        Ok(Outcome::Stopped) => ExitCode::from(2),
+        Err(e) => {
+            eprintln!("ko2en: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

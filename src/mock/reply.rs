@@ -1,0 +1,289 @@
+//! What the mock says: deterministic functions of the request. A `json_schema` request gets an
+//! instance valid against its schema; string fields ending in `_ko` get Korean, all other text is
+//! English without Hangul; every generated text starts with `[mock]` so nobody mistakes it for
+//! a real translation.
+
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+
+const ENGLISH_WORDS: &[&str] = &[
+    "the",
+    "ministry",
+    "said",
+    "on",
+    "Monday",
+    "that",
+    "exports",
+    "rose",
+    "while",
+    "officials",
+    "expect",
+    "further",
+    "growth",
+    "in",
+    "the",
+    "technology",
+    "sector",
+    "and",
+    "companies",
+    "plan",
+    "new",
+    "investment",
+    "across",
+    "Asia",
+    "according",
+    "to",
+    "industry",
+    "sources",
+];
+
+const KOREAN_SENTENCES: &[&str] = &[
+    "정부는 관련 산업의 성장을 지원하겠다고 밝혔다.",
+    "업계는 해외 시장 확대에 기대를 걸고 있다.",
+    "전문가들은 협력이 더욱 긴밀해질 것으로 내다봤다.",
+    "회사 측은 구체적인 계획을 곧 발표할 예정이다.",
+];
+
+/// A deterministic stream of choices seeded by the request.
+pub struct Generator {
+    state: u64,
+    /// Characters of Korean in the request's last user message: sizes "translation" fields.
+    source_chars: usize,
+}
+
+impl Generator {
+    pub fn new(request: &Value) -> Generator {
+        let digest =
+            Sha256::digest(request.get("messages").map(|m| m.to_string()).unwrap_or_default().as_bytes());
+        let state = u64::from_le_bytes(digest[..8].try_into().expect("8 bytes"));
+        let source_chars = last_user_text(request).chars().filter(|c| is_hangul(*c)).count();
+        Generator { state: state | 1, source_chars }
+    }
+
+    fn next(&mut self) -> usize {
+        // xorshift64: deterministic and dependency-free.
+        self.state ^= self.state << 13;
+        self.state ^= self.state >> 7;
+        self.state ^= self.state << 17;
+        (self.state >> 11) as usize
+    }
+
+    /// English text of roughly `words` words.
+    pub fn english(&mut self, words: usize) -> String {
+        let mut out = String::from("[mock]");
+        for i in 0..words.max(3) {
+            out.push(' ');
+            out.push_str(ENGLISH_WORDS[self.next() % ENGLISH_WORDS.len()]);
+            if i % 12 == 11 {
+                out.push('.');
+            }
+        }
+        out.push('.');
+        out
+    }
+
+    /// Korean text of `sentences` sentences.
+    pub fn korean(&mut self, sentences: usize) -> String {
+        let mut out = String::from("[mock]");
+        for _ in 0..sentences.max(1) {
+            out.push(' ');
+            out.push_str(KOREAN_SENTENCES[self.next() % KOREAN_SENTENCES.len()]);
+        }
+        out
+    }
+
+    /// English sized like a translation of the request's Korean (about one word per 2.5 syllables).
+    pub fn english_translation(&mut self) -> String {
+        self.english(self.source_chars * 2 / 5)
+    }
+
+    /// Plain-text reply for requests that ask for no JSON.
+    pub fn plain(&mut self) -> String {
+        self.english_translation()
+    }
+
+    /// An instance of `schema` (resolving `$ref`s against `root`).
+    pub fn instance(&mut self, schema: &Value, root: &Value, field: &str) -> Value {
+        if let Some(reference) = schema.get("$ref").and_then(Value::as_str) {
+            let target = reference.strip_prefix("#/").map(|p| p.split('/').fold(root, |v, k| &v[k]));
+            return match target {
+                Some(t) if !t.is_null() => self.instance(t, root, field),
+                _ => Value::Null,
+            };
+        }
+        if let Some(first) = schema.get("enum").and_then(|e| e.get(0)) {
+            return first.clone();
+        }
+        if let Some(c) = schema.get("const") {
+            return c.clone();
+        }
+        for key in ["anyOf", "oneOf", "allOf"] {
+            if let Some(options) = schema.get(key).and_then(Value::as_array) {
+                let pick = options.iter().find(|o| o.get("type") != Some(&json!("null"))).or(options.first());
+                return pick.map(|o| self.instance(o, root, field)).unwrap_or(Value::Null);
+            }
+        }
+        let kind = match schema.get("type") {
+            Some(Value::String(t)) => t.as_str(),
+            Some(Value::Array(types)) => {
+                types.iter().filter_map(Value::as_str).find(|t| *t != "null").unwrap_or("null")
+            }
+            _ if schema.get("properties").is_some() => "object",
+            _ => "string",
+        };
+        match kind {
+            "object" => {
+                let mut out = Map::new();
+                if let Some(props) = schema.get("properties").and_then(Value::as_object) {
+                    for (name, sub) in props {
+                        out.insert(name.clone(), self.instance(sub, root, name));
+                    }
+                }
+                Value::Object(out)
+            }
+            "array" => {
+                let items = schema.get("items").cloned().unwrap_or(json!({"type": "string"}));
+                let min = schema.get("minItems").and_then(Value::as_u64).unwrap_or(3) as usize;
+                let max =
+                    schema.get("maxItems").and_then(Value::as_u64).map(|m| m as usize).unwrap_or(usize::MAX);
+                let n = min.clamp(1, max.max(1)).max(if max >= 3 { 3 } else { 1 }).min(max);
+                Value::Array((0..n).map(|_| self.instance(&items, root, field)).collect())
+            }
+            "integer" => json!(schema.get("minimum").and_then(Value::as_i64).unwrap_or(1)),
+            "number" => json!(schema.get("minimum").and_then(Value::as_f64).unwrap_or(1.0)),
+            "boolean" => json!(true),
+            "null" => Value::Null,
+            _ => Value::String(self.string_for(field)),
+        }
+    }
+
+    fn string_for(&mut self, field: &str) -> String {
+        if field.ends_with("_ko") {
+            self.korean(3)
+        } else if field.contains("translation") {
+            self.english_translation()
+        } else if field.contains("title") {
+            self.english(6)
+        } else if field.contains("point") {
+            self.english(8)
+        } else {
+            self.english(40)
+        }
+    }
+}
+
+/// The reply content for a request: JSON for structured requests, text otherwise.
+pub fn content_for(request: &Value) -> String {
+    let mut generator = Generator::new(request);
+    let format = request.get("response_format");
+    let format_type = format.and_then(|f| f.get("type")).and_then(Value::as_str);
+    if format_type == Some("json_schema") {
+        let schema = format.and_then(|f| f.pointer("/json_schema/schema")).cloned().unwrap_or(json!({}));
+        return generator.instance(&schema, &schema, "").to_string();
+    }
+    // Without an enforced schema, a prompt that embeds one still gets a matching object.
+    if let Some(schema) = embedded_schema(request) {
+        return generator.instance(&schema, &schema, "").to_string();
+    }
+    if format_type == Some("json_object") {
+        return json!({ "text": generator.english(20) }).to_string();
+    }
+    generator.plain()
+}
+
+/// A JSON schema written into a system message after the words "JSON schema".
+fn embedded_schema(request: &Value) -> Option<Value> {
+    let messages = request.get("messages")?.as_array()?;
+    messages.iter().filter_map(|m| m.get("content")?.as_str()).find_map(|text| {
+        let start = text.find("JSON schema")?;
+        let brace = start + text[start..].find('{')?;
+        let mut stream = serde_json::Deserializer::from_str(&text[brace..]).into_iter::<Value>();
+        stream.next()?.ok().filter(|v| v.get("properties").is_some())
+    })
+}
+
+fn last_user_text(request: &Value) -> String {
+    request
+        .get("messages")
+        .and_then(Value::as_array)
+        .and_then(|m| m.iter().rev().find(|m| m.get("role").and_then(Value::as_str) == Some("user")))
+        .and_then(|m| m.get("content"))
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
+}
+
+pub fn is_hangul(c: char) -> bool {
+    matches!(c, '\u{AC00}'..='\u{D7A3}' | '\u{1100}'..='\u{11FF}' | '\u{3130}'..='\u{318F}')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::{SummaryReply, TranslationReply, strict_schema};
+
+    fn request_with_schema(schema: Value, user: &str) -> Value {
+        json!({"model": "m", "messages": [{"role": "user", "content": user}],
+               "response_format": {"type": "json_schema", "json_schema": {"name": "x", "strict": true, "schema": schema}}})
+    }
+
+    #[test]
+    fn a_schema_request_gets_a_valid_instance_with_korean_only_in_ko_fields() {
+        let request =
+            request_with_schema(strict_schema::<SummaryReply>(), "<article>기사 본문입니다.</article>");
+        let reply: SummaryReply = serde_json::from_str(&content_for(&request)).unwrap();
+        assert!(reply.summary_ko.starts_with("[mock]") && reply.summary_ko.chars().any(is_hangul));
+        for english in [&reply.title_en, &reply.summary_en].into_iter().chain(&reply.key_points_en) {
+            assert!(english.starts_with("[mock]"), "{english}");
+            assert!(!english.chars().any(is_hangul), "{english}");
+        }
+    }
+
+    #[test]
+    fn replies_are_deterministic_and_depend_on_the_request() {
+        let a = request_with_schema(strict_schema::<SummaryReply>(), "가");
+        let b = request_with_schema(strict_schema::<SummaryReply>(), "나");
+        assert_eq!(content_for(&a), content_for(&a));
+        assert_ne!(content_for(&a), content_for(&b));
+    }
+
+    #[test]
+    fn a_translation_is_sized_by_its_source() {
+        let short = request_with_schema(strict_schema::<TranslationReply>(), &"가".repeat(50));
+        let long = request_with_schema(strict_schema::<TranslationReply>(), &"가".repeat(2000));
+        let len = |r: &Value| {
+            serde_json::from_str::<TranslationReply>(&content_for(r)).unwrap().translation_en.len()
+        };
+        assert!(len(&long) > 10 * len(&short), "{} vs {}", len(&long), len(&short));
+    }
+
+    #[test]
+    fn any_schema_is_answered_including_refs_enums_and_nested_arrays() {
+        let schema = json!({
+            "type": "object",
+            "properties": {
+                "kind": {"enum": ["a", "b"]},
+                "count": {"type": "integer"},
+                "items": {"type": "array", "items": {"$ref": "#/$defs/Item"}},
+                "maybe": {"anyOf": [{"type": "null"}, {"type": "boolean"}]}
+            },
+            "$defs": {"Item": {"type": "object", "properties": {"name_ko": {"type": "string"}}}}
+        });
+        let value: Value = serde_json::from_str(&content_for(&request_with_schema(schema, "x"))).unwrap();
+        assert_eq!(value["kind"], "a");
+        assert_eq!(value["count"], 1);
+        assert_eq!(value["maybe"], true);
+        assert!(value["items"][0]["name_ko"].as_str().unwrap().chars().any(is_hangul));
+    }
+
+    #[test]
+    fn a_schema_in_the_prompt_is_followed_without_response_format() {
+        let schema = strict_schema::<TranslationReply>();
+        let request = json!({"messages": [
+            {"role": "system", "content": format!("Answer valid against this JSON schema:\n{schema}")},
+            {"role": "user", "content": "안녕하세요"}]});
+        assert!(serde_json::from_str::<TranslationReply>(&content_for(&request)).is_ok());
+        let plain = json!({"messages": [{"role": "user", "content": "안녕하세요"}]});
+        assert!(content_for(&plain).starts_with("[mock]"));
+    }
+}

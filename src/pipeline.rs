@@ -1,0 +1,209 @@
+//! What happens to one article: prepared (cleaned, headline found), summarized in Korean and
+//! English, and — for `translate` — translated in full; the outcome is always a record, with
+//! the error in it when something failed, so that one bad article never stops a batch.
+
+use crate::client::{ChatRequest, ReplySchema};
+use crate::input::{Article, InputError, Loaded, SourceRef};
+use crate::pool::{CallError, Pool};
+use crate::prompt::{Prompts, SummaryInput, TranslationInput};
+use crate::record::{Record, RecordError, SummaryReply, TranslationReply, Usage, strict_schema};
+
+/// Completion budget of a summary: two summaries and a few key points fit well within it.
+const SUMMARY_MAX_TOKENS: u32 = 1_500;
+
+/// What a run produces for each article.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Bilingual summary.
+    Summarize,
+    /// Bilingual summary and full translation.
+    Translate,
+}
+
+/// An article ready for the model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Prepared {
+    pub id: String,
+    pub source: SourceRef,
+    pub title: String,
+    pub text: String,
+    pub meta: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Find the headline and the body. A source without a title (a plain text file) has its
+/// headline on the first non-empty line.
+pub fn prepare(article: Article) -> Result<Prepared, InputError> {
+    let normalized: String = article.text.replace("\r\n", "\n");
+    let mut lines = normalized.lines().map(str::trim).filter(|l| !l.is_empty());
+    let (title, body): (String, Vec<&str>) =
+        match article.title.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+            Some(title) => (title.to_string(), lines.collect()),
+            None => match lines.next() {
+                Some(first) => (first.to_string(), lines.collect()),
+                None => (String::new(), Vec::new()),
+            },
+        };
+    if body.is_empty() {
+        return Err(InputError::Empty { location: article.source.to_string() });
+    }
+    Ok(Prepared { id: article.id, source: article.source, title, text: body.join("\n"), meta: article.meta })
+}
+
+/// Everything a run shares to turn articles into records.
+pub struct Pipeline {
+    pool: Pool,
+    prompts: Prompts,
+    mode: Mode,
+    summary_schema: ReplySchema,
+    translation_schema: ReplySchema,
+}
+
+impl Pipeline {
+    pub fn new(pool: Pool, prompts: Prompts, mode: Mode) -> Pipeline {
+        Pipeline {
+            pool,
+            prompts,
+            mode,
+            summary_schema: ReplySchema { name: "article_summary", schema: strict_schema::<SummaryReply>() },
+            translation_schema: ReplySchema {
+                name: "passage_translation",
+                schema: strict_schema::<TranslationReply>(),
+            },
+        }
+    }
+
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    /// One article in, one record out.
+    pub async fn process(&self, loaded: Loaded) -> Record {
+        let model = self.pool.client().model().to_string();
+        let mut record = Record::new(loaded.id, loaded.source, &model);
+        let prepared = match loaded.article.and_then(prepare) {
+            Ok(p) => p,
+            Err(e) => {
+                record.error = Some(RecordError { kind: e.kind().to_string(), message: e.to_string() });
+                return record;
+            }
+        };
+        record.id = prepared.id.clone();
+        record.title_ko = Some(prepared.title.clone());
+        record.meta = prepared.meta.clone();
+        let (summary, translation) = match self.mode {
+            Mode::Summarize => (self.summarize(&prepared).await, None),
+            Mode::Translate => {
+                let (s, t) = tokio::join!(self.summarize(&prepared), self.translate(&prepared));
+                (s, Some(t))
+            }
+        };
+        let mut first_error: Option<CallError> = None;
+        match summary {
+            Ok((reply, usage)) => {
+                record.usage += usage;
+                record.title_en = Some(reply.title_en);
+                record.summary_ko = Some(reply.summary_ko);
+                record.summary_en = Some(reply.summary_en);
+                record.key_points_en = reply.key_points_en;
+            }
+            Err(e) => first_error = Some(e),
+        }
+        match translation {
+            Some(Ok((text, usage))) => {
+                record.usage += usage;
+                record.translation_en = Some(text);
+            }
+            Some(Err(e)) => {
+                first_error.get_or_insert(e);
+            }
+            None => {}
+        }
+        if let Some(e) = first_error {
+            record.error = Some(RecordError { kind: e.kind().to_string(), message: e.to_string() });
+        }
+        record
+    }
+
+    fn schema_text(&self, schema: &ReplySchema) -> Option<String> {
+        self.pool.client().schema_in_prompt().then(|| schema.schema.to_string())
+    }
+
+    async fn summarize(&self, article: &Prepared) -> Result<(SummaryReply, Usage), CallError> {
+        let input = SummaryInput {
+            title: Some(&article.title),
+            text: &article.text,
+            part: 1,
+            part_count: 1,
+            glossary: &[],
+        };
+        let messages = self
+            .prompts
+            .summary(&input, self.schema_text(&self.summary_schema).as_deref())
+            .map_err(|e| CallError::Stopped(e.to_string()))?;
+        let request =
+            ChatRequest { messages: &messages, schema: &self.summary_schema, max_tokens: SUMMARY_MAX_TOKENS };
+        let done = self.pool.complete::<SummaryReply>(&request).await?;
+        Ok((done.reply, done.usage))
+    }
+
+    async fn translate(&self, article: &Prepared) -> Result<(String, Usage), CallError> {
+        let input = TranslationInput {
+            title: Some(&article.title),
+            text: &article.text,
+            context: None,
+            glossary: &[],
+        };
+        let messages = self
+            .prompts
+            .translation(&input, self.schema_text(&self.translation_schema).as_deref())
+            .map_err(|e| CallError::Stopped(e.to_string()))?;
+        let source_tokens = tiktoken_rs::o200k_base_singleton().encode_ordinary(&article.text).len() as u32;
+        let request = ChatRequest {
+            messages: &messages,
+            schema: &self.translation_schema,
+            max_tokens: translation_budget(source_tokens),
+        };
+        let done = self.pool.complete::<TranslationReply>(&request).await?;
+        Ok((done.reply.translation_en, done.usage))
+    }
+}
+
+/// Completion budget for translating `source_tokens` of Korean: English of the same content
+/// takes up to about twice as many o200k tokens, plus the JSON around it.
+pub fn translation_budget(source_tokens: u32) -> u32 {
+    (source_tokens.saturating_mul(2) + 256).clamp(512, 16_384)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn article(title: Option<&str>, text: &str) -> Article {
+        Article {
+            id: "a".into(),
+            source: SourceRef { path: "a.txt".into(), line: None },
+            title: title.map(str::to_string),
+            text: text.into(),
+            meta: Default::default(),
+        }
+    }
+
+    #[test]
+    fn a_text_file_has_its_headline_on_the_first_non_empty_line() {
+        let p = prepare(article(None, "\n\n  제목입니다  \r\n\n첫 문단.\n둘째 문단.\n")).unwrap();
+        assert_eq!(p.title, "제목입니다");
+        assert_eq!(p.text, "첫 문단.\n둘째 문단.");
+    }
+
+    #[test]
+    fn a_given_title_keeps_the_whole_text_as_body() {
+        let p = prepare(article(Some("제목"), "첫 문단.")).unwrap();
+        assert_eq!((p.title.as_str(), p.text.as_str()), ("제목", "첫 문단."));
+    }
+
+    #[test]
+    fn an_article_without_a_body_is_an_empty_error() {
+        assert!(matches!(prepare(article(None, "  \n\n")), Err(InputError::Empty { .. })));
+        assert!(matches!(prepare(article(None, "제목만 있다")), Err(InputError::Empty { .. })));
+    }
+}

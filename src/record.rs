@@ -1,0 +1,190 @@
+//! The output record (one JSON line per article) and the reply shapes the model is asked for.
+//! The reply types are the single source of their JSON schemas: `strict_schema` derives the
+//! schema sent as `response_format` from the Rust types, so the two cannot drift apart.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::input::SourceRef;
+
+/// One article's result. Field names are stable: the README documents them.
+#[derive(Debug, Clone, Serialize)]
+pub struct Record {
+    pub id: String,
+    pub source: SourceRef,
+    pub title_ko: Option<String>,
+    pub title_en: Option<String>,
+    pub summary_ko: Option<String>,
+    pub summary_en: Option<String>,
+    pub key_points_en: Vec<String>,
+    /// Only `ko2en translate` fills this.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub translation_en: Option<String>,
+    pub model: String,
+    pub usage: Usage,
+    pub warnings: Vec<Warning>,
+    pub error: Option<RecordError>,
+    pub meta: serde_json::Map<String, serde_json::Value>,
+}
+
+impl Record {
+    /// A record with no results yet.
+    pub fn new(id: String, source: SourceRef, model: &str) -> Self {
+        Record {
+            id,
+            source,
+            title_ko: None,
+            title_en: None,
+            summary_ko: None,
+            summary_en: None,
+            key_points_en: Vec::new(),
+            translation_en: None,
+            model: model.to_string(),
+            usage: Usage::default(),
+            warnings: Vec::new(),
+            error: None,
+            meta: Default::default(),
+        }
+    }
+
+    pub fn failed(&self) -> bool {
+        self.error.is_some()
+    }
+}
+
+/// Tokens and requests an article cost.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Usage {
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    pub requests: u64,
+}
+
+impl std::ops::AddAssign for Usage {
+    fn add_assign(&mut self, other: Usage) {
+        self.prompt_tokens += other.prompt_tokens;
+        self.completion_tokens += other.completion_tokens;
+        self.requests += other.requests;
+    }
+}
+
+/// Something the checks found that did not stop the article.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Warning {
+    pub kind: String,
+    pub message: String,
+}
+
+/// Why an article has no result.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RecordError {
+    pub kind: String,
+    pub message: String,
+}
+
+/// What the model returns for a summary.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SummaryReply {
+    /// The headline in English.
+    pub title_en: String,
+    /// A faithful summary in Korean, 3 to 5 sentences.
+    pub summary_ko: String,
+    /// The same summary in English.
+    pub summary_en: String,
+    /// 3 to 5 short key points in English.
+    pub key_points_en: Vec<String>,
+}
+
+/// What the model returns for one translated passage.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TranslationReply {
+    /// The complete English translation of the passage.
+    pub translation_en: String,
+}
+
+/// The JSON schema of `T` in the form OpenAI's strict structured outputs accept: every
+/// property required, no additional properties, no `$schema`/`title` noise.
+pub fn strict_schema<T: JsonSchema>() -> serde_json::Value {
+    let mut schema = serde_json::to_value(schemars::schema_for!(T)).expect("a schema is JSON");
+    if let Some(obj) = schema.as_object_mut() {
+        obj.remove("$schema");
+        obj.remove("title");
+    }
+    make_strict(&mut schema);
+    schema
+}
+
+fn make_strict(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(obj) => {
+            if obj.get("type").and_then(|t| t.as_str()) == Some("object")
+                && let Some(props) = obj.get("properties").and_then(|p| p.as_object())
+            {
+                let names: Vec<serde_json::Value> =
+                    props.keys().map(|k| serde_json::Value::String(k.clone())).collect();
+                obj.insert("required".into(), serde_json::Value::Array(names));
+                obj.insert("additionalProperties".into(), serde_json::Value::Bool(false));
+            }
+            obj.values_mut().for_each(make_strict);
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(make_strict),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_summary_schema_is_strict_and_names_every_field() {
+        let schema = strict_schema::<SummaryReply>();
+        assert_eq!(schema["type"], "object");
+        assert_eq!(schema["additionalProperties"], false);
+        let required: Vec<&str> =
+            schema["required"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+        for field in ["title_en", "summary_ko", "summary_en", "key_points_en"] {
+            assert!(required.contains(&field), "{field} missing from {required:?}");
+        }
+        assert_eq!(schema["properties"]["key_points_en"]["type"], "array");
+        assert!(schema.get("$schema").is_none());
+    }
+
+    #[test]
+    fn a_reply_with_an_unknown_or_missing_field_is_rejected() {
+        let ok = r#"{"title_en":"t","summary_ko":"요약","summary_en":"s","key_points_en":["a"]}"#;
+        assert!(serde_json::from_str::<SummaryReply>(ok).is_ok());
+        let extra = r#"{"title_en":"t","summary_ko":"요약","summary_en":"s","key_points_en":[],"x":1}"#;
+        assert!(serde_json::from_str::<SummaryReply>(extra).is_err());
+        let missing = r#"{"title_en":"t","summary_ko":"요약","key_points_en":[]}"#;
+        assert!(serde_json::from_str::<SummaryReply>(missing).is_err());
+    }
+
+    #[test]
+    fn the_record_serializes_with_its_documented_field_names() {
+        let source = SourceRef { path: "a.txt".into(), line: Some(3) };
+        let record = Record::new("a".into(), source, "m");
+        let json = serde_json::to_value(&record).unwrap();
+        let mut keys: Vec<&str> = json.as_object().unwrap().keys().map(String::as_str).collect();
+        let mut expected = [
+            "id",
+            "source",
+            "title_ko",
+            "title_en",
+            "summary_ko",
+            "summary_en",
+            "key_points_en",
+            "model",
+            "usage",
+            "warnings",
+            "error",
+            "meta",
+        ];
+        keys.sort();
+        expected.sort();
+        assert_eq!(keys, expected);
+        assert_eq!(json["source"], "a.txt:3");
+    }
+}
