@@ -9,14 +9,19 @@
 //! - [`pool`] schedules every LLM call (concurrency, retries); [`client`] sends one.
 //! - [`output`] writes records (JSONL, Markdown) without blocking the runtime.
 //! - [`mock`] is the built-in OpenAI-compatible server; [`progress`] reports on stderr.
+//! - [`limiter`] keeps requests within the RPM/TPM budgets the server allows.
+//! - [`check`] inspects every answer (Hangul left over, figures, glossary terms);
+//!   [`glossary`] holds the user's Korean → English terms.
 //! - [`app`] wires a command together; [`redact`] keeps the API key out of everything.
 
 pub mod app;
+pub mod check;
 pub mod cli;
 pub mod client;
 pub mod config;
 pub mod glossary;
 pub mod input;
+pub mod limiter;
 pub mod mock;
 pub mod output;
 pub mod pipeline;

@@ -3,7 +3,7 @@
 //! the error in it when something failed, so that one bad article never stops a batch.
 
 use crate::client::{ChatRequest, ReplySchema};
-use crate::input::{Article, InputError, Loaded, SourceRef};
+use crate::input::{Article, InputError, Loaded, SourceRef, clean};
 use crate::pool::{CallError, Pool};
 use crate::prompt::{Prompts, SummaryInput, TranslationInput};
 use crate::record::{Record, RecordError, SummaryReply, TranslationReply, Usage, strict_schema};
@@ -30,23 +30,20 @@ pub struct Prepared {
     pub meta: serde_json::Map<String, serde_json::Value>,
 }
 
-/// Find the headline and the body. A source without a title (a plain text file) has its
-/// headline on the first non-empty line.
+/// Clean the page (furniture, promos, bylines, trailing headlines: see `input::clean`) and find
+/// the headline: the source's own title, or the first line that survives cleaning.
 pub fn prepare(article: Article) -> Result<Prepared, InputError> {
-    let normalized: String = article.text.replace("\r\n", "\n");
-    let mut lines = normalized.lines().map(str::trim).filter(|l| !l.is_empty());
-    let (title, body): (String, Vec<&str>) =
-        match article.title.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
-            Some(title) => (title.to_string(), lines.collect()),
-            None => match lines.next() {
-                Some(first) => (first.to_string(), lines.collect()),
-                None => (String::new(), Vec::new()),
-            },
-        };
-    if body.is_empty() {
+    let cleaned = clean::clean(article.title.as_deref(), &article.text);
+    if cleaned.text.trim().is_empty() {
         return Err(InputError::Empty { location: article.source.to_string() });
     }
-    Ok(Prepared { id: article.id, source: article.source, title, text: body.join("\n"), meta: article.meta })
+    Ok(Prepared {
+        id: article.id,
+        source: article.source,
+        title: cleaned.title,
+        text: cleaned.text,
+        meta: article.meta,
+    })
 }
 
 /// Everything a run shares to turn articles into records.
@@ -190,15 +187,28 @@ mod tests {
 
     #[test]
     fn a_text_file_has_its_headline_on_the_first_non_empty_line() {
-        let p = prepare(article(None, "\n\n  제목입니다  \r\n\n첫 문단.\n둘째 문단.\n")).unwrap();
-        assert_eq!(p.title, "제목입니다");
-        assert_eq!(p.text, "첫 문단.\n둘째 문단.");
+        let p =
+            prepare(article(None, "\n\n  정부, 새 수출 계획 발표  \r\n\n첫 문단입니다.\n둘째 문단입니다.\n"))
+                .unwrap();
+        assert_eq!(p.title, "정부, 새 수출 계획 발표");
+        assert_eq!(p.text, "첫 문단입니다.\n둘째 문단입니다.");
+    }
+
+    #[test]
+    fn the_seed_page_is_cleaned_before_anything_is_sent() {
+        let page = include_str!("../fixtures/alibaba-cloud-korea.txt");
+        let p = prepare(article(None, page)).unwrap();
+        assert!(p.title.starts_with("[이슈 분석] 마윈 회장의 방한"), "{}", p.title);
+        for noise in ["상단여백", "Back to Top", "기사 댓글", "무단 전재", "<사진"] {
+            assert!(!p.text.contains(noise), "{noise} left in the body");
+        }
+        assert!(p.text.contains("SK텔레콤 을지로 본사를 방문해"));
     }
 
     #[test]
     fn a_given_title_keeps_the_whole_text_as_body() {
-        let p = prepare(article(Some("제목"), "첫 문단.")).unwrap();
-        assert_eq!((p.title.as_str(), p.text.as_str()), ("제목", "첫 문단."));
+        let p = prepare(article(Some("제목"), "첫 문단입니다.")).unwrap();
+        assert_eq!((p.title.as_str(), p.text.as_str()), ("제목", "첫 문단입니다."));
     }
 
     #[test]

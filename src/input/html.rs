@@ -1,13 +1,216 @@
-//! HTML pages: placeholder until the Korean input work lands.
+//! HTML input: turn a saved news page into a headline and plain paragraphs.
+//!
+//! This module owns only *extraction*: which element holds the headline and which block of the
+//! DOM holds the article. Readability (the `dom_smoothie` port) does the heavy lifting because it
+//! scores the DOM by structure (text density, link density, paragraph counts) rather than by site
+//! specific selectors, which is the same philosophy as [`crate::clean`]: it works on any news site
+//! without a per-site rule list. What readability leaves behind (bylines, copyright lines, promo
+//! boxes inside the article container) is the job of [`crate::clean::clean`], which the caller runs
+//! on [`HtmlArticle::text`].
+//!
+//! The headline and the fallback text are read with small regexes instead of a second DOM parser,
+//! to stay within the allowed dependencies; they only need `<meta>`, `<title>`, `<h1>` and block
+//! boundaries, which are regular enough for that.
+
+use std::sync::LazyLock;
+
+use dom_smoothie::{Config, Readability, TextMode};
+use regex::Regex;
+
 pub struct HtmlArticle {
     pub title: Option<String>,
     pub text: String,
 }
+
 #[derive(Debug, thiserror::Error)]
 pub enum HtmlError {
-    #[error("no article text found")]
+    #[error("no article text found in the HTML document")]
     NoContent,
+    #[error("HTML document is empty")]
+    Empty,
 }
-pub fn extract(_html: &str) -> Result<HtmlArticle, HtmlError> {
-    Err(HtmlError::NoContent)
+
+fn re(pattern: &str) -> Regex {
+    Regex::new(pattern).expect("static regex must compile")
+}
+
+static META_TAG: LazyLock<Regex> = LazyLock::new(|| re(r"(?is)<meta\b[^>]*>"));
+static OG_TITLE_ATTR: LazyLock<Regex> =
+    LazyLock::new(|| re(r#"(?is)(?:property|name)\s*=\s*["']og:title["']"#));
+static CONTENT_ATTR: LazyLock<Regex> =
+    LazyLock::new(|| re(r#"(?is)\bcontent\s*=\s*(?:"([^"]*)"|'([^']*)')"#));
+static TITLE_TAG: LazyLock<Regex> = LazyLock::new(|| re(r"(?is)<title\b[^>]*>(.*?)</title>"));
+static H1_TAG: LazyLock<Regex> = LazyLock::new(|| re(r"(?is)<h1\b[^>]*>(.*?)</h1>"));
+/// " - 사이트명", " | 사이트명", " : 사이트명" at the end of a <title>.
+static SITE_SUFFIX: LazyLock<Regex> = LazyLock::new(|| re(r"\s+[-|–—:]\s+[^-|–—:]{1,40}$"));
+static NON_CONTENT: LazyLock<Regex> = LazyLock::new(|| {
+    re(
+        r"(?is)<(script|style|noscript|template|svg|nav|header|footer|aside|form|iframe)\b[^>]*>.*?</(?:script|style|noscript|template|svg|nav|header|footer|aside|form|iframe)>",
+    )
+});
+static COMMENTS: LazyLock<Regex> = LazyLock::new(|| re(r"(?s)<!--.*?-->"));
+static BODY: LazyLock<Regex> = LazyLock::new(|| re(r"(?is)<body\b[^>]*>(.*)</body>"));
+static BLOCK_BOUNDARY: LazyLock<Regex> = LazyLock::new(|| {
+    re(
+        r"(?i)<\s*/?\s*(?:p|div|br|li|ul|ol|h[1-6]|tr|table|section|article|blockquote|figure|figcaption|dd|dt|pre)\b[^>]*>",
+    )
+});
+static TAG: LazyLock<Regex> = LazyLock::new(|| re(r"(?s)<[^>]*>"));
+static ENTITY: LazyLock<Regex> = LazyLock::new(|| re(r"&(#x[0-9A-Fa-f]{1,6}|#[0-9]{1,7}|[A-Za-z]{2,8});"));
+
+/// Extract headline (og:title, then <title> minus a " - SiteName"/" | SiteName" suffix, then <h1>) and main text (paragraphs separated by \n) using the dom_smoothie crate (readability port; crate version 0.19). Fall back to the visible text of <body> block elements if readability finds nothing. The result is then passed through clean() by the caller.
+pub fn extract(html: &str) -> Result<HtmlArticle, HtmlError> {
+    if html.trim().is_empty() {
+        return Err(HtmlError::Empty);
+    }
+    let title = find_title(html);
+    let mut text = readability_text(html).unwrap_or_default();
+    if text.is_empty() {
+        text = fallback_text(html);
+    }
+    if text.is_empty() {
+        return Err(HtmlError::NoContent);
+    }
+    Ok(HtmlArticle { title, text })
+}
+
+fn readability_text(html: &str) -> Option<String> {
+    let cfg = Config { text_mode: TextMode::Formatted, ..Default::default() };
+    let mut reader = Readability::new(html, None, Some(cfg)).ok()?;
+    let article = reader.parse().ok()?;
+    let text = paragraphs(&article.text_content);
+    (!text.is_empty()).then_some(text)
+}
+
+/// Collapse whitespace inside each paragraph and drop empty ones, so the output has exactly one
+/// paragraph per line like the text inputs that [`crate::clean::clean`] is tuned for.
+fn paragraphs(text: &str) -> String {
+    text.lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn find_title(html: &str) -> Option<String> {
+    let og = META_TAG.find_iter(html).find_map(|m| {
+        let tag = m.as_str();
+        if !OG_TITLE_ATTR.is_match(tag) {
+            return None;
+        }
+        let c = CONTENT_ATTR.captures(tag)?;
+        c.get(1).or_else(|| c.get(2)).map(|v| v.as_str().to_string())
+    });
+    let from_title = || {
+        TITLE_TAG.captures(html).map(|c| {
+            let t = inline_text(&c[1]);
+            SITE_SUFFIX.replace(&t, "").into_owned()
+        })
+    };
+    let from_h1 = || H1_TAG.captures(html).map(|c| inline_text(&c[1]));
+    [og.map(|t| inline_text(&t)), from_title(), from_h1()].into_iter().flatten().find(|t| !t.is_empty())
+}
+
+fn inline_text(fragment: &str) -> String {
+    let stripped = TAG.replace_all(fragment, " ");
+    decode_entities(&stripped).split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn fallback_text(html: &str) -> String {
+    let no_comments = COMMENTS.replace_all(html, "");
+    let body = BODY.captures(&no_comments).map_or_else(|| no_comments.to_string(), |c| c[1].to_string());
+    let visible = NON_CONTENT.replace_all(&body, "");
+    let blocks = BLOCK_BOUNDARY.replace_all(&visible, "\n");
+    let plain = TAG.replace_all(&blocks, "");
+    paragraphs(&decode_entities(&plain))
+}
+
+fn decode_entities(s: &str) -> String {
+    ENTITY
+        .replace_all(s, |c: &regex::Captures| {
+            let name = &c[1];
+            let decoded = if let Some(hex) = name.strip_prefix("#x").or_else(|| name.strip_prefix("#X")) {
+                u32::from_str_radix(hex, 16).ok().and_then(char::from_u32)
+            } else if let Some(dec) = name.strip_prefix('#') {
+                dec.parse::<u32>().ok().and_then(char::from_u32)
+            } else {
+                match name {
+                    "amp" => Some('&'),
+                    "lt" => Some('<'),
+                    "gt" => Some('>'),
+                    "quot" => Some('"'),
+                    "apos" => Some('\''),
+                    "nbsp" => Some(' '),
+                    "middot" => Some('·'),
+                    "hellip" => Some('…'),
+                    "copy" => Some('©'),
+                    _ => None,
+                }
+            };
+            decoded.map_or_else(|| c[0].to_string(), |ch| ch.to_string())
+        })
+        .into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PAGE: &str = r#"<!DOCTYPE html>
+<html lang="ko"><head>
+<meta charset="utf-8">
+<meta property="og:title" content="정부, 반도체 인력 1만명 양성 &quot;속도전&quot;">
+<title>정부, 반도체 인력 1만명 양성 - 테스트일보</title>
+<script>var tracking = "기사 본문 아님";</script>
+</head><body>
+<header><nav><ul><li><a href="/">홈</a></li><li><a href="/economy">경제</a></li><li><a href="/it">IT/과학</a></li><li><a href="/login">로그인</a></li></ul></nav></header>
+<div id="wrap">
+<article id="article-view">
+<h1>정부, 반도체 인력 1만명 양성 "속도전"</h1>
+<div class="article-body">
+<p>정부가 반도체 산업 경쟁력을 높이기 위해 향후 5년간 전문 인력 1만 명을 양성하기로 했다. 산업통상자원부는 이날 관계부처 합동으로 반도체 인재 양성 방안을 발표했다.</p>
+<p>이번 방안에 따라 주요 대학에 반도체 특성화 학과가 신설되고, 기업과 연계한 실무 교육 과정도 확대된다. 정부는 이를 위해 총 4천억 원의 예산을 투입할 계획이다.</p>
+<p>업계는 환영의 뜻을 밝혔다. 한 반도체 업체 관계자는 "인력난이 심각한 상황에서 정부의 지원이 큰 도움이 될 것"이라며 "현장의 수요를 반영한 교육이 중요하다"고 말했다.</p>
+<p>정부는 다음 달 세부 시행 계획을 확정하고 내년 상반기부터 본격적으로 사업을 추진할 예정이다. 관련 예산은 국회 심의를 거쳐 최종 확정된다.</p>
+</div>
+</article>
+</div>
+<footer><p>회사소개 | 개인정보처리방침 | 청소년보호정책</p><p>Copyright &copy; 테스트일보. All rights reserved.</p></footer>
+</body></html>"#;
+
+    #[test]
+    fn extracts_title_and_body_without_nav_or_footer() {
+        let a = extract(PAGE).expect("article");
+        assert_eq!(a.title.as_deref(), Some("정부, 반도체 인력 1만명 양성 \"속도전\""));
+        assert!(a.text.contains("정부가 반도체 산업 경쟁력을 높이기 위해"), "{}", a.text);
+        assert!(a.text.contains("관련 예산은 국회 심의를 거쳐 최종 확정된다."), "{}", a.text);
+        for furniture in ["로그인", "개인정보처리방침", "IT/과학", "tracking"] {
+            assert!(!a.text.contains(furniture), "{furniture} leaked: {}", a.text);
+        }
+        assert!(a.text.lines().count() >= 4, "paragraphs kept apart: {}", a.text);
+    }
+
+    #[test]
+    fn title_falls_back_to_title_tag_without_site_suffix_then_h1() {
+        let html =
+            "<html><head><title>속보 제목 | 뉴스사</title></head><body><p>본문입니다.</p></body></html>";
+        assert_eq!(find_title(html).as_deref(), Some("속보 제목"));
+        let html = "<html><body><h1>헤드라인 <b>강조</b></h1><p>본문입니다.</p></body></html>";
+        assert_eq!(find_title(html).as_deref(), Some("헤드라인 강조"));
+    }
+
+    #[test]
+    fn fallback_reads_visible_block_text() {
+        let html = "<html><body><nav>메뉴</nav><div>첫 문단입니다.</div><div>둘째 문단&amp;끝.</div><footer>푸터</footer></body></html>";
+        assert_eq!(fallback_text(html), "첫 문단입니다.\n둘째 문단&끝.");
+    }
+
+    #[test]
+    fn empty_and_contentless_documents_are_errors_not_panics() {
+        assert!(matches!(extract(""), Err(HtmlError::Empty)));
+        assert!(matches!(
+            extract("<html><body><script>x()</script><!-- 광고 --></body></html>"),
+            Err(HtmlError::NoContent)
+        ));
+    }
 }

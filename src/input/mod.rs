@@ -4,7 +4,8 @@
 //! and handed over through a bounded channel, so a batch of any size is never held in memory
 //! and file I/O never blocks the async runtime.
 
-mod html;
+pub mod clean;
+pub mod html;
 mod load;
 
 use std::fmt;
