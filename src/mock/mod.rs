@@ -7,6 +7,7 @@ pub mod reply;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::extract::State;
@@ -27,11 +28,14 @@ pub struct MockOptions {}
 struct Shared {
     #[allow(dead_code)]
     options: MockOptions,
+    /// Chat requests received, whatever their outcome: tests count exactly what was sent.
+    requests: AtomicU64,
 }
 
 /// A running mock server. Dropping it shuts the server down.
 pub struct MockServer {
     addr: SocketAddr,
+    shared: Arc<Shared>,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
@@ -41,7 +45,8 @@ impl MockServer {
     pub async fn start(addr: SocketAddr, options: MockOptions) -> std::io::Result<MockServer> {
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
-        let app = router(options);
+        let shared = Arc::new(Shared { options, requests: AtomicU64::new(0) });
+        let app = router(Arc::clone(&shared));
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app)
@@ -50,11 +55,16 @@ impl MockServer {
                 })
                 .await;
         });
-        Ok(MockServer { addr, shutdown: Some(tx), task: Some(task) })
+        Ok(MockServer { addr, shared, shutdown: Some(tx), task: Some(task) })
     }
 
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Chat-completion requests received so far.
+    pub fn requests_received(&self) -> u64 {
+        self.shared.requests.load(Ordering::Relaxed)
     }
 
     /// The base URL to give an OpenAI client: `http://127.0.0.1:PORT/v1`.
@@ -78,8 +88,7 @@ impl Drop for MockServer {
     }
 }
 
-fn router(options: MockOptions) -> Router {
-    let shared = Arc::new(Shared { options });
+fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/v1/chat/completions", post(chat_completions))
         .route("/v1/models", get(models))
@@ -99,7 +108,8 @@ fn error(status: StatusCode, kind: &str, code: Option<&str>, message: &str) -> R
     (status, Json(body)).into_response()
 }
 
-async fn chat_completions(State(_shared): State<Arc<Shared>>, body: axum::body::Bytes) -> Response {
+async fn chat_completions(State(shared): State<Arc<Shared>>, body: axum::body::Bytes) -> Response {
+    shared.requests.fetch_add(1, Ordering::Relaxed);
     let request: Value = match serde_json::from_slice(&body) {
         Ok(v @ Value::Object(_)) => v,
         Ok(_) => {
