@@ -7,7 +7,8 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use futures::StreamExt;
 
-use crate::client::Client;
+use crate::chunk::{Encoding, TokenCounter};
+use crate::client::{Client, RetryPolicy};
 use crate::config::{
     EndpointSettings, MockServerSettings, RunSettings, Settings, SummarizeSettings, TranslateSettings,
 };
@@ -15,7 +16,7 @@ use crate::input::spawn_reader;
 use crate::mock::{MockOptions, MockServer};
 use crate::output::{Destination, Writer, render_jsonl, render_markdown};
 use crate::pipeline::{Mode, Pipeline};
-use crate::pool::{Pool, RetryPolicy};
+use crate::pool::Pool;
 use crate::progress::TerminalReporter;
 use crate::prompt::Prompts;
 use crate::record::Usage;
@@ -59,8 +60,10 @@ async fn connect(endpoint: &EndpointSettings) -> Result<(Client, Option<MockServ
 
 fn pipeline(client: Client, run: &RunSettings, mode: Mode) -> Result<Pipeline> {
     let prompts = Prompts::load(run.prompts_dir.as_deref())?;
-    let pool = Pool::new(client, run.concurrency, RetryPolicy::default());
-    Ok(Pipeline::new(pool, prompts, mode))
+    let counter = TokenCounter::new(run.encoding.unwrap_or_else(|| Encoding::for_model(client.model())));
+    let retry = RetryPolicy { max_attempts: run.max_attempts, ..RetryPolicy::default() };
+    let pool = Pool::new(client, run.concurrency, run.budget, retry, counter);
+    Ok(Pipeline::new(pool, prompts, mode, run.chunk_limits))
 }
 
 fn destination(run: &RunSettings) -> Destination {

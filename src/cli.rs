@@ -91,9 +91,25 @@ pub struct RunArgs {
     /// Read prompt templates from this directory; files missing there fall back to the built-in ones.
     #[arg(long, value_name = "DIR")]
     pub prompts: Option<PathBuf>,
-    /// Articles processed at once.
-    #[arg(long, default_value_t = 8, value_name = "N")]
+    /// Requests in flight at once. Raise it when a slow endpoint leaves rate-limit budget unused.
+    #[arg(long, default_value_t = 16, value_name = "N")]
     pub concurrency: usize,
+    /// The endpoint's requests-per-minute limit; requests are paced to stay within it.
+    #[arg(long, value_name = "N")]
+    pub rpm: Option<u32>,
+    /// The endpoint's tokens-per-minute limit (prompt tokens + completion budget per request).
+    #[arg(long, value_name = "N")]
+    pub tpm: Option<u32>,
+    /// Largest piece of an article sent in one request, in tokens
+    /// [default: 6000 for summaries, 1500 for translated passages].
+    #[arg(long, value_name = "TOKENS")]
+    pub max_chunk_tokens: Option<usize>,
+    /// Tokenizer used to count tokens: o200k_base or cl100k_base [default: by model].
+    #[arg(long, value_name = "NAME")]
+    pub encoding: Option<String>,
+    /// Attempts per request, the first included, before the article is recorded as failed.
+    #[arg(long, default_value_t = 6, value_name = "N")]
+    pub max_attempts: u32,
     /// No progress output on stderr.
     #[arg(short, long)]
     pub quiet: bool,

@@ -7,7 +7,12 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use std::num::NonZeroU32;
+
+use crate::chunk::Encoding;
 use crate::cli::{self, Cli, Command};
+use crate::limiter::Budget;
+use crate::pipeline::ChunkLimits;
 
 /// The model used when neither `--model` nor `KO2EN_MODEL` names one: cheap, fast, good at Korean.
 pub const DEFAULT_MODEL: &str = "gpt-4o-mini";
@@ -83,8 +88,16 @@ pub struct RunSettings {
     pub output: Option<PathBuf>,
     /// Directory of user prompt templates overriding the built-in ones.
     pub prompts_dir: Option<PathBuf>,
-    /// Articles in flight at once.
+    /// Requests in flight at once.
     pub concurrency: usize,
+    /// Requests- and tokens-per-minute budgets.
+    pub budget: Budget,
+    /// How articles are cut into requests.
+    pub chunk_limits: ChunkLimits,
+    /// Tokenizer for counting; None picks one by model.
+    pub encoding: Option<Encoding>,
+    /// Attempts per request, the first included.
+    pub max_attempts: u32,
     /// No progress on stderr.
     pub quiet: bool,
 }
@@ -189,6 +202,23 @@ fn resolve_run(args: cli::RunArgs) -> Result<RunSettings, ConfigError> {
     if args.concurrency == 0 {
         return Err(ConfigError::Invalid("--concurrency must be at least 1".into()));
     }
+    if args.max_attempts == 0 {
+        return Err(ConfigError::Invalid("--max-attempts must be at least 1".into()));
+    }
+    let positive = |flag: &str, value: Option<u32>| match value {
+        None => Ok(None),
+        Some(v) => NonZeroU32::new(v).map(Some).ok_or_else(|| {
+            ConfigError::Invalid(format!("{flag} must be at least 1 (leave it out for no limit)"))
+        }),
+    };
+    let budget = Budget { rpm: positive("--rpm", args.rpm)?, tpm: positive("--tpm", args.tpm)? };
+    let encoding = match args.encoding.as_deref() {
+        None => None,
+        Some(name) => Some(Encoding::parse(name).ok_or_else(|| {
+            ConfigError::Invalid(format!("--encoding {name:?} is not known; use o200k_base or cl100k_base"))
+        })?),
+    };
+    let chunk_limits = chunk_limits(args.max_chunk_tokens, budget.tpm)?;
     if let Some(dir) = &args.prompts
         && !dir.is_dir()
     {
@@ -198,8 +228,38 @@ fn resolve_run(args: cli::RunArgs) -> Result<RunSettings, ConfigError> {
         output: args.output,
         prompts_dir: args.prompts,
         concurrency: args.concurrency,
+        budget,
+        chunk_limits,
+        encoding,
+        max_attempts: args.max_attempts,
         quiet: args.quiet,
     })
+}
+
+/// Chunk sizes: the flag for both kinds of request, else the defaults — shrunk when a small
+/// tokens-per-minute budget could never hold a request of the default size.
+fn chunk_limits(flag: Option<usize>, tpm: Option<NonZeroU32>) -> Result<ChunkLimits, ConfigError> {
+    let defaults = ChunkLimits::default();
+    let mut limits = match flag {
+        Some(0) => return Err(ConfigError::Invalid("--max-chunk-tokens must be at least 1".into())),
+        Some(n) => ChunkLimits { summary_tokens: n, translation_tokens: n },
+        None => defaults,
+    };
+    if let Some(tpm) = tpm {
+        // A request costs its chunk, the instructions (under 1,000 tokens) and its completion
+        // budget: 1,500 for a summary, about twice the chunk for a translation.
+        let tpm = tpm.get() as usize;
+        let summary_fit = tpm.saturating_sub(2_500);
+        let translation_fit = tpm.saturating_sub(1_300) / 3;
+        if summary_fit < 100 || translation_fit < 100 {
+            return Err(ConfigError::Invalid(format!(
+                "--tpm {tpm} is too small to send one request; at least 3,000 tokens per minute are needed"
+            )));
+        }
+        limits.summary_tokens = limits.summary_tokens.min(summary_fit);
+        limits.translation_tokens = limits.translation_tokens.min(translation_fit);
+    }
+    Ok(limits)
 }
 
 #[cfg(test)]
@@ -241,6 +301,14 @@ mod tests {
             panic!("summarize expected")
         };
         assert_eq!(s.endpoint.model, DEFAULT_MODEL);
+    }
+
+    #[test]
+    fn a_small_token_budget_shrinks_the_chunks_to_fit() {
+        let limits = chunk_limits(None, NonZeroU32::new(4_000)).unwrap();
+        assert_eq!(limits, ChunkLimits { summary_tokens: 1_500, translation_tokens: 900 });
+        assert_eq!(chunk_limits(None, None).unwrap(), ChunkLimits::default());
+        assert!(chunk_limits(None, NonZeroU32::new(1_000)).is_err());
     }
 
     #[test]

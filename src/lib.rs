@@ -4,7 +4,8 @@
 //! The map of the house, in the order data flows:
 //! - [`cli`] parses the command line; [`config`] resolves it once into plain settings.
 //! - [`input`] reads articles (files, directories, JSONL, stdin) on a thread, in order.
-//! - [`pipeline`] turns one article into one [`record::Record`]: prepare, summarize, translate.
+//! - [`pipeline`] turns one article into one [`record::Record`]: prepare, summarize, translate;
+//!   [`chunk`] splits long articles by token count at Korean sentence boundaries.
 //! - [`prompt`] renders the templates of `prompts/`; [`record`] defines the replies' schemas.
 //! - [`pool`] schedules every LLM call (concurrency, retries); [`client`] sends one.
 //! - [`output`] writes records (JSONL, Markdown) without blocking the runtime.
@@ -16,6 +17,7 @@
 
 pub mod app;
 pub mod check;
+pub mod chunk;
 pub mod cli;
 pub mod client;
 pub mod config;

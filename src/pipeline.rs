@@ -2,10 +2,11 @@
 //! English, and — for `translate` — translated in full; the outcome is always a record, with
 //! the error in it when something failed, so that one bad article never stops a batch.
 
+use crate::chunk;
 use crate::client::{ChatRequest, ReplySchema};
 use crate::input::{Article, InputError, Loaded, SourceRef, clean};
 use crate::pool::{CallError, Pool};
-use crate::prompt::{Prompts, SummaryInput, TranslationInput};
+use crate::prompt::{CombineInput, PartSummary, Prompts, SummaryInput, TranslationInput};
 use crate::record::{Record, RecordError, SummaryReply, TranslationReply, Usage, strict_schema};
 
 /// Completion budget of a summary: two summaries and a few key points fit well within it.
@@ -46,21 +47,40 @@ pub fn prepare(article: Article) -> Result<Prepared, InputError> {
     })
 }
 
+/// How articles are cut for the model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChunkLimits {
+    /// Largest piece of an article summarized in one request.
+    pub summary_tokens: usize,
+    /// Largest passage translated in one request (its English must fit the completion budget).
+    pub translation_tokens: usize,
+}
+
+impl Default for ChunkLimits {
+    fn default() -> Self {
+        // Most news articles fit one summary request; a translated passage's English takes up
+        // to about twice its Korean tokens, and shorter passages keep models from skipping text.
+        ChunkLimits { summary_tokens: 6_000, translation_tokens: 1_500 }
+    }
+}
+
 /// Everything a run shares to turn articles into records.
 pub struct Pipeline {
     pool: Pool,
     prompts: Prompts,
     mode: Mode,
+    limits: ChunkLimits,
     summary_schema: ReplySchema,
     translation_schema: ReplySchema,
 }
 
 impl Pipeline {
-    pub fn new(pool: Pool, prompts: Prompts, mode: Mode) -> Pipeline {
+    pub fn new(pool: Pool, prompts: Prompts, mode: Mode, limits: ChunkLimits) -> Pipeline {
         Pipeline {
             pool,
             prompts,
             mode,
+            limits,
             summary_schema: ReplySchema { name: "article_summary", schema: strict_schema::<SummaryReply>() },
             translation_schema: ReplySchema {
                 name: "passage_translation",
@@ -125,43 +145,84 @@ impl Pipeline {
         self.pool.client().schema_in_prompt().then(|| schema.schema.to_string())
     }
 
+    /// An article that fits is one request. A longer one is summarized part by part (map,
+    /// concurrently) and the part summaries are combined into one (reduce).
     async fn summarize(&self, article: &Prepared) -> Result<(SummaryReply, Usage), CallError> {
-        let input = SummaryInput {
-            title: Some(&article.title),
-            text: &article.text,
-            part: 1,
-            part_count: 1,
-            glossary: &[],
-        };
-        let messages = self
-            .prompts
-            .summary(&input, self.schema_text(&self.summary_schema).as_deref())
-            .map_err(|e| CallError::Stopped(e.to_string()))?;
+        let schema = self.schema_text(&self.summary_schema);
+        let chunks = chunk::split(&article.text, self.limits.summary_tokens, self.pool.counter());
+        let part_count = chunks.len();
+        let parts = chunks.iter().enumerate().map(|(i, chunk)| {
+            let input = SummaryInput {
+                title: Some(&article.title),
+                text: &chunk.text,
+                part: i + 1,
+                part_count,
+                glossary: &[],
+            };
+            let messages = self.prompts.summary(&input, schema.as_deref());
+            async move {
+                let messages = messages.map_err(|e| CallError::Stopped(e.to_string()))?;
+                let request = ChatRequest {
+                    messages: &messages,
+                    schema: &self.summary_schema,
+                    max_tokens: SUMMARY_MAX_TOKENS,
+                };
+                self.pool.complete::<SummaryReply>(&request).await
+            }
+        });
+        let mut usage = Usage::default();
+        let mut replies = Vec::with_capacity(part_count);
+        for done in futures::future::join_all(parts).await {
+            let done = done?;
+            usage += done.usage;
+            replies.push(done.reply);
+        }
+        if replies.len() == 1 {
+            return Ok((replies.pop().expect("one reply"), usage));
+        }
+        let summaries: Vec<PartSummary<'_>> = replies
+            .iter()
+            .map(|r| PartSummary { summary_ko: &r.summary_ko, summary_en: &r.summary_en })
+            .collect();
+        let input = CombineInput { title: Some(&article.title), parts: &summaries, glossary: &[] };
+        let messages =
+            self.prompts.combine(&input, schema.as_deref()).map_err(|e| CallError::Stopped(e.to_string()))?;
         let request =
             ChatRequest { messages: &messages, schema: &self.summary_schema, max_tokens: SUMMARY_MAX_TOKENS };
         let done = self.pool.complete::<SummaryReply>(&request).await?;
-        Ok((done.reply, done.usage))
+        usage += done.usage;
+        Ok((done.reply, usage))
     }
 
+    /// Passages are translated concurrently, each with the last sentences of the one before as
+    /// context (not to be translated), and stitched back in order with the source's own breaks.
     async fn translate(&self, article: &Prepared) -> Result<(String, Usage), CallError> {
-        let input = TranslationInput {
-            title: Some(&article.title),
-            text: &article.text,
-            context: None,
-            glossary: &[],
-        };
-        let messages = self
-            .prompts
-            .translation(&input, self.schema_text(&self.translation_schema).as_deref())
-            .map_err(|e| CallError::Stopped(e.to_string()))?;
-        let source_tokens = tiktoken_rs::o200k_base_singleton().encode_ordinary(&article.text).len() as u32;
-        let request = ChatRequest {
-            messages: &messages,
-            schema: &self.translation_schema,
-            max_tokens: translation_budget(source_tokens),
-        };
-        let done = self.pool.complete::<TranslationReply>(&request).await?;
-        Ok((done.reply.translation_en, done.usage))
+        let schema = self.schema_text(&self.translation_schema);
+        let chunks = chunk::split(&article.text, self.limits.translation_tokens, self.pool.counter());
+        let passages = chunks.iter().enumerate().map(|(i, passage)| {
+            let context = i.checked_sub(1).map(|prev| chunk::tail_sentences(&chunks[prev].text, 2));
+            let input =
+                TranslationInput { title: Some(&article.title), text: &passage.text, context, glossary: &[] };
+            let messages = self.prompts.translation(&input, schema.as_deref());
+            let max_tokens = translation_budget(passage.tokens as u32);
+            async move {
+                let messages = messages.map_err(|e| CallError::Stopped(e.to_string()))?;
+                let request =
+                    ChatRequest { messages: &messages, schema: &self.translation_schema, max_tokens };
+                self.pool.complete::<TranslationReply>(&request).await
+            }
+        });
+        let mut usage = Usage::default();
+        let mut english = String::new();
+        for (passage, done) in chunks.iter().zip(futures::future::join_all(passages).await) {
+            let done = done?;
+            usage += done.usage;
+            if !english.is_empty() {
+                english.push_str(if passage.joiner.is_empty() { " " } else { passage.joiner });
+            }
+            english.push_str(done.reply.translation_en.trim());
+        }
+        Ok((english, usage))
     }
 }
 

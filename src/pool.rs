@@ -1,61 +1,30 @@
-//! The scheduler every LLM call goes through: bounded concurrency, then the client, with
-//! ko2en's own retry policy (exponential backoff with jitter, the server's Retry-After honoured,
-//! a larger budget for truncated answers, no retry for what can never succeed) and a run-wide
-//! stop when the key or the quota is bad, so that nothing more is sent.
+//! The scheduler every LLM call goes through: budget first (the RPM/TPM limiter, charged with
+//! the request's prompt tokens plus its completion budget and settled with the usage the server
+//! reports), then a concurrency slot, then the client — with ko2en's retry policy around it:
+//! backoff with jitter or the server's Retry-After for what may succeed later, a larger budget
+//! for truncated answers, nothing for what never can, and a run-wide stop when the key or the
+//! quota is bad, so that nothing more is sent.
 
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tokio::sync::Semaphore;
 
-use crate::client::{ChatRequest, Client, ClientError, Recovery};
+use crate::chunk::TokenCounter;
+use crate::client::{ChatRequest, Client, ClientError, Recovery, RetryPolicy};
+use crate::limiter::{Budget, LimitError, Limiter, ServerState};
 use crate::record::Usage;
-
-/// How often and how patiently a request is retried.
-#[derive(Debug, Clone)]
-pub struct RetryPolicy {
-    /// Attempts in all, the first included.
-    pub max_attempts: u32,
-    /// First backoff; doubled each retry, with full jitter.
-    pub base_delay: Duration,
-    /// Longest single backoff.
-    pub max_delay: Duration,
-    /// Largest completion budget a truncated answer may be retried with.
-    pub max_completion_tokens: u32,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        RetryPolicy {
-            max_attempts: 6,
-            base_delay: Duration::from_millis(500),
-            max_delay: Duration::from_secs(60),
-            max_completion_tokens: 16_384,
-        }
-    }
-}
-
-impl RetryPolicy {
-    /// Backoff before attempt `attempt + 1` (attempt counts from 1): the server's hint when it
-    /// gave one, else exponential with full jitter so that many failed requests do not return
-    /// in lockstep.
-    pub fn delay(&self, attempt: u32, hint: Option<Duration>) -> Duration {
-        if let Some(hint) = hint {
-            return hint.min(self.max_delay);
-        }
-        let ceiling =
-            self.base_delay.saturating_mul(1 << attempt.saturating_sub(1).min(16)).min(self.max_delay);
-        ceiling.mul_f64(0.5 + fastrand::f64() * 0.5)
-    }
-}
 
 /// Why a call failed in the end.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum CallError {
     #[error("{error} (after {attempts} attempt{})", if *attempts == 1 { "" } else { "s" })]
     Failed { error: ClientError, attempts: u32 },
+    #[error("{0}")]
+    TooLarge(LimitError),
     #[error("not sent: the run was stopped ({0})")]
     Stopped(String),
 }
@@ -64,6 +33,7 @@ impl CallError {
     pub fn kind(&self) -> &'static str {
         match self {
             CallError::Failed { error, .. } => error.kind(),
+            CallError::TooLarge(_) => "too_large",
             CallError::Stopped(_) => "stopped",
         }
     }
@@ -76,20 +46,61 @@ pub struct Completion<T> {
     pub usage: Usage,
 }
 
+/// Counters of a run, for progress and the closing summary.
+#[derive(Debug, Default)]
+pub struct PoolStats {
+    /// HTTP requests sent (attempts, retries included).
+    pub sent: AtomicU64,
+    /// Requests on the wire right now.
+    pub in_flight: AtomicU64,
+    pub prompt_tokens: AtomicU64,
+    pub completion_tokens: AtomicU64,
+    /// Retries, by the kind of error that caused them.
+    retries: Mutex<BTreeMap<&'static str, u64>>,
+}
+
+impl PoolStats {
+    pub fn retries(&self) -> BTreeMap<&'static str, u64> {
+        self.retries.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub fn total_retries(&self) -> u64 {
+        self.retries().values().sum()
+    }
+
+    fn count_retry(&self, kind: &'static str) {
+        *self.retries.lock().unwrap_or_else(|e| e.into_inner()).entry(kind).or_default() += 1;
+    }
+}
+
 /// Shared by every article of a run.
 pub struct Pool {
     client: Client,
+    limiter: Limiter,
+    budget: Budget,
     permits: Arc<Semaphore>,
     retry: RetryPolicy,
+    counter: TokenCounter,
+    stats: PoolStats,
     stopped: Mutex<Option<String>>,
 }
 
 impl Pool {
-    pub fn new(client: Client, concurrency: usize, retry: RetryPolicy) -> Pool {
+    pub fn new(
+        client: Client,
+        concurrency: usize,
+        budget: Budget,
+        retry: RetryPolicy,
+        counter: TokenCounter,
+    ) -> Pool {
         Pool {
             client,
+            limiter: Limiter::new(budget),
+            budget,
             permits: Arc::new(Semaphore::new(concurrency.max(1))),
             retry,
+            counter,
+            stats: PoolStats::default(),
             stopped: Mutex::new(None),
         }
     }
@@ -98,18 +109,48 @@ impl Pool {
         &self.client
     }
 
+    pub fn counter(&self) -> TokenCounter {
+        self.counter
+    }
+
+    pub fn stats(&self) -> &PoolStats {
+        &self.stats
+    }
+
+    pub fn budget(&self) -> Budget {
+        self.budget
+    }
+
+    pub fn limiter(&self) -> &Limiter {
+        &self.limiter
+    }
+
     /// Why the run was stopped, if it was.
     pub fn stop_reason(&self) -> Option<String> {
         self.stopped.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     fn stop(&self, reason: String) {
-        let mut stopped = self.stopped.lock().unwrap_or_else(|e| e.into_inner());
-        stopped.get_or_insert(reason);
+        self.stopped.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(reason);
     }
 
-    /// Send `request` until it yields a `T` or the policy gives up. Usage of failed attempts
-    /// that the server billed is counted too.
+    /// Tokens a request will be charged before it is sent: its messages as counted by the
+    /// run's encoding, the per-message framing, and its completion budget.
+    fn cost(&self, body: &Value) -> u32 {
+        let prompt: usize = body["messages"]
+            .as_array()
+            .map(|messages| {
+                messages
+                    .iter()
+                    .map(|m| m["content"].as_str().map(|c| self.counter.count(c)).unwrap_or(0) + 4)
+                    .sum()
+            })
+            .unwrap_or(0);
+        (prompt as u32 + 3).saturating_add(Client::max_tokens_of(body))
+    }
+
+    /// Send `request` until it yields a `T` or the policy gives up. Tokens of failed attempts
+    /// that the server billed count too.
     pub async fn complete<T: DeserializeOwned>(
         &self,
         request: &ChatRequest<'_>,
@@ -122,21 +163,48 @@ impl Pool {
             if let Some(reason) = self.stop_reason() {
                 return Err(CallError::Stopped(reason));
             }
+            let grant = self.limiter.acquire(self.cost(&body)).await.map_err(CallError::TooLarge)?;
+            // Checked again: the wait for budget may have been long.
+            if let Some(reason) = self.stop_reason() {
+                grant.settle(0);
+                return Err(CallError::Stopped(reason));
+            }
             let outcome = {
                 let _permit = self.permits.acquire().await.expect("the semaphore is never closed");
-                self.client.send(&body).await
+                self.stats.sent.fetch_add(1, Ordering::Relaxed);
+                self.stats.in_flight.fetch_add(1, Ordering::Relaxed);
+                let outcome = self.client.send(&body).await;
+                self.stats.in_flight.fetch_sub(1, Ordering::Relaxed);
+                outcome
             };
+            if let Some(meta) = &outcome.meta {
+                self.limiter.observe(&ServerState::from_headers(|name| meta.header(name)));
+            }
             usage.requests += 1;
             let error = match outcome.result {
                 Ok(response) => {
+                    grant.settle(
+                        (response.prompt_tokens + response.completion_tokens).min(u32::MAX as u64) as u32
+                    );
                     usage.prompt_tokens += response.prompt_tokens;
                     usage.completion_tokens += response.completion_tokens;
+                    self.stats.prompt_tokens.fetch_add(response.prompt_tokens, Ordering::Relaxed);
+                    self.stats.completion_tokens.fetch_add(response.completion_tokens, Ordering::Relaxed);
                     match parse_reply::<T>(&response.content) {
                         Ok(reply) => return Ok(Completion { reply, usage }),
                         Err(e) => e,
                     }
                 }
-                Err(e) => e,
+                Err(e) => {
+                    // A rate-limited request was not counted by the server: give its tokens
+                    // back. Other failures keep their charge, to stay on the safe side.
+                    if matches!(e, ClientError::Status { status: 429, .. }) {
+                        grant.settle(0);
+                    } else {
+                        drop(grant);
+                    }
+                    e
+                }
             };
             tracing::debug!(attempt, kind = error.kind(), "request failed: {error}");
             match error.recovery() {
@@ -153,14 +221,20 @@ impl Pool {
                     if current >= self.retry.max_completion_tokens {
                         return Err(CallError::Failed { error, attempts: attempt });
                     }
-                    let larger = (current.saturating_mul(2)).min(self.retry.max_completion_tokens);
+                    let larger = current.saturating_mul(2).min(self.retry.max_completion_tokens);
                     for field in ["max_tokens", "max_completion_tokens"] {
                         if body.get(field).is_some() {
                             body[field] = Value::from(larger);
                         }
                     }
+                    self.stats.count_retry(error.kind());
                 }
-                Recovery::Retry => tokio::time::sleep(self.retry.delay(attempt, error.retry_after())).await,
+                Recovery::Retry => {
+                    self.stats.count_retry(error.kind());
+                    // A 429's pacing is the limiter's job (it has seen the headers); the
+                    // request itself waits for the server's hint or a backoff.
+                    tokio::time::sleep(self.retry.delay(attempt, error.retry_after())).await;
+                }
             }
         }
     }
@@ -191,21 +265,5 @@ mod tests {
             parse_reply::<TranslationReply>("{\"translation_en\": "),
             Err(ClientError::InvalidReply(_))
         ));
-    }
-
-    #[test]
-    fn backoff_grows_is_capped_and_follows_the_servers_hint() {
-        let policy = RetryPolicy {
-            base_delay: Duration::from_secs(1),
-            max_delay: Duration::from_secs(8),
-            ..Default::default()
-        };
-        for attempt in 1..10 {
-            let d = policy.delay(attempt, None);
-            let ceiling = Duration::from_secs(1 << (attempt - 1).min(3));
-            assert!(d <= ceiling && d >= ceiling / 2, "attempt {attempt}: {d:?}");
-        }
-        assert_eq!(policy.delay(1, Some(Duration::from_millis(1500))), Duration::from_millis(1500));
-        assert_eq!(policy.delay(1, Some(Duration::from_secs(600))), Duration::from_secs(8));
     }
 }

@@ -4,6 +4,7 @@
 //! attempt; retrying and pacing belong to the engine.
 
 mod error;
+mod retry;
 pub mod transport;
 
 use std::sync::{Arc, Mutex};
@@ -14,6 +15,7 @@ use async_openai::error::OpenAIError;
 use serde_json::{Value, json};
 
 pub use error::{ClientError, Recovery};
+pub use retry::RetryPolicy;
 pub use transport::ResponseMeta;
 
 use crate::config::{ApiKey, EndpointSettings, ResponseFormat};
