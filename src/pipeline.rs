@@ -105,7 +105,7 @@ impl Pipeline {
             }
         };
         record.id = prepared.id.clone();
-        record.title_ko = Some(prepared.title.clone());
+        record.title_ko = Some(prepared.title.clone()).filter(|t| !t.is_empty());
         record.meta = prepared.meta.clone();
         let (summary, translation) = match self.mode {
             Mode::Summarize => (self.summarize(&prepared).await, None),
@@ -153,7 +153,7 @@ impl Pipeline {
         let part_count = chunks.len();
         let parts = chunks.iter().enumerate().map(|(i, chunk)| {
             let input = SummaryInput {
-                title: Some(&article.title),
+                title: Some(article.title.as_str()).filter(|t| !t.is_empty()),
                 text: &chunk.text,
                 part: i + 1,
                 part_count,
@@ -184,7 +184,7 @@ impl Pipeline {
             .iter()
             .map(|r| PartSummary { summary_ko: &r.summary_ko, summary_en: &r.summary_en })
             .collect();
-        let input = CombineInput { title: Some(&article.title), parts: &summaries, glossary: &[] };
+        let input = CombineInput { title: Some(article.title.as_str()).filter(|t| !t.is_empty()), parts: &summaries, glossary: &[] };
         let messages =
             self.prompts.combine(&input, schema.as_deref()).map_err(|e| CallError::Stopped(e.to_string()))?;
         let request =
@@ -202,7 +202,7 @@ impl Pipeline {
         let passages = chunks.iter().enumerate().map(|(i, passage)| {
             let context = i.checked_sub(1).map(|prev| chunk::tail_sentences(&chunks[prev].text, 2));
             let input =
-                TranslationInput { title: Some(&article.title), text: &passage.text, context, glossary: &[] };
+                TranslationInput { title: Some(article.title.as_str()).filter(|t| !t.is_empty()), text: &passage.text, context, glossary: &[] };
             let messages = self.prompts.translation(&input, schema.as_deref());
             let max_tokens = translation_budget(passage.tokens as u32);
             async move {

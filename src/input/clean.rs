@@ -424,8 +424,11 @@ pub fn clean(title: Option<&str>, text: &str) -> Cleaned {
     mark_trailing_list(&mut lines);
     mark_repeated_summaries(&mut lines);
 
-    let given_title = title.map(|t| normalize(t).replace('\n', " ")).filter(|t| !t.is_empty());
+    // A given title, even an empty one, means the source said what its headline is (JSONL):
+    // the first line of the text is then body, not a headline to look for.
+    let given_title = title.map(|t| normalize(t).replace('\n', " "));
     let title = match given_title {
+        Some(t) if t.is_empty() => t,
         Some(t) => {
             let squash = |s: &str| s.split_whitespace().collect::<String>();
             let target = squash(&t);

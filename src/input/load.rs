@@ -186,9 +186,11 @@ fn parse_json_article(line: &str, source: &SourceRef, fallback_id: &str) -> Resu
         None | Some(serde_json::Value::Null) => fallback_id.to_string(),
         Some(_) => return Err(bad("\"id\" must be a string or a number".into())),
     };
+    // A JSONL article's headline is its `title` field, never its first line: without one, the
+    // whole text is body.
     let title = match map.remove("title") {
         Some(serde_json::Value::String(s)) => Some(s),
-        None | Some(serde_json::Value::Null) => None,
+        None | Some(serde_json::Value::Null) => Some(String::new()),
         Some(_) => return Err(bad("\"title\" must be a string".into())),
     };
     let text = match map.remove("text") {
