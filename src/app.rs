@@ -2,6 +2,7 @@
 //! templates, writer), stream the articles through the pipeline in input order, and report.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
@@ -12,14 +13,13 @@ use crate::client::{Client, RetryPolicy};
 use crate::config::{
     EndpointSettings, MockServerSettings, RunSettings, Settings, SummarizeSettings, TranslateSettings,
 };
-use crate::input::spawn_reader;
+use crate::input::{count_articles, spawn_reader};
 use crate::mock::{MockOptions, MockServer};
 use crate::output::{Destination, Writer, render_jsonl, render_markdown};
 use crate::pipeline::{Mode, Pipeline};
 use crate::pool::Pool;
-use crate::progress::TerminalReporter;
+use crate::progress::{Reporter, RunSummary, stderr_reporter};
 use crate::prompt::Prompts;
-use crate::record::Usage;
 
 /// How a run ended, for the exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,6 +30,8 @@ pub enum Outcome {
     SomeFailed,
     /// The endpoint refused the key or the quota: nothing more could be sent.
     Stopped,
+    /// Ctrl-C: the articles in flight were finished and written, no others started.
+    Interrupted,
 }
 
 /// Run one resolved command.
@@ -75,27 +77,37 @@ async fn summarize(settings: SummarizeSettings) -> Result<Outcome> {
     let (client, _mock) = connect(&settings.endpoint).await?;
     let pipeline = Arc::new(pipeline(client, &settings.run, Mode::Summarize)?);
     let writer = Writer::create(destination(&settings.run))?;
-    let reporter = TerminalReporter::stderr(settings.run.quiet);
+    let reporter: Arc<dyn Reporter> = Arc::from(stderr_reporter(settings.run.quiet));
+    let inputs = settings.inputs.clone();
+    let counting = Arc::clone(&reporter);
+    tokio::task::spawn_blocking(move || {
+        if let Some(total) = count_articles(&inputs) {
+            counting.set_total(total);
+        }
+    });
+    let interrupted = interrupt_signal(settings.run.quiet);
     // A window of articles in flight, a few times the request concurrency so that a slow
-    // article does not idle the others; `buffered` yields in input order.
+    // article does not idle the others; `buffered` yields in input order, so the window is
+    // also the bound on the reorder buffer.
     let window = settings.run.concurrency * 4;
     let reader = spawn_reader(settings.inputs.clone(), window);
     let records = futures::stream::unfold(reader, |mut rx| async move { rx.recv().await.map(|l| (l, rx)) })
+        // After Ctrl-C no new article starts; those in flight finish and are written.
+        .take_until(interrupted.clone().wait_owned())
         .map(|loaded| {
             let pipeline = Arc::clone(&pipeline);
             async move { tokio::spawn(async move { pipeline.process(loaded).await }).await }
         })
         .buffered(window);
     let mut records = std::pin::pin!(records);
-    let (mut ok, mut failed, mut usage) = (0u64, 0u64, Usage::default());
+    let mut summary = RunSummary { budget: Some(pipeline.pool().budget()), ..RunSummary::default() };
     while let Some(record) = records.next().await {
         let record = record.context("an article's task panicked")?;
-        reporter.article_done(&record);
-        usage += record.usage;
+        reporter.article_done(&record, pipeline.pool().stats());
         if record.failed() {
-            failed += 1
+            summary.failed += 1
         } else {
-            ok += 1
+            summary.ok += 1
         }
         if !writer.write(render_jsonl(&record)).await || pipeline.pool().stop_reason().is_some() {
             break;
@@ -103,25 +115,66 @@ async fn summarize(settings: SummarizeSettings) -> Result<Outcome> {
     }
     reporter.finish();
     let outcome = writer.finish().await.context("cannot write the output")?;
+    let stats = pipeline.pool().stats();
+    summary.sent = stats.sent.load(Ordering::Relaxed);
+    summary.prompt_tokens = stats.prompt_tokens.load(Ordering::Relaxed);
+    summary.completion_tokens = stats.completion_tokens.load(Ordering::Relaxed);
+    summary.retries = stats.retries().into_iter().collect();
+    summary.elapsed = started.elapsed();
     if !settings.run.quiet {
-        eprintln!(
-            "ko2en: {} article{}: {ok} ok, {failed} failed · {} requests · {} tokens in, {} out · {:.1} s",
-            ok + failed,
-            if ok + failed == 1 { "" } else { "s" },
-            usage.requests,
-            usage.prompt_tokens,
-            usage.completion_tokens,
-            started.elapsed().as_secs_f64()
-        );
+        eprintln!("{}", summary.render());
     }
     if let Some(reason) = pipeline.pool().stop_reason() {
         eprintln!("ko2en: stopped, nothing more was sent: {reason}");
         return Ok(Outcome::Stopped);
     }
+    if interrupted.is_set() {
+        return Ok(Outcome::Interrupted);
+    }
     if outcome.pipe_closed {
         return Ok(Outcome::Success);
     }
-    Ok(if failed > 0 { Outcome::SomeFailed } else { Outcome::Success })
+    Ok(if summary.failed > 0 { Outcome::SomeFailed } else { Outcome::Success })
+}
+
+/// A flag raised by the first Ctrl-C. The second Ctrl-C ends the process at once (exit 130):
+/// what was written so far stays in the `.partial` file.
+fn interrupt_signal(quiet: bool) -> Interrupt {
+    let interrupt = Interrupt::default();
+    let raised = interrupt.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_err() {
+            return;
+        }
+        if !quiet {
+            eprintln!("\nko2en: interrupted: finishing the articles in flight (Ctrl-C again to abort)");
+        }
+        raised.raise();
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("ko2en: aborted");
+            std::process::exit(130);
+        }
+    });
+    interrupt
+}
+
+/// A one-way flag that futures can wait on.
+#[derive(Clone, Default)]
+struct Interrupt(Arc<tokio::sync::watch::Sender<bool>>);
+
+impl Interrupt {
+    fn raise(&self) {
+        self.0.send_replace(true);
+    }
+
+    fn is_set(&self) -> bool {
+        *self.0.borrow()
+    }
+
+    async fn wait_owned(self) {
+        let mut rx = self.0.subscribe();
+        let _ = rx.wait_for(|set| *set).await;
+    }
 }
 
 async fn translate(settings: TranslateSettings) -> Result<Outcome> {

@@ -184,7 +184,11 @@ impl Pipeline {
             .iter()
             .map(|r| PartSummary { summary_ko: &r.summary_ko, summary_en: &r.summary_en })
             .collect();
-        let input = CombineInput { title: Some(article.title.as_str()).filter(|t| !t.is_empty()), parts: &summaries, glossary: &[] };
+        let input = CombineInput {
+            title: Some(article.title.as_str()).filter(|t| !t.is_empty()),
+            parts: &summaries,
+            glossary: &[],
+        };
         let messages =
             self.prompts.combine(&input, schema.as_deref()).map_err(|e| CallError::Stopped(e.to_string()))?;
         let request =
@@ -201,8 +205,12 @@ impl Pipeline {
         let chunks = chunk::split(&article.text, self.limits.translation_tokens, self.pool.counter());
         let passages = chunks.iter().enumerate().map(|(i, passage)| {
             let context = i.checked_sub(1).map(|prev| chunk::tail_sentences(&chunks[prev].text, 2));
-            let input =
-                TranslationInput { title: Some(article.title.as_str()).filter(|t| !t.is_empty()), text: &passage.text, context, glossary: &[] };
+            let input = TranslationInput {
+                title: Some(article.title.as_str()).filter(|t| !t.is_empty()),
+                text: &passage.text,
+                context,
+                glossary: &[],
+            };
             let messages = self.prompts.translation(&input, schema.as_deref());
             let max_tokens = translation_budget(passage.tokens as u32);
             async move {

@@ -1,17 +1,24 @@
-//! Progress as the core reports it (a trait), and its terminal rendering with indicatif at the
-//! edge. Bars are hidden when stderr is not a terminal or with `--quiet`.
+//! Progress as the core reports it (a trait), rendered at the edge: an indicatif bar when stderr
+//! is a terminal, a plain line every half minute when it is not (logs, CI), nothing with
+//! `--quiet`. Also the one summary printed when a run ends.
 
 use std::io::IsTerminal;
-use std::time::Duration;
+use std::sync::Mutex;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use crate::limiter::Budget;
+use crate::pool::PoolStats;
 use crate::record::Record;
 
 /// What the run tells whoever watches it.
 pub trait Reporter: Send + Sync {
-    /// An article's record is final.
-    fn article_done(&self, record: &Record);
+    /// How many articles the run has, once known.
+    fn set_total(&self, total: u64);
+    /// An article's record is final; `stats` is the pool's state now.
+    fn article_done(&self, record: &Record, stats: &PoolStats);
     /// The run is over.
     fn finish(&self);
 }
@@ -20,42 +27,192 @@ pub trait Reporter: Send + Sync {
 pub struct Silent;
 
 impl Reporter for Silent {
-    fn article_done(&self, _: &Record) {}
+    fn set_total(&self, _: u64) {}
+    fn article_done(&self, _: &Record, _: &PoolStats) {}
     fn finish(&self) {}
 }
 
-/// A spinner with counts on a terminal's stderr.
-pub struct TerminalReporter {
-    bar: ProgressBar,
-}
-
-impl TerminalReporter {
-    /// A reporter for stderr: indicatif when it is a terminal, nothing otherwise.
-    pub fn stderr(quiet: bool) -> Box<dyn Reporter> {
-        if quiet || !std::io::stderr().is_terminal() {
-            return Box::new(Silent);
-        }
-        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
-        bar.set_style(
-            ProgressStyle::with_template("{spinner} {pos} articles · {msg} · {elapsed}")
-                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-        );
-        bar.enable_steady_tick(Duration::from_millis(120));
-        Box::new(TerminalReporter { bar })
+/// The reporter for stderr: a bar on a terminal, periodic lines elsewhere, nothing when quiet.
+pub fn stderr_reporter(quiet: bool) -> Box<dyn Reporter> {
+    if quiet {
+        Box::new(Silent)
+    } else if std::io::stderr().is_terminal() {
+        Box::new(BarReporter::new())
+    } else {
+        Box::new(LineReporter::new(Duration::from_secs(30)))
     }
 }
 
-impl Reporter for TerminalReporter {
-    fn article_done(&self, record: &Record) {
-        self.bar.inc(1);
+fn status(stats: &PoolStats) -> String {
+    format!(
+        "{} in flight · {} tokens in, {} out · {} retries",
+        stats.in_flight.load(Ordering::Relaxed),
+        stats.prompt_tokens.load(Ordering::Relaxed),
+        stats.completion_tokens.load(Ordering::Relaxed),
+        stats.total_retries()
+    )
+}
+
+/// An indicatif bar: articles done of total, requests in flight, tokens, retries, ETA.
+pub struct BarReporter {
+    bar: ProgressBar,
+    failed: std::sync::atomic::AtomicU64,
+}
+
+impl BarReporter {
+    fn new() -> Self {
+        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {pos}{len} articles {wide_msg} {elapsed} (eta {eta})")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner())
+                .with_key("len", |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                    if let Some(len) = state.len() {
+                        let _ = write!(w, "/{len}");
+                    }
+                }),
+        );
+        bar.enable_steady_tick(Duration::from_millis(200));
+        BarReporter { bar, failed: Default::default() }
+    }
+}
+
+impl Reporter for BarReporter {
+    fn set_total(&self, total: u64) {
+        self.bar.set_length(total);
+    }
+
+    fn article_done(&self, record: &Record, stats: &PoolStats) {
         if record.failed() {
-            self.bar.set_message(format!("last failed: {}", record.id));
-        } else {
-            self.bar.set_message(format!("last: {}", record.id));
+            self.failed.fetch_add(1, Ordering::Relaxed);
         }
+        self.bar.inc(1);
+        let failed = self.failed.load(Ordering::Relaxed);
+        let failed = if failed > 0 { format!(" · {failed} failed") } else { String::new() };
+        self.bar.set_message(format!("· {}{failed}", status(stats)));
     }
 
     fn finish(&self) {
         self.bar.finish_and_clear();
+    }
+}
+
+/// One plain line every `every`, for logs.
+pub struct LineReporter {
+    every: Duration,
+    state: Mutex<LineState>,
+}
+
+struct LineState {
+    done: u64,
+    failed: u64,
+    total: Option<u64>,
+    last: Instant,
+}
+
+impl LineReporter {
+    fn new(every: Duration) -> Self {
+        LineReporter {
+            every,
+            state: Mutex::new(LineState { done: 0, failed: 0, total: None, last: Instant::now() }),
+        }
+    }
+}
+
+impl Reporter for LineReporter {
+    fn set_total(&self, total: u64) {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).total = Some(total);
+    }
+
+    fn article_done(&self, record: &Record, stats: &PoolStats) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.done += 1;
+        state.failed += u64::from(record.failed());
+        if state.last.elapsed() >= self.every {
+            state.last = Instant::now();
+            let total = state.total.map(|t| format!("/{t}")).unwrap_or_default();
+            eprintln!("ko2en: {}{total} articles, {} failed · {}", state.done, state.failed, status(stats));
+        }
+    }
+
+    fn finish(&self) {}
+}
+
+/// The closing summary of a batch.
+#[derive(Debug, Clone, Default)]
+pub struct RunSummary {
+    pub ok: u64,
+    pub failed: u64,
+    pub sent: u64,
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    pub retries: Vec<(&'static str, u64)>,
+    pub elapsed: Duration,
+    pub budget: Option<Budget>,
+}
+
+impl RunSummary {
+    /// One paragraph for stderr.
+    pub fn render(&self) -> String {
+        let articles = self.ok + self.failed;
+        let mut out = format!(
+            "ko2en: {articles} article{}: {} ok, {} failed · {} request{} sent",
+            if articles == 1 { "" } else { "s" },
+            self.ok,
+            self.failed,
+            self.sent,
+            if self.sent == 1 { "" } else { "s" },
+        );
+        let retries: u64 = self.retries.iter().map(|(_, n)| n).sum();
+        if retries > 0 {
+            let causes: Vec<String> = self.retries.iter().map(|(kind, n)| format!("{n} {kind}")).collect();
+            out.push_str(&format!(" ({retries} retries: {})", causes.join(", ")));
+        }
+        out.push_str(&format!(
+            " · {} tokens in, {} out · {:.1} s",
+            self.prompt_tokens,
+            self.completion_tokens,
+            self.elapsed.as_secs_f64()
+        ));
+        if let Some(budget) = self.budget {
+            // What the limits allowed in this time: a full minute's burst plus the refill.
+            let minutes = 1.0 + self.elapsed.as_secs_f64() / 60.0;
+            let mut shares = Vec::new();
+            if let Some(rpm) = budget.rpm {
+                shares
+                    .push(format!("{:.0}% of RPM", 100.0 * self.sent as f64 / (rpm.get() as f64 * minutes)));
+            }
+            if let Some(tpm) = budget.tpm {
+                let used = (self.prompt_tokens + self.completion_tokens) as f64;
+                shares.push(format!("{:.0}% of TPM", 100.0 * used / (tpm.get() as f64 * minutes)));
+            }
+            if !shares.is_empty() {
+                out.push_str(&format!(" · budget used: {}", shares.join(", ")));
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::num::NonZeroU32;
+
+    #[test]
+    fn the_summary_names_retries_by_cause_and_the_budget_share() {
+        let summary = RunSummary {
+            ok: 9,
+            failed: 1,
+            sent: 12,
+            prompt_tokens: 1000,
+            completion_tokens: 200,
+            retries: vec![("rate_limited", 1), ("server_error", 1)],
+            elapsed: Duration::from_secs(60),
+            budget: Some(Budget { rpm: NonZeroU32::new(6), tpm: None }),
+        };
+        let text = summary.render();
+        assert!(text.contains("10 articles: 9 ok, 1 failed"), "{text}");
+        assert!(text.contains("(2 retries: 1 rate_limited, 1 server_error)"), "{text}");
+        assert!(text.contains("budget used: 100% of RPM"), "{text}");
     }
 }

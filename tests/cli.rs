@@ -17,9 +17,18 @@ fn assert_record_shape(record: &Value) {
         ("summary_en", record["summary_en"].is_string() || record["summary_en"].is_null()),
         ("key_points_en", record["key_points_en"].is_array()),
         ("model", record["model"].is_string()),
-        ("usage", record["usage"]["prompt_tokens"].is_u64() && record["usage"]["completion_tokens"].is_u64() && record["usage"]["requests"].is_u64()),
+        (
+            "usage",
+            record["usage"]["prompt_tokens"].is_u64()
+                && record["usage"]["completion_tokens"].is_u64()
+                && record["usage"]["requests"].is_u64(),
+        ),
         ("warnings", record["warnings"].is_array()),
-        ("error", record["error"].is_null() || (record["error"]["kind"].is_string() && record["error"]["message"].is_string())),
+        (
+            "error",
+            record["error"].is_null()
+                || (record["error"]["kind"].is_string() && record["error"]["message"].is_string()),
+        ),
         ("meta", record["meta"].is_object()),
     ] {
         assert!(obj.contains_key(field) && ok, "field {field} missing or mistyped in {record}");
@@ -60,7 +69,9 @@ fn summarize_one_seed_file() {
 
 #[test]
 fn a_jsonl_batch_keeps_order_ids_and_extra_fields() {
-    let run = Ko2en::new(["summarize", "--mock", "--concurrency", "3"]).arg_path(&fixture("sample-batch.jsonl")).run();
+    let run = Ko2en::new(["summarize", "--mock", "--concurrency", "3"])
+        .arg_path(&fixture("sample-batch.jsonl"))
+        .run();
     run.assert_code(0);
     let records = run.records();
     let expected: Vec<String> = std::fs::read_to_string(fixture("sample-batch.jsonl"))
@@ -116,7 +127,10 @@ fn an_empty_file_gets_an_error_record_and_exit_1_while_the_others_are_written() 
 fn output_goes_to_a_file_when_asked() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out.jsonl");
-    let run = Ko2en::new(["summarize", "--mock", "-o"]).arg_path(&out).arg_path(&fixture("alibaba-cloud-korea.txt")).run();
+    let run = Ko2en::new(["summarize", "--mock", "-o"])
+        .arg_path(&out)
+        .arg_path(&fixture("alibaba-cloud-korea.txt"))
+        .run();
     run.assert_code(0);
     assert!(run.stdout().is_empty());
     let text = std::fs::read_to_string(&out).unwrap();
@@ -138,7 +152,8 @@ fn translate_prints_markdown_with_headline_translation_and_both_summaries() {
 
 #[test]
 fn translate_json_prints_the_record_with_the_translation() {
-    let run = Ko2en::new(["translate", "--mock", "--json"]).arg_path(&fixture("k-it-smart-city-exports.txt")).run();
+    let run =
+        Ko2en::new(["translate", "--mock", "--json"]).arg_path(&fixture("k-it-smart-city-exports.txt")).run();
     run.assert_code(0);
     let records = run.records();
     assert_eq!(records.len(), 1);
@@ -186,10 +201,11 @@ fn the_mock_server_command_prints_its_url_and_serves_a_real_client() {
 #[test]
 fn an_unreachable_endpoint_fails_the_article_not_the_run() {
     // Port 9 (discard) on loopback: nothing listens, the connection is refused at once.
-    let run = Ko2en::new(["summarize", "--base-url", "http://127.0.0.1:9/v1", "--max-attempts", "2", "--quiet"])
-        .env("OPENAI_API_KEY", "sk-test")
-        .arg_path(&fixture("alibaba-cloud-korea.txt"))
-        .run();
+    let run =
+        Ko2en::new(["summarize", "--base-url", "http://127.0.0.1:9/v1", "--max-attempts", "2", "--quiet"])
+            .env("OPENAI_API_KEY", "sk-test")
+            .arg_path(&fixture("alibaba-cloud-korea.txt"))
+            .run();
     run.assert_code(1);
     let records = run.records();
     assert_eq!(records[0]["error"]["kind"], "connection");

@@ -67,6 +67,32 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
+/// How many articles the inputs hold, for progress: one per file, one per non-empty JSONL
+/// line. None when stdin is among them (it can be read only once). Streams through the files,
+/// so it costs a quick read but no memory.
+pub fn count_articles(inputs: &[PathBuf]) -> Option<u64> {
+    let mut total = 0u64;
+    for path in expand_inputs(inputs) {
+        if path == Path::new("-") {
+            return None;
+        }
+        if kind_of(&path) != Kind::Jsonl {
+            total += 1;
+            continue;
+        }
+        let Ok(file) = fs::File::open(&path) else {
+            total += 1; // reported as one error record
+            continue;
+        };
+        total += BufReader::new(file)
+            .split(b'\n')
+            .map_while(Result::ok)
+            .filter(|line| line.iter().any(|b| !b.is_ascii_whitespace()))
+            .count() as u64;
+    }
+    Some(total)
+}
+
 /// Start the reader thread. At most `capacity` articles wait in the channel, which bounds
 /// memory whatever the batch size.
 pub fn spawn_reader(inputs: Vec<PathBuf>, capacity: usize) -> mpsc::Receiver<Loaded> {
@@ -296,6 +322,15 @@ mod tests {
         assert!(matches!(items[1].article, Err(InputError::NotUtf8 { offset: 3, .. })));
         let missing = items[2].article.as_ref().unwrap_err().to_string();
         assert!(missing.contains("no such file"), "{missing}");
+    }
+
+    #[test]
+    fn articles_are_counted_without_reading_them_into_memory() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("a.txt"), "x").unwrap();
+        fs::write(dir.path().join("b.jsonl"), "{}\n\n{}\n{}").unwrap();
+        assert_eq!(count_articles(&[dir.path().into()]), Some(4));
+        assert_eq!(count_articles(&["-".into()]), None);
     }
 
     #[test]

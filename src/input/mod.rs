@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-pub use load::{expand_inputs, spawn_reader};
+pub use load::{count_articles, expand_inputs, spawn_reader};
 
 /// Where an article came from: a path (or `-` for stdin) and, for JSONL, its line number.
 #[derive(Debug, Clone, PartialEq, Eq)]
