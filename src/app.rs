@@ -120,6 +120,8 @@ async fn summarize(settings: SummarizeSettings) -> Result<Outcome> {
     summary.prompt_tokens = stats.prompt_tokens.load(Ordering::Relaxed);
     summary.completion_tokens = stats.completion_tokens.load(Ordering::Relaxed);
     summary.retries = stats.retries().into_iter().collect();
+    let limiter = pipeline.pool().limiter().stats();
+    summary.budget_tokens = limiter.tokens_charged.saturating_sub(limiter.tokens_refunded);
     summary.elapsed = started.elapsed();
     if !settings.run.quiet {
         eprintln!("{}", summary.render());

@@ -1,6 +1,6 @@
 //! The scheduler every LLM call goes through: budget first (the RPM/TPM limiter, charged with
-//! the request's prompt tokens plus its completion budget and settled with the usage the server
-//! reports), then a concurrency slot, then the client — with ko2en's retry policy around it:
+//! the request's prompt tokens plus its completion budget, settled with the prompt tokens the
+//! server counted), then a concurrency slot, then the client — with ko2en's retry policy around it:
 //! backoff with jitter or the server's Retry-After for what may succeed later, a larger budget
 //! for truncated answers, nothing for what never can, and a run-wide stop when the key or the
 //! quota is bad, so that nothing more is sent.
@@ -183,9 +183,11 @@ impl Pool {
             usage.requests += 1;
             let error = match outcome.result {
                 Ok(response) => {
-                    grant.settle(
-                        (response.prompt_tokens + response.completion_tokens).min(u32::MAX as u64) as u32
-                    );
+                    // Reconciled the way OpenAI-style servers count a request against the TPM
+                    // budget: their own prompt count plus the whole completion budget asked
+                    // for, used or not. Refunding unused completion tokens would overdraw them.
+                    let charged = response.prompt_tokens.saturating_add(Client::max_tokens_of(&body) as u64);
+                    grant.settle(charged.min(u32::MAX as u64) as u32);
                     usage.prompt_tokens += response.prompt_tokens;
                     usage.completion_tokens += response.completion_tokens;
                     self.stats.prompt_tokens.fetch_add(response.prompt_tokens, Ordering::Relaxed);

@@ -145,6 +145,8 @@ pub struct RunSummary {
     pub sent: u64,
     pub prompt_tokens: u64,
     pub completion_tokens: u64,
+    /// Tokens counted against the TPM budget (prompt plus completion budget per request).
+    pub budget_tokens: u64,
     pub retries: Vec<(&'static str, u64)>,
     pub elapsed: Duration,
     pub budget: Option<Budget>,
@@ -182,7 +184,7 @@ impl RunSummary {
                     .push(format!("{:.0}% of RPM", 100.0 * self.sent as f64 / (rpm.get() as f64 * minutes)));
             }
             if let Some(tpm) = budget.tpm {
-                let used = (self.prompt_tokens + self.completion_tokens) as f64;
+                let used = self.budget_tokens as f64;
                 shares.push(format!("{:.0}% of TPM", 100.0 * used / (tpm.get() as f64 * minutes)));
             }
             if !shares.is_empty() {
