@@ -208,6 +208,7 @@ mod tests {
             sent: 12,
             prompt_tokens: 1000,
             completion_tokens: 200,
+            budget_tokens: 3000,
             retries: vec![("rate_limited", 1), ("server_error", 1)],
             elapsed: Duration::from_secs(60),
             budget: Some(Budget { rpm: NonZeroU32::new(6), tpm: None }),
