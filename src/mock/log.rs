@@ -2,7 +2,7 @@
 //! rehearsal can count exactly what was sent and what the mock did to it:
 //!
 //! ```json
-//! {"seq":0,"arrived_unix_ms":…,"finished_unix_ms":…,"status":200,"prompt_tokens":412,
+//! {"seq":0,"arrived_unix_ms":…,"started_unix_ms":…,"finished_unix_ms":…,"status":200,"prompt_tokens":412,
 //!  "completion_tokens":96,"body_sha256":"…","attempt":0,"stream":false,"faults":[]}
 //! ```
 //!
@@ -13,30 +13,54 @@
 use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::mpsc::{Sender, channel};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::mpsc::{Sender, SyncSender, channel, sync_channel};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
+
+/// What the writer thread is asked to do.
+#[derive(Debug)]
+enum Message {
+    Line(String),
+    /// Answer once every line sent before has been written.
+    Flush(SyncSender<()>),
+}
 
 /// The writer: a channel to the thread that owns the file. The thread ends when the last
 /// sender is dropped, that is when the server is gone.
 #[derive(Debug)]
 pub struct RequestLog {
-    lines: Sender<String>,
+    messages: Sender<Message>,
 }
 
 impl RequestLog {
     /// Create (truncate) the file and start its writer thread.
     pub fn create(path: &Path) -> std::io::Result<RequestLog> {
         let mut file = std::io::BufWriter::new(std::fs::File::create(path)?);
-        let (lines, receiver) = channel::<String>();
+        let (messages, receiver) = channel::<Message>();
         std::thread::Builder::new().name("ko2en-mock-log".into()).spawn(move || {
-            for line in receiver {
-                // A full disk must not take the server down; the log is a by-product.
-                let _ = file.write_all(line.as_bytes()).and_then(|()| file.flush());
+            for message in receiver {
+                match message {
+                    // A full disk must not take the server down; the log is a by-product.
+                    Message::Line(line) => {
+                        let _ = file.write_all(line.as_bytes()).and_then(|()| file.flush());
+                    }
+                    Message::Flush(done) => {
+                        let _ = done.send(());
+                    }
+                }
             }
         })?;
-        Ok(RequestLog { lines })
+        Ok(RequestLog { messages })
+    }
+
+    /// Wait (a few seconds at most) until every line logged so far is on disk. For the end of a
+    /// run: the process may exit right after, taking the writer thread with it.
+    pub fn flush(&self) {
+        let (done, wait) = sync_channel(1);
+        if self.messages.send(Message::Flush(done)).is_ok() {
+            let _ = wait.recv_timeout(Duration::from_secs(5));
+        }
     }
 }
 
@@ -46,6 +70,8 @@ pub struct Entry {
     /// Arrival order, from 0.
     pub seq: u64,
     pub arrived_unix_ms: u64,
+    /// When a server slot was free (later than arrival under `max_concurrency`).
+    pub started_unix_ms: u64,
     pub finished_unix_ms: u64,
     /// The HTTP status sent, or None if no response was.
     pub status: Option<u16>,
@@ -70,7 +96,13 @@ pub struct Trace {
 
 impl Trace {
     pub fn new(log: Option<Arc<RequestLog>>, seq: u64) -> Trace {
-        Trace { entry: Entry { seq, arrived_unix_ms: unix_ms(), ..Entry::default() }, log }
+        let now = unix_ms();
+        Trace { entry: Entry { seq, arrived_unix_ms: now, started_unix_ms: now, ..Entry::default() }, log }
+    }
+
+    /// The request got its server slot now.
+    pub fn started(&mut self) {
+        self.entry.started_unix_ms = unix_ms();
     }
 }
 
@@ -80,12 +112,12 @@ impl Drop for Trace {
         self.entry.finished_unix_ms = unix_ms();
         if let Ok(mut line) = serde_json::to_string(&self.entry) {
             line.push('\n');
-            let _ = log.lines.send(line);
+            let _ = log.messages.send(Message::Line(line));
         }
     }
 }
 
-fn unix_ms() -> u64 {
+pub(crate) fn unix_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
@@ -102,16 +134,8 @@ mod tests {
             let mut trace = Trace::new(Some(Arc::clone(&log)), seq);
             trace.entry.status = Some(200);
         }
-        // Dropping the last sender ends the thread after it has written everything queued.
-        drop(log);
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        let lines = loop {
-            let text = std::fs::read_to_string(&path).unwrap();
-            if text.lines().count() == 3 || std::time::Instant::now() > deadline {
-                break text;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        };
+        log.flush();
+        let lines = std::fs::read_to_string(&path).unwrap();
         let seqs: Vec<u64> = lines
             .lines()
             .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["seq"].as_u64().unwrap())

@@ -127,6 +127,7 @@ impl std::error::Error for Dropped {}
 /// A running mock server. Dropping it shuts the server down.
 pub struct MockServer {
     addr: SocketAddr,
+    log: Option<Arc<RequestLog>>,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
@@ -138,10 +139,10 @@ impl MockServer {
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
+            log: log.clone(),
             budget: Mutex::new(Budget::new(options.rpm, options.tpm, tokio::time::Instant::now())),
             slots: options.max_concurrency.map(|n| Arc::new(Semaphore::new(n))),
             attempts: Attempts::default(),
-            log,
             seq: AtomicU64::new(0),
             options,
         });
@@ -151,7 +152,7 @@ impl MockServer {
             .with_state(shared);
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(serve(listener, app, rx));
-        Ok(MockServer { addr, shutdown: Some(tx), task: Some(task) })
+        Ok(MockServer { addr, log, shutdown: Some(tx), task: Some(task) })
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -175,6 +176,10 @@ impl Drop for MockServer {
     fn drop(&mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
+        }
+        // Requests already answered are on disk when the server is gone; the process may end next.
+        if let Some(log) = &self.log {
+            log.flush();
         }
     }
 }
@@ -274,6 +279,7 @@ impl Completion {
 /// One request's bookkeeping, alive until its answer is fully sent: the server slot it holds
 /// and the log entry written when it ends.
 struct Exchange {
+    // Declared first so it is dropped first: the entry's finish time precedes the slot's release.
     trace: Trace,
     _slot: Option<tokio::sync::OwnedSemaphorePermit>,
 }
@@ -289,13 +295,14 @@ async fn chat_completions(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
+    let mut trace = Trace::new(shared.log.clone(), shared.seq.fetch_add(1, Ordering::Relaxed));
     // Excess requests wait here, as on a server with a fixed number of workers.
     let slot = match &shared.slots {
         Some(slots) => Some(Arc::clone(slots).acquire_owned().await.expect("the semaphore is never closed")),
         None => None,
     };
+    trace.started();
     let hash = fault::body_hash(&body);
-    let mut trace = Trace::new(shared.log.clone(), shared.seq.fetch_add(1, Ordering::Relaxed));
     trace.entry.body_sha256 = hex::encode(hash);
     trace.entry.attempt = shared.attempts.next(hash);
     let mut exchange = Exchange { trace, _slot: slot };
