@@ -10,7 +10,7 @@ use std::time::Duration;
 use axum::body::{Body, Bytes};
 use serde_json::{Value, json};
 
-use super::Completion;
+use super::answer::{Completion, count_tokens};
 
 /// Words per content chunk: enough to keep the event count sane for long translations.
 const WORDS_PER_CHUNK: usize = 4;
@@ -41,7 +41,7 @@ pub fn body(
     };
     events.push((Duration::ZERO, chunk(json!({"role": "assistant", "content": "", "refusal": null}), None)));
     for piece in pieces(&completion.content) {
-        let delay = per_token * super::count_tokens(&piece) as u32;
+        let delay = per_token * count_tokens(&piece) as u32;
         events.push((delay, chunk(json!({"content": piece}), None)));
     }
     events.push((Duration::ZERO, chunk(json!({}), Some(completion.finish_reason))));
