@@ -21,6 +21,11 @@ pub enum Command {
     /// Translate one article in full, with its bilingual summary (Markdown, or --json).
     Translate(TranslateArgs),
     /// Run the built-in OpenAI-compatible mock endpoint; prints its base URL first.
+    ///
+    /// Fault rates are shares of requests, 0 to 1, drawn from --seed, each request's body and
+    /// its attempt number: runs are reproducible and retries can succeed. A request can also
+    /// force a fault with a marker in its content, e.g. [[mock:fail=503]], [[mock:drop]] or
+    /// [[mock:truncate:once]] (docs/mock.md lists them all).
     MockServer(MockServerArgs),
 }
 
@@ -103,10 +108,7 @@ pub struct RunArgs {
     pub quiet: bool,
 }
 
-/// The mock endpoint and what it does to its clients. Rates are shares of requests, 0 to 1,
-/// drawn from --seed, each request's body and its attempt number, so runs are reproducible and
-/// retries can succeed. A request can also force a fault with a marker in its content, e.g.
-/// [[mock:fail=503]] or [[mock:drop:once]] (see docs/mock.md).
+/// The mock endpoint and what it does to its clients.
 #[derive(Debug, Args)]
 pub struct MockServerArgs {
     /// Address to listen on; port 0 picks a free one.
@@ -157,7 +159,7 @@ pub struct MockServerArgs {
     /// Answer everything 429 insufficient_quota, which must not be retried.
     #[arg(long)]
     pub quota_exhausted: bool,
-    /// Append one JSON line per request to FILE (created afresh).
+    /// Write one JSON line per request to FILE (replacing it).
     #[arg(long, value_name = "FILE")]
     pub log: Option<PathBuf>,
 }

@@ -394,6 +394,15 @@ mod typed_client {
         assert!(content.starts_with("[mock]"));
         assert_eq!(finish, Some(FinishReason::Stop));
         assert!(usage.expect("a usage chunk").completion_tokens > 0);
+
+        // Faults reach streams too: a truncated one ends with finish_reason "length".
+        let mut request = typed("[[mock:truncate]] 기사 본문");
+        request.stream = Some(true);
+        let stream = client(&server, "k").chat().create_stream(request).await.unwrap();
+        let chunks: Vec<_> = stream.collect().await;
+        assert!(chunks.iter().all(Result::is_ok), "{chunks:?}");
+        let finish = chunks.iter().rev().find_map(|c| c.as_ref().ok()?.choices.first()?.finish_reason);
+        assert_eq!(finish, Some(FinishReason::Length));
     }
 
     #[tokio::test]

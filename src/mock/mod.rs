@@ -200,8 +200,11 @@ async fn serve(listener: tokio::net::TcpListener, app: Router, mut shutdown: one
         let (socket, _) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
-                // Out of file descriptors and the like: try again rather than die.
-                Err(_) => continue,
+                // Out of file descriptors and the like: pause, then try again rather than die.
+                Err(_) => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
             },
             _ = &mut shutdown => break,
         };
