@@ -14,7 +14,7 @@ use crate::config::{
     EndpointSettings, MockServerSettings, RunSettings, Settings, SummarizeSettings, TranslateSettings,
 };
 use crate::input::{count_articles, spawn_reader};
-use crate::mock::{MockOptions, MockServer};
+use crate::mock::MockServer;
 use crate::output::{Destination, Writer, render_jsonl, render_markdown};
 use crate::pipeline::{Mode, Pipeline};
 use crate::pool::Pool;
@@ -48,7 +48,7 @@ async fn connect(endpoint: &EndpointSettings) -> Result<(Client, Option<MockServ
     let mock = if endpoint.mock {
         let addr = "127.0.0.1:0".parse().expect("a valid address");
         Some(
-            MockServer::start(addr, MockOptions::default())
+            MockServer::start(addr, endpoint.mock_options.clone())
                 .await
                 .context("cannot start the mock endpoint")?,
         )
@@ -208,7 +208,7 @@ async fn translate(settings: TranslateSettings) -> Result<Outcome> {
 }
 
 async fn mock_server(settings: MockServerSettings) -> Result<Outcome> {
-    let server = MockServer::start(settings.addr, MockOptions::default())
+    let server = MockServer::start(settings.addr, settings.options)
         .await
         .with_context(|| format!("cannot listen on {}", settings.addr))?;
     // The base URL comes first on stdout so scripts and tests can read it.

@@ -21,6 +21,11 @@ pub enum Command {
     /// Translate one article in full, with its bilingual summary (Markdown, or --json).
     Translate(TranslateArgs),
     /// Run the built-in OpenAI-compatible mock endpoint; prints its base URL first.
+    ///
+    /// Fault rates are shares of requests, 0 to 1, drawn from --seed, each request's body and
+    /// its attempt number: runs are reproducible and retries can succeed. A request can also
+    /// force a fault with a marker in its content, e.g. [[mock:fail=503]], [[mock:drop]] or
+    /// [[mock:truncate:once]] (docs/mock.md lists them all).
     MockServer(MockServerArgs),
 }
 
@@ -64,6 +69,10 @@ pub struct EndpointArgs {
     /// Start the built-in mock endpoint in-process on 127.0.0.1 and use it; no key needed.
     #[arg(long)]
     pub mock: bool,
+    /// Tune the --mock endpoint, repeatable: the mock-server flags without dashes, e.g.
+    /// --mock-opt rpm=60 --mock-opt fail-rate=0.1 (see `ko2en mock-server --help`).
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub mock_opt: Vec<String>,
     /// How answers are constrained: strict JSON schema, any JSON object, or plain text.
     #[arg(long, value_enum, default_value_t = ResponseFormatArg::JsonSchema)]
     pub response_format: ResponseFormatArg,
@@ -115,9 +124,58 @@ pub struct RunArgs {
     pub quiet: bool,
 }
 
+/// The mock endpoint and what it does to its clients.
 #[derive(Debug, Args)]
 pub struct MockServerArgs {
     /// Address to listen on; port 0 picks a free one.
     #[arg(long, default_value = "127.0.0.1:0")]
     pub addr: SocketAddr,
+    /// Milliseconds before the first byte of every answer.
+    #[arg(long, default_value_t = 0, value_name = "MS")]
+    pub latency_ms: u64,
+    /// Milliseconds per completion token (streamed answers are paced the same way).
+    #[arg(long, default_value_t = 0, value_name = "MS")]
+    pub ms_per_token: u64,
+    /// Requests per minute; more get 429 rate_limit_exceeded.
+    #[arg(long, value_name = "N")]
+    pub rpm: Option<u64>,
+    /// Tokens per minute (prompt tokens plus max_tokens); more get 429 rate_limit_exceeded.
+    #[arg(long, value_name = "N")]
+    pub tpm: Option<u64>,
+    /// Requests served at once; more wait.
+    #[arg(long, value_name = "N")]
+    pub max_concurrency: Option<usize>,
+    /// Seed of the fault draws.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Share of requests answered 500, 502 (HTML, like a proxy) or 503.
+    #[arg(long, default_value_t = 0.0, value_name = "RATE")]
+    pub fail_rate: f64,
+    /// Share of requests whose connection is closed without an answer.
+    #[arg(long, default_value_t = 0.0, value_name = "RATE")]
+    pub drop_rate: f64,
+    /// Share of requests answered 200 with a body that is not JSON.
+    #[arg(long, default_value_t = 0.0, value_name = "RATE")]
+    pub garbage_rate: f64,
+    /// Share of requests cut short (finish_reason "length").
+    #[arg(long, default_value_t = 0.0, value_name = "RATE")]
+    pub truncate_rate: f64,
+    /// Share of requests answered only after --hang-s.
+    #[arg(long, default_value_t = 0.0, value_name = "RATE")]
+    pub hang_rate: f64,
+    /// Seconds a hanging request waits (longer than the client's timeout).
+    #[arg(long, default_value_t = 600, value_name = "SECONDS")]
+    pub hang_s: u64,
+    /// Share of requests with Korean left in an English field.
+    #[arg(long, default_value_t = 0.0, value_name = "RATE")]
+    pub hangul_rate: f64,
+    /// Accept only this bearer key (401 invalid_api_key otherwise).
+    #[arg(long, value_name = "KEY")]
+    pub require_key: Option<String>,
+    /// Answer everything 429 insufficient_quota, which must not be retried.
+    #[arg(long)]
+    pub quota_exhausted: bool,
+    /// Write one JSON line per request to FILE (replacing it).
+    #[arg(long, value_name = "FILE")]
+    pub log: Option<PathBuf>,
 }

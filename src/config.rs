@@ -12,6 +12,7 @@ use std::num::NonZeroU32;
 use crate::chunk::Encoding;
 use crate::cli::{self, Cli, Command};
 use crate::limiter::Budget;
+use crate::mock::MockOptions;
 use crate::pipeline::ChunkLimits;
 
 /// The model used when neither `--model` nor `KO2EN_MODEL` names one: cheap, fast, good at Korean.
@@ -73,6 +74,8 @@ pub struct EndpointSettings {
     pub model: String,
     /// Start the built-in mock in-process and send everything there.
     pub mock: bool,
+    /// How that mock behaves (from `--mock-opt`); unused without `mock`.
+    pub mock_options: MockOptions,
     /// How answers are constrained.
     pub response_format: ResponseFormat,
     /// Sampling temperature, sent only when set.
@@ -123,7 +126,10 @@ pub struct TranslateSettings {
 /// `ko2en mock-server`.
 #[derive(Debug, Clone)]
 pub struct MockServerSettings {
+    /// Where to listen; port 0 picks a free one.
     pub addr: SocketAddr,
+    /// What the mock does to its clients.
+    pub options: MockOptions,
 }
 
 /// One resolved command.
@@ -150,7 +156,7 @@ impl Settings {
                 endpoint: resolve_endpoint(args.endpoint, &env)?,
                 run: resolve_run(args.run)?,
             }),
-            Command::MockServer(args) => Settings::MockServer(MockServerSettings { addr: args.addr }),
+            Command::MockServer(args) => Settings::MockServer(resolve_mock_server(args)?),
         })
     }
 }
@@ -159,6 +165,9 @@ fn resolve_endpoint(
     args: cli::EndpointArgs,
     env: &impl Fn(&str) -> Option<String>,
 ) -> Result<EndpointSettings, ConfigError> {
+    if !args.mock_opt.is_empty() && !args.mock {
+        return Err(ConfigError::Invalid("--mock-opt only applies with --mock".into()));
+    }
     let api_key =
         env(&args.api_key_env).filter(|key| !key.trim().is_empty()).map(|key| ApiKey::new(key.trim()));
     if api_key.is_none() && !args.mock {
@@ -176,6 +185,7 @@ fn resolve_endpoint(
     {
         return Err(ConfigError::Invalid(format!("--temperature must be between 0 and 2, got {t}")));
     }
+    let mock_options = resolve_mock_opts(&args.mock_opt)?;
     if args.timeout == 0 {
         return Err(ConfigError::Invalid("--timeout must be at least 1 second".into()));
     }
@@ -188,6 +198,7 @@ fn resolve_endpoint(
             .filter(|m| !m.trim().is_empty())
             .unwrap_or_else(|| if args.mock { crate::mock::MOCK_MODEL } else { DEFAULT_MODEL }.to_string()),
         mock: args.mock,
+        mock_options,
         response_format: match args.response_format {
             cli::ResponseFormatArg::JsonSchema => ResponseFormat::JsonSchema,
             cli::ResponseFormatArg::JsonObject => ResponseFormat::JsonObject,
@@ -196,6 +207,107 @@ fn resolve_endpoint(
         temperature: args.temperature,
         timeout: Duration::from_secs(args.timeout),
     })
+}
+
+fn resolve_mock_server(args: cli::MockServerArgs) -> Result<MockServerSettings, ConfigError> {
+    let options = MockOptions {
+        latency: Duration::from_millis(args.latency_ms),
+        per_token: Duration::from_millis(args.ms_per_token),
+        rpm: args.rpm,
+        tpm: args.tpm,
+        max_concurrency: args.max_concurrency,
+        seed: args.seed,
+        fail_rate: args.fail_rate,
+        drop_rate: args.drop_rate,
+        garbage_rate: args.garbage_rate,
+        truncate_rate: args.truncate_rate,
+        hang_rate: args.hang_rate,
+        hang: Duration::from_secs(args.hang_s),
+        hangul_rate: args.hangul_rate,
+        require_key: args.require_key,
+        quota_exhausted: args.quota_exhausted,
+        log: args.log,
+    };
+    validate_mock(&options)?;
+    Ok(MockServerSettings { addr: args.addr, options })
+}
+
+/// `--mock-opt KEY=VALUE` pairs: the keys are the `mock-server` flags without their dashes.
+fn resolve_mock_opts(pairs: &[String]) -> Result<MockOptions, ConfigError> {
+    let mut options = MockOptions::default();
+    for pair in pairs {
+        let Some((key, value)) = pair.split_once('=') else {
+            return Err(ConfigError::Invalid(format!(
+                "--mock-opt takes KEY=VALUE (e.g. --mock-opt rpm=60), got {pair:?}"
+            )));
+        };
+        set_mock_option(&mut options, key.trim(), value.trim())?;
+    }
+    validate_mock(&options)?;
+    Ok(options)
+}
+
+/// The keys `--mock-opt` accepts, for its error message.
+const MOCK_KEYS: &str = "latency-ms, ms-per-token, rpm, tpm, max-concurrency, seed, fail-rate, drop-rate, \
+garbage-rate, truncate-rate, hang-rate, hang-s, hangul-rate, require-key, quota-exhausted, log";
+
+fn set_mock_option(options: &mut MockOptions, key: &str, value: &str) -> Result<(), ConfigError> {
+    fn parse<T: std::str::FromStr>(key: &str, value: &str, what: &str) -> Result<T, ConfigError> {
+        value
+            .parse()
+            .map_err(|_| ConfigError::Invalid(format!("--mock-opt {key} takes {what}, got {value:?}")))
+    }
+    let number = "a whole number";
+    let rate = "a rate between 0 and 1";
+    match key {
+        "latency-ms" => options.latency = Duration::from_millis(parse(key, value, number)?),
+        "ms-per-token" => options.per_token = Duration::from_millis(parse(key, value, number)?),
+        "rpm" => options.rpm = Some(parse(key, value, number)?),
+        "tpm" => options.tpm = Some(parse(key, value, number)?),
+        "max-concurrency" => options.max_concurrency = Some(parse(key, value, number)?),
+        "seed" => options.seed = parse(key, value, number)?,
+        "fail-rate" => options.fail_rate = parse(key, value, rate)?,
+        "drop-rate" => options.drop_rate = parse(key, value, rate)?,
+        "garbage-rate" => options.garbage_rate = parse(key, value, rate)?,
+        "truncate-rate" => options.truncate_rate = parse(key, value, rate)?,
+        "hang-rate" => options.hang_rate = parse(key, value, rate)?,
+        "hang-s" => options.hang = Duration::from_secs(parse(key, value, number)?),
+        "hangul-rate" => options.hangul_rate = parse(key, value, rate)?,
+        "require-key" => options.require_key = Some(value.to_string()),
+        "quota-exhausted" => options.quota_exhausted = parse(key, value, "true or false")?,
+        "log" => options.log = Some(PathBuf::from(value)),
+        _ => {
+            return Err(ConfigError::Invalid(format!(
+                "--mock-opt: unknown key {key:?}; the keys are {MOCK_KEYS}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn validate_mock(options: &MockOptions) -> Result<(), ConfigError> {
+    let rates = [
+        ("fail-rate", options.fail_rate),
+        ("drop-rate", options.drop_rate),
+        ("garbage-rate", options.garbage_rate),
+        ("truncate-rate", options.truncate_rate),
+        ("hang-rate", options.hang_rate),
+        ("hangul-rate", options.hangul_rate),
+    ];
+    if let Some((name, rate)) = rates.iter().find(|(_, rate)| !(0.0..=1.0).contains(rate)) {
+        return Err(ConfigError::Invalid(format!("mock {name} must be between 0 and 1, got {rate}")));
+    }
+    for (name, limit) in [("rpm", options.rpm), ("tpm", options.tpm)] {
+        if limit == Some(0) {
+            return Err(ConfigError::Invalid(format!(
+                "mock {name} must be at least 1 (leave it out for no limit)"
+            )));
+        }
+    }
+    if options.max_concurrency == Some(0) {
+        return Err(ConfigError::Invalid("mock max-concurrency must be at least 1".into()));
+    }
+    Ok(())
 }
 
 fn resolve_run(args: cli::RunArgs) -> Result<RunSettings, ConfigError> {
@@ -309,6 +421,50 @@ mod tests {
         assert_eq!(limits, ChunkLimits { summary_tokens: 1_500, translation_tokens: 900 });
         assert_eq!(chunk_limits(None, None).unwrap(), ChunkLimits::default());
         assert!(chunk_limits(None, NonZeroU32::new(1_000)).is_err());
+    }
+
+    #[test]
+    fn mock_opts_become_the_same_options_as_mock_server_flags() {
+        let Settings::Summarize(s) = resolve(
+            &[
+                "summarize",
+                "x",
+                "--mock",
+                "--mock-opt",
+                "rpm=60",
+                "--mock-opt",
+                "fail-rate=0.1",
+                "--mock-opt",
+                "hang-s=5",
+            ],
+            &[],
+        )
+        .unwrap() else {
+            panic!("summarize expected")
+        };
+        let Settings::MockServer(server) =
+            resolve(&["mock-server", "--rpm", "60", "--fail-rate", "0.1", "--hang-s", "5"], &[]).unwrap()
+        else {
+            panic!("mock-server expected")
+        };
+        assert_eq!(s.endpoint.mock_options, server.options);
+        assert_eq!(server.options.rpm, Some(60));
+        assert_eq!(server.options.hang, Duration::from_secs(5));
+    }
+
+    #[test]
+    fn bad_mock_opts_say_what_is_wrong() {
+        let message = |args: &[&str]| resolve(args, &[]).unwrap_err().to_string();
+        assert!(
+            message(&["summarize", "x", "--mock", "--mock-opt", "rmp=60"]).contains("unknown key \"rmp\"")
+        );
+        assert!(message(&["summarize", "x", "--mock", "--mock-opt", "rpm"]).contains("KEY=VALUE"));
+        assert!(message(&["summarize", "x", "--mock", "--mock-opt", "rpm=lots"]).contains("whole number"));
+        assert!(
+            message(&["summarize", "x", "--mock", "--mock-opt", "drop-rate=2"]).contains("between 0 and 1")
+        );
+        assert!(message(&["summarize", "x", "--mock-opt", "rpm=1"]).contains("only applies with --mock"));
+        assert!(message(&["mock-server", "--tpm", "0"]).contains("at least 1"));
     }
 
     #[test]

@@ -9,7 +9,8 @@
 //! - [`prompt`] renders the templates of `prompts/`; [`record`] defines the replies' schemas.
 //! - [`pool`] schedules every LLM call (concurrency, retries); [`client`] sends one.
 //! - [`output`] writes records (JSONL, Markdown) without blocking the runtime.
-//! - [`mock`] is the built-in OpenAI-compatible server; [`progress`] reports on stderr.
+//! - [`mock`] is the built-in OpenAI-compatible server, with the rate limits and faults of real
+//!   endpoints on demand; [`progress`] reports on stderr.
 //! - [`limiter`] keeps requests within the RPM/TPM budgets the server allows.
 //! - [`check`] inspects every answer (Hangul left over, figures, glossary terms);
 //!   [`glossary`] holds the user's Korean → English terms.

@@ -1,41 +1,141 @@
-//! The built-in OpenAI-compatible mock endpoint: a real HTTP server (axum) on 127.0.0.1, for
-//! trying ko2en without a key, rehearsing a batch before paying for it, and testing. It serves
-//! `POST /v1/chat/completions` and `GET /v1/models` in OpenAI's wire format, with `usage`
-//! counted by tiktoken and replies that are deterministic functions of the request.
+//! The built-in OpenAI-compatible mock endpoint: a real HTTP server on 127.0.0.1, for trying
+//! ko2en without a key, rehearsing a batch before paying for it, and testing. It serves
+//! `POST /v1/chat/completions` (plain and streamed) and `GET /v1/models` in OpenAI's wire
+//! format, with `usage` counted by tiktoken and replies that are deterministic functions of the
+//! request. On purpose and reproducibly, it also does what real endpoints do to their clients:
+//! latency, rate limits with OpenAI's headers, server errors, dropped connections, hangs,
+//! truncated and non-JSON answers, bad keys and exhausted quotas ([`MockOptions`]).
+//!
+//! Each concern has its module: `answer` decides one request's answer (key, quota, request
+//! shape, budget, fault, latency, content), [`reply`] writes the content, `budget` keeps the
+//! RPM/TPM limits, `fault` picks a request's fault, `log` writes the request log and `stream`
+//! sends SSE answers. This file owns the options and the server: its accept loop,
+//! its slots and the bookkeeping that spans a whole exchange.
 
+mod answer;
+mod budget;
+mod fault;
+mod log;
 pub mod reply;
+mod stream;
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
+use axum::body::Body;
 use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{Value, json};
-use tokio::sync::oneshot;
+use tokio::sync::{Semaphore, oneshot};
+
+use answer::{Answer, answer};
+use budget::Budget;
+use fault::Attempts;
+use log::{RequestLog, Trace};
+
+pub use answer::prompt_tokens;
 
 /// The model name the mock reports when a request names none.
 pub const MOCK_MODEL: &str = "ko2en-mock";
 
-/// How the mock behaves. (Rate limits and faults are added by the mock's own issue.)
-#[derive(Debug, Clone, Default)]
-pub struct MockOptions {}
+/// How the mock behaves. The default is a fast, well-behaved endpoint without limits.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MockOptions {
+    /// Wait before the first byte of every answer the "model" works on. Refusals for the key,
+    /// the quota or the rate limits come at once, as from a real API's gateway.
+    pub latency: Duration,
+    /// Wait per completion token, before a plain answer or between a stream's chunks.
+    pub per_token: Duration,
+    /// Requests per minute; over it, 429 `rate_limit_exceeded`. None: unlimited.
+    pub rpm: Option<u64>,
+    /// Tokens per minute (prompt tokens plus the request's `max_tokens`). None: unlimited.
+    pub tpm: Option<u64>,
+    /// Requests served at once; more wait for a slot. None: unlimited.
+    pub max_concurrency: Option<usize>,
+    /// Seeds the fault draws: the same seed and requests give the same faults.
+    pub seed: u64,
+    /// Share of requests answered 500, 502 (an HTML proxy page) or 503.
+    pub fail_rate: f64,
+    /// Share of requests whose connection is closed without an answer.
+    pub drop_rate: f64,
+    /// Share of requests answered 200 with a body that is not JSON.
+    pub garbage_rate: f64,
+    /// Share of requests answered with half the content and `finish_reason: "length"`.
+    pub truncate_rate: f64,
+    /// Share of requests answered only after `hang`.
+    pub hang_rate: f64,
+    /// How long a hanging request waits: longer than the client's timeout by default.
+    pub hang: Duration,
+    /// Share of requests with Korean left in an English field.
+    pub hangul_rate: f64,
+    /// Accept only this bearer key; anything else gets 401 `invalid_api_key`.
+    pub require_key: Option<String>,
+    /// Answer every request 429 `insufficient_quota`, which a client must not retry.
+    pub quota_exhausted: bool,
+    /// Write one JSON line per request to this file.
+    pub log: Option<PathBuf>,
+}
+
+impl Default for MockOptions {
+    fn default() -> Self {
+        MockOptions {
+            latency: Duration::ZERO,
+            per_token: Duration::ZERO,
+            rpm: None,
+            tpm: None,
+            max_concurrency: None,
+            seed: 0,
+            fail_rate: 0.0,
+            drop_rate: 0.0,
+            garbage_rate: 0.0,
+            truncate_rate: 0.0,
+            hang_rate: 0.0,
+            hang: Duration::from_secs(600),
+            hangul_rate: 0.0,
+            require_key: None,
+            quota_exhausted: false,
+            log: None,
+        }
+    }
+}
 
 struct Shared {
-    #[allow(dead_code)]
     options: MockOptions,
-    /// Chat requests received, whatever their outcome: tests count exactly what was sent.
-    requests: AtomicU64,
+    budget: Mutex<Budget>,
+    slots: Option<Arc<Semaphore>>,
+    attempts: Attempts,
+    log: Option<Arc<RequestLog>>,
+    /// Chat requests received so far (their arrival order): tests count exactly what was sent.
+    seq: AtomicU64,
 }
+
+/// Marks a response that must not be sent: the connection is closed instead.
+#[derive(Debug, Clone, Copy)]
+struct DropConnection;
+
+/// The error that makes hyper close a connection without answering.
+#[derive(Debug)]
+struct Dropped;
+
+impl std::fmt::Display for Dropped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection dropped on purpose")
+    }
+}
+
+impl std::error::Error for Dropped {}
 
 /// A running mock server. Dropping it shuts the server down.
 pub struct MockServer {
     addr: SocketAddr,
     shared: Arc<Shared>,
+    log: Option<Arc<RequestLog>>,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
@@ -43,28 +143,33 @@ pub struct MockServer {
 impl MockServer {
     /// Bind `addr` (port 0 picks a free port) and serve in the background.
     pub async fn start(addr: SocketAddr, options: MockOptions) -> std::io::Result<MockServer> {
+        let log = options.log.as_deref().map(RequestLog::create).transpose()?.map(Arc::new);
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
-        let shared = Arc::new(Shared { options, requests: AtomicU64::new(0) });
-        let app = router(Arc::clone(&shared));
-        let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = rx.await;
-                })
-                .await;
+        let shared = Arc::new(Shared {
+            log: log.clone(),
+            budget: Mutex::new(Budget::new(options.rpm, options.tpm, tokio::time::Instant::now())),
+            slots: options.max_concurrency.map(|n| Arc::new(Semaphore::new(n))),
+            attempts: Attempts::default(),
+            seq: AtomicU64::new(0),
+            options,
         });
-        Ok(MockServer { addr, shared, shutdown: Some(tx), task: Some(task) })
+        let app = Router::new()
+            .route("/v1/chat/completions", post(chat_completions))
+            .route("/v1/models", get(models))
+            .with_state(Arc::clone(&shared));
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(serve(listener, app, rx));
+        Ok(MockServer { addr, shared, log, shutdown: Some(tx), task: Some(task) })
     }
 
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
 
-    /// Chat-completion requests received so far.
+    /// Chat-completion requests received so far, whatever their outcome.
     pub fn requests_received(&self) -> u64 {
-        self.shared.requests.load(Ordering::Relaxed)
+        self.shared.seq.load(Ordering::Relaxed)
     }
 
     /// The base URL to give an OpenAI client: `http://127.0.0.1:PORT/v1`.
@@ -85,14 +190,51 @@ impl Drop for MockServer {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
+        // Requests already answered are on disk when the server is gone; the process may end next.
+        if let Some(log) = &self.log {
+            log.flush();
+        }
     }
 }
 
-fn router(shared: Arc<Shared>) -> Router {
-    Router::new()
-        .route("/v1/chat/completions", post(chat_completions))
-        .route("/v1/models", get(models))
-        .with_state(shared)
+/// The accept loop. Our own rather than `axum::serve`, because dropping a connection without
+/// an answer needs the connection: a response marked [`DropConnection`] becomes a service
+/// error, on which hyper closes the socket without writing anything. Connections live in a
+/// `JoinSet`, so shutting down also ends hanging requests.
+async fn serve(listener: tokio::net::TcpListener, app: Router, mut shutdown: oneshot::Receiver<()>) {
+    let mut connections = tokio::task::JoinSet::new();
+    loop {
+        let (socket, _) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                // Out of file descriptors and the like: pause, then try again rather than die.
+                Err(_) => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = &mut shutdown => break,
+        };
+        while connections.try_join_next().is_some() {}
+        let app = app.clone();
+        connections.spawn(async move {
+            let service =
+                hyper::service::service_fn(move |request: axum::http::Request<hyper::body::Incoming>| {
+                    let mut app = app.clone();
+                    async move {
+                        let response = tower::Service::call(&mut app, request.map(Body::new))
+                            .await
+                            .unwrap_or_else(|never| match never {});
+                        if response.extensions().get::<DropConnection>().is_some() {
+                            return Err(Dropped);
+                        }
+                        Ok(response)
+                    }
+                });
+            let io = hyper_util::rt::TokioIo::new(socket);
+            let _ = hyper::server::conn::http1::Builder::new().serve_connection(io, service).await;
+        });
+    }
 }
 
 async fn models() -> Json<Value> {
@@ -102,96 +244,54 @@ async fn models() -> Json<Value> {
     }))
 }
 
-/// OpenAI's error body.
-fn error(status: StatusCode, kind: &str, code: Option<&str>, message: &str) -> Response {
-    let body = json!({"error": {"message": message, "type": kind, "param": null, "code": code}});
-    (status, Json(body)).into_response()
+/// One request's bookkeeping, alive until its answer is fully sent: the server slot it holds
+/// and the log entry written when it ends.
+struct Exchange {
+    // Declared first so it is dropped first: the entry's finish time precedes the slot's release.
+    trace: Trace,
+    _slot: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
-async fn chat_completions(State(shared): State<Arc<Shared>>, body: axum::body::Bytes) -> Response {
-    shared.requests.fetch_add(1, Ordering::Relaxed);
-    let request: Value = match serde_json::from_slice(&body) {
-        Ok(v @ Value::Object(_)) => v,
-        Ok(_) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "invalid_request_error",
-                None,
-                "the body must be a JSON object",
-            );
+async fn chat_completions(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let mut trace = Trace::new(shared.log.clone(), shared.seq.fetch_add(1, Ordering::Relaxed));
+    // Excess requests wait here, as on a server with a fixed number of workers.
+    let slot = match &shared.slots {
+        Some(slots) => Some(Arc::clone(slots).acquire_owned().await.expect("the semaphore is never closed")),
+        None => None,
+    };
+    trace.started();
+    let hash = fault::body_hash(&body);
+    trace.entry.body_sha256 = hex::encode(hash);
+    trace.entry.attempt = shared.attempts.next(hash);
+    let mut exchange = Exchange { trace, _slot: slot };
+    let answer = answer(&shared, &headers, &body, hash, &mut exchange.trace).await;
+    let mut response = match answer {
+        Answer::Now(response) => {
+            let dropped = response.extensions().get::<DropConnection>().is_some();
+            exchange.trace.entry.status = (!dropped).then(|| response.status().as_u16());
+            response
         }
-        Err(e) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "invalid_request_error",
-                None,
-                &format!("invalid JSON body: {e}"),
-            );
+        Answer::Stream { completion, include_usage } => {
+            exchange.trace.entry.status = Some(200);
+            let body = stream::body(&completion, include_usage, shared.options.per_token, exchange);
+            let mut response = Response::new(body);
+            response
+                .headers_mut()
+                .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+            response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+            response
         }
     };
-    let Some(messages) = request.get("messages").and_then(Value::as_array).filter(|m| !m.is_empty()) else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request_error",
-            None,
-            "'messages' must be a non-empty array",
-        );
-    };
-    let model = request.get("model").and_then(Value::as_str).unwrap_or(MOCK_MODEL).to_string();
-    let max_tokens = request
-        .get("max_completion_tokens")
-        .or_else(|| request.get("max_tokens"))
-        .and_then(Value::as_u64)
-        .map(|m| m as usize);
-    let prompt_tokens = prompt_tokens(messages);
-    let mut content = reply::content_for(&request);
-    let mut completion_tokens = count_tokens(&content);
-    let mut finish_reason = "stop";
-    // Like a real model, an answer longer than its budget is cut and says so.
-    if let Some(max) = max_tokens.filter(|&m| completion_tokens > m) {
-        content = cut_to_tokens(&content, max);
-        completion_tokens = max;
-        finish_reason = "length";
+    // OpenAI sends the rate-limit state on every response.
+    let now = tokio::time::Instant::now();
+    for (name, value) in shared.budget.lock().unwrap_or_else(|e| e.into_inner()).headers(now) {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            response.headers_mut().insert(name, value);
+        }
     }
-    let created = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-    Json(json!({
-        "id": format!("chatcmpl-mock-{created}"),
-        "object": "chat.completion",
-        "created": created,
-        "model": model,
-        "choices": [{
-            "index": 0,
-            "message": {"role": "assistant", "content": content, "refusal": null},
-            "logprobs": null,
-            "finish_reason": finish_reason,
-        }],
-        "usage": {
-            "prompt_tokens": prompt_tokens,
-            "completion_tokens": completion_tokens,
-            "total_tokens": prompt_tokens + completion_tokens,
-        },
-    }))
-    .into_response()
-}
-
-/// Tokens of a message list as OpenAI counts them: each message's content plus a few tokens of
-/// framing per message and for the reply's priming.
-pub fn prompt_tokens(messages: &[Value]) -> usize {
-    let content: usize = messages
-        .iter()
-        .map(|m| m.get("content").and_then(Value::as_str).map(count_tokens).unwrap_or(0) + 4)
-        .sum();
-    content + 3
-}
-
-fn count_tokens(text: &str) -> usize {
-    tiktoken_rs::o200k_base_singleton().encode_ordinary(text).len()
-}
-
-fn cut_to_tokens(text: &str, max: usize) -> String {
-    let bpe = tiktoken_rs::o200k_base_singleton();
-    let tokens = bpe.encode_ordinary(text);
-    let cut = &tokens[..max.min(tokens.len())];
-    // A cut may split a multi-byte character; keep what decodes.
-    (0..=cut.len().min(4)).find_map(|back| bpe.decode(&cut[..cut.len() - back]).ok()).unwrap_or_default()
+    response
 }

@@ -47,8 +47,9 @@ const KOREAN_SENTENCES: &[&str] = &[
 /// A deterministic stream of choices seeded by the request.
 pub struct Generator {
     state: u64,
-    /// Characters of Korean in the request's last user message: sizes "translation" fields.
-    source_chars: usize,
+    /// Characters of Korean per paragraph of the request's source text: sizes "translation"
+    /// fields, one English paragraph per Korean one, so that a rehearsal shows the real shape.
+    source_paragraphs: Vec<usize>,
 }
 
 impl Generator {
@@ -56,8 +57,8 @@ impl Generator {
         let digest =
             Sha256::digest(request.get("messages").map(|m| m.to_string()).unwrap_or_default().as_bytes());
         let state = u64::from_le_bytes(digest[..8].try_into().expect("8 bytes"));
-        let source_chars = last_user_text(request).chars().filter(|c| is_hangul(*c)).count();
-        Generator { state: state | 1, source_chars }
+        let source_paragraphs = source_paragraphs(&last_user_text(request));
+        Generator { state: state | 1, source_paragraphs }
     }
 
     fn next(&mut self) -> usize {
@@ -92,9 +93,14 @@ impl Generator {
         out
     }
 
-    /// English sized like a translation of the request's Korean (about one word per 2.5 syllables).
+    /// English sized like a translation of the request's Korean (about one word per 2.5
+    /// syllables), with one paragraph per Korean paragraph, separated by "\n".
     pub fn english_translation(&mut self) -> String {
-        self.english(self.source_chars * 2 / 5)
+        let paragraphs = self.source_paragraphs.clone();
+        if paragraphs.is_empty() {
+            return self.english(0);
+        }
+        paragraphs.iter().map(|chars| self.english(chars * 2 / 5)).collect::<Vec<_>>().join("\n")
     }
 
     /// Plain-text reply for requests that ask for no JSON.
@@ -202,6 +208,54 @@ fn embedded_schema(request: &Value) -> Option<Value> {
     })
 }
 
+/// Hangul characters of each paragraph (a line with Korean in it) of the source. The article is
+/// what is between `<passage>` or `<article>` tags when the prompt has them, so that a headline
+/// or instructions around it do not count as paragraphs.
+fn source_paragraphs(user: &str) -> Vec<usize> {
+    let inner = ["passage", "article"]
+        .iter()
+        .find_map(|tag| {
+            let start = user.rfind(&format!("<{tag}>"))? + tag.len() + 2;
+            let end = start + user[start..].find(&format!("</{tag}>"))?;
+            Some(&user[start..end])
+        })
+        .unwrap_or(user);
+    inner
+        .lines()
+        .map(|line| line.chars().filter(|c| is_hangul(*c)).count())
+        .filter(|&chars| chars > 0)
+        .collect()
+}
+
+/// The reply with Korean left inside its first English text: the fault a careless model makes,
+/// for testing the check that catches it. JSON replies get it in their first string field not
+/// ending in `_ko`; text replies get it appended.
+pub fn leak_hangul(content: &str) -> String {
+    const LEFTOVER: &str = " 정부는 관련 산업의 성장을 지원하겠다고 밝혔다.";
+    fn first_english(value: &mut Value) -> Option<&mut String> {
+        match value {
+            Value::Object(map) => map.iter_mut().find_map(|(key, v)| {
+                if key.ends_with("_ko") {
+                    None
+                } else if let Value::String(s) = v {
+                    Some(s)
+                } else {
+                    first_english(v)
+                }
+            }),
+            Value::Array(items) => items.iter_mut().find_map(first_english),
+            _ => None,
+        }
+    }
+    if let Ok(mut value) = serde_json::from_str::<Value>(content)
+        && let Some(text) = first_english(&mut value)
+    {
+        text.push_str(LEFTOVER);
+        return value.to_string();
+    }
+    format!("{content}{LEFTOVER}")
+}
+
 fn last_user_text(request: &Value) -> String {
     request
         .get("messages")
@@ -255,6 +309,27 @@ mod tests {
             serde_json::from_str::<TranslationReply>(&content_for(r)).unwrap().translation_en.len()
         };
         assert!(len(&long) > 10 * len(&short), "{} vs {}", len(&long), len(&short));
+    }
+
+    #[test]
+    fn a_translation_keeps_the_source_paragraph_count() {
+        let passage = "<passage>\n첫째 문단입니다.\n\n둘째 문단입니다.\n셋째 문단입니다.\n</passage>";
+        let request = request_with_schema(strict_schema::<TranslationReply>(), passage);
+        let reply: TranslationReply = serde_json::from_str(&content_for(&request)).unwrap();
+        assert_eq!(reply.translation_en.split('\n').count(), 3, "{}", reply.translation_en);
+        let headline = format!("Headline of the article: 제목\n{passage}");
+        let request = request_with_schema(strict_schema::<TranslationReply>(), &headline);
+        let reply: TranslationReply = serde_json::from_str(&content_for(&request)).unwrap();
+        assert_eq!(reply.translation_en.split('\n').count(), 3, "the headline is no paragraph");
+    }
+
+    #[test]
+    fn leaked_hangul_lands_in_an_english_field() {
+        let request = request_with_schema(strict_schema::<SummaryReply>(), "기사");
+        let reply: SummaryReply = serde_json::from_str(&leak_hangul(&content_for(&request))).unwrap();
+        let english = [&reply.title_en, &reply.summary_en].into_iter().chain(&reply.key_points_en);
+        assert!(english.into_iter().any(|text| text.chars().any(is_hangul)));
+        assert!(leak_hangul("[mock] plain").chars().any(is_hangul));
     }
 
     #[test]

@@ -1,0 +1,245 @@
+//! The mock's OpenAI-style rate limits: a requests-per-minute and a tokens-per-minute budget,
+//! each a token bucket that starts full (a whole minute's worth, as a fresh OpenAI key does) and
+//! refills continuously. It also renders the `x-ratelimit-*` header values OpenAI sends, so
+//! that a client's limiter can be tested against the same signals it will see in production.
+//!
+//! Time is passed in (`tokio::time::Instant`), so the arithmetic is tested without waiting and
+//! the server honours tokio's paused clock.
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+/// One per-minute budget.
+#[derive(Debug, Clone)]
+struct Bucket {
+    /// The budget per minute, which is also the bucket's size.
+    limit: u64,
+    level: f64,
+    updated: Instant,
+}
+
+impl Bucket {
+    fn full(limit: u64, now: Instant) -> Bucket {
+        Bucket { limit, level: limit as f64, updated: now }
+    }
+
+    fn per_second(&self) -> f64 {
+        self.limit as f64 / 60.0
+    }
+
+    fn refill(&mut self, now: Instant) {
+        let elapsed = now.saturating_duration_since(self.updated).as_secs_f64();
+        self.level = (self.level + elapsed * self.per_second()).min(self.limit as f64);
+        self.updated = now;
+    }
+
+    /// How long until `amount` is available (zero if it is now).
+    fn wait_for(&self, amount: u64) -> Duration {
+        let missing = amount as f64 - self.level;
+        if missing <= 0.0 { Duration::ZERO } else { Duration::from_secs_f64(missing / self.per_second()) }
+    }
+
+    /// How long until the bucket is full again: OpenAI's "reset".
+    fn reset_after(&self) -> Duration {
+        self.wait_for(self.limit)
+    }
+
+    fn state(&self) -> LimitState {
+        LimitState { limit: self.limit, remaining: self.level.max(0.0) as u64, reset: self.reset_after() }
+    }
+}
+
+/// Which budget a refusal is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    Requests,
+    Tokens,
+}
+
+impl Limit {
+    /// OpenAI's wording in error messages.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Limit::Requests => "requests per min (RPM)",
+            Limit::Tokens => "tokens per min (TPM)",
+        }
+    }
+
+    /// OpenAI's error `type` for this limit.
+    pub fn kind(self) -> &'static str {
+        match self {
+            Limit::Requests => "requests",
+            Limit::Tokens => "tokens",
+        }
+    }
+}
+
+/// What the budget decided for one request.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    /// Admitted; its cost has been taken.
+    Admitted,
+    /// Over a budget for now; `wait` is how long until it would fit.
+    Limited { limit: Limit, per_minute: u64, used: u64, requested: u64, wait: Duration },
+    /// Larger than the whole tokens-per-minute budget: it can never be admitted.
+    TooLarge { per_minute: u64, requested: u64 },
+}
+
+/// One budget's state as the `x-ratelimit-*` headers report it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LimitState {
+    pub limit: u64,
+    pub remaining: u64,
+    pub reset: Duration,
+}
+
+/// Both budgets; `None` where no limit is set.
+#[derive(Debug)]
+pub struct Budget {
+    requests: Option<Bucket>,
+    tokens: Option<Bucket>,
+}
+
+impl Budget {
+    pub fn new(rpm: Option<u64>, tpm: Option<u64>, now: Instant) -> Budget {
+        Budget { requests: rpm.map(|l| Bucket::full(l, now)), tokens: tpm.map(|l| Bucket::full(l, now)) }
+    }
+
+    /// Admit a request costing one request and `tokens` tokens, or say why not. A refused
+    /// request takes nothing from either budget, as with OpenAI.
+    pub fn admit(&mut self, tokens: u64, now: Instant) -> Verdict {
+        for bucket in self.requests.iter_mut().chain(self.tokens.iter_mut()) {
+            bucket.refill(now);
+        }
+        if let Some(bucket) = &self.tokens
+            && tokens > bucket.limit
+        {
+            return Verdict::TooLarge { per_minute: bucket.limit, requested: tokens };
+        }
+        for (limit, bucket, amount) in
+            [(Limit::Requests, &self.requests, 1), (Limit::Tokens, &self.tokens, tokens)]
+        {
+            if let Some(bucket) = bucket {
+                let wait = bucket.wait_for(amount);
+                if !wait.is_zero() {
+                    let used = bucket.limit - bucket.level.max(0.0) as u64;
+                    return Verdict::Limited {
+                        limit,
+                        per_minute: bucket.limit,
+                        used,
+                        requested: amount,
+                        wait,
+                    };
+                }
+            }
+        }
+        if let Some(bucket) = &mut self.requests {
+            bucket.level -= 1.0;
+        }
+        if let Some(bucket) = &mut self.tokens {
+            bucket.level -= tokens as f64;
+        }
+        Verdict::Admitted
+    }
+
+    /// The six `x-ratelimit-*` headers, for the budgets that are set.
+    pub fn headers(&mut self, now: Instant) -> Vec<(&'static str, String)> {
+        let mut out = Vec::new();
+        let named = [("requests", &mut self.requests), ("tokens", &mut self.tokens)];
+        for (name, bucket) in named {
+            let Some(bucket) = bucket else { continue };
+            bucket.refill(now);
+            let state = bucket.state();
+            let (limit, remaining, reset) = match name {
+                "requests" => (
+                    "x-ratelimit-limit-requests",
+                    "x-ratelimit-remaining-requests",
+                    "x-ratelimit-reset-requests",
+                ),
+                _ => ("x-ratelimit-limit-tokens", "x-ratelimit-remaining-tokens", "x-ratelimit-reset-tokens"),
+            };
+            out.push((limit, state.limit.to_string()));
+            out.push((remaining, state.remaining.to_string()));
+            out.push((reset, go_duration(state.reset)));
+        }
+        out
+    }
+}
+
+/// A duration the way OpenAI writes it in reset headers (Go's `Duration.String` at millisecond
+/// precision): "120ms", "1s", "1.5s", "6m0s", "1h2m3s".
+pub fn go_duration(duration: Duration) -> String {
+    let ms = duration.as_millis();
+    if ms < 1000 {
+        return format!("{ms}ms");
+    }
+    let (hours, minutes, millis) = (ms / 3_600_000, ms / 60_000 % 60, ms % 60_000);
+    let seconds = if millis % 1000 == 0 {
+        format!("{}s", millis / 1000)
+    } else {
+        format!("{}.{:03}", millis / 1000, millis % 1000).trim_end_matches('0').to_string() + "s"
+    };
+    match (hours, minutes) {
+        (0, 0) => seconds,
+        (0, m) => format!("{m}m{seconds}"),
+        (h, m) => format!("{h}h{m}m{seconds}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_are_written_like_openai_writes_them() {
+        assert_eq!(go_duration(Duration::from_millis(120)), "120ms");
+        assert_eq!(go_duration(Duration::from_secs(1)), "1s");
+        assert_eq!(go_duration(Duration::from_millis(1500)), "1.5s");
+        assert_eq!(go_duration(Duration::from_secs(360)), "6m0s");
+        assert_eq!(go_duration(Duration::from_secs(3723)), "1h2m3s");
+        assert_eq!(go_duration(Duration::ZERO), "0ms");
+    }
+
+    #[test]
+    fn the_budget_starts_full_and_refuses_the_request_over_it() {
+        let start = Instant::now();
+        let mut budget = Budget::new(Some(3), None, start);
+        for _ in 0..3 {
+            assert_eq!(budget.admit(10, start), Verdict::Admitted);
+        }
+        let Verdict::Limited { limit, wait, used, .. } = budget.admit(10, start) else { panic!("limited") };
+        assert_eq!((limit, used), (Limit::Requests, 3));
+        // 3 per minute refill one request every 20 s.
+        assert_eq!(wait, Duration::from_secs(20));
+    }
+
+    #[test]
+    fn the_budget_refills_continuously() {
+        let start = Instant::now();
+        let mut budget = Budget::new(None, Some(6000), start);
+        assert_eq!(budget.admit(6000, start), Verdict::Admitted);
+        assert!(matches!(budget.admit(100, start), Verdict::Limited { limit: Limit::Tokens, .. }));
+        // 6000 per minute is 100 per second.
+        let Verdict::Limited { wait, .. } = budget.admit(100, start + Duration::from_millis(990)) else {
+            panic!("still limited 10 ms early")
+        };
+        assert!(wait > Duration::from_millis(9) && wait < Duration::from_millis(11), "{wait:?}");
+        assert_eq!(budget.admit(100, start + Duration::from_secs(1)), Verdict::Admitted);
+    }
+
+    #[test]
+    fn a_refused_request_takes_nothing_and_one_too_large_is_told_so() {
+        let start = Instant::now();
+        let mut budget = Budget::new(Some(10), Some(1000), start);
+        assert_eq!(budget.admit(1001, start), Verdict::TooLarge { per_minute: 1000, requested: 1001 });
+        assert_eq!(budget.admit(900, start), Verdict::Admitted);
+        assert!(matches!(budget.admit(200, start), Verdict::Limited { limit: Limit::Tokens, .. }));
+        let headers = budget.headers(start);
+        assert!(headers.contains(&("x-ratelimit-remaining-requests", "9".into())), "{headers:?}");
+        assert!(headers.contains(&("x-ratelimit-remaining-tokens", "100".into())), "{headers:?}");
+        // 900 tokens at 1000 per minute take 54 s to come back; one request at 10/min, 6 s.
+        assert!(headers.contains(&("x-ratelimit-reset-tokens", "54s".into())), "{headers:?}");
+        assert!(headers.contains(&("x-ratelimit-reset-requests", "6s".into())), "{headers:?}");
+    }
+}
