@@ -48,11 +48,12 @@
 //! the sum of the bounds of those ahead of it.
 //!
 //! # Server feedback
-//! `observe` only ever tightens: it consumes local budget down to the
-//! server's `remaining_*`; a `remaining_* == 0` with a `reset_*` holds that
-//! dimension until the reset instant; `retry_after` holds all grants until
+//! `observe` only ever tightens: a server `limit_*` below ours (or where we
+//! have none) becomes our rate; local budget is consumed down to the server's
+//! `remaining_*` and refills from there; `retry_after` holds all grants until
 //! that instant. Holds do not consume budget, so when a hold ends sending
-//! resumes at the full configured rate (no fixed 15 s stall).
+//! resumes at the full rate (no fixed 15 s stall). `reset_*` is not used as a
+//! hold: OpenAI's reset is the time until the bucket is *full* again.
 //!
 //! # Cancel safety
 //! Budget is charged only inside the lock in the same poll that returns the
@@ -63,11 +64,9 @@
 //! * tokio's timer has 1 ms resolution: a wake-up can be up to 1 ms late. This
 //!   does not waste budget unless the bucket is full at that moment (GCRA keeps
 //!   the theoretical schedule), so batch totals still hit the floor exactly.
-//! * `remaining_* == 0` plus `reset_*` holds until the reset instant. For a
-//!   server whose reset means "time until completely full" this is
-//!   conservative; with `remaining > 0` we refill at our configured rate.
-//! * `limit_*` headers are not used to shrink the configured budget (only
-//!   `remaining_*` tighten). The HTTP-date form of `Retry-After` is not parsed.
+//! * A provider whose `limit_*` headers are per day rather than per minute
+//!   is taken as per minute; that only matters when it is below the settings.
+//!   The HTTP-date form of `Retry-After` is not parsed.
 //! * Every state change wakes all waiters to re-plan (O(waiters) per event);
 //!   fine for a worker pool of tens, not meant for 10^5 concurrent waiters.
 //! * A `Grant` dropped without `settle` keeps its full charge.
@@ -224,19 +223,28 @@ type Gov = RateLimiter<NotKeyed, InMemoryState, TokioClock, NoOpMiddleware<Durat
 #[derive(Debug, Clone)]
 struct Bucket {
     cap: i128,
+    /// Units kept in reserve below the server's capacity, at the same refill rate: our schedule
+    /// and the server's drift apart by the spread of request latencies (the first request also
+    /// pays for connecting), and a reserve of `slack / rate` seconds absorbs that drift, so
+    /// that settings matching the server meet no 429. It costs `slack` units of the first burst.
+    slack: i128,
     tat: i128,
 }
 
 impl Bucket {
-    fn new(cap: NonZeroU32) -> Self {
-        Bucket { cap: cap.get() as i128, tat: 0 }
+    /// A full bucket of `cap` units, keeping `reserve_permille` of it (at least one unit when
+    /// any) in reserve.
+    fn new(cap: NonZeroU32, reserve_permille: u32) -> Self {
+        let cap = cap.get() as i128;
+        let slack = if reserve_permille == 0 { 0 } else { (cap * reserve_permille as i128 / 1000).max(1) };
+        Bucket { cap, slack: slack.min(cap - 1), tat: 0 }
     }
     fn level(&self, now: i128) -> i128 {
         (self.tat - now * self.cap).max(0)
     }
     /// Earliest time (ns) at which `n` units fit; may be in the past.
     fn ready_at(&self, n: u32) -> i128 {
-        let x = self.tat + (n as i128 - self.cap) * UNIT;
+        let x = self.tat + (n as i128 + self.slack - self.cap) * UNIT;
         x.div_euclid(self.cap) + i128::from(x.rem_euclid(self.cap) != 0)
     }
     fn charge(&mut self, n: u32, now: i128) {
@@ -249,9 +257,10 @@ impl Bucket {
         (credit / UNIT) as u64
     }
     fn available(&self, now: i128) -> u32 {
-        ((self.cap * UNIT - self.level(now)).max(0) / UNIT) as u32
+        (((self.cap - self.slack) * UNIT - self.level(now)).max(0) / UNIT) as u32
     }
-    /// Consume down so that at most `remaining` units are available now.
+    /// Consume down so that at most `remaining` units are available now (the reserve
+    /// included: `available` then reports `remaining - slack`).
     fn tighten(&mut self, remaining: u32, now: i128) -> bool {
         let target = (self.cap - remaining as i128).max(0) * UNIT;
         if self.level(now) < target {
@@ -278,10 +287,10 @@ struct Inner {
     /// Planning mirror of `gov` (see module doc).
     reqs: Option<Bucket>,
     gov: Option<Gov>,
+    /// Share of each budget kept in reserve, in thousandths (see `Bucket::slack`).
+    reserve_permille: u32,
     /// Not-before instants (ns since origin) from the server.
     hold_all: i128,
-    hold_tokens: i128,
-    hold_requests: i128,
     queue: BTreeMap<u64, Waiter>,
     next_id: u64,
     stats: LimiterStats,
@@ -297,10 +306,7 @@ enum Decision {
 
 impl Inner {
     fn ready(&self, tokens: u32, tb: Option<&Bucket>, rb: Option<&Bucket>) -> i128 {
-        let mut r = self.hold_all.max(self.hold_requests);
-        if tokens > 0 {
-            r = r.max(self.hold_tokens);
-        }
+        let mut r = self.hold_all;
         if let Some(b) = tb {
             r = r.max(b.ready_at(tokens));
         }
@@ -401,7 +407,14 @@ impl Drop for WaitGuard<'_> {
 }
 
 impl Limiter {
+    /// A limiter that grants exactly the budget (the arithmetic the tests pin).
     pub fn new(budget: Budget) -> Limiter {
+        Limiter::with_reserve(budget, 0)
+    }
+
+    /// A limiter that keeps `reserve_permille` thousandths of each budget (at least one unit)
+    /// unused, so that the drift between our clock and the server's never meets a 429.
+    pub fn with_reserve(budget: Budget, reserve_permille: u32) -> Limiter {
         let origin = Instant::now();
         let gov = budget
             .rpm
@@ -409,12 +422,11 @@ impl Limiter {
         Limiter {
             shared: Arc::new(Shared {
                 inner: Mutex::new(Inner {
-                    tokens: budget.tpm.map(Bucket::new),
-                    reqs: budget.rpm.map(Bucket::new),
+                    tokens: budget.tpm.map(|cap| Bucket::new(cap, reserve_permille)),
+                    reqs: budget.rpm.map(|cap| Bucket::new(cap, reserve_permille)),
+                    reserve_permille,
                     gov,
                     hold_all: 0,
-                    hold_tokens: 0,
-                    hold_requests: 0,
                     queue: BTreeMap::new(),
                     next_id: 0,
                     stats: LimiterStats::default(),
@@ -475,43 +487,61 @@ impl Limiter {
         }
     }
 
-    /// Feed back what the server reported (any response). Only tightens.
+    /// Feed back what the server reported (any response). Only tightens:
+    /// - a `limit_*` lower than ours (or any, where we were given none) becomes our rate, so
+    ///   that a server stricter than the settings, or settings left out, still get paced
+    ///   instead of collecting 429s;
+    /// - our budget is consumed down to the server's `remaining_*`; it then refills at the
+    ///   rate, which is what OpenAI-style buckets do. (Their `reset_*` is the time until the
+    ///   bucket is full again, not until the next request fits: holding until it would idle
+    ///   most of a minute.)
+    /// - `retry_after` holds all grants until that instant.
     pub fn observe(&self, state: &ServerState) {
         let shared = &*self.shared;
         let now = shared.now_ns();
         let dur_ns = |d: Duration| d.as_nanos().min(i64::MAX as u128) as i128;
         let mut inner = shared.lock();
         let mut tightened = false;
-        if let Some(rem) = state.remaining_tokens {
-            if let Some(b) = inner.tokens.as_mut() {
-                tightened |= b.tighten(rem, now);
-            }
-            if rem == 0
-                && let Some(reset) = state.reset_tokens
-            {
-                inner.hold_tokens = inner.hold_tokens.max(now + dur_ns(reset));
-                tightened = true;
-            }
+        if let Some(limit) = state.limit_tokens.and_then(NonZeroU32::new)
+            && inner.tokens.as_ref().is_none_or(|b| (limit.get() as i128) < b.cap)
+        {
+            // Carry over what is in use, in units, into the smaller bucket.
+            let used = inner.tokens.as_ref().map_or(0, |b| b.level(now) / UNIT);
+            let mut bucket = Bucket::new(limit, inner.reserve_permille);
+            bucket.tat = now * bucket.cap + used.min(bucket.cap) * UNIT;
+            inner.tokens = Some(bucket);
+            tightened = true;
         }
-        if let Some(rem) = state.remaining_requests {
-            if let Some(b) = inner.reqs.as_ref() {
-                let ours = b.available(now);
-                if rem < ours {
-                    // Consume the difference in governor as well, so the
-                    // authority and the mirror stay in lock-step.
-                    if let (Some(gov), Some(n)) = (&inner.gov, NonZeroU32::new(ours - rem)) {
-                        let _ = gov.check_n(n);
-                    }
-                    if let Some(b) = inner.reqs.as_mut() {
-                        tightened |= b.tighten(rem, now);
-                    }
+        if let Some(limit) = state.limit_requests.and_then(NonZeroU32::new)
+            && inner.reqs.as_ref().is_none_or(|b| (limit.get() as i128) < b.cap)
+        {
+            // Re-rate both the planning mirror and governor; the new budget starts as full as
+            // the server says (`remaining_requests` below), else full.
+            inner.reqs = Some(Bucket::new(limit, inner.reserve_permille));
+            inner.gov = Some(RateLimiter::direct_with_clock(
+                Quota::per_minute(limit),
+                TokioClock { origin: shared.origin },
+            ));
+            tightened = true;
+        }
+        if let Some(rem) = state.remaining_tokens
+            && let Some(b) = inner.tokens.as_mut()
+        {
+            tightened |= b.tighten(rem, now);
+        }
+        if let Some(rem) = state.remaining_requests
+            && let Some(b) = inner.reqs.as_ref()
+        {
+            let ours = b.available(now);
+            if rem < ours {
+                // Consume the difference in governor as well, so the
+                // authority and the mirror stay in lock-step.
+                if let (Some(gov), Some(n)) = (&inner.gov, NonZeroU32::new(ours - rem)) {
+                    let _ = gov.check_n(n);
                 }
-            }
-            if rem == 0
-                && let Some(reset) = state.reset_requests
-            {
-                inner.hold_requests = inner.hold_requests.max(now + dur_ns(reset));
-                tightened = true;
+                if let Some(b) = inner.reqs.as_mut() {
+                    tightened |= b.tighten(rem, now);
+                }
             }
         }
         if let Some(ra) = state.retry_after {
@@ -684,17 +714,65 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn observe_tokens_exhausted_waits_for_reset() {
+    async fn observe_tokens_exhausted_refills_at_the_rate_not_at_the_full_reset() {
+        // OpenAI's reset is when the bucket is full again (here 60 s); 100 tokens refill in
+        // 1 s at 6000/min, and waiting for the full reset would idle the budget.
         let l = limiter(None, Some(6000));
         let t0 = Instant::now();
         l.observe(&ServerState {
             remaining_tokens: Some(0),
-            reset_tokens: Some(ms(10_000)),
+            reset_tokens: Some(ms(60_000)),
             ..Default::default()
         });
         let _ = l.acquire(100).await.unwrap();
-        assert_eq!(t0.elapsed(), ms(10_000));
+        assert_eq!(t0.elapsed(), ms(1_000));
         assert_eq!(l.stats().server_tightened, 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_reserve_keeps_a_margin_below_the_burst_and_then_paces_at_the_full_rate() {
+        let l = Limiter::with_reserve(
+            Budget { rpm: NonZeroU32::new(100), tpm: None },
+            20, // 2%: two requests
+        );
+        let t0 = Instant::now();
+        for _ in 0..98 {
+            let _ = l.acquire(1).await.unwrap();
+        }
+        assert_eq!(t0.elapsed(), Duration::ZERO, "the burst less the reserve goes at once");
+        let _ = l.acquire(1).await.unwrap();
+        assert_eq!(t0.elapsed(), ms(600), "then one request each 0.6 s, the full rate");
+        let _ = l.acquire(1).await.unwrap();
+        assert_eq!(t0.elapsed(), ms(1_200));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_server_limit_below_the_settings_or_without_settings_becomes_the_rate() {
+        // No settings at all: the server says 60 RPM with 0 left, so the next request waits
+        // the 1 s one request takes to refill.
+        let l = limiter(None, None);
+        let t0 = Instant::now();
+        l.observe(&ServerState {
+            limit_requests: Some(60),
+            remaining_requests: Some(0),
+            ..Default::default()
+        });
+        let _ = l.acquire(1).await.unwrap();
+        assert_eq!(t0.elapsed(), ms(1_000));
+        // Settings looser than the server (6000 TPM against its 600): the server's rate wins.
+        let l = limiter(None, Some(6000));
+        let t0 = Instant::now();
+        l.observe(&ServerState { limit_tokens: Some(600), remaining_tokens: Some(0), ..Default::default() });
+        let _ = l.acquire(100).await.unwrap();
+        assert_eq!(t0.elapsed(), ms(10_000));
+        // A looser server limit changes nothing.
+        let l = limiter(Some(60), None);
+        l.observe(&ServerState { limit_requests: Some(6000), ..Default::default() });
+        let t0 = Instant::now();
+        for _ in 0..61 {
+            let _ = l.acquire(1).await.unwrap();
+        }
+        assert_eq!(t0.elapsed(), ms(1_000));
     }
 
     #[tokio::test(start_paused = true)]
@@ -740,7 +818,7 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn observe_requests_tightens_governor_and_holds() {
+    async fn observe_requests_tightens_governor_and_refills() {
         let l = limiter(Some(60), None);
         let t0 = Instant::now();
         l.observe(&ServerState { remaining_requests: Some(3), ..Default::default() });
@@ -752,11 +830,11 @@ mod tests {
         assert_eq!(t0.elapsed(), ms(1000));
         l.observe(&ServerState {
             remaining_requests: Some(0),
-            reset_requests: Some(ms(5000)),
+            reset_requests: Some(ms(60_000)),
             ..Default::default()
         });
         let _ = l.acquire(1).await.unwrap();
-        assert_eq!(t0.elapsed(), ms(6000));
+        assert_eq!(t0.elapsed(), ms(2000), "one request refills in 1 s at 60 RPM");
     }
 
     #[tokio::test(start_paused = true)]

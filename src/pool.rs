@@ -95,7 +95,8 @@ impl Pool {
     ) -> Pool {
         Pool {
             client,
-            limiter: Limiter::new(budget),
+            // 2% in reserve: see `Limiter::with_reserve`.
+            limiter: Limiter::with_reserve(budget, 20),
             budget,
             permits: Arc::new(Semaphore::new(concurrency.max(1))),
             retry,
@@ -164,13 +165,14 @@ impl Pool {
                 return Err(CallError::Stopped(reason));
             }
             let grant = self.limiter.acquire(self.cost(&body)).await.map_err(CallError::TooLarge)?;
-            // Checked again: the wait for budget may have been long.
-            if let Some(reason) = self.stop_reason() {
-                grant.settle(0);
-                return Err(CallError::Stopped(reason));
-            }
             let outcome = {
                 let _permit = self.permits.acquire().await.expect("the semaphore is never closed");
+                // Checked again at the last moment: the waits for budget and for a slot may
+                // have been long, and a 401 or exhausted quota means nothing else may go out.
+                if let Some(reason) = self.stop_reason() {
+                    grant.settle(0);
+                    return Err(CallError::Stopped(reason));
+                }
                 self.stats.sent.fetch_add(1, Ordering::Relaxed);
                 self.stats.in_flight.fetch_add(1, Ordering::Relaxed);
                 let outcome = self.client.send(&body).await;

@@ -67,6 +67,17 @@ impl Attempts {
     }
 }
 
+/// What makes two requests "the same request" for attempt counting: the conversation (its
+/// `messages`), not the whole body — a client that retries a truncated answer with a larger
+/// `max_tokens`, or with another temperature, is still retrying the same request. Bodies that
+/// are not JSON chat requests fall back to the whole body.
+pub fn conversation_hash(body: &[u8]) -> [u8; 32] {
+    match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(value) if value.get("messages").is_some() => Sha256::digest(value["messages"].to_string()).into(),
+        _ => body_hash(body),
+    }
+}
+
 /// The SHA-256 of a request body: names the request in the log and seeds its draws.
 pub fn body_hash(body: &[u8]) -> [u8; 32] {
     Sha256::digest(body).into()
@@ -181,6 +192,15 @@ mod tests {
         assert_eq!(forced("[[mock:truncate:once]]", 0), Some(Fault::Truncate));
         assert_eq!(forced("[[mock:truncate:once]]", 1), None);
         assert_eq!(forced("[[mock:status]]", 0), None);
+    }
+
+    #[test]
+    fn a_retry_with_another_budget_is_the_same_attempt_series() {
+        let first = br#"{"max_tokens":100,"messages":[{"role":"user","content":"x"}]}"#;
+        let larger = br#"{"max_tokens":200,"messages":[{"role":"user","content":"x"}]}"#;
+        let other = br#"{"max_tokens":100,"messages":[{"role":"user","content":"y"}]}"#;
+        assert_eq!(conversation_hash(first), conversation_hash(larger));
+        assert_ne!(conversation_hash(first), conversation_hash(other));
     }
 
     #[test]

@@ -266,7 +266,7 @@ async fn chat_completions(
     trace.started();
     let hash = fault::body_hash(&body);
     trace.entry.body_sha256 = hex::encode(hash);
-    trace.entry.attempt = shared.attempts.next(hash);
+    trace.entry.attempt = shared.attempts.next(fault::conversation_hash(&body));
     let mut exchange = Exchange { trace, _slot: slot };
     let answer = answer(&shared, &headers, &body, hash, &mut exchange.trace).await;
     let mut response = match answer {

@@ -1,0 +1,284 @@
+//! The batch engine through the real binary and the real mock: each retry class, the run-wide
+//! stop on a bad key or an exhausted quota, 429 pacing, record order, and Ctrl-C. The mock's
+//! request log counts exactly what was sent.
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use common::{Ko2en, fixture};
+use serde_json::{Value, json};
+
+/// A JSONL batch: one article per text, ids a0, a1, ….
+fn batch(dir: &Path, texts: &[String]) -> std::path::PathBuf {
+    let path = dir.join("batch.jsonl");
+    let lines: Vec<String> = texts
+        .iter()
+        .enumerate()
+        .map(|(i, text)| {
+            json!({"id": format!("a{i}"), "title": format!("기사 {i}"), "text": text}).to_string()
+        })
+        .collect();
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    path
+}
+
+fn article(marker: &str) -> String {
+    format!("정부는 올해 수출이 3.5% 늘었다고 밝혔다. 업계는 투자를 확대할 계획이다 {marker}.")
+}
+
+fn log(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a log line"))
+        .collect()
+}
+
+/// Runs `summarize --mock` on one article with `marker` in it; returns its record and the log.
+fn run_with_marker(marker: &str, extra: &[&str]) -> (Value, Vec<Value>, i32) {
+    let dir = tempfile::tempdir().unwrap();
+    let input = batch(dir.path(), &[article(marker)]);
+    let log_path = dir.path().join("mock.log");
+    let mut args = vec!["summarize".to_string(), "--mock".into(), "--quiet".into()];
+    args.extend(["--mock-opt".into(), format!("log={}", log_path.display())]);
+    args.extend(extra.iter().map(|s| s.to_string()));
+    args.push(input.display().to_string());
+    let run = Ko2en::new(&args).run();
+    let record = run.records().pop().expect("one record");
+    (record, log(&log_path), run.code())
+}
+
+#[test]
+fn retryable_failures_are_retried_once_and_the_article_succeeds() {
+    for marker in [
+        "[[mock:fail=500:once]]",
+        "[[mock:fail=502:once]]",
+        "[[mock:fail=503:once]]",
+        "[[mock:status=408:once]]",
+        "[[mock:status=409:once]]",
+        "[[mock:drop:once]]",
+        "[[mock:garbage:once]]",
+    ] {
+        let (record, log, code) = run_with_marker(marker, &[]);
+        assert_eq!(code, 0, "{marker}: {record}");
+        assert!(record["error"].is_null(), "{marker}: {record}");
+        assert_eq!(record["usage"]["requests"], 2, "{marker}: one failure, one success: {record}");
+        assert_eq!(log.len(), 2, "{marker}: exactly two requests reached the mock");
+    }
+}
+
+#[test]
+fn a_truncated_answer_is_retried_with_a_larger_budget_never_accepted() {
+    let (record, log, code) = run_with_marker("[[mock:truncate:once]]", &[]);
+    assert_eq!(code, 0, "{record}");
+    assert_eq!(log.len(), 2);
+    assert_eq!(log[0]["faults"], json!(["truncate"]));
+    assert!(record["summary_en"].as_str().unwrap().starts_with("[mock]"));
+}
+
+#[test]
+fn a_hung_request_times_out_and_is_retried() {
+    let (record, log, code) = run_with_marker("[[mock:hang:once]]", &["--timeout", "1"]);
+    assert_eq!(code, 0, "{record}");
+    assert_eq!(record["usage"]["requests"], 2, "{record}");
+    assert_eq!(log.iter().filter(|l| l["faults"] == json!(["hang"])).count(), 1);
+}
+
+#[test]
+fn a_client_error_is_not_retried_and_fails_only_its_article() {
+    let (record, log, code) = run_with_marker("[[mock:status=400]]", &[]);
+    assert_eq!(code, 1);
+    assert_eq!(record["error"]["kind"], "http_error", "{record}");
+    assert_eq!(log.len(), 1, "a 400 can never succeed: sent once");
+}
+
+#[test]
+fn a_persistent_failure_gives_up_after_max_attempts() {
+    let (record, log, code) = run_with_marker("[[mock:fail=503]]", &["--max-attempts", "3"]);
+    assert_eq!(code, 1);
+    assert_eq!(record["error"]["kind"], "server_error");
+    assert!(record["error"]["message"].as_str().unwrap().contains("after 3 attempts"), "{record}");
+    assert_eq!(log.len(), 3);
+}
+
+#[test]
+fn an_exhausted_quota_stops_the_run_and_nothing_else_is_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    let texts: Vec<String> = (0..20).map(|i| article(&format!("({i})"))).collect();
+    let input = batch(dir.path(), &texts);
+    let log_path = dir.path().join("mock.log");
+    let run = Ko2en::new(["summarize", "--mock", "--concurrency", "1", "--mock-opt", "quota-exhausted=true"])
+        .arg_path(Path::new("--mock-opt"))
+        .arg_path(Path::new(&format!("log={}", log_path.display())))
+        .arg_path(&input)
+        .run();
+    run.assert_code(2);
+    assert!(run.stderr().contains("insufficient_quota"), "{}", run.stderr());
+    assert_eq!(log(&log_path).len(), 1, "insufficient_quota is never retried and stops everything");
+}
+
+#[test]
+fn a_rejected_key_stops_the_run_with_a_clear_message_and_the_key_stays_secret() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let log_path = dir.path().join("mock.log");
+    let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_ko2en"))
+        .args(["mock-server", "--require-key", "sk-right-key-000000", "--log"])
+        .arg(&log_path)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut url = String::new();
+    std::io::BufReader::new(server.stdout.take().unwrap()).read_line(&mut url).unwrap();
+    let texts: Vec<String> = (0..10).map(|i| article(&format!("({i})"))).collect();
+    let input = batch(dir.path(), &texts);
+    let run = Ko2en::new(["summarize", "--concurrency", "1", "--base-url", url.trim()])
+        .env("OPENAI_API_KEY", "sk-wrong-key-123456789")
+        .arg_path(&input)
+        .run();
+    server.kill().ok();
+    server.wait().ok();
+    run.assert_code(2);
+    let all = format!("{}{}", run.stdout(), run.stderr());
+    assert!(all.contains("401"), "{all}");
+    assert!(!all.contains("sk-wrong-key-123456789"), "the key leaked: {all}");
+    assert_eq!(log(&log_path).len(), 1, "nothing is sent after a 401");
+}
+
+#[test]
+fn a_server_stricter_than_the_settings_gets_paced_not_hammered() {
+    // The server allows 60 requests a minute (a burst of 60, then one a second); ko2en is told
+    // nothing, so requests 61+ meet 429s, read Retry-After and the rate-limit headers, and
+    // every article still comes through.
+    let dir = tempfile::tempdir().unwrap();
+    let texts: Vec<String> = (0..66).map(|i| article(&format!("({i})"))).collect();
+    let input = batch(dir.path(), &texts);
+    let log_path = dir.path().join("mock.log");
+    let run = Ko2en::new(["summarize", "--mock", "--quiet", "--concurrency", "8", "--mock-opt", "rpm=60"])
+        .arg_path(Path::new("--mock-opt"))
+        .arg_path(Path::new(&format!("log={}", log_path.display())))
+        .arg_path(&input)
+        .run();
+    run.assert_code(0);
+    assert_eq!(run.records().len(), 66);
+    let lines = log(&log_path);
+    let limited = lines.iter().filter(|l| l["faults"] == json!(["rate_limit"])).count();
+    assert!(limited >= 1, "the server's limit was hit");
+    // Without pacing, every waiting request would retry on its own backoff; with it, 429s stay
+    // within a small multiple of the requests that were over the budget.
+    assert!(limited <= 6 * 8, "{limited} 429s for 6 requests over the budget");
+}
+
+#[test]
+fn settings_that_match_the_server_meet_no_429() {
+    let dir = tempfile::tempdir().unwrap();
+    let texts: Vec<String> = (0..66).map(|i| article(&format!("({i})"))).collect();
+    let input = batch(dir.path(), &texts);
+    let log_path = dir.path().join("mock.log");
+    let run = Ko2en::new([
+        "summarize",
+        "--mock",
+        "--quiet",
+        "--concurrency",
+        "8",
+        "--rpm",
+        "60",
+        "--mock-opt",
+        "rpm=60",
+    ])
+    .arg_path(Path::new("--mock-opt"))
+    .arg_path(Path::new(&format!("log={}", log_path.display())))
+    .arg_path(&input)
+    .run();
+    run.assert_code(0);
+    let lines = log(&log_path);
+    assert_eq!(lines.len(), 66);
+    assert!(lines.iter().all(|l| l["status"] == 200), "no request was refused");
+}
+
+#[test]
+fn records_come_out_in_input_order_whatever_finishes_first() {
+    // Long articles take longer (the mock paces per completion token), so with concurrency
+    // they finish out of order.
+    let dir = tempfile::tempdir().unwrap();
+    let texts: Vec<String> =
+        (0..12).map(|i| if i % 3 == 0 { article("").repeat(20) } else { article("") }).collect();
+    let input = batch(dir.path(), &texts);
+    let run =
+        Ko2en::new(["summarize", "--mock", "--quiet", "--concurrency", "6", "--mock-opt", "ms-per-token=2"])
+            .arg_path(&input)
+            .run();
+    run.assert_code(0);
+    let ids: Vec<String> = run.records().iter().map(|r| r["id"].as_str().unwrap().to_string()).collect();
+    let expected: Vec<String> = (0..12).map(|i| format!("a{i}")).collect();
+    assert_eq!(ids, expected);
+}
+
+#[test]
+fn a_long_article_is_summarized_in_parts_then_combined() {
+    let text = std::fs::read_to_string(fixture("alibaba-cloud-korea.txt")).unwrap();
+    let run = Ko2en::new(["summarize", "--mock", "--quiet", "--max-chunk-tokens", "300"])
+        .arg_path(&fixture("alibaba-cloud-korea.txt"))
+        .run();
+    run.assert_code(0);
+    let record = &run.records()[0];
+    let requests = record["usage"]["requests"].as_u64().unwrap();
+    assert!(requests >= 4, "several parts and one combine for {} chars: {record}", text.len());
+}
+
+#[test]
+fn a_translation_is_stitched_from_passages_in_order() {
+    let run = Ko2en::new(["translate", "--mock", "--json", "--max-chunk-tokens", "200"])
+        .arg_path(&fixture("k-it-smart-city-exports.txt"))
+        .run();
+    run.assert_code(0);
+    let record = &run.records()[0];
+    let translation = record["translation_en"].as_str().unwrap();
+    // One English paragraph per Korean paragraph (the mock keeps the count), joined by the
+    // source's own breaks.
+    assert!(translation.split('\n').count() >= 8, "{translation}");
+    assert!(record["usage"]["requests"].as_u64().unwrap() >= 5, "{record}");
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_finishes_what_is_in_flight_writes_it_and_exits_130() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let texts: Vec<String> = (0..40).map(|i| article(&format!("({i})"))).collect();
+    let input = batch(dir.path(), &texts);
+    let out = dir.path().join("out.jsonl");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ko2en"))
+        .args(["summarize", "--mock", "--concurrency", "2", "--mock-opt", "latency-ms=300", "-o"])
+        .arg(&out)
+        .arg(&input)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until some records are written, then interrupt.
+    let partial = dir.path().join("out.jsonl.partial");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while std::fs::read_to_string(&partial).map(|t| t.lines().count()).unwrap_or(0) < 2 {
+        assert!(std::time::Instant::now() < deadline, "no record was written");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let status = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let stderr: Vec<String> =
+        BufReader::new(child.stderr.take().unwrap()).lines().map_while(Result::ok).collect();
+    let code = child.wait().unwrap().code();
+    assert_eq!(code, Some(130), "{stderr:?}");
+    assert!(stderr.iter().any(|l| l.contains("interrupted")), "{stderr:?}");
+    let text = std::fs::read_to_string(&out).expect("what was done is written under the real name");
+    let ids: Vec<String> = text
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).expect("whole JSON lines")["id"].as_str().unwrap().to_string()
+        })
+        .collect();
+    assert!(ids.len() >= 2 && ids.len() < 40, "{} records", ids.len());
+    let expected: Vec<String> = (0..ids.len()).map(|i| format!("a{i}")).collect();
+    assert_eq!(ids, expected, "a prefix of the batch, in order");
+}
