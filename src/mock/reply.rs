@@ -49,6 +49,8 @@ pub struct Generator {
     state: u64,
     /// Characters of Korean in the request's last user message: sizes "translation" fields.
     source_chars: usize,
+    /// The figures of the request's last user message, in English form.
+    figures: Vec<String>,
 }
 
 impl Generator {
@@ -56,8 +58,9 @@ impl Generator {
         let digest =
             Sha256::digest(request.get("messages").map(|m| m.to_string()).unwrap_or_default().as_bytes());
         let state = u64::from_le_bytes(digest[..8].try_into().expect("8 bytes"));
-        let source_chars = last_user_text(request).chars().filter(|c| is_hangul(*c)).count();
-        Generator { state: state | 1, source_chars }
+        let user = last_user_text(request);
+        let source_chars = user.chars().filter(|c| is_hangul(*c)).count();
+        Generator { state: state | 1, source_chars, figures: english_figures_of(&user) }
     }
 
     fn next(&mut self) -> usize {
@@ -92,9 +95,16 @@ impl Generator {
         out
     }
 
-    /// English sized like a translation of the request's Korean (about one word per 2.5 syllables).
+    /// English sized like a translation of the request's Korean (about one word per 2.5 syllables),
+    /// ending with the request's figures in English, so that a mock translation keeps its
+    /// numbers as a real one must and figure checks stay quiet on mock runs.
     pub fn english_translation(&mut self) -> String {
-        self.english(self.source_chars * 2 / 5)
+        let mut text = self.english(self.source_chars * 2 / 5);
+        for figure in &self.figures {
+            text.push(' ');
+            text.push_str(figure);
+        }
+        text
     }
 
     /// Plain-text reply for requests that ask for no JSON.
@@ -213,6 +223,28 @@ fn last_user_text(request: &Value) -> String {
         .to_string()
 }
 
+/// The Korean figures of `text` as English a figure check recognises: "1억 달러" becomes
+/// "100 million", "1,350억 원" "135 billion", "3.5%" "3.5".
+fn english_figures_of(text: &str) -> Vec<String> {
+    let mut seen: Vec<f64> = Vec::new();
+    let mut out = Vec::new();
+    for figure in crate::check::korean_figures(text) {
+        if seen.contains(&figure.value) {
+            continue;
+        }
+        seen.push(figure.value);
+        let v = figure.value;
+        let scaled = [(1e12, "trillion"), (1e9, "billion"), (1e6, "million")]
+            .into_iter()
+            .find(|(scale, _)| v >= *scale && ((v / scale) * 1000.0).fract() == 0.0);
+        out.push(match scaled {
+            Some((scale, word)) => format!("{} {word}", v / scale),
+            None => format!("{v}"),
+        });
+    }
+    out
+}
+
 pub fn is_hangul(c: char) -> bool {
     matches!(c, '\u{AC00}'..='\u{D7A3}' | '\u{1100}'..='\u{11FF}' | '\u{3130}'..='\u{318F}')
 }
@@ -255,6 +287,16 @@ mod tests {
             serde_json::from_str::<TranslationReply>(&content_for(r)).unwrap().translation_en.len()
         };
         assert!(len(&long) > 10 * len(&short), "{} vs {}", len(&long), len(&short));
+    }
+
+    #[test]
+    fn a_translation_keeps_the_requests_figures_in_english() {
+        let korean = "<passage>약 1억 달러(약 1,350억 원)를 투자해 2023년까지 3.5% 성장한다.</passage>";
+        let request = request_with_schema(strict_schema::<TranslationReply>(), korean);
+        let english =
+            serde_json::from_str::<TranslationReply>(&content_for(&request)).unwrap().translation_en;
+        assert!(english.contains("100 million") && english.contains("135 billion"), "{english}");
+        assert_eq!(crate::check::missing_figures(korean, &english), vec![], "{english}");
     }
 
     #[test]
