@@ -5,9 +5,11 @@
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::cli::{self, Cli, Command};
+use crate::glossary::Glossary;
 
 /// The model used when neither `--model` nor `KO2EN_MODEL` names one: cheap, fast, good at Korean.
 pub const DEFAULT_MODEL: &str = "gpt-4o-mini";
@@ -89,12 +91,38 @@ pub struct RunSettings {
     pub quiet: bool,
 }
 
+/// How articles are prepared and their answers judged.
+#[derive(Debug, Clone)]
+pub struct ArticleSettings {
+    /// Remove page furniture before sending (`--no-clean` turns it off).
+    pub clean: bool,
+    /// The user's Korean -> English terms (empty without `--glossary`), loaded and validated once.
+    pub glossary: Arc<Glossary>,
+    /// Warnings fail the article (`--strict`).
+    pub strict: bool,
+}
+
+impl Default for ArticleSettings {
+    fn default() -> Self {
+        ArticleSettings { clean: true, glossary: Arc::new(Glossary::default()), strict: false }
+    }
+}
+
 /// `ko2en summarize`.
 #[derive(Debug, Clone)]
 pub struct SummarizeSettings {
     pub inputs: Vec<PathBuf>,
     pub endpoint: EndpointSettings,
     pub run: RunSettings,
+    pub article: ArticleSettings,
+}
+
+/// `ko2en clean`.
+#[derive(Debug, Clone)]
+pub struct CleanSettings {
+    pub inputs: Vec<PathBuf>,
+    /// Output file, or None for stdout.
+    pub output: Option<PathBuf>,
 }
 
 /// `ko2en translate`.
@@ -105,6 +133,7 @@ pub struct TranslateSettings {
     pub json: bool,
     pub endpoint: EndpointSettings,
     pub run: RunSettings,
+    pub article: ArticleSettings,
 }
 
 /// `ko2en mock-server`.
@@ -118,6 +147,7 @@ pub struct MockServerSettings {
 pub enum Settings {
     Summarize(SummarizeSettings),
     Translate(TranslateSettings),
+    Clean(CleanSettings),
     MockServer(MockServerSettings),
 }
 
@@ -130,13 +160,18 @@ impl Settings {
                 inputs: args.inputs,
                 endpoint: resolve_endpoint(args.endpoint, &env)?,
                 run: resolve_run(args.run)?,
+                article: resolve_article(args.article)?,
             }),
             Command::Translate(args) => Settings::Translate(TranslateSettings {
                 input: args.file,
                 json: args.json,
                 endpoint: resolve_endpoint(args.endpoint, &env)?,
                 run: resolve_run(args.run)?,
+                article: resolve_article(args.article)?,
             }),
+            Command::Clean(args) => {
+                Settings::Clean(CleanSettings { inputs: args.inputs, output: args.output })
+            }
             Command::MockServer(args) => Settings::MockServer(MockServerSettings { addr: args.addr }),
         })
     }
@@ -183,6 +218,15 @@ fn resolve_endpoint(
         temperature: args.temperature,
         timeout: Duration::from_secs(args.timeout),
     })
+}
+
+fn resolve_article(args: cli::ArticleArgs) -> Result<ArticleSettings, ConfigError> {
+    // A glossary error names file and line, so the user can fix it before anything is sent.
+    let glossary = match &args.glossary {
+        Some(path) => Glossary::load(path).map_err(|e| ConfigError::Invalid(format!("--glossary: {e}")))?,
+        None => Glossary::default(),
+    };
+    Ok(ArticleSettings { clean: !args.no_clean, glossary: Arc::new(glossary), strict: args.strict })
 }
 
 fn resolve_run(args: cli::RunArgs) -> Result<RunSettings, ConfigError> {
@@ -241,6 +285,24 @@ mod tests {
             panic!("summarize expected")
         };
         assert_eq!(s.endpoint.model, DEFAULT_MODEL);
+    }
+
+    #[test]
+    fn a_broken_glossary_is_a_configuration_error_naming_file_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("g.tsv");
+        std::fs::write(&path, "박정호\tPark Jung-ho\n삼성전자\n").unwrap();
+        let err =
+            resolve(&["summarize", "x", "--mock", "--glossary", path.to_str().unwrap()], &[]).unwrap_err();
+        assert!(err.to_string().contains("g.tsv:2:"), "{err}");
+        std::fs::write(&path, "박정호\tPark Jung-ho\n").unwrap();
+        let Settings::Summarize(s) =
+            resolve(&["summarize", "x", "--mock", "--glossary", path.to_str().unwrap(), "--no-clean"], &[])
+                .unwrap()
+        else {
+            panic!("summarize expected")
+        };
+        assert_eq!((s.article.glossary.len(), s.article.clean, s.article.strict), (1, false, false));
     }
 
     #[test]

@@ -3,10 +3,14 @@
 //! the error in it when something failed, so that one bad article never stops a batch.
 
 use crate::client::{ChatRequest, ReplySchema};
-use crate::input::{Article, InputError, Loaded, SourceRef, clean};
+use crate::config::ArticleSettings;
+use crate::glossary::Term;
+use crate::input::clean::{self, ArticleMetadata, Removed};
+use crate::input::{Article, InputError, Loaded, SourceRef};
 use crate::pool::{CallError, Pool};
 use crate::prompt::{Prompts, SummaryInput, TranslationInput};
-use crate::record::{Record, RecordError, SummaryReply, TranslationReply, Usage, strict_schema};
+use crate::record::{Record, RecordError, SummaryReply, TranslationReply, strict_schema};
+use crate::verify::{self, Checked};
 
 /// Completion budget of a summary: two summaries and a few key points fit well within it.
 const SUMMARY_MAX_TOKENS: u32 = 1_500;
@@ -28,12 +32,26 @@ pub struct Prepared {
     pub title: String,
     pub text: String,
     pub meta: serde_json::Map<String, serde_json::Value>,
+    /// Reporters, photo credits and copyright holder the cleaner took out of the text.
+    pub byline: ArticleMetadata,
+    /// What cleaning removed and why (shown by `ko2en clean`).
+    pub removed: Vec<Removed>,
 }
 
 /// Clean the page (furniture, promos, bylines, trailing headlines: see `input::clean`) and find
 /// the headline: the source's own title, or the first line that survives cleaning.
 pub fn prepare(article: Article) -> Result<Prepared, InputError> {
-    let cleaned = clean::clean(article.title.as_deref(), &article.text);
+    prepare_with(article, true)
+}
+
+/// [`prepare`], or with `clean` false (`--no-clean`) only normalised (NFC, whitespace): the
+/// headline is the given title or the first non-empty line, the body everything else.
+pub fn prepare_with(article: Article, clean: bool) -> Result<Prepared, InputError> {
+    let cleaned = if clean {
+        clean::clean(article.title.as_deref(), &article.text)
+    } else {
+        uncleaned(article.title.as_deref(), &article.text)
+    };
     if cleaned.text.trim().is_empty() {
         return Err(InputError::Empty { location: article.source.to_string() });
     }
@@ -43,7 +61,23 @@ pub fn prepare(article: Article) -> Result<Prepared, InputError> {
         title: cleaned.title,
         text: cleaned.text,
         meta: article.meta,
+        byline: cleaned.metadata,
+        removed: cleaned.removed,
     })
+}
+
+fn uncleaned(title: Option<&str>, text: &str) -> clean::Cleaned {
+    let text = clean::normalize(text);
+    let given = title.map(|t| clean::normalize(t).replace('\n', " ")).filter(|t| !t.is_empty());
+    let (title, body) = match given {
+        Some(title) => (title, text),
+        None => {
+            let mut lines = text.lines().skip_while(|l| l.is_empty());
+            let title = lines.next().unwrap_or_default().to_string();
+            (title, lines.collect::<Vec<_>>().join("\n").trim().to_string())
+        }
+    };
+    clean::Cleaned { title, text: body, removed: Vec::new(), metadata: ArticleMetadata::default() }
 }
 
 /// Everything a run shares to turn articles into records.
@@ -53,6 +87,7 @@ pub struct Pipeline {
     mode: Mode,
     summary_schema: ReplySchema,
     translation_schema: ReplySchema,
+    article: ArticleSettings,
 }
 
 impl Pipeline {
@@ -66,7 +101,14 @@ impl Pipeline {
                 name: "passage_translation",
                 schema: strict_schema::<TranslationReply>(),
             },
+            article: ArticleSettings::default(),
         }
+    }
+
+    /// Prepare and check articles as `article` says (cleaning, glossary, strictness).
+    pub fn with_article_settings(mut self, article: ArticleSettings) -> Pipeline {
+        self.article = article;
+        self
     }
 
     pub fn pool(&self) -> &Pool {
@@ -75,18 +117,34 @@ impl Pipeline {
 
     /// One article in, one record out.
     pub async fn process(&self, loaded: Loaded) -> Record {
-        let model = self.pool.client().model().to_string();
-        let mut record = Record::new(loaded.id, loaded.source, &model);
-        let prepared = match loaded.article.and_then(prepare) {
-            Ok(p) => p,
-            Err(e) => {
-                record.error = Some(RecordError { kind: e.kind().to_string(), message: e.to_string() });
-                return record;
-            }
-        };
-        record.id = prepared.id.clone();
+        match self.admit(loaded) {
+            Ok(prepared) => self.process_prepared(prepared).await,
+            Err(record) => *record,
+        }
+    }
+
+    /// The article prepared for the model, or the error record of one that cannot be.
+    pub fn admit(&self, loaded: Loaded) -> Result<Prepared, Box<Record>> {
+        loaded.article.and_then(|a| prepare_with(a, self.article.clean)).map_err(|e| {
+            let mut record = Record::new(loaded.id, loaded.source, self.pool.client().model());
+            record.error = Some(RecordError { kind: e.kind().to_string(), message: e.to_string() });
+            Box::new(record)
+        })
+    }
+
+    /// The record of `prepared` before any answer: what is known from the input alone.
+    pub fn start_record(&self, prepared: &Prepared) -> Record {
+        let mut record =
+            Record::new(prepared.id.clone(), prepared.source.clone(), self.pool.client().model());
         record.title_ko = Some(prepared.title.clone());
         record.meta = prepared.meta.clone();
+        record.byline = prepared.byline.clone();
+        record
+    }
+
+    /// A prepared article in, its record out.
+    pub async fn process_prepared(&self, prepared: Prepared) -> Record {
+        let mut record = self.start_record(&prepared);
         let (summary, translation) = match self.mode {
             Mode::Summarize => (self.summarize(&prepared).await, None),
             Mode::Translate => {
@@ -96,8 +154,9 @@ impl Pipeline {
         };
         let mut first_error: Option<CallError> = None;
         match summary {
-            Ok((reply, usage)) => {
+            Ok(Checked { reply, usage, findings }) => {
                 record.usage += usage;
+                record.warnings.extend(findings.iter().map(verify::warning));
                 record.title_en = Some(reply.title_en);
                 record.summary_ko = Some(reply.summary_ko);
                 record.summary_en = Some(reply.summary_en);
@@ -106,9 +165,10 @@ impl Pipeline {
             Err(e) => first_error = Some(e),
         }
         match translation {
-            Some(Ok((text, usage))) => {
+            Some(Ok(Checked { reply, usage, findings })) => {
                 record.usage += usage;
-                record.translation_en = Some(text);
+                record.warnings.extend(findings.iter().map(verify::warning));
+                record.translation_en = Some(reply);
             }
             Some(Err(e)) => {
                 first_error.get_or_insert(e);
@@ -118,20 +178,27 @@ impl Pipeline {
         if let Some(e) = first_error {
             record.error = Some(RecordError { kind: e.kind().to_string(), message: e.to_string() });
         }
+        verify::enforce_strict(&mut record, self.article.strict);
         record
+    }
+
+    /// The glossary terms of the whole article: every request about it gets the same list.
+    fn terms_of<'a>(&'a self, article: &Prepared) -> Vec<&'a Term> {
+        crate::terms::article_terms(&self.article.glossary, &article.title, &article.text)
     }
 
     fn schema_text(&self, schema: &ReplySchema) -> Option<String> {
         self.pool.client().schema_in_prompt().then(|| schema.schema.to_string())
     }
 
-    async fn summarize(&self, article: &Prepared) -> Result<(SummaryReply, Usage), CallError> {
+    async fn summarize(&self, article: &Prepared) -> Result<Checked<SummaryReply>, CallError> {
+        let terms = self.terms_of(article);
         let input = SummaryInput {
             title: Some(&article.title),
             text: &article.text,
             part: 1,
             part_count: 1,
-            glossary: &[],
+            glossary: &terms,
         };
         let messages = self
             .prompts
@@ -139,16 +206,19 @@ impl Pipeline {
             .map_err(|e| CallError::Stopped(e.to_string()))?;
         let request =
             ChatRequest { messages: &messages, schema: &self.summary_schema, max_tokens: SUMMARY_MAX_TOKENS };
-        let done = self.pool.complete::<SummaryReply>(&request).await?;
-        Ok((done.reply, done.usage))
+        verify::complete_checked(&self.pool, &self.prompts, &request, |reply: &SummaryReply| {
+            verify::summary_findings(&article.title, &article.text, &terms, reply)
+        })
+        .await
     }
 
-    async fn translate(&self, article: &Prepared) -> Result<(String, Usage), CallError> {
+    async fn translate(&self, article: &Prepared) -> Result<Checked<String>, CallError> {
+        let terms = self.terms_of(article);
         let input = TranslationInput {
             title: Some(&article.title),
             text: &article.text,
             context: None,
-            glossary: &[],
+            glossary: &terms,
         };
         let messages = self
             .prompts
@@ -160,8 +230,12 @@ impl Pipeline {
             schema: &self.translation_schema,
             max_tokens: translation_budget(source_tokens),
         };
-        let done = self.pool.complete::<TranslationReply>(&request).await?;
-        Ok((done.reply.translation_en, done.usage))
+        let done =
+            verify::complete_checked(&self.pool, &self.prompts, &request, |reply: &TranslationReply| {
+                verify::translation_findings(&article.text, &terms, &reply.translation_en)
+            })
+            .await?;
+        Ok(Checked { reply: done.reply.translation_en, usage: done.usage, findings: done.findings })
     }
 }
 
