@@ -257,6 +257,46 @@ mod tests {
         );
     }
 
+    /// A pool and prompts talking to a fresh in-process mock.
+    async fn mock_pool() -> (crate::mock::MockServer, Pool, Prompts) {
+        use crate::config::{EndpointSettings, ResponseFormat};
+        let server =
+            crate::mock::MockServer::start("127.0.0.1:0".parse().unwrap(), Default::default()).await.unwrap();
+        let endpoint = EndpointSettings {
+            base_url: server.base_url(),
+            api_key: None,
+            model: "m".into(),
+            mock: true,
+            response_format: ResponseFormat::JsonSchema,
+            temperature: None,
+            timeout: std::time::Duration::from_secs(10),
+        };
+        let client = crate::client::Client::new(&endpoint, &server.base_url()).unwrap();
+        let pool = Pool::new(client, 2, crate::pool::RetryPolicy::default());
+        (server, pool, Prompts::load(None).unwrap())
+    }
+
+    #[tokio::test]
+    async fn a_reply_with_problems_is_repaired_once_and_a_clean_one_is_not() {
+        use crate::client::ReplySchema;
+        use crate::prompt::Messages;
+        use crate::record::{TranslationReply, strict_schema};
+        let (server, pool, prompts) = mock_pool().await;
+        let schema = ReplySchema { name: "passage_translation", schema: strict_schema::<TranslationReply>() };
+        let messages = Messages::new("Translate.".into(), "<passage>박정호 사장이 말했다.</passage>".into());
+        let request = ChatRequest { messages: &messages, schema: &schema, max_tokens: 500 };
+
+        let clean = complete_checked(&pool, &prompts, &request, |_: &TranslationReply| vec![]).await.unwrap();
+        assert_eq!((clean.usage.requests, server.requests_received()), (1, 1));
+
+        let missing = Finding::MissingTerm { ko: "박정호".into(), en: "Park Jung-ho".into() };
+        let always = |_: &TranslationReply| vec![missing.clone()];
+        let repaired = complete_checked(&pool, &prompts, &request, always).await.unwrap();
+        assert_eq!(repaired.usage.requests, 2, "one repair, never more");
+        assert_eq!(server.requests_received(), 3);
+        assert_eq!(repaired.findings, vec![missing]);
+    }
+
     #[test]
     fn strict_turns_warnings_into_a_check_failed_error_and_keeps_earlier_errors() {
         let source = SourceRef { path: "a.txt".into(), line: None };
