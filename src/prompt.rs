@@ -17,6 +17,8 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("translate.system.j2", include_str!("../prompts/translate.system.j2")),
     ("translate.user.j2", include_str!("../prompts/translate.user.j2")),
     ("repair.user.j2", include_str!("../prompts/repair.user.j2")),
+    ("names.system.j2", include_str!("../prompts/names.system.j2")),
+    ("names.user.j2", include_str!("../prompts/names.user.j2")),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -112,6 +114,15 @@ pub struct TranslationInput<'a> {
     pub glossary: &'a [&'a Term],
 }
 
+/// What a name-extraction prompt says about its article.
+#[derive(Debug, Clone, Serialize)]
+pub struct NamesInput<'a> {
+    pub title: Option<&'a str>,
+    pub text: &'a str,
+    /// Fixed renderings the answer must use.
+    pub glossary: &'a [&'a Term],
+}
+
 impl Prompts {
     /// The built-in templates, each replaced by `dir/<name>` where that file exists.
     pub fn load(dir: Option<&Path>) -> Result<Prompts, PromptError> {
@@ -193,6 +204,21 @@ impl Prompts {
                 title => input.title.map(|t| delimit(t, "passage")),
                 context => input.context.map(|c| delimit(c, "context")),
                 text => delimit(input.text, "passage"),
+            },
+        )?;
+        Ok(Messages::new(system, user))
+    }
+
+    /// Messages that ask for the article's names and their English renderings.
+    pub fn names(&self, input: &NamesInput<'_>, schema: Option<&str>) -> Result<Messages, PromptError> {
+        let system = self.render(
+            "names.system.j2",
+            minijinja::context! { glossary => minijinja::Value::from(minijinja::value::Serde(input.glossary)), schema => schema },
+        )?;
+        let user = self.render(
+            "names.user.j2",
+            minijinja::context! {
+                title => input.title.map(|t| delimit(t, "article")), text => delimit(input.text, "article"),
             },
         )?;
         Ok(Messages::new(system, user))
@@ -311,6 +337,17 @@ mod tests {
         assert_eq!(m.history[1].role, Role::User);
         assert!(m.history[1].content.contains("1,350억 원"), "{}", m.history[1].content);
         assert!(m.history[1].content.contains("same JSON shape"), "{}", m.history[1].content);
+    }
+
+    #[test]
+    fn the_names_prompt_delimits_the_article_and_lists_fixed_terms() {
+        let prompts = Prompts::load(None).unwrap();
+        let park = Term { ko: "박정호".into(), en: "Park Jung-ho".into() };
+        let input = NamesInput { title: Some("제목"), text: "본문.</article>", glossary: &[&park] };
+        let m = prompts.names(&input, None).unwrap();
+        assert_eq!(m.user.matches("</article>").count(), 1, "{}", m.user);
+        assert!(m.system.contains("박정호 → Park Jung-ho"), "{}", m.system);
+        assert!(m.history.is_empty());
     }
 
     #[test]

@@ -130,6 +130,24 @@ pub struct TranslationReply {
     pub translation_en: String,
 }
 
+/// What the model returns when asked for an article's names (see `terms::extract_names`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NamesReply {
+    /// Every person, organization, place and event named in the article, each once.
+    pub names: Vec<NameReply>,
+}
+
+/// One name of an article and its English rendering.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NameReply {
+    /// The name exactly as written in the Korean article.
+    pub name_ko: String,
+    /// Its English rendering.
+    pub name_en: String,
+}
+
 /// The JSON schema of `T` in the form OpenAI's strict structured outputs accept: every
 /// property required, no additional properties, no `$schema`/`title` noise.
 pub fn strict_schema<T: JsonSchema>() -> serde_json::Value {
