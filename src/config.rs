@@ -114,12 +114,14 @@ pub struct SummarizeSettings {
     pub inputs: Vec<PathBuf>,
     pub endpoint: EndpointSettings,
     pub run: RunSettings,
+    /// Cleaning, glossary and strictness for every article.
     pub article: ArticleSettings,
 }
 
 /// `ko2en clean`.
 #[derive(Debug, Clone)]
 pub struct CleanSettings {
+    /// Files, directories, JSONL batches or `-`, as for `summarize`.
     pub inputs: Vec<PathBuf>,
     /// Output file, or None for stdout.
     pub output: Option<PathBuf>,
@@ -133,6 +135,7 @@ pub struct TranslateSettings {
     pub json: bool,
     pub endpoint: EndpointSettings,
     pub run: RunSettings,
+    /// Cleaning, glossary and strictness for every article.
     pub article: ArticleSettings,
 }
 
