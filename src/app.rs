@@ -11,9 +11,12 @@ use futures::StreamExt;
 use crate::chunk::{Encoding, TokenCounter};
 use crate::client::{Client, RetryPolicy};
 use crate::config::{
-    EndpointSettings, MockServerSettings, RunSettings, Settings, SummarizeSettings, TranslateSettings,
+    ArticleSettings, CleanSettings, EndpointSettings, MockServerSettings, RunSettings, Settings,
+    SummarizeSettings, TranslateSettings,
 };
-use crate::input::{count_articles, spawn_reader};
+use crate::dedupe::{self, Dedupe};
+use crate::input::clean::{ArticleMetadata, Removed};
+use crate::input::{SourceRef, count_articles, spawn_reader};
 use crate::mock::MockServer;
 use crate::output::{Destination, Writer, render_jsonl, render_markdown};
 use crate::pipeline::{Mode, Pipeline};
@@ -39,6 +42,7 @@ pub async fn run(settings: Settings) -> Result<Outcome> {
     match settings {
         Settings::Summarize(s) => summarize(s).await,
         Settings::Translate(s) => translate(s).await,
+        Settings::Clean(s) => clean(s).await,
         Settings::MockServer(s) => mock_server(s).await,
     }
 }
@@ -60,12 +64,12 @@ async fn connect(endpoint: &EndpointSettings) -> Result<(Client, Option<MockServ
     Ok((client, mock))
 }
 
-fn pipeline(client: Client, run: &RunSettings, mode: Mode) -> Result<Pipeline> {
+fn pipeline(client: Client, run: &RunSettings, article: &ArticleSettings, mode: Mode) -> Result<Pipeline> {
     let prompts = Prompts::load(run.prompts_dir.as_deref())?;
     let counter = TokenCounter::new(run.encoding.unwrap_or_else(|| Encoding::for_model(client.model())));
     let retry = RetryPolicy { max_attempts: run.max_attempts, ..RetryPolicy::default() };
     let pool = Pool::new(client, run.concurrency, run.budget, retry, counter);
-    Ok(Pipeline::new(pool, prompts, mode, run.chunk_limits))
+    Ok(Pipeline::new(pool, prompts, mode, run.chunk_limits).with_article_settings(article.clone()))
 }
 
 fn destination(run: &RunSettings) -> Destination {
@@ -75,7 +79,7 @@ fn destination(run: &RunSettings) -> Destination {
 async fn summarize(settings: SummarizeSettings) -> Result<Outcome> {
     let started = Instant::now();
     let (client, _mock) = connect(&settings.endpoint).await?;
-    let pipeline = Arc::new(pipeline(client, &settings.run, Mode::Summarize)?);
+    let pipeline = Arc::new(pipeline(client, &settings.run, &settings.article, Mode::Summarize)?);
     let writer = Writer::create(destination(&settings.run))?;
     let reporter: Arc<dyn Reporter> = Arc::from(stderr_reporter(settings.run.quiet));
     let inputs = settings.inputs.clone();
@@ -90,13 +94,31 @@ async fn summarize(settings: SummarizeSettings) -> Result<Outcome> {
     // article does not idle the others; `buffered` yields in input order, so the window is
     // also the bound on the reorder buffer.
     let window = settings.run.concurrency * 4;
+    let pipeline_for_tasks = Arc::clone(&pipeline);
     let reader = spawn_reader(settings.inputs.clone(), window);
+    // Admitted here, in input order, so that the first of identical articles is the one sent.
+    let mut dedupe = Dedupe::new(dedupe::RECENT_RESULTS);
     let records = futures::stream::unfold(reader, |mut rx| async move { rx.recv().await.map(|l| (l, rx)) })
         // After Ctrl-C no new article starts; those in flight finish and are written.
         .take_until(interrupted.clone().wait_owned())
-        .map(|loaded| {
-            let pipeline = Arc::clone(&pipeline);
-            async move { tokio::spawn(async move { pipeline.process(loaded).await }).await }
+        .map(move |loaded| {
+            let pipeline = Arc::clone(&pipeline_for_tasks);
+            let admitted = pipeline.admit(loaded);
+            let admission =
+                admitted.as_ref().ok().map(|p| dedupe.admit(dedupe::key(&p.title, &p.text), &p.id));
+            async move {
+                tokio::spawn(async move {
+                    match (admitted, admission) {
+                        (Ok(prepared), Some(admission)) => {
+                            let shell = pipeline.start_record(&prepared);
+                            admission.run(shell, pipeline.process_prepared(prepared)).await
+                        }
+                        (Ok(prepared), None) => pipeline.process_prepared(prepared).await,
+                        (Err(record), _) => *record,
+                    }
+                })
+                .await
+            }
         })
         .buffered(window);
     let mut records = std::pin::pin!(records);
@@ -181,7 +203,7 @@ impl Interrupt {
 
 async fn translate(settings: TranslateSettings) -> Result<Outcome> {
     let (client, _mock) = connect(&settings.endpoint).await?;
-    let pipeline = pipeline(client, &settings.run, Mode::Translate)?;
+    let pipeline = pipeline(client, &settings.run, &settings.article, Mode::Translate)?;
     let mut reader = spawn_reader(vec![settings.input.clone()], 2);
     let Some(loaded) = reader.recv().await else {
         bail!("{} holds no article", settings.input.display());
@@ -205,6 +227,58 @@ async fn translate(settings: TranslateSettings) -> Result<Outcome> {
         (None, true) => Outcome::SomeFailed,
         (None, false) => Outcome::Success,
     })
+}
+
+/// One line of `ko2en clean`: what would be sent for an article, and what was taken out.
+#[derive(Debug, serde::Serialize)]
+struct CleanedLine<'a> {
+    id: &'a str,
+    source: &'a SourceRef,
+    title: &'a str,
+    text: &'a str,
+    removed: &'a [Removed],
+    byline: &'a ArticleMetadata,
+}
+
+/// An article `ko2en clean` could not prepare.
+#[derive(Debug, serde::Serialize)]
+struct CleanError<'a> {
+    id: &'a str,
+    source: &'a SourceRef,
+    error: &'a crate::record::RecordError,
+}
+
+async fn clean(settings: CleanSettings) -> Result<Outcome> {
+    let writer =
+        Writer::create(settings.output.clone().map(Destination::File).unwrap_or(Destination::Stdout))?;
+    let mut reader = spawn_reader(settings.inputs.clone(), 16);
+    let mut failed = 0u64;
+    while let Some(loaded) = reader.recv().await {
+        let (id, source) = (loaded.id.clone(), loaded.source.clone());
+        let line = match loaded.article.and_then(|a| crate::pipeline::prepare_with(a, true)) {
+            Ok(p) => serde_json::to_vec(&CleanedLine {
+                id: &p.id,
+                source: &p.source,
+                title: &p.title,
+                text: &p.text,
+                removed: &p.removed,
+                byline: &p.byline,
+            }),
+            Err(e) => {
+                failed += 1;
+                let error = crate::record::RecordError { kind: e.kind().to_string(), message: e.to_string() };
+                eprintln!("ko2en: {id}: {}", error.message);
+                serde_json::to_vec(&CleanError { id: &id, source: &source, error: &error })
+            }
+        };
+        let mut bytes = line.context("cannot render a cleaned article")?;
+        bytes.push(b'\n');
+        if !writer.write(bytes).await {
+            break;
+        }
+    }
+    let outcome = writer.finish().await.context("cannot write the output")?;
+    Ok(if failed > 0 && !outcome.pipe_closed { Outcome::SomeFailed } else { Outcome::Success })
 }
 
 async fn mock_server(settings: MockServerSettings) -> Result<Outcome> {

@@ -20,6 +20,9 @@ pub enum Command {
     Summarize(SummarizeArgs),
     /// Translate one article in full, with its bilingual summary (Markdown, or --json).
     Translate(TranslateArgs),
+    /// Show what would be sent: each article cleaned (JSONL: id, title, text, removed lines
+    /// with the reason for each, byline metadata). Sends nothing.
+    Clean(CleanArgs),
     /// Run the built-in OpenAI-compatible mock endpoint; prints its base URL first.
     ///
     /// Fault rates are shares of requests, 0 to 1, drawn from --seed, each request's body and
@@ -27,6 +30,16 @@ pub enum Command {
     /// force a fault with a marker in its content, e.g. [[mock:fail=503]], [[mock:drop]] or
     /// [[mock:truncate:once]] (docs/mock.md lists them all).
     MockServer(MockServerArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CleanArgs {
+    /// Articles: .txt/.md/.html files, .jsonl files (id, title, text), directories, or - for stdin.
+    #[arg(required = true, value_name = "INPUT")]
+    pub inputs: Vec<PathBuf>,
+    /// Write output here instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -38,6 +51,8 @@ pub struct SummarizeArgs {
     pub endpoint: EndpointArgs,
     #[command(flatten)]
     pub run: RunArgs,
+    #[command(flatten)]
+    pub article: ArticleArgs,
 }
 
 #[derive(Debug, Args)]
@@ -52,6 +67,24 @@ pub struct TranslateArgs {
     pub endpoint: EndpointArgs,
     #[command(flatten)]
     pub run: RunArgs,
+    #[command(flatten)]
+    pub article: ArticleArgs,
+}
+
+/// How articles are prepared and answers judged.
+#[derive(Debug, Args)]
+pub struct ArticleArgs {
+    /// Send the text as read (only Unicode/whitespace-normalised): no removal of page
+    /// furniture, promos, bylines or trailing headlines. See `ko2en clean` for what is removed.
+    #[arg(long)]
+    pub no_clean: bool,
+    /// Fixed Korean -> English renderings (names, organisations): a TSV or CSV file with two
+    /// columns, Korean then English. Terms found in an article are put in its prompts and checked.
+    #[arg(long, value_name = "FILE")]
+    pub glossary: Option<PathBuf>,
+    /// Fail an article (exit 1) when any check of its answers still fails after the repair retry.
+    #[arg(long)]
+    pub strict: bool,
 }
 
 /// Where requests go and how they are shaped.

@@ -5,12 +5,14 @@
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use std::num::NonZeroU32;
 
 use crate::chunk::Encoding;
 use crate::cli::{self, Cli, Command};
+use crate::glossary::Glossary;
 use crate::limiter::Budget;
 use crate::mock::MockOptions;
 use crate::pipeline::ChunkLimits;
@@ -105,12 +107,40 @@ pub struct RunSettings {
     pub quiet: bool,
 }
 
+/// How articles are prepared and their answers judged.
+#[derive(Debug, Clone)]
+pub struct ArticleSettings {
+    /// Remove page furniture before sending (`--no-clean` turns it off).
+    pub clean: bool,
+    /// The user's Korean -> English terms (empty without `--glossary`), loaded and validated once.
+    pub glossary: Arc<Glossary>,
+    /// Warnings fail the article (`--strict`).
+    pub strict: bool,
+}
+
+impl Default for ArticleSettings {
+    fn default() -> Self {
+        ArticleSettings { clean: true, glossary: Arc::new(Glossary::default()), strict: false }
+    }
+}
+
 /// `ko2en summarize`.
 #[derive(Debug, Clone)]
 pub struct SummarizeSettings {
     pub inputs: Vec<PathBuf>,
     pub endpoint: EndpointSettings,
     pub run: RunSettings,
+    /// Cleaning, glossary and strictness for every article.
+    pub article: ArticleSettings,
+}
+
+/// `ko2en clean`.
+#[derive(Debug, Clone)]
+pub struct CleanSettings {
+    /// Files, directories, JSONL batches or `-`, as for `summarize`.
+    pub inputs: Vec<PathBuf>,
+    /// Output file, or None for stdout.
+    pub output: Option<PathBuf>,
 }
 
 /// `ko2en translate`.
@@ -121,6 +151,8 @@ pub struct TranslateSettings {
     pub json: bool,
     pub endpoint: EndpointSettings,
     pub run: RunSettings,
+    /// Cleaning, glossary and strictness for every article.
+    pub article: ArticleSettings,
 }
 
 /// `ko2en mock-server`.
@@ -137,6 +169,7 @@ pub struct MockServerSettings {
 pub enum Settings {
     Summarize(SummarizeSettings),
     Translate(TranslateSettings),
+    Clean(CleanSettings),
     MockServer(MockServerSettings),
 }
 
@@ -149,13 +182,18 @@ impl Settings {
                 inputs: args.inputs,
                 endpoint: resolve_endpoint(args.endpoint, &env)?,
                 run: resolve_run(args.run)?,
+                article: resolve_article(args.article)?,
             }),
             Command::Translate(args) => Settings::Translate(TranslateSettings {
                 input: args.file,
                 json: args.json,
                 endpoint: resolve_endpoint(args.endpoint, &env)?,
                 run: resolve_run(args.run)?,
+                article: resolve_article(args.article)?,
             }),
+            Command::Clean(args) => {
+                Settings::Clean(CleanSettings { inputs: args.inputs, output: args.output })
+            }
             Command::MockServer(args) => Settings::MockServer(resolve_mock_server(args)?),
         })
     }
@@ -308,6 +346,15 @@ fn validate_mock(options: &MockOptions) -> Result<(), ConfigError> {
         return Err(ConfigError::Invalid("mock max-concurrency must be at least 1".into()));
     }
     Ok(())
+}
+
+fn resolve_article(args: cli::ArticleArgs) -> Result<ArticleSettings, ConfigError> {
+    // A glossary error names file and line, so the user can fix it before anything is sent.
+    let glossary = match &args.glossary {
+        Some(path) => Glossary::load(path).map_err(|e| ConfigError::Invalid(format!("--glossary: {e}")))?,
+        None => Glossary::default(),
+    };
+    Ok(ArticleSettings { clean: !args.no_clean, glossary: Arc::new(glossary), strict: args.strict })
 }
 
 fn resolve_run(args: cli::RunArgs) -> Result<RunSettings, ConfigError> {
@@ -465,6 +512,24 @@ mod tests {
         );
         assert!(message(&["summarize", "x", "--mock-opt", "rpm=1"]).contains("only applies with --mock"));
         assert!(message(&["mock-server", "--tpm", "0"]).contains("at least 1"));
+    }
+
+    #[test]
+    fn a_broken_glossary_is_a_configuration_error_naming_file_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("g.tsv");
+        std::fs::write(&path, "박정호\tPark Jung-ho\n삼성전자\n").unwrap();
+        let err =
+            resolve(&["summarize", "x", "--mock", "--glossary", path.to_str().unwrap()], &[]).unwrap_err();
+        assert!(err.to_string().contains("g.tsv:2:"), "{err}");
+        std::fs::write(&path, "박정호\tPark Jung-ho\n").unwrap();
+        let Settings::Summarize(s) =
+            resolve(&["summarize", "x", "--mock", "--glossary", path.to_str().unwrap(), "--no-clean"], &[])
+                .unwrap()
+        else {
+            panic!("summarize expected")
+        };
+        assert_eq!((s.article.glossary.len(), s.article.clean, s.article.strict), (1, false, false));
     }
 
     #[test]

@@ -14,6 +14,9 @@
 //! - [`limiter`] keeps requests within the RPM/TPM budgets the server allows.
 //! - [`check`] inspects every answer (Hangul left over, figures, glossary terms);
 //!   [`glossary`] holds the user's Korean → English terms.
+//! - [`verify`] applies the checks to each answer: one repair retry, then warnings (or a
+//!   failure under `--strict`); [`terms`] keeps a name rendered one way across an article's
+//!   chunks; [`dedupe`] sends an article repeated in a batch only once.
 //! - [`app`] wires a command together; [`redact`] keeps the API key out of everything.
 
 pub mod app;
@@ -22,6 +25,7 @@ pub mod chunk;
 pub mod cli;
 pub mod client;
 pub mod config;
+pub mod dedupe;
 pub mod glossary;
 pub mod input;
 pub mod limiter;
@@ -33,3 +37,5 @@ pub mod progress;
 pub mod prompt;
 pub mod record;
 pub mod redact;
+pub mod terms;
+pub mod verify;

@@ -87,7 +87,8 @@ use tokio::time::Instant;
 /// many "scaled" time units in [`Bucket`].
 const UNIT: i128 = 60_000_000_000;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// No limit at all by default.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Budget {
     /// requests per minute, None = unlimited
     pub rpm: Option<NonZeroU32>,

@@ -28,6 +28,9 @@ pub fn render_markdown(record: &Record) -> String {
     if let Some(ko) = record.title_ko.as_deref().filter(|ko| Some(*ko) != record.title_en.as_deref()) {
         out.push_str(&format!("*{ko}*\n\n"));
     }
+    if let Some(byline) = byline_line(record) {
+        out.push_str(&format!("{byline}\n\n"));
+    }
     if let Some(error) = &record.error {
         out.push_str(&format!("> **Error ({}):** {}\n\n", error.kind, error.message));
     }
@@ -168,6 +171,36 @@ impl Writer {
     }
 }
 
+/// "Reporter: 김호성 <a@b.kr> · Photos: 뉴스비전e · © 뉴스비전e": the facts cleaning kept out of
+/// the text, so that the translation still credits its sources. None when there are none.
+fn byline_line(record: &Record) -> Option<String> {
+    let byline = &record.byline;
+    let mut parts = Vec::new();
+    let reporters: Vec<String> = byline
+        .reporters
+        .iter()
+        .map(|r| match (&r.email, r.name.is_empty()) {
+            (Some(email), true) => format!("<{email}>"),
+            (Some(email), false) => format!("{} <{email}>", r.name),
+            (None, _) => r.name.clone(),
+        })
+        .collect();
+    if !reporters.is_empty() {
+        parts.push(format!(
+            "Reporter{}: {}",
+            if reporters.len() == 1 { "" } else { "s" },
+            reporters.join(", ")
+        ));
+    }
+    if !byline.photo_credits.is_empty() {
+        parts.push(format!("Photos: {}", byline.photo_credits.join(", ")));
+    }
+    if let Some(holder) = &byline.copyright {
+        parts.push(format!("© {holder}"));
+    }
+    (!parts.is_empty()).then(|| format!("*{}*", parts.join(" · ")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -214,6 +247,19 @@ mod tests {
                 md[at..].find(part).unwrap_or_else(|| panic!("{part:?} missing or out of order in:\n{md}"));
             at += found;
         }
+    }
+
+    #[test]
+    fn markdown_credits_the_reporters_photos_and_copyright_cleaning_kept() {
+        let mut r = record();
+        assert!(!render_markdown(&r).contains("Reporter"));
+        r.byline
+            .reporters
+            .push(crate::input::clean::Reporter { name: "김호성".into(), email: Some("a@b.kr".into()) });
+        r.byline.photo_credits.push("SKT 제공".into());
+        r.byline.copyright = Some("뉴스비전e".into());
+        let md = render_markdown(&r);
+        assert!(md.contains("*Reporter: 김호성 <a@b.kr> · Photos: SKT 제공 · © 뉴스비전e*"), "{md}");
     }
 
     #[tokio::test]

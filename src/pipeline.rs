@@ -4,10 +4,15 @@
 
 use crate::chunk;
 use crate::client::{ChatRequest, ReplySchema};
-use crate::input::{Article, InputError, Loaded, SourceRef, clean};
+use crate::config::ArticleSettings;
+use crate::glossary::Term;
+use crate::input::clean::{self, ArticleMetadata, Removed};
+use crate::input::{Article, InputError, Loaded, SourceRef};
 use crate::pool::{CallError, Pool};
 use crate::prompt::{CombineInput, PartSummary, Prompts, SummaryInput, TranslationInput};
-use crate::record::{Record, RecordError, SummaryReply, TranslationReply, Usage, strict_schema};
+use crate::record::{Record, RecordError, SummaryReply, TranslationReply, Usage, Warning, strict_schema};
+use crate::terms;
+use crate::verify::{self, Checked};
 
 /// Completion budget of a summary: two summaries and a few key points fit well within it.
 const SUMMARY_MAX_TOKENS: u32 = 1_500;
@@ -29,12 +34,26 @@ pub struct Prepared {
     pub title: String,
     pub text: String,
     pub meta: serde_json::Map<String, serde_json::Value>,
+    /// Reporters, photo credits and copyright holder the cleaner took out of the text.
+    pub byline: ArticleMetadata,
+    /// What cleaning removed and why (shown by `ko2en clean`).
+    pub removed: Vec<Removed>,
 }
 
 /// Clean the page (furniture, promos, bylines, trailing headlines: see `input::clean`) and find
 /// the headline: the source's own title, or the first line that survives cleaning.
 pub fn prepare(article: Article) -> Result<Prepared, InputError> {
-    let cleaned = clean::clean(article.title.as_deref(), &article.text);
+    prepare_with(article, true)
+}
+
+/// [`prepare`], or with `clean` false (`--no-clean`) only normalised (NFC, whitespace): the
+/// headline is the given title or the first non-empty line, the body everything else.
+pub fn prepare_with(article: Article, clean: bool) -> Result<Prepared, InputError> {
+    let cleaned = if clean {
+        clean::clean(article.title.as_deref(), &article.text)
+    } else {
+        uncleaned(article.title.as_deref(), &article.text)
+    };
     if cleaned.text.trim().is_empty() {
         return Err(InputError::Empty { location: article.source.to_string() });
     }
@@ -44,7 +63,23 @@ pub fn prepare(article: Article) -> Result<Prepared, InputError> {
         title: cleaned.title,
         text: cleaned.text,
         meta: article.meta,
+        byline: cleaned.metadata,
+        removed: cleaned.removed,
     })
+}
+
+fn uncleaned(title: Option<&str>, text: &str) -> clean::Cleaned {
+    let text = clean::normalize(text);
+    let given = title.map(|t| clean::normalize(t).replace('\n', " ")).filter(|t| !t.is_empty());
+    let (title, body) = match given {
+        Some(title) => (title, text),
+        None => {
+            let mut lines = text.lines().skip_while(|l| l.is_empty());
+            let title = lines.next().unwrap_or_default().to_string();
+            (title, lines.collect::<Vec<_>>().join("\n").trim().to_string())
+        }
+    };
+    clean::Cleaned { title, text: body, removed: Vec::new(), metadata: ArticleMetadata::default() }
 }
 
 /// How articles are cut for the model.
@@ -72,6 +107,7 @@ pub struct Pipeline {
     limits: ChunkLimits,
     summary_schema: ReplySchema,
     translation_schema: ReplySchema,
+    article: ArticleSettings,
 }
 
 impl Pipeline {
@@ -86,7 +122,14 @@ impl Pipeline {
                 name: "passage_translation",
                 schema: strict_schema::<TranslationReply>(),
             },
+            article: ArticleSettings::default(),
         }
+    }
+
+    /// Prepare and check articles as `article` says (cleaning, glossary, strictness).
+    pub fn with_article_settings(mut self, article: ArticleSettings) -> Pipeline {
+        self.article = article;
+        self
     }
 
     pub fn pool(&self) -> &Pool {
@@ -95,18 +138,34 @@ impl Pipeline {
 
     /// One article in, one record out.
     pub async fn process(&self, loaded: Loaded) -> Record {
-        let model = self.pool.client().model().to_string();
-        let mut record = Record::new(loaded.id, loaded.source, &model);
-        let prepared = match loaded.article.and_then(prepare) {
-            Ok(p) => p,
-            Err(e) => {
-                record.error = Some(RecordError { kind: e.kind().to_string(), message: e.to_string() });
-                return record;
-            }
-        };
-        record.id = prepared.id.clone();
+        match self.admit(loaded) {
+            Ok(prepared) => self.process_prepared(prepared).await,
+            Err(record) => *record,
+        }
+    }
+
+    /// The article prepared for the model, or the error record of one that cannot be.
+    pub fn admit(&self, loaded: Loaded) -> Result<Prepared, Box<Record>> {
+        loaded.article.and_then(|a| prepare_with(a, self.article.clean)).map_err(|e| {
+            let mut record = Record::new(loaded.id, loaded.source, self.pool.client().model());
+            record.error = Some(RecordError { kind: e.kind().to_string(), message: e.to_string() });
+            Box::new(record)
+        })
+    }
+
+    /// The record of `prepared` before any answer: what is known from the input alone.
+    pub fn start_record(&self, prepared: &Prepared) -> Record {
+        let mut record =
+            Record::new(prepared.id.clone(), prepared.source.clone(), self.pool.client().model());
         record.title_ko = Some(prepared.title.clone()).filter(|t| !t.is_empty());
         record.meta = prepared.meta.clone();
+        record.byline = prepared.byline.clone();
+        record
+    }
+
+    /// A prepared article in, its record out.
+    pub async fn process_prepared(&self, prepared: Prepared) -> Record {
+        let mut record = self.start_record(&prepared);
         let (summary, translation) = match self.mode {
             Mode::Summarize => (self.summarize(&prepared).await, None),
             Mode::Translate => {
@@ -116,8 +175,9 @@ impl Pipeline {
         };
         let mut first_error: Option<CallError> = None;
         match summary {
-            Ok((reply, usage)) => {
+            Ok(Checked { reply, usage, findings }) => {
                 record.usage += usage;
+                record.warnings.extend(findings.iter().map(verify::warning));
                 record.title_en = Some(reply.title_en);
                 record.summary_ko = Some(reply.summary_ko);
                 record.summary_en = Some(reply.summary_en);
@@ -126,9 +186,11 @@ impl Pipeline {
             Err(e) => first_error = Some(e),
         }
         match translation {
-            Some(Ok((text, usage))) => {
+            Some(Ok((Checked { reply, usage, findings }, inconsistent))) => {
                 record.usage += usage;
-                record.translation_en = Some(text);
+                record.warnings.extend(findings.iter().map(verify::warning));
+                record.warnings.extend(inconsistent);
+                record.translation_en = Some(reply);
             }
             Some(Err(e)) => {
                 first_error.get_or_insert(e);
@@ -138,7 +200,13 @@ impl Pipeline {
         if let Some(e) = first_error {
             record.error = Some(RecordError { kind: e.kind().to_string(), message: e.to_string() });
         }
+        verify::enforce_strict(&mut record, self.article.strict);
         record
+    }
+
+    /// The glossary terms of the whole article: every request about it gets the same list.
+    fn terms_of<'a>(&'a self, article: &Prepared) -> Vec<&'a Term> {
+        crate::terms::article_terms(&self.article.glossary, &article.title, &article.text)
     }
 
     fn schema_text(&self, schema: &ReplySchema) -> Option<String> {
@@ -146,19 +214,17 @@ impl Pipeline {
     }
 
     /// An article that fits is one request. A longer one is summarized part by part (map,
-    /// concurrently) and the part summaries are combined into one (reduce).
-    async fn summarize(&self, article: &Prepared) -> Result<(SummaryReply, Usage), CallError> {
+    /// concurrently) and the part summaries are combined into one (reduce). Every answer is
+    /// checked against the Korean it summarizes, with one repair when the checks find problems.
+    async fn summarize(&self, article: &Prepared) -> Result<Checked<SummaryReply>, CallError> {
+        let terms = self.terms_of(article);
+        let title = headline(article);
         let schema = self.schema_text(&self.summary_schema);
         let chunks = chunk::split(&article.text, self.limits.summary_tokens, self.pool.counter());
         let part_count = chunks.len();
-        let parts = chunks.iter().enumerate().map(|(i, chunk)| {
-            let input = SummaryInput {
-                title: Some(article.title.as_str()).filter(|t| !t.is_empty()),
-                text: &chunk.text,
-                part: i + 1,
-                part_count,
-                glossary: &[],
-            };
+        let parts = chunks.iter().enumerate().map(|(i, part)| {
+            let part_terms = self.article.glossary.terms_in(&part.text);
+            let input = SummaryInput { title, text: &part.text, part: i + 1, part_count, glossary: &terms };
             let messages = self.prompts.summary(&input, schema.as_deref());
             async move {
                 let messages = messages.map_err(|e| CallError::Stopped(e.to_string()))?;
@@ -167,7 +233,10 @@ impl Pipeline {
                     schema: &self.summary_schema,
                     max_tokens: SUMMARY_MAX_TOKENS,
                 };
-                self.pool.complete::<SummaryReply>(&request).await
+                verify::complete_checked(&self.pool, &self.prompts, &request, |reply: &SummaryReply| {
+                    verify::summary_findings(&article.title, &part.text, &part_terms, reply)
+                })
+                .await
             }
         });
         let mut usage = Usage::default();
@@ -175,63 +244,108 @@ impl Pipeline {
         for done in futures::future::join_all(parts).await {
             let done = done?;
             usage += done.usage;
-            replies.push(done.reply);
+            replies.push(done);
         }
         if replies.len() == 1 {
-            return Ok((replies.pop().expect("one reply"), usage));
+            let mut only = replies.pop().expect("one reply");
+            only.usage = usage;
+            return Ok(only);
         }
+        // Findings of the parts are not carried over: the combined summary is checked afresh
+        // against the whole article.
         let summaries: Vec<PartSummary<'_>> = replies
             .iter()
-            .map(|r| PartSummary { summary_ko: &r.summary_ko, summary_en: &r.summary_en })
+            .map(|r| PartSummary { summary_ko: &r.reply.summary_ko, summary_en: &r.reply.summary_en })
             .collect();
-        let input = CombineInput {
-            title: Some(article.title.as_str()).filter(|t| !t.is_empty()),
-            parts: &summaries,
-            glossary: &[],
-        };
+        let input = CombineInput { title, parts: &summaries, glossary: &terms };
         let messages =
             self.prompts.combine(&input, schema.as_deref()).map_err(|e| CallError::Stopped(e.to_string()))?;
         let request =
             ChatRequest { messages: &messages, schema: &self.summary_schema, max_tokens: SUMMARY_MAX_TOKENS };
-        let done = self.pool.complete::<SummaryReply>(&request).await?;
-        usage += done.usage;
-        Ok((done.reply, usage))
+        let mut combined =
+            verify::complete_checked(&self.pool, &self.prompts, &request, |reply: &SummaryReply| {
+                verify::summary_findings(&article.title, &article.text, &terms, reply)
+            })
+            .await?;
+        usage += combined.usage;
+        combined.usage = usage;
+        Ok(combined)
     }
 
     /// Passages are translated concurrently, each with the last sentences of the one before as
     /// context (not to be translated), and stitched back in order with the source's own breaks.
-    async fn translate(&self, article: &Prepared) -> Result<(String, Usage), CallError> {
+    /// Every passage gets the same term list — the glossary's terms of the whole article and,
+    /// when there is more than one passage, the article's names extracted once — so that a name
+    /// is rendered the same way throughout; each passage is checked against its own Korean.
+    async fn translate(&self, article: &Prepared) -> Result<(Checked<String>, Vec<Warning>), CallError> {
+        let glossary_terms = self.terms_of(article);
         let schema = self.schema_text(&self.translation_schema);
         let chunks = chunk::split(&article.text, self.limits.translation_tokens, self.pool.counter());
+        let mut usage = Usage::default();
+        let names = if chunks.len() > 1 {
+            match terms::extract_names(
+                &self.pool,
+                &self.prompts,
+                &article.title,
+                &article.text,
+                &glossary_terms,
+            )
+            .await
+            {
+                Ok((names, cost)) => {
+                    usage += cost;
+                    names
+                }
+                // Names only help consistency; a failed extraction must not fail the article.
+                Err(e) => {
+                    tracing::debug!("name extraction failed for {}: {e}", article.id);
+                    Vec::new()
+                }
+            }
+        } else {
+            Vec::new()
+        };
+        let shared_terms = terms::article_glossary(&glossary_terms, names);
+        let shared: Vec<&crate::glossary::Term> = shared_terms.iter().collect();
+        let title = headline(article);
         let passages = chunks.iter().enumerate().map(|(i, passage)| {
             let context = i.checked_sub(1).map(|prev| chunk::tail_sentences(&chunks[prev].text, 2));
-            let input = TranslationInput {
-                title: Some(article.title.as_str()).filter(|t| !t.is_empty()),
-                text: &passage.text,
-                context,
-                glossary: &[],
-            };
+            let input = TranslationInput { title, text: &passage.text, context, glossary: &shared };
             let messages = self.prompts.translation(&input, schema.as_deref());
             let max_tokens = translation_budget(passage.tokens as u32);
+            let passage_terms = self.article.glossary.terms_in(&passage.text);
             async move {
                 let messages = messages.map_err(|e| CallError::Stopped(e.to_string()))?;
                 let request =
                     ChatRequest { messages: &messages, schema: &self.translation_schema, max_tokens };
-                self.pool.complete::<TranslationReply>(&request).await
+                verify::complete_checked(&self.pool, &self.prompts, &request, |reply: &TranslationReply| {
+                    verify::translation_findings(&passage.text, &passage_terms, &reply.translation_en)
+                })
+                .await
             }
         });
-        let mut usage = Usage::default();
         let mut english = String::new();
+        let mut findings = Vec::new();
+        let mut pairs = Vec::with_capacity(chunks.len());
         for (passage, done) in chunks.iter().zip(futures::future::join_all(passages).await) {
             let done = done?;
             usage += done.usage;
+            findings.extend(done.findings);
             if !english.is_empty() {
                 english.push_str(if passage.joiner.is_empty() { " " } else { passage.joiner });
             }
             english.push_str(done.reply.translation_en.trim());
+            pairs.push((passage.text.as_str(), done.reply.translation_en));
         }
-        Ok((english, usage))
+        let pair_refs: Vec<(&str, &str)> = pairs.iter().map(|(ko, en)| (*ko, en.as_str())).collect();
+        let inconsistent = terms::inconsistent_terms(&shared, &pair_refs);
+        Ok((Checked { reply: english, usage, findings }, inconsistent))
     }
+}
+
+/// The headline for prompts: none when the source had none (a JSONL line without a title).
+fn headline(article: &Prepared) -> Option<&str> {
+    Some(article.title.as_str()).filter(|t| !t.is_empty())
 }
 
 /// Completion budget for translating `source_tokens` of Korean: English of the same content

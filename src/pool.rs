@@ -256,6 +256,32 @@ pub fn parse_reply<T: DeserializeOwned>(content: &str) -> Result<T, ClientError>
     serde_json::from_str(unfenced.trim()).map_err(|e| ClientError::InvalidReply(e.to_string()))
 }
 
+/// A pool talking to a fresh in-process mock (the server must outlive the pool's use).
+#[cfg(test)]
+pub(crate) async fn mock_pool(
+    response_format: crate::config::ResponseFormat,
+    concurrency: usize,
+) -> (crate::mock::MockServer, Pool) {
+    let server =
+        crate::mock::MockServer::start("127.0.0.1:0".parse().expect("an address"), Default::default())
+            .await
+            .expect("the mock starts");
+    let endpoint = crate::config::EndpointSettings {
+        base_url: server.base_url(),
+        api_key: None,
+        model: "m".into(),
+        mock: true,
+        mock_options: Default::default(),
+        response_format,
+        temperature: None,
+        timeout: std::time::Duration::from_secs(10),
+    };
+    let client = Client::new(&endpoint, &server.base_url()).expect("a client");
+    let counter = TokenCounter::new(crate::chunk::Encoding::O200kBase);
+    let pool = Pool::new(client, concurrency, Budget::default(), RetryPolicy::default(), counter);
+    (server, pool)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,6 +16,9 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("combine.user.j2", include_str!("../prompts/combine.user.j2")),
     ("translate.system.j2", include_str!("../prompts/translate.system.j2")),
     ("translate.user.j2", include_str!("../prompts/translate.user.j2")),
+    ("repair.user.j2", include_str!("../prompts/repair.user.j2")),
+    ("names.system.j2", include_str!("../prompts/names.system.j2")),
+    ("names.user.j2", include_str!("../prompts/names.user.j2")),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -26,11 +29,48 @@ pub enum PromptError {
     Template { name: String, message: String },
 }
 
-/// A system and a user message, ready to send.
+/// A system and a user message, ready to send, and any turns that follow them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Messages {
     pub system: String,
     pub user: String,
+    /// Turns after the first user message, in order: for a repair, the previous answer (as the
+    /// assistant) and the request to fix it. Empty for every first request, so those bodies
+    /// (and their cache keys) are exactly what they were before repairs existed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<Turn>,
+}
+
+impl Messages {
+    /// A first request: a system and a user message, no history.
+    pub fn new(system: String, user: String) -> Messages {
+        Messages { system, user, history: Vec::new() }
+    }
+}
+
+/// One chat turn after the first user message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Turn {
+    pub role: Role,
+    pub content: String,
+}
+
+/// Who says a [`Turn`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Assistant,
+    User,
+}
+
+impl Role {
+    /// The role's name in the chat-completions API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Assistant => "assistant",
+            Role::User => "user",
+        }
+    }
 }
 
 /// The loaded, compiled templates.
@@ -74,6 +114,15 @@ pub struct TranslationInput<'a> {
     pub glossary: &'a [&'a Term],
 }
 
+/// What a name-extraction prompt says about its article.
+#[derive(Debug, Clone, Serialize)]
+pub struct NamesInput<'a> {
+    pub title: Option<&'a str>,
+    pub text: &'a str,
+    /// Fixed renderings the answer must use.
+    pub glossary: &'a [&'a Term],
+}
+
 impl Prompts {
     /// The built-in templates, each replaced by `dir/<name>` where that file exists.
     pub fn load(dir: Option<&Path>) -> Result<Prompts, PromptError> {
@@ -114,7 +163,7 @@ impl Prompts {
                 title => title, text => text, part => input.part, part_count => input.part_count,
             },
         )?;
-        Ok(Messages { system, user })
+        Ok(Messages::new(system, user))
     }
 
     /// Messages that combine part summaries into one.
@@ -134,7 +183,7 @@ impl Prompts {
             "combine.user.j2",
             minijinja::context! { title => input.title.map(|t| delimit(t, "article")), parts => minijinja::Value::from(minijinja::value::Serde(&parts)) },
         )?;
-        Ok(Messages { system, user })
+        Ok(Messages::new(system, user))
     }
 
     /// Messages that translate one passage.
@@ -157,7 +206,41 @@ impl Prompts {
                 text => delimit(input.text, "passage"),
             },
         )?;
-        Ok(Messages { system, user })
+        Ok(Messages::new(system, user))
+    }
+
+    /// Messages that ask for the article's names and their English renderings.
+    pub fn names(&self, input: &NamesInput<'_>, schema: Option<&str>) -> Result<Messages, PromptError> {
+        let system = self.render(
+            "names.system.j2",
+            minijinja::context! { glossary => minijinja::Value::from(minijinja::value::Serde(input.glossary)), schema => schema },
+        )?;
+        let user = self.render(
+            "names.user.j2",
+            minijinja::context! {
+                title => input.title.map(|t| delimit(t, "article")), text => delimit(input.text, "article"),
+            },
+        )?;
+        Ok(Messages::new(system, user))
+    }
+
+    /// The messages of `original` followed by the model's `previous_answer` and a request to fix
+    /// `problems` (one sentence each). The body therefore differs from the original request, so
+    /// a cache keyed on the body cannot hand back the answer being repaired.
+    pub fn repair(
+        &self,
+        original: &Messages,
+        previous_answer: &str,
+        problems: &[String],
+    ) -> Result<Messages, PromptError> {
+        let user = self.render(
+            "repair.user.j2",
+            minijinja::context! { problems => minijinja::Value::from(minijinja::value::Serde(problems)) },
+        )?;
+        let mut messages = original.clone();
+        messages.history.push(Turn { role: Role::Assistant, content: previous_answer.to_string() });
+        messages.history.push(Turn { role: Role::User, content: user });
+        Ok(messages)
     }
 
     fn render(&self, name: &str, ctx: minijinja::Value) -> Result<String, PromptError> {
@@ -237,6 +320,34 @@ mod tests {
         std::fs::write(dir.path().join("translate.user.j2"), "{% if %}").unwrap();
         let err = Prompts::load(Some(dir.path())).unwrap_err().to_string();
         assert!(err.contains("translate.user.j2"), "{err}");
+    }
+
+    #[test]
+    fn a_repair_appends_the_previous_answer_and_names_the_problems() {
+        let prompts = Prompts::load(None).unwrap();
+        let original = Messages::new("sys".into(), "user".into());
+        let problems = vec!["The figure \"1,350억 원\" is missing.".to_string()];
+        let m = prompts.repair(&original, "{\"translation_en\":\"x\"}", &problems).unwrap();
+        assert_eq!((m.system.as_str(), m.user.as_str()), ("sys", "user"));
+        assert_eq!(m.history.len(), 2);
+        assert_eq!(
+            m.history[0],
+            Turn { role: Role::Assistant, content: "{\"translation_en\":\"x\"}".into() }
+        );
+        assert_eq!(m.history[1].role, Role::User);
+        assert!(m.history[1].content.contains("1,350억 원"), "{}", m.history[1].content);
+        assert!(m.history[1].content.contains("same JSON shape"), "{}", m.history[1].content);
+    }
+
+    #[test]
+    fn the_names_prompt_delimits_the_article_and_lists_fixed_terms() {
+        let prompts = Prompts::load(None).unwrap();
+        let park = Term { ko: "박정호".into(), en: "Park Jung-ho".into() };
+        let input = NamesInput { title: Some("제목"), text: "본문.</article>", glossary: &[&park] };
+        let m = prompts.names(&input, None).unwrap();
+        assert_eq!(m.user.matches("</article>").count(), 1, "{}", m.user);
+        assert!(m.system.contains("박정호 → Park Jung-ho"), "{}", m.system);
+        assert!(m.history.is_empty());
     }
 
     #[test]

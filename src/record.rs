@@ -6,6 +6,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::input::SourceRef;
+use crate::input::clean::ArticleMetadata;
 
 /// One article's result. Field names are stable: the README documents them.
 #[derive(Debug, Clone, Serialize)]
@@ -22,8 +23,17 @@ pub struct Record {
     pub translation_en: Option<String>,
     pub model: String,
     pub usage: Usage,
+    /// What the checks found in the accepted answers (kind + one sentence naming the figure,
+    /// term or field); `--strict` turns a non-empty list into an error.
     pub warnings: Vec<Warning>,
     pub error: Option<RecordError>,
+    /// Facts the cleaner took out of the body: `{"reporters": [{"name", "email"}],
+    /// "photo_credits": [..], "copyright": ".." | null}`. Empty with `--no-clean`.
+    pub byline: ArticleMetadata,
+    /// The id of the earlier article in the batch this one is identical to (cleaned headline
+    /// and body), whose results it shares without being sent again; null otherwise.
+    pub duplicate_of: Option<String>,
+    /// A JSONL input line's own extra fields, untouched.
     pub meta: serde_json::Map<String, serde_json::Value>,
 }
 
@@ -43,8 +53,24 @@ impl Record {
             usage: Usage::default(),
             warnings: Vec::new(),
             error: None,
+            byline: ArticleMetadata::default(),
+            duplicate_of: None,
             meta: Default::default(),
         }
+    }
+
+    /// Take `first`'s results (answers, warnings, error) for this record of an identical
+    /// article, which keeps its own id, source, headline, byline and meta. Its usage stays
+    /// zero: nothing was sent for it.
+    pub fn share_results_of(&mut self, first: &Record) {
+        self.title_en = first.title_en.clone();
+        self.summary_ko = first.summary_ko.clone();
+        self.summary_en = first.summary_en.clone();
+        self.key_points_en = first.key_points_en.clone();
+        self.translation_en = first.translation_en.clone();
+        self.model = first.model.clone();
+        self.warnings = first.warnings.clone();
+        self.error = first.error.clone();
     }
 
     pub fn failed(&self) -> bool {
@@ -102,6 +128,24 @@ pub struct SummaryReply {
 pub struct TranslationReply {
     /// The complete English translation of the passage.
     pub translation_en: String,
+}
+
+/// What the model returns when asked for an article's names (see `terms::extract_names`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NamesReply {
+    /// Every person, organization, place and event named in the article, each once.
+    pub names: Vec<NameReply>,
+}
+
+/// One name of an article and its English rendering.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NameReply {
+    /// The name exactly as written in the Korean article.
+    pub name_ko: String,
+    /// Its English rendering.
+    pub name_en: String,
 }
 
 /// The JSON schema of `T` in the form OpenAI's strict structured outputs accept: every
@@ -180,6 +224,8 @@ mod tests {
             "usage",
             "warnings",
             "error",
+            "byline",
+            "duplicate_of",
             "meta",
         ];
         keys.sort();

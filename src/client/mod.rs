@@ -115,13 +115,14 @@ impl Client {
 
     /// The exact JSON body sent for `request`. Deterministic, so it can key the cache.
     pub fn body(&self, request: &ChatRequest<'_>) -> Value {
-        let mut body = json!({
-            "model": self.model,
-            "messages": [
-                {"role": "system", "content": request.messages.system},
-                {"role": "user", "content": request.messages.user},
-            ],
-        });
+        let mut messages = vec![
+            json!({"role": "system", "content": request.messages.system}),
+            json!({"role": "user", "content": request.messages.user}),
+        ];
+        messages.extend(
+            request.messages.history.iter().map(|t| json!({"role": t.role.as_str(), "content": t.content})),
+        );
+        let mut body = json!({ "model": self.model, "messages": messages });
         // Reasoning models (o1, o3, gpt-5…) reject `max_tokens`; most other compatible servers
         // only know `max_tokens`.
         let budget_field =
@@ -318,5 +319,33 @@ mod tests {
         assert!(uses_max_completion_tokens("openai/gpt-5"));
         assert!(!uses_max_completion_tokens("gpt-4o-mini"));
         assert!(!uses_max_completion_tokens("qwen2.5:7b"));
+    }
+
+    #[test]
+    fn a_repair_history_follows_the_first_messages_and_a_first_request_has_none() {
+        let endpoint = EndpointSettings {
+            base_url: "http://127.0.0.1:1/v1".into(),
+            api_key: None,
+            model: "m".into(),
+            mock: true,
+            mock_options: Default::default(),
+            response_format: ResponseFormat::Text,
+            temperature: None,
+            timeout: Duration::from_secs(1),
+        };
+        let client = Client::new(&endpoint, &endpoint.base_url).unwrap();
+        let schema = ReplySchema { name: "x", schema: json!({}) };
+        let mut messages = Messages::new("s".into(), "u".into());
+        let first = client.body(&ChatRequest { messages: &messages, schema: &schema, max_tokens: 10 });
+        assert_eq!(first["messages"].as_array().unwrap().len(), 2);
+        messages
+            .history
+            .push(crate::prompt::Turn { role: crate::prompt::Role::Assistant, content: "a".into() });
+        messages.history.push(crate::prompt::Turn { role: crate::prompt::Role::User, content: "fix".into() });
+        let repair = client.body(&ChatRequest { messages: &messages, schema: &schema, max_tokens: 10 });
+        let roles: Vec<&str> =
+            repair["messages"].as_array().unwrap().iter().map(|m| m["role"].as_str().unwrap()).collect();
+        assert_eq!(roles, ["system", "user", "assistant", "user"]);
+        assert_eq!(repair["messages"][3]["content"], "fix");
     }
 }

@@ -50,6 +50,8 @@ pub struct Generator {
     /// Characters of Korean per paragraph of the request's source text: sizes "translation"
     /// fields, one English paragraph per Korean one, so that a rehearsal shows the real shape.
     source_paragraphs: Vec<usize>,
+    /// The figures of the request's last user message, in English form.
+    figures: Vec<String>,
 }
 
 impl Generator {
@@ -57,8 +59,12 @@ impl Generator {
         let digest =
             Sha256::digest(request.get("messages").map(|m| m.to_string()).unwrap_or_default().as_bytes());
         let state = u64::from_le_bytes(digest[..8].try_into().expect("8 bytes"));
-        let source_paragraphs = source_paragraphs(&last_user_text(request));
-        Generator { state: state | 1, source_paragraphs }
+        let user = last_user_text(request);
+        Generator {
+            state: state | 1,
+            source_paragraphs: source_paragraphs(&user),
+            figures: english_figures_of(&user),
+        }
     }
 
     fn next(&mut self) -> usize {
@@ -94,13 +100,21 @@ impl Generator {
     }
 
     /// English sized like a translation of the request's Korean (about one word per 2.5
-    /// syllables), with one paragraph per Korean paragraph, separated by "\n".
+    /// syllables), with one paragraph per Korean paragraph, separated by "\n", ending with the
+    /// request's figures in English, so that a mock translation keeps its numbers as a real one
+    /// must and figure checks stay quiet on mock runs.
     pub fn english_translation(&mut self) -> String {
         let paragraphs = self.source_paragraphs.clone();
-        if paragraphs.is_empty() {
-            return self.english(0);
+        let mut text = if paragraphs.is_empty() {
+            self.english(0)
+        } else {
+            paragraphs.iter().map(|chars| self.english(chars * 2 / 5)).collect::<Vec<_>>().join("\n")
+        };
+        for figure in &self.figures {
+            text.push(' ');
+            text.push_str(figure);
         }
-        paragraphs.iter().map(|chars| self.english(chars * 2 / 5)).collect::<Vec<_>>().join("\n")
+        text
     }
 
     /// Plain-text reply for requests that ask for no JSON.
@@ -267,6 +281,28 @@ fn last_user_text(request: &Value) -> String {
         .to_string()
 }
 
+/// The Korean figures of `text` as English a figure check recognises: "1억 달러" becomes
+/// "100 million", "1,350억 원" "135 billion", "3.5%" "3.5".
+fn english_figures_of(text: &str) -> Vec<String> {
+    let mut seen: Vec<f64> = Vec::new();
+    let mut out = Vec::new();
+    for figure in crate::check::korean_figures(text) {
+        if seen.contains(&figure.value) {
+            continue;
+        }
+        seen.push(figure.value);
+        let v = figure.value;
+        let scaled = [(1e12, "trillion"), (1e9, "billion"), (1e6, "million")]
+            .into_iter()
+            .find(|(scale, _)| v >= *scale && ((v / scale) * 1000.0).fract() == 0.0);
+        out.push(match scaled {
+            Some((scale, word)) => format!("{} {word}", v / scale),
+            None => format!("{v}"),
+        });
+    }
+    out
+}
+
 pub fn is_hangul(c: char) -> bool {
     matches!(c, '\u{AC00}'..='\u{D7A3}' | '\u{1100}'..='\u{11FF}' | '\u{3130}'..='\u{318F}')
 }
@@ -330,6 +366,16 @@ mod tests {
         let english = [&reply.title_en, &reply.summary_en].into_iter().chain(&reply.key_points_en);
         assert!(english.into_iter().any(|text| text.chars().any(is_hangul)));
         assert!(leak_hangul("[mock] plain").chars().any(is_hangul));
+    }
+
+    #[test]
+    fn a_translation_keeps_the_requests_figures_in_english() {
+        let korean = "<passage>약 1억 달러(약 1,350억 원)를 투자해 2023년까지 3.5% 성장한다.</passage>";
+        let request = request_with_schema(strict_schema::<TranslationReply>(), korean);
+        let english =
+            serde_json::from_str::<TranslationReply>(&content_for(&request)).unwrap().translation_en;
+        assert!(english.contains("100 million") && english.contains("135 billion"), "{english}");
+        assert_eq!(crate::check::missing_figures(korean, &english), vec![], "{english}");
     }
 
     #[test]

@@ -1,0 +1,215 @@
+//! The same article twice in a batch is sent once.
+//!
+//! Scraped batches repeat articles (the same wire story under two URLs, a page saved twice).
+//! Two articles are the same when their cleaned headline and body are identical; the first
+//! in input order is processed, and every later copy waits for the first one's record and
+//! shares its results, marked `duplicate_of` the first id, still written at its own position.
+//!
+//! Memory stays bounded for batches of millions: what is kept per distinct article is a
+//! 16-byte hash and the first id. The first's finished record is kept only for the most
+//! recent [`RECENT_RESULTS`] distinct articles, which covers every copy that can be waiting
+//! (the run has far fewer articles in flight); a copy of an article further back is
+//! processed again (a cache answers it without a request) and still marked as a duplicate.
+
+use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+use tokio::sync::watch;
+
+use crate::record::Record;
+
+/// Identity of a cleaned article: the first 16 bytes of SHA-256 over headline and body.
+pub type Key = [u8; 16];
+
+/// Distinct articles whose finished record is kept for copies that come later.
+pub const RECENT_RESULTS: usize = 1024;
+
+/// The key of an article with this cleaned headline and body.
+pub fn key(title: &str, text: &str) -> Key {
+    let digest = Sha256::new().chain_update(title).chain_update([0u8]).chain_update(text).finalize();
+    let mut key = [0u8; 16];
+    key.copy_from_slice(&digest[..16]);
+    key
+}
+
+type Slot = Option<Arc<Record>>;
+
+/// Articles seen so far in a batch. Admit them in input order: the first admitted is the one
+/// processed.
+#[derive(Debug)]
+pub struct Dedupe {
+    seen: HashMap<Key, Seen>,
+    /// Keys whose record is kept, oldest first.
+    recent: VecDeque<Key>,
+    keep: usize,
+}
+
+#[derive(Debug)]
+struct Seen {
+    first_id: Box<str>,
+    result: Option<watch::Receiver<Slot>>,
+}
+
+/// What to do with an admitted article.
+#[derive(Debug)]
+pub enum Admission {
+    /// The first of its kind: process it and publish the record.
+    First(Publisher),
+    /// A copy of `first_id`: share its record (`result`), or process it again when that
+    /// record is no longer kept.
+    Duplicate { first_id: String, result: Option<Pending> },
+}
+
+/// Hands the first article's record to the copies waiting for it.
+#[derive(Debug)]
+pub struct Publisher(watch::Sender<Slot>);
+
+/// A copy's claim on the first article's record.
+#[derive(Debug)]
+pub struct Pending(watch::Receiver<Slot>);
+
+impl Dedupe {
+    /// Keep the records of the last `keep` distinct articles for their copies.
+    pub fn new(keep: usize) -> Dedupe {
+        Dedupe { seen: HashMap::new(), recent: VecDeque::new(), keep: keep.max(1) }
+    }
+
+    /// Admit the article `id` with `key`; call in input order.
+    pub fn admit(&mut self, key: Key, id: &str) -> Admission {
+        if let Some(seen) = self.seen.get(&key) {
+            return Admission::Duplicate {
+                first_id: seen.first_id.to_string(),
+                result: seen.result.clone().map(Pending),
+            };
+        }
+        let (sender, receiver) = watch::channel(None);
+        self.seen.insert(key, Seen { first_id: id.into(), result: Some(receiver) });
+        self.recent.push_back(key);
+        if self.recent.len() > self.keep
+            && let Some(old) = self.recent.pop_front()
+            && let Some(seen) = self.seen.get_mut(&old)
+        {
+            seen.result = None;
+        }
+        Admission::First(Publisher(sender))
+    }
+
+    /// Distinct articles seen.
+    pub fn len(&self) -> usize {
+        self.seen.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.seen.is_empty()
+    }
+}
+
+impl Publisher {
+    pub fn publish(self, record: &Record) {
+        // No receiver left (record no longer kept) is fine: nobody can ask for it any more.
+        let _ = self.0.send(Some(Arc::new(record.clone())));
+    }
+}
+
+impl Pending {
+    /// The first article's record; None if its task ended without one (it panicked).
+    pub async fn wait(mut self) -> Option<Arc<Record>> {
+        self.0.wait_for(Option::is_some).await.ok().and_then(|slot| slot.clone())
+    }
+}
+
+impl Admission {
+    /// The article's record: `work` for a first article (published for its copies), or for a
+    /// copy, `shell` (its own id, source, metadata) with the first's results, marked as a
+    /// duplicate. A copy whose first record is unavailable runs `work` itself.
+    pub async fn run(self, shell: Record, work: impl Future<Output = Record>) -> Record {
+        match self {
+            Admission::First(publisher) => {
+                let record = work.await;
+                publisher.publish(&record);
+                record
+            }
+            Admission::Duplicate { first_id, result } => {
+                let first = match result {
+                    Some(pending) => pending.wait().await,
+                    None => None,
+                };
+                let mut record = match first {
+                    Some(first) => {
+                        let mut record = shell;
+                        record.share_results_of(&first);
+                        record
+                    }
+                    None => work.await,
+                };
+                record.duplicate_of = Some(first_id);
+                record
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::input::SourceRef;
+    use crate::record::Usage;
+
+    fn record(id: &str) -> Record {
+        Record::new(id.into(), SourceRef { path: format!("{id}.txt").into(), line: None }, "m")
+    }
+
+    #[test]
+    fn the_key_separates_headline_from_body() {
+        assert_eq!(key("a", "b"), key("a", "b"));
+        assert_ne!(key("ab", ""), key("a", "b"));
+    }
+
+    #[tokio::test]
+    async fn a_copy_shares_the_first_record_without_cost_and_names_it() {
+        let mut dedupe = Dedupe::new(8);
+        let k = key("제목", "본문");
+        let first = dedupe.admit(k, "a");
+        let copy = dedupe.admit(k, "b");
+        assert_eq!(dedupe.len(), 1);
+        let copy_task = tokio::spawn(copy.run(record("b"), async { panic!("a copy must not be processed") }));
+        let done = first
+            .run(record("a"), async {
+                let mut r = record("a");
+                r.summary_en = Some("Summary.".into());
+                r.usage = Usage { prompt_tokens: 10, completion_tokens: 5, requests: 1 };
+                r
+            })
+            .await;
+        assert_eq!(done.duplicate_of, None);
+        let shared = copy_task.await.unwrap();
+        assert_eq!(shared.id, "b");
+        assert_eq!(shared.summary_en.as_deref(), Some("Summary."));
+        assert_eq!(shared.usage, Usage::default());
+        assert_eq!(shared.duplicate_of.as_deref(), Some("a"));
+    }
+
+    #[tokio::test]
+    async fn a_copy_of_an_article_no_longer_kept_is_processed_again_and_still_marked() {
+        let mut dedupe = Dedupe::new(1);
+        let (ka, kb) = (key("a", "a"), key("b", "b"));
+        let Admission::First(publisher) = dedupe.admit(ka, "a") else { panic!("first expected") };
+        publisher.publish(&record("a"));
+        let _ = dedupe.admit(kb, "b");
+        let copy = dedupe.admit(ka, "c");
+        assert!(matches!(&copy, Admission::Duplicate { result: None, .. }));
+        let done = copy.run(record("c"), async { record("c") }).await;
+        assert_eq!(done.duplicate_of.as_deref(), Some("a"));
+    }
+
+    #[tokio::test]
+    async fn a_copy_whose_first_task_died_processes_itself() {
+        let mut dedupe = Dedupe::new(8);
+        let k = key("x", "y");
+        drop(dedupe.admit(k, "a"));
+        let done = dedupe.admit(k, "b").run(record("b"), async { record("b") }).await;
+        assert_eq!((done.id.as_str(), done.duplicate_of.as_deref()), ("b", Some("a")));
+    }
+}
