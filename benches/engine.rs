@@ -1,0 +1,173 @@
+//! How close a batch comes to the time an endpoint's limits allow, and what it costs in memory
+//! and CPU. Not a timed test: it prints numbers for the closing note of the engine issue.
+//!
+//! Run: `cargo bench --bench engine` (release build; takes about 6 minutes). `KO2EN_BENCH_BIG`
+//! sets the large batch of the memory run (default 100000 articles).
+//!
+//! Scenarios, each a batch of the 250 corpus articles (tests/data/ko-news.jsonl, see its
+//! README for licences) summarized through `ko2en mock-server` in its own process:
+//! - the settings match the server's limits (RPM-bound, then TPM-bound): target within 5% of
+//!   the floor, no 429;
+//! - the server allows 20% less than the settings say: target within 15%, nothing lost.
+//!
+//! The floor: the mock starts with a full minute of budget, so a batch needs
+//! max(requests / RPM, token cost / TPM) − 1 minute, plus one request's latency; token cost is
+//! what the server counts, prompt tokens plus the completion budget (1,500 for a summary).
+//! Then peak RSS and CPU time for 1,000 and for the big batch through the in-process mock.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+const BIN: &str = env!("CARGO_BIN_EXE_ko2en");
+const SUMMARY_BUDGET: u64 = 1_500;
+
+struct Limits {
+    rpm: u64,
+    tpm: u64,
+}
+
+fn corpus() -> Vec<serde_json::Value> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/ko-news.jsonl");
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("corpus JSON"))
+        .collect()
+}
+
+/// `n` distinct articles: the corpus repeated, each copy's text marked so none is a duplicate.
+fn write_batch(path: &Path, n: usize) {
+    let corpus = corpus();
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    for i in 0..n {
+        let mut article = corpus[i % corpus.len()].clone();
+        let copy = i / corpus.len();
+        article["id"] = format!("{}-{copy}", article["id"].as_str().unwrap()).into();
+        if copy > 0 {
+            let text = format!("{} (사본 {copy})", article["text"].as_str().unwrap());
+            article["text"] = text.into();
+        }
+        writeln!(out, "{article}").unwrap();
+    }
+}
+
+/// `/usr/bin/time -f` fields: peak RSS (KiB), user s, system s.
+fn timed(mut command: Command) -> (std::process::Output, u64, f64, f64, f64) {
+    let times = std::env::temp_dir().join(format!("ko2en-bench-time-{}", std::process::id()));
+    let mut wrapped = Command::new("/usr/bin/time");
+    wrapped.arg("-o").arg(&times).arg("-f").arg("%M %U %S");
+    wrapped.arg(command.get_program()).args(command.get_args());
+    for (key, value) in command.get_envs() {
+        match value {
+            Some(v) => wrapped.env(key, v),
+            None => wrapped.env_remove(key),
+        };
+    }
+    command = wrapped;
+    let started = Instant::now();
+    let output = command.output().expect("ko2en runs under /usr/bin/time");
+    let wall = started.elapsed().as_secs_f64();
+    let text = std::fs::read_to_string(&times).unwrap_or_default();
+    let fields: Vec<&str> = text.split_whitespace().collect();
+    let parse = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(f64::NAN);
+    (output, parse(0) as u64, parse(1), parse(2), wall)
+}
+
+fn start_mock(server: &Limits, latency_ms: u64, log: &Path) -> (std::process::Child, String) {
+    let mut child = Command::new(BIN)
+        .args(["mock-server", "--rpm", &server.rpm.to_string(), "--tpm", &server.tpm.to_string()])
+        .args(["--latency-ms", &latency_ms.to_string(), "--log"])
+        .arg(log)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("the mock server starts");
+    let mut url = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut url).unwrap();
+    (child, url.trim().to_string())
+}
+
+fn scenario(name: &str, batch: &Path, dir: &Path, server: Limits, settings: Limits, latency_ms: u64) {
+    let log = dir.join(format!("{}.log", name.replace(' ', "-")));
+    let (mut mock, url) = start_mock(&server, latency_ms, &log);
+    let mut command = Command::new(BIN);
+    command
+        .args(["summarize", "--quiet", "--no-cache", "--concurrency", "64", "--base-url", &url])
+        .args(["--rpm", &settings.rpm.to_string(), "--tpm", &settings.tpm.to_string(), "-o"])
+        .arg(dir.join("out.jsonl"))
+        .arg(batch)
+        .env("OPENAI_API_KEY", "bench");
+    let (output, rss_kib, user, sys, wall) = timed(command);
+    mock.kill().ok();
+    mock.wait().ok();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let lines: Vec<serde_json::Value> =
+        std::fs::read_to_string(&log).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let ok: Vec<&serde_json::Value> = lines.iter().filter(|l| l["status"] == 200).collect();
+    let limited = lines.iter().filter(|l| l["faults"].to_string().contains("rate_limit")).count();
+    let cost: u64 = ok.iter().map(|l| l["prompt_tokens"].as_u64().unwrap() + SUMMARY_BUDGET).sum();
+    let minutes = (ok.len() as f64 / server.rpm as f64).max(cost as f64 / server.tpm as f64) - 1.0;
+    let floor = minutes.max(0.0) * 60.0 + latency_ms as f64 / 1000.0;
+    let records = std::fs::read_to_string(dir.join("out.jsonl")).unwrap().lines().count();
+    println!(
+        "{name:<34} {records:>4} ok  {:>4} req  {limited:>3} x429  floor {floor:>6.1} s  wall {wall:>6.1} s  \
+         {:+5.1}%  cpu {:.1} s ({:.1}% of wall)  rss {:.0} MiB",
+        lines.len(),
+        100.0 * (wall - floor) / floor,
+        user + sys,
+        100.0 * (user + sys) / wall,
+        rss_kib as f64 / 1024.0,
+    );
+}
+
+fn memory(dir: &Path, n: usize) {
+    let batch = dir.join(format!("batch-{n}.jsonl"));
+    write_batch(&batch, n);
+    let mut command = Command::new(BIN);
+    command.args(["summarize", "--mock", "--quiet", "--no-cache", "-o", "/dev/null"]).arg(&batch);
+    let (output, rss_kib, user, sys, wall) = timed(command);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    println!(
+        "memory: {n:>6} articles  peak rss {:>6.1} MiB  wall {wall:>6.1} s  cpu {:>6.1} s  {:>6.0} articles/s",
+        rss_kib as f64 / 1024.0,
+        user + sys,
+        n as f64 / wall
+    );
+}
+
+fn main() {
+    // `cargo bench` passes --bench; nothing else is taken.
+    let dir: PathBuf = tempfile::tempdir().expect("a temp dir").keep();
+    let batch = dir.join("batch.jsonl");
+    write_batch(&batch, 250);
+    println!("ko2en engine benchmark · 250 articles, 300 ms latency, concurrency 64 · {}", dir.display());
+    scenario(
+        "rpm-bound, settings = server",
+        &batch,
+        &dir,
+        Limits { rpm: 120, tpm: 2_000_000 },
+        Limits { rpm: 120, tpm: 2_000_000 },
+        300,
+    );
+    scenario(
+        "tpm-bound, settings = server",
+        &batch,
+        &dir,
+        Limits { rpm: 10_000, tpm: 300_000 },
+        Limits { rpm: 10_000, tpm: 300_000 },
+        300,
+    );
+    scenario(
+        "server 20% stricter than settings",
+        &batch,
+        &dir,
+        Limits { rpm: 96, tpm: 2_000_000 },
+        Limits { rpm: 120, tpm: 2_000_000 },
+        300,
+    );
+    let big = std::env::var("KO2EN_BENCH_BIG").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000);
+    memory(&dir, 1_000);
+    memory(&dir, big);
+    std::fs::remove_dir_all(&dir).ok();
+}
