@@ -1,0 +1,452 @@
+//! Client-side pacing for OpenAI-compatible endpoints with requests-per-minute
+//! (RPM) and tokens-per-minute (TPM) limits.
+//!
+//! # Model
+//! Both budgets are GCRA token buckets that start full (a burst of a whole
+//! minute of budget, like OpenAI and the mock server) and refill continuously at
+//! `limit / 60` per second.
+//!
+//! * **Requests** are admitted by a [`governor`] `RateLimiter` built with
+//!   `Quota::per_minute(rpm)` on a [`TokioClock`], so it follows tokio's
+//!   (pausable) clock. Governor cannot *peek* ("when would one cell fit?") or
+//!   tell how much burst is left without charging, which the scheduler needs to
+//!   plan overtaking and to tighten to the server's `remaining_requests`. So a
+//!   small exact mirror ([`Bucket`], same GCRA arithmetic) is charged in
+//!   lock-step with governor and used for planning; governor stays the
+//!   authority at admission time (if it disagrees, its `earliest_possible` is
+//!   used as the wake-up time).
+//! * **Tokens** use our own exact [`Bucket`] only: governor has no way to give
+//!   cells back, and `Grant::settle` must refund unused completion budget (and
+//!   charge over-use), and `observe` must be able to consume budget down to the
+//!   server's `remaining_tokens`. The bucket keeps GCRA's "theoretical arrival
+//!   time" in integer units scaled by the rate, so all times are exact (no
+//!   float drift; "6000 tokens then 100 more waits exactly 1 s" holds).
+//!
+//! # Waiting: no polling
+//! Each waiter computes the exact instant it could be admitted and sleeps with
+//! `tokio::time::sleep_until`, racing a `Notify` that is fired whenever the
+//! state changes in a way that can make someone earlier (grant, refund,
+//! cancellation, server observation). There is no periodic tick.
+//!
+//! # Fairness policy (no head-of-line blocking, no starvation)
+//! Waiters are queued FIFO. The **head** is granted as soon as it fits. A
+//! **later** waiter `W` may overtake the head `H` only if
+//! 1. `W` fits right now, and
+//! 2. after charging `W`, `H`'s projected ready time is still
+//!    `<= max(H.deadline, H.ready_now)`, where
+//!    `H.deadline = H.arrival + refill(H)` and `refill(H)` is the time the
+//!    buckets need to refill `H`'s tokens (and one request) from empty.
+//!
+//! So small requests flow around a big one while it has slack, and once the
+//! head's projected time would pass its deadline, the head effectively reserves
+//! the budget: from then on only overtakers that do not delay it at all pass.
+//! **Bound:** a request is granted no later than
+//! `max(arrival + refill(tokens), its ready time when it became head)`,
+//! plus any delay caused by external events (server tightening / retry-after
+//! via `observe`, over-charges via `settle`). Only the head is protected;
+//! a waiter further back is protected once it becomes head, so its bound is
+//! the sum of the bounds of those ahead of it.
+//!
+//! # Server feedback
+//! `observe` only ever tightens: a server `limit_*` below ours (or where we
+//! have none) becomes our rate; local budget is consumed down to the server's
+//! `remaining_*` and refills from there; `retry_after` holds all grants until
+//! that instant. Holds do not consume budget, so when a hold ends sending
+//! resumes at the full rate (no fixed 15 s stall). `reset_*` is not used as a
+//! hold: OpenAI's reset is the time until the bucket is *full* again.
+//!
+//! # Cancel safety
+//! Budget is charged only inside the lock in the same poll that returns the
+//! `Grant`; a waiter dropped earlier just removes itself from the queue (drop
+//! guard) and wakes the others.
+//!
+//! # Known limitations
+//! * tokio's timer has 1 ms resolution: a wake-up can be up to 1 ms late. This
+//!   does not waste budget unless the bucket is full at that moment (GCRA keeps
+//!   the theoretical schedule), so batch totals still hit the floor exactly.
+//! * A provider whose `limit_*` headers are per day rather than per minute
+//!   is taken as per minute; that only matters when it is below the settings.
+//!   The HTTP-date form of `Retry-After` is not parsed.
+//! * Every state change wakes all waiters to re-plan (O(waiters) per event);
+//!   fine for a worker pool of tens, not meant for 10^5 concurrent waiters.
+//! * A `Grant` dropped without `settle` keeps its full charge.
+//!
+//! # Layout
+//! `bucket` holds the GCRA arithmetic and the clock, `server` parses rate-limit headers,
+//! and this file holds the scheduler: the queue, its fairness policy and [`Grant`].
+
+mod bucket;
+mod server;
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use governor::middleware::NoOpMiddleware;
+use governor::state::{InMemoryState, NotKeyed};
+use governor::{Quota, RateLimiter};
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+pub use bucket::TokioClock;
+use bucket::{Bucket, UNIT};
+pub use server::{ServerState, parse_reset};
+
+/// No limit at all by default.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Budget {
+    /// requests per minute, None = unlimited
+    pub rpm: Option<NonZeroU32>,
+    /// tokens per minute, None = unlimited
+    pub tpm: Option<NonZeroU32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LimitError {
+    #[error(
+        "this request needs {needed} tokens but the whole tokens-per-minute budget is {budget}; it can never be sent as is"
+    )]
+    TooLarge { needed: u32, budget: u32 },
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct LimiterStats {
+    pub requests: u64,
+    pub tokens_charged: u64,
+    pub tokens_refunded: u64,
+    pub waited: Duration,
+    pub server_tightened: u64,
+}
+
+type Gov = RateLimiter<NotKeyed, InMemoryState, TokioClock, NoOpMiddleware<Duration>>;
+
+struct Waiter {
+    tokens: u32,
+    arrived: i128,
+}
+
+struct Inner {
+    tokens: Option<Bucket>,
+    /// Planning mirror of `gov` (see module doc).
+    reqs: Option<Bucket>,
+    gov: Option<Gov>,
+    /// Share of each budget kept in reserve, in thousandths (see `Bucket::slack`).
+    reserve_permille: u32,
+    /// Not-before instants (ns since origin) from the server.
+    hold_all: i128,
+    queue: BTreeMap<u64, Waiter>,
+    next_id: u64,
+    stats: LimiterStats,
+}
+
+enum Decision {
+    Granted,
+    /// Sleep until this instant (ns since origin), or until notified.
+    At(i128),
+    /// Protected head blocks us; only a state change can help.
+    Blocked,
+}
+
+impl Inner {
+    fn ready(&self, tokens: u32, tb: Option<&Bucket>, rb: Option<&Bucket>) -> i128 {
+        let mut r = self.hold_all;
+        if let Some(b) = tb {
+            r = r.max(b.ready_at(tokens));
+        }
+        if let Some(b) = rb {
+            r = r.max(b.ready_at(1));
+        }
+        r
+    }
+
+    fn decide(&mut self, id: u64, now: i128, origin: Instant) -> Decision {
+        let me = self.queue[&id].tokens;
+        let r_me = self.ready(me, self.tokens.as_ref(), self.reqs.as_ref());
+        if r_me > now {
+            return Decision::At(r_me);
+        }
+        let (&head_id, head) = self.queue.first_key_value().expect("we are queued");
+        if head_id != id {
+            let r_head = self.ready(head.tokens, self.tokens.as_ref(), self.reqs.as_ref());
+            let refill = self
+                .tokens
+                .as_ref()
+                .map_or(0, |b| b.refill_ns(head.tokens))
+                .max(self.reqs.as_ref().map_or(0, |b| b.refill_ns(1)));
+            let allowed_until = (head.arrived + refill).max(r_head);
+            let mut tb = self.tokens.clone();
+            let mut rb = self.reqs.clone();
+            if let Some(b) = tb.as_mut() {
+                b.charge(me, now);
+            }
+            if let Some(b) = rb.as_mut() {
+                b.charge(1, now);
+            }
+            if self.ready(head.tokens, tb.as_ref(), rb.as_ref()) > allowed_until {
+                return Decision::Blocked;
+            }
+        }
+        if let Some(gov) = &self.gov
+            && let Err(not_until) = gov.check()
+        {
+            // Governor is the authority on requests; trust its wake-up time.
+            let at = origin + not_until.earliest_possible();
+            return Decision::At(at.saturating_duration_since(origin).as_nanos() as i128);
+        }
+        if let Some(b) = self.reqs.as_mut() {
+            b.charge(1, now);
+        }
+        if let Some(b) = self.tokens.as_mut() {
+            b.charge(me, now);
+        }
+        self.queue.remove(&id);
+        self.stats.requests += 1;
+        self.stats.tokens_charged += me as u64;
+        Decision::Granted
+    }
+}
+
+struct Shared {
+    inner: Mutex<Inner>,
+    notify: Notify,
+    origin: Instant,
+    tpm: Option<NonZeroU32>,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock cannot leave the arithmetic state
+        // half-updated in a dangerous way; keep serving.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+    fn now_ns(&self) -> i128 {
+        Instant::now().saturating_duration_since(self.origin).as_nanos() as i128
+    }
+    fn instant(&self, ns: i128) -> Instant {
+        self.origin + Duration::from_nanos(ns.max(0).min(u64::MAX as i128) as u64)
+    }
+}
+
+/// Shared as `Arc<Limiter>` by the worker pool.
+pub struct Limiter {
+    shared: Arc<Shared>,
+}
+
+/// Removes a waiter that is dropped before being granted (cancel safety).
+struct WaitGuard<'a> {
+    shared: &'a Shared,
+    id: u64,
+    done: bool,
+}
+
+impl Drop for WaitGuard<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            self.shared.lock().queue.remove(&self.id);
+            // The head may have changed: let the others re-plan.
+            self.shared.notify.notify_waiters();
+        }
+    }
+}
+
+impl Limiter {
+    /// A limiter that grants exactly the budget (the arithmetic the tests pin).
+    pub fn new(budget: Budget) -> Limiter {
+        Limiter::with_reserve(budget, 0)
+    }
+
+    /// A limiter that keeps `reserve_permille` thousandths of each budget (at least one unit)
+    /// unused, so that the drift between our clock and the server's never meets a 429.
+    pub fn with_reserve(budget: Budget, reserve_permille: u32) -> Limiter {
+        let origin = Instant::now();
+        let gov = budget
+            .rpm
+            .map(|rpm| RateLimiter::direct_with_clock(Quota::per_minute(rpm), TokioClock { origin }));
+        Limiter {
+            shared: Arc::new(Shared {
+                inner: Mutex::new(Inner {
+                    tokens: budget.tpm.map(|cap| Bucket::new(cap, reserve_permille)),
+                    reqs: budget.rpm.map(|cap| Bucket::new(cap, reserve_permille)),
+                    reserve_permille,
+                    gov,
+                    hold_all: 0,
+                    queue: BTreeMap::new(),
+                    next_id: 0,
+                    stats: LimiterStats::default(),
+                }),
+                notify: Notify::new(),
+                origin,
+                tpm: budget.tpm,
+            }),
+        }
+    }
+
+    /// Wait until one request costing `tokens` may be sent, then charge it.
+    pub async fn acquire(&self, tokens: u32) -> Result<Grant, LimitError> {
+        if let Some(tpm) = self.shared.tpm
+            && tokens > tpm.get()
+        {
+            return Err(LimitError::TooLarge { needed: tokens, budget: tpm.get() });
+        }
+        let shared = &*self.shared;
+        let start = Instant::now();
+        let id = {
+            let mut inner = shared.lock();
+            let id = inner.next_id;
+            inner.next_id += 1;
+            inner.queue.insert(id, Waiter { tokens, arrived: shared.now_ns() });
+            id
+        };
+        let mut guard = WaitGuard { shared, id, done: false };
+        loop {
+            // Register for notifications *before* looking at the state so a
+            // change between the check and the wait is not missed.
+            let notified = shared.notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let decision = {
+                let mut inner = shared.lock();
+                let d = inner.decide(id, shared.now_ns(), shared.origin);
+                if let Decision::Granted = d {
+                    inner.stats.waited += start.elapsed();
+                }
+                d
+            };
+            match decision {
+                Decision::Granted => {
+                    guard.done = true;
+                    // Budget moved: the next head / overtakers must re-plan.
+                    shared.notify.notify_waiters();
+                    return Ok(Grant { shared: self.shared.clone(), tokens });
+                }
+                Decision::At(ns) => {
+                    tokio::select! {
+                        _ = tokio::time::sleep_until(shared.instant(ns)) => {}
+                        _ = &mut notified => {}
+                    }
+                }
+                Decision::Blocked => notified.await,
+            }
+        }
+    }
+
+    /// Feed back what the server reported (any response). Only tightens:
+    /// - a `limit_*` lower than ours (or any, where we were given none) becomes our rate, so
+    ///   that a server stricter than the settings, or settings left out, still get paced
+    ///   instead of collecting 429s;
+    /// - our budget is consumed down to the server's `remaining_*`; it then refills at the
+    ///   rate, which is what OpenAI-style buckets do. (Their `reset_*` is the time until the
+    ///   bucket is full again, not until the next request fits: holding until it would idle
+    ///   most of a minute.)
+    /// - `retry_after` holds all grants until that instant.
+    pub fn observe(&self, state: &ServerState) {
+        let shared = &*self.shared;
+        let now = shared.now_ns();
+        let dur_ns = |d: Duration| d.as_nanos().min(i64::MAX as u128) as i128;
+        let mut inner = shared.lock();
+        let mut tightened = false;
+        if let Some(limit) = state.limit_tokens.and_then(NonZeroU32::new)
+            && inner.tokens.as_ref().is_none_or(|b| (limit.get() as i128) < b.cap)
+        {
+            // Carry over what is in use, in units, into the smaller bucket.
+            let used = inner.tokens.as_ref().map_or(0, |b| b.level(now) / UNIT);
+            let mut bucket = Bucket::new(limit, inner.reserve_permille);
+            bucket.tat = now * bucket.cap + used.min(bucket.cap) * UNIT;
+            inner.tokens = Some(bucket);
+            tightened = true;
+        }
+        if let Some(limit) = state.limit_requests.and_then(NonZeroU32::new)
+            && inner.reqs.as_ref().is_none_or(|b| (limit.get() as i128) < b.cap)
+        {
+            // Re-rate both the planning mirror and governor; the new budget starts as full as
+            // the server says (`remaining_requests` below), else full.
+            inner.reqs = Some(Bucket::new(limit, inner.reserve_permille));
+            inner.gov = Some(RateLimiter::direct_with_clock(
+                Quota::per_minute(limit),
+                TokioClock { origin: shared.origin },
+            ));
+            tightened = true;
+        }
+        if let Some(rem) = state.remaining_tokens
+            && let Some(b) = inner.tokens.as_mut()
+        {
+            tightened |= b.tighten(rem, now);
+        }
+        if let Some(rem) = state.remaining_requests
+            && let Some(b) = inner.reqs.as_ref()
+        {
+            let ours = b.available(now);
+            if rem < ours {
+                // Consume the difference in governor as well, so the
+                // authority and the mirror stay in lock-step.
+                if let (Some(gov), Some(n)) = (&inner.gov, NonZeroU32::new(ours - rem)) {
+                    let _ = gov.check_n(n);
+                }
+                if let Some(b) = inner.reqs.as_mut() {
+                    tightened |= b.tighten(rem, now);
+                }
+            }
+        }
+        if let Some(ra) = state.retry_after {
+            inner.hold_all = inner.hold_all.max(now + dur_ns(ra));
+            tightened = true;
+        }
+        if tightened {
+            inner.stats.server_tightened += 1;
+            drop(inner);
+            // Stricter state never makes a sleeper earlier, but it can change
+            // who may overtake whom; re-planning is cheap.
+            shared.notify.notify_waiters();
+        }
+    }
+
+    pub fn stats(&self) -> LimiterStats {
+        self.shared.lock().stats.clone()
+    }
+}
+
+/// Proof that budget was charged. Dropping it without `settle` keeps the
+/// full charge (the conservative choice). After a 429 the request used no
+/// tokens server-side: `settle(0)` gives them back.
+#[must_use = "settle the grant with the usage the server reported"]
+pub struct Grant {
+    shared: Arc<Shared>,
+    tokens: u32,
+}
+
+impl std::fmt::Debug for Grant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Grant").field("tokens", &self.tokens).finish()
+    }
+}
+
+impl Grant {
+    pub fn tokens(&self) -> u32 {
+        self.tokens
+    }
+
+    /// Reconcile with the server-reported usage (prompt + completion).
+    pub fn settle(self, actual_tokens: u32) {
+        let shared = &*self.shared;
+        let now = shared.now_ns();
+        let mut inner = shared.lock();
+        if actual_tokens < self.tokens {
+            let credited = inner.tokens.as_mut().map_or(0, |b| b.refund(self.tokens - actual_tokens, now));
+            inner.stats.tokens_refunded += credited;
+            drop(inner);
+            if credited > 0 {
+                shared.notify.notify_waiters();
+            }
+        } else if actual_tokens > self.tokens {
+            let extra = actual_tokens - self.tokens;
+            // May push the bucket into debt: later grants wait for it.
+            if let Some(b) = inner.tokens.as_mut() {
+                b.charge(extra, now);
+            }
+            inner.stats.tokens_charged += extra as u64;
+        }
+    }
+}
