@@ -6,7 +6,8 @@
 //! - [`input`] reads articles (files, directories, JSONL, stdin) on a thread, in order.
 //! - [`pipeline`] turns one article into one [`record::Record`]: prepare, summarize, translate.
 //! - [`prompt`] renders the templates of `prompts/`; [`record`] defines the replies' schemas.
-//! - [`pool`] schedules every LLM call (concurrency, retries); [`client`] sends one.
+//! - [`pool`] schedules every LLM call (cache, concurrency, retries); [`client`] sends one.
+//! - [`cache`] keeps every answer bought, and every finished record, in SQLite.
 //! - [`output`] writes records (JSONL, Markdown) without blocking the runtime.
 //! - [`mock`] is the built-in OpenAI-compatible server; [`progress`] reports on stderr.
 //! - [`limiter`] keeps requests within the RPM/TPM budgets the server allows.
@@ -15,6 +16,7 @@
 //! - [`app`] wires a command together; [`redact`] keeps the API key out of everything.
 
 pub mod app;
+pub mod cache;
 pub mod check;
 pub mod cli;
 pub mod client;
