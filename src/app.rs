@@ -1,5 +1,6 @@
 //! Running a command: build the heavy things once from settings (mock server, HTTP client,
-//! templates, writer), stream the articles through the pipeline in input order, and report.
+//! cache, templates, writer), stream the articles through the pipeline in input order, and
+//! report — including how many requests were really sent and how many answers the cache gave.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -7,9 +8,12 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use futures::StreamExt;
 
+use crate::cache::{self, Cache};
+use crate::cli::CacheAction;
 use crate::client::Client;
 use crate::config::{
-    EndpointSettings, MockServerSettings, RunSettings, Settings, SummarizeSettings, TranslateSettings,
+    CacheCommandSettings, EndpointSettings, MockServerSettings, RunSettings, Settings, SummarizeSettings,
+    TranslateSettings,
 };
 use crate::input::spawn_reader;
 use crate::mock::{MockOptions, MockServer};
@@ -18,7 +22,6 @@ use crate::pipeline::{Mode, Pipeline};
 use crate::pool::{Pool, RetryPolicy};
 use crate::progress::TerminalReporter;
 use crate::prompt::Prompts;
-use crate::record::Usage;
 
 /// How a run ended, for the exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,6 +40,7 @@ pub async fn run(settings: Settings) -> Result<Outcome> {
         Settings::Summarize(s) => summarize(s).await,
         Settings::Translate(s) => translate(s).await,
         Settings::MockServer(s) => mock_server(s).await,
+        Settings::Cache(s) => cache_command(s).await,
     }
 }
 
@@ -57,10 +61,37 @@ async fn connect(endpoint: &EndpointSettings) -> Result<(Client, Option<MockServ
     Ok((client, mock))
 }
 
-fn pipeline(client: Client, run: &RunSettings, mode: Mode) -> Result<Pipeline> {
+async fn pipeline(
+    client: Client,
+    endpoint: &EndpointSettings,
+    run: &RunSettings,
+    mode: Mode,
+) -> Result<Pipeline> {
     let prompts = Prompts::load(run.prompts_dir.as_deref())?;
-    let pool = Pool::new(client, run.concurrency, RetryPolicy::default());
+    let cache = match run.cache.path.clone() {
+        Some(path) => {
+            let refresh = run.cache.refresh;
+            Some(tokio::task::spawn_blocking(move || Cache::open(&path, refresh)).await??)
+        }
+        None => None,
+    };
+    // The mock's port changes every run, its answers do not: it is one endpoint to the cache.
+    let endpoint_id = if endpoint.mock { "mock".to_string() } else { client.base_url().to_string() };
+    let pool = Pool::new(client, run.concurrency, RetryPolicy::default()).with_cache(cache, &endpoint_id);
     Ok(Pipeline::new(pool, prompts, mode))
+}
+
+/// Record the run's cache statistics and close the cache; a failure here loses nothing (every
+/// answer was committed when it arrived), so it is only a warning.
+async fn finish_cache(pipeline: &Pipeline) -> Option<cache::RunStats> {
+    let cache = pipeline.pool().cache()?.clone();
+    match cache.finish(pipeline.pool().stats().requests_sent).await {
+        Ok(stats) => Some(stats),
+        Err(e) => {
+            eprintln!("ko2en: warning: {e}");
+            None
+        }
+    }
 }
 
 fn destination(run: &RunSettings) -> Destination {
@@ -70,7 +101,7 @@ fn destination(run: &RunSettings) -> Destination {
 async fn summarize(settings: SummarizeSettings) -> Result<Outcome> {
     let started = Instant::now();
     let (client, _mock) = connect(&settings.endpoint).await?;
-    let pipeline = Arc::new(pipeline(client, &settings.run, Mode::Summarize)?);
+    let pipeline = Arc::new(pipeline(client, &settings.endpoint, &settings.run, Mode::Summarize).await?);
     let writer = Writer::create(destination(&settings.run))?;
     let reporter = TerminalReporter::stderr(settings.run.quiet);
     // A window of articles in flight, a few times the request concurrency so that a slow
@@ -84,11 +115,10 @@ async fn summarize(settings: SummarizeSettings) -> Result<Outcome> {
         })
         .buffered(window);
     let mut records = std::pin::pin!(records);
-    let (mut ok, mut failed, mut usage) = (0u64, 0u64, Usage::default());
+    let (mut ok, mut failed) = (0u64, 0u64);
     while let Some(record) = records.next().await {
         let record = record.context("an article's task panicked")?;
         reporter.article_done(&record);
-        usage += record.usage;
         if record.failed() {
             failed += 1
         } else {
@@ -100,14 +130,28 @@ async fn summarize(settings: SummarizeSettings) -> Result<Outcome> {
     }
     reporter.finish();
     let outcome = writer.finish().await.context("cannot write the output")?;
+    let cached = finish_cache(&pipeline).await;
     if !settings.run.quiet {
+        // Records keep what each answer cost when it was bought (so a rerun's output is
+        // identical); this line says what this run actually paid.
+        let pool = pipeline.pool().stats();
+        let from_cache = match cached {
+            Some(c) => format!(
+                " · from cache: {} article{}, {} more answer{}",
+                c.articles_hit,
+                if c.articles_hit == 1 { "" } else { "s" },
+                pool.from_cache,
+                if pool.from_cache == 1 { "" } else { "s" }
+            ),
+            None => String::new(),
+        };
         eprintln!(
-            "ko2en: {} article{}: {ok} ok, {failed} failed · {} requests · {} tokens in, {} out · {:.1} s",
+            "ko2en: {} article{}: {ok} ok, {failed} failed · {} requests sent{from_cache} · {} tokens in, {} out · {:.1} s",
             ok + failed,
             if ok + failed == 1 { "" } else { "s" },
-            usage.requests,
-            usage.prompt_tokens,
-            usage.completion_tokens,
+            pool.requests_sent,
+            pool.paid.prompt_tokens,
+            pool.paid.completion_tokens,
             started.elapsed().as_secs_f64()
         );
     }
@@ -123,7 +167,7 @@ async fn summarize(settings: SummarizeSettings) -> Result<Outcome> {
 
 async fn translate(settings: TranslateSettings) -> Result<Outcome> {
     let (client, _mock) = connect(&settings.endpoint).await?;
-    let pipeline = pipeline(client, &settings.run, Mode::Translate)?;
+    let pipeline = pipeline(client, &settings.endpoint, &settings.run, Mode::Translate).await?;
     let mut reader = spawn_reader(vec![settings.input.clone()], 2);
     let Some(loaded) = reader.recv().await else {
         bail!("{} holds no article", settings.input.display());
@@ -139,6 +183,7 @@ async fn translate(settings: TranslateSettings) -> Result<Outcome> {
     let bytes = if settings.json { render_jsonl(&record) } else { render_markdown(&record).into_bytes() };
     writer.write(bytes).await;
     writer.finish().await.context("cannot write the output")?;
+    finish_cache(&pipeline).await;
     if let Some(error) = &record.error {
         eprintln!("ko2en: {} failed: {}", record.id, error.message);
     }
@@ -160,6 +205,44 @@ async fn mock_server(settings: MockServerSettings) -> Result<Outcome> {
     tokio::select! {
         _ = server.wait() => {}
         _ = tokio::signal::ctrl_c() => {}
+    }
+    Ok(Outcome::Success)
+}
+
+async fn cache_command(settings: CacheCommandSettings) -> Result<Outcome> {
+    let path = settings.path;
+    match settings.action {
+        CacheAction::Path => println!("{}", path.display()),
+        CacheAction::Clear => {
+            let target = path.clone();
+            if tokio::task::spawn_blocking(move || cache::clear(&target)).await?? {
+                println!("ko2en: cleared the cache {}", path.display());
+            } else {
+                println!("ko2en: there is no cache at {}", path.display());
+            }
+        }
+        CacheAction::Stats => {
+            let target = path.clone();
+            match tokio::task::spawn_blocking(move || cache::summary(&target)).await?? {
+                None => println!("cache: {} (none yet)", path.display()),
+                Some(s) => {
+                    println!("cache: {}", path.display());
+                    println!("entries: {} answers, {} article records", s.answers, s.articles);
+                    println!("size on disk: {:.1} MiB", s.bytes_on_disk as f64 / (1024.0 * 1024.0));
+                    match s.last_run {
+                        Some(r) => println!(
+                            "last run: {} requests sent; answers {} hit, {} missed; articles {} hit, {} missed",
+                            r.requests_sent,
+                            r.answers_hit,
+                            r.answers_missed,
+                            r.articles_hit,
+                            r.articles_missed
+                        ),
+                        None => println!("last run: none recorded"),
+                    }
+                }
+            }
+        }
     }
     Ok(Outcome::Success)
 }

@@ -87,6 +87,17 @@ pub struct RunSettings {
     pub concurrency: usize,
     /// No progress on stderr.
     pub quiet: bool,
+    /// The answer cache.
+    pub cache: CacheSettings,
+}
+
+/// Where answers already paid for are kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheSettings {
+    /// The SQLite file, or None for no cache (`--no-cache`).
+    pub path: Option<PathBuf>,
+    /// Look nothing up, but store every new answer (`--refresh`).
+    pub refresh: bool,
 }
 
 /// `ko2en summarize`.
@@ -107,6 +118,15 @@ pub struct TranslateSettings {
     pub run: RunSettings,
 }
 
+/// `ko2en cache …`.
+#[derive(Debug, Clone)]
+pub struct CacheCommandSettings {
+    /// What to do with the cache.
+    pub action: cli::CacheAction,
+    /// The cache file.
+    pub path: PathBuf,
+}
+
 /// `ko2en mock-server`.
 #[derive(Debug, Clone)]
 pub struct MockServerSettings {
@@ -119,6 +139,7 @@ pub enum Settings {
     Summarize(SummarizeSettings),
     Translate(TranslateSettings),
     MockServer(MockServerSettings),
+    Cache(CacheCommandSettings),
 }
 
 impl Settings {
@@ -129,15 +150,22 @@ impl Settings {
             Command::Summarize(args) => Settings::Summarize(SummarizeSettings {
                 inputs: args.inputs,
                 endpoint: resolve_endpoint(args.endpoint, &env)?,
-                run: resolve_run(args.run)?,
+                run: resolve_run(args.run, &env)?,
             }),
             Command::Translate(args) => Settings::Translate(TranslateSettings {
                 input: args.file,
                 json: args.json,
                 endpoint: resolve_endpoint(args.endpoint, &env)?,
-                run: resolve_run(args.run)?,
+                run: resolve_run(args.run, &env)?,
             }),
             Command::MockServer(args) => Settings::MockServer(MockServerSettings { addr: args.addr }),
+            Command::Cache(args) => Settings::Cache(CacheCommandSettings {
+                action: args.action,
+                path: match args.cache {
+                    Some(path) => path,
+                    None => default_cache_path(&env)?,
+                },
+            }),
         })
     }
 }
@@ -185,7 +213,37 @@ fn resolve_endpoint(
     })
 }
 
-fn resolve_run(args: cli::RunArgs) -> Result<RunSettings, ConfigError> {
+/// `$XDG_CACHE_HOME/ko2en/cache.sqlite` when that variable holds an absolute path, else the
+/// platform's cache directory (`~/.cache` on Linux).
+pub fn default_cache_path(env: &impl Fn(&str) -> Option<String>) -> Result<PathBuf, ConfigError> {
+    let xdg = env("XDG_CACHE_HOME").map(PathBuf::from).filter(|p| p.is_absolute());
+    let base = xdg
+        .or_else(dirs::cache_dir)
+        .or_else(|| dirs::home_dir().map(|home| home.join(".cache")))
+        .ok_or_else(|| {
+            ConfigError::Invalid(
+                "cannot find a cache directory (no home directory): pass --cache PATH or --no-cache".into(),
+            )
+        })?;
+    Ok(base.join("ko2en").join("cache.sqlite"))
+}
+
+fn resolve_cache(
+    args: cli::CacheArgs,
+    env: &impl Fn(&str) -> Option<String>,
+) -> Result<CacheSettings, ConfigError> {
+    let path = match (args.no_cache, args.cache) {
+        (true, _) => None,
+        (false, Some(path)) => Some(path),
+        (false, None) => Some(default_cache_path(env)?),
+    };
+    Ok(CacheSettings { path, refresh: args.refresh })
+}
+
+fn resolve_run(
+    args: cli::RunArgs,
+    env: &impl Fn(&str) -> Option<String>,
+) -> Result<RunSettings, ConfigError> {
     if args.concurrency == 0 {
         return Err(ConfigError::Invalid("--concurrency must be at least 1".into()));
     }
@@ -199,6 +257,7 @@ fn resolve_run(args: cli::RunArgs) -> Result<RunSettings, ConfigError> {
         prompts_dir: args.prompts,
         concurrency: args.concurrency,
         quiet: args.quiet,
+        cache: resolve_cache(args.cache, env)?,
     })
 }
 
@@ -241,6 +300,19 @@ mod tests {
             panic!("summarize expected")
         };
         assert_eq!(s.endpoint.model, DEFAULT_MODEL);
+    }
+
+    #[test]
+    fn the_cache_lives_in_xdg_cache_home_unless_named_or_refused() {
+        let run = |args: &[&str], vars: &[(&str, &str)]| match resolve(args, vars).unwrap() {
+            Settings::Summarize(s) => s.run.cache,
+            _ => panic!("summarize expected"),
+        };
+        let default = run(&["summarize", "x", "--mock"], &[("XDG_CACHE_HOME", "/tmp/xdg")]);
+        assert_eq!(default.path, Some(PathBuf::from("/tmp/xdg/ko2en/cache.sqlite")));
+        let named = run(&["summarize", "x", "--mock", "--cache", "c.sqlite", "--refresh"], &[]);
+        assert_eq!(named, CacheSettings { path: Some("c.sqlite".into()), refresh: true });
+        assert_eq!(run(&["summarize", "x", "--mock", "--no-cache"], &[]).path, None);
     }
 
     #[test]

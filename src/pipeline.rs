@@ -1,12 +1,17 @@
 //! What happens to one article: prepared (cleaned, headline found), summarized in Korean and
 //! English, and — for `translate` — translated in full; the outcome is always a record, with
 //! the error in it when something failed, so that one bad article never stops a batch.
+//! An article already done with the same settings is one cache lookup: its results are reused
+//! and its identity (id, source, meta) comes from the current input.
 
+use serde::{Deserialize, Serialize};
+
+use crate::cache::{ArticleSettings, Key, article_key};
 use crate::client::{ChatRequest, ReplySchema};
 use crate::input::{Article, InputError, Loaded, SourceRef, clean};
 use crate::pool::{CallError, Pool};
-use crate::prompt::{Prompts, SummaryInput, TranslationInput};
-use crate::record::{Record, RecordError, SummaryReply, TranslationReply, Usage, strict_schema};
+use crate::prompt::{Messages, Prompts, SummaryInput, TranslationInput};
+use crate::record::{Record, RecordError, SummaryReply, TranslationReply, Usage, Warning, strict_schema};
 
 /// Completion budget of a summary: two summaries and a few key points fit well within it.
 const SUMMARY_MAX_TOKENS: u32 = 1_500;
@@ -46,6 +51,43 @@ pub fn prepare(article: Article) -> Result<Prepared, InputError> {
     })
 }
 
+/// The part of a record that the model's answers decide, which is what the article cache keeps.
+/// The rest (id, source, meta, Korean headline, model) comes from the current input and settings.
+#[derive(Debug, Serialize, Deserialize)]
+struct CachedResult {
+    title_en: Option<String>,
+    summary_ko: Option<String>,
+    summary_en: Option<String>,
+    key_points_en: Vec<String>,
+    translation_en: Option<String>,
+    warnings: Vec<Warning>,
+    usage: Usage,
+}
+
+impl CachedResult {
+    fn of(record: &Record) -> CachedResult {
+        CachedResult {
+            title_en: record.title_en.clone(),
+            summary_ko: record.summary_ko.clone(),
+            summary_en: record.summary_en.clone(),
+            key_points_en: record.key_points_en.clone(),
+            translation_en: record.translation_en.clone(),
+            warnings: record.warnings.clone(),
+            usage: record.usage,
+        }
+    }
+
+    fn fill(self, record: &mut Record) {
+        record.title_en = self.title_en;
+        record.summary_ko = self.summary_ko;
+        record.summary_en = self.summary_en;
+        record.key_points_en = self.key_points_en;
+        record.translation_en = self.translation_en;
+        record.warnings = self.warnings;
+        record.usage = self.usage;
+    }
+}
+
 /// Everything a run shares to turn articles into records.
 pub struct Pipeline {
     pool: Pool,
@@ -53,20 +95,51 @@ pub struct Pipeline {
     mode: Mode,
     summary_schema: ReplySchema,
     translation_schema: ReplySchema,
+    /// The request bodies with no article in them (model, response format, schemas,
+    /// parameters): part of every article's cache key.
+    request_shape: serde_json::Value,
+    /// The hash of the prompt templates: part of every article's cache key.
+    prompts_fingerprint: String,
 }
 
 impl Pipeline {
     pub fn new(pool: Pool, prompts: Prompts, mode: Mode) -> Pipeline {
+        let summary_schema = ReplySchema { name: "article_summary", schema: strict_schema::<SummaryReply>() };
+        let translation_schema =
+            ReplySchema { name: "passage_translation", schema: strict_schema::<TranslationReply>() };
+        let empty = Messages { system: String::new(), user: String::new() };
+        let shape = |schema: &ReplySchema, max_tokens: u32| {
+            pool.client().body(&ChatRequest { messages: &empty, schema, max_tokens })
+        };
+        let request_shape =
+            serde_json::json!([shape(&summary_schema, SUMMARY_MAX_TOKENS), shape(&translation_schema, 0),]);
+        let prompts_fingerprint = prompts.fingerprint();
         Pipeline {
             pool,
             prompts,
             mode,
-            summary_schema: ReplySchema { name: "article_summary", schema: strict_schema::<SummaryReply>() },
-            translation_schema: ReplySchema {
-                name: "passage_translation",
-                schema: strict_schema::<TranslationReply>(),
-            },
+            summary_schema,
+            translation_schema,
+            request_shape,
+            prompts_fingerprint,
         }
+    }
+
+    /// The cache key of `article`'s record with this pipeline's settings.
+    fn article_key(&self, article: &Prepared) -> Key {
+        let settings = ArticleSettings {
+            mode: match self.mode {
+                Mode::Summarize => "summarize",
+                Mode::Translate => "translate",
+            },
+            endpoint: self.pool.endpoint_id(),
+            model: self.pool.client().model(),
+            request_shape: &self.request_shape,
+            prompts: &self.prompts_fingerprint,
+            // No glossary reaches the prompts yet; when one does, its terms go here.
+            glossary: &[],
+        };
+        article_key(&settings, &article.title, &article.text)
     }
 
     pub fn pool(&self) -> &Pool {
@@ -87,10 +160,42 @@ impl Pipeline {
         record.id = prepared.id.clone();
         record.title_ko = Some(prepared.title.clone());
         record.meta = prepared.meta.clone();
+        let cached = match self.pool.cache() {
+            Some(cache) => {
+                let key = self.article_key(&prepared);
+                match cache.article(key).await.map(|json| serde_json::from_str::<CachedResult>(&json)) {
+                    Some(Ok(result)) => {
+                        result.fill(&mut record);
+                        return record;
+                    }
+                    Some(Err(e)) => {
+                        tracing::warn!("a cached record of {} is unreadable ({e}); redoing it", record.id)
+                    }
+                    None => {}
+                }
+                Some((cache, key))
+            }
+            None => None,
+        };
+        self.answer(&prepared, &mut record).await;
+        // Only a complete record is final: one with an error is retried on the next run.
+        if let Some((cache, key)) = cached
+            && !record.failed()
+        {
+            let result = serde_json::to_string(&CachedResult::of(&record)).expect("a result is JSON");
+            if let Err(e) = cache.store_article(key, result).await {
+                tracing::warn!("{e}");
+            }
+        }
+        record
+    }
+
+    /// Fill `record` with the model's answers for `prepared`.
+    async fn answer(&self, prepared: &Prepared, record: &mut Record) {
         let (summary, translation) = match self.mode {
-            Mode::Summarize => (self.summarize(&prepared).await, None),
+            Mode::Summarize => (self.summarize(prepared).await, None),
             Mode::Translate => {
-                let (s, t) = tokio::join!(self.summarize(&prepared), self.translate(&prepared));
+                let (s, t) = tokio::join!(self.summarize(prepared), self.translate(prepared));
                 (s, Some(t))
             }
         };
@@ -118,7 +223,6 @@ impl Pipeline {
         if let Some(e) = first_error {
             record.error = Some(RecordError { kind: e.kind().to_string(), message: e.to_string() });
         }
-        record
     }
 
     fn schema_text(&self, schema: &ReplySchema) -> Option<String> {
