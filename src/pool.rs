@@ -233,29 +233,33 @@ impl Pool {
         body: Value,
         valid: &(dyn Fn(&str) -> Result<(), ClientError> + Sync),
     ) -> Result<Answer, CallError> {
-        let Some(cache) = &self.cache else {
-            return self.send_until_valid(body, valid).await;
-        };
         // A cached answer that no longer parses (a reply type changed) is bought again.
-        if let Some(hit) = cache.answer(key).await.filter(|hit| valid(&hit.content).is_ok()) {
+        if let Some(cache) = &self.cache
+            && let Some(hit) = cache.answer(key).await.filter(|hit| valid(&hit.content).is_ok())
+        {
             self.from_cache.fetch_add(1, Ordering::Relaxed);
             return Ok(hit);
         }
-        let answer = self.send_until_valid(body, valid).await?;
-        // Committed before anyone uses it: a crash from here on loses nothing that was paid for.
-        if let Err(e) = cache.store_answer(key, &answer).await {
+        self.send_until_valid(key, body, valid).await
+    }
+
+    /// Commit a new answer to the cache before anyone uses it: a crash from here on loses
+    /// nothing that was paid for.
+    async fn commit(&self, key: Key, answer: &Answer) {
+        let Some(cache) = &self.cache else { return };
+        if let Err(e) = cache.store_answer(key, answer).await {
             self.stop(format!(
                 "{e}; nothing more is sent, so that no answer is bought and then lost. \
                  Free space or fix the cache and rerun: every answer already cached is reused"
             ));
         }
-        Ok(answer)
     }
 
     /// Send `body` until its answer passes `valid` or the policy gives up. Usage of failed
     /// attempts that the server billed is counted too.
     async fn send_until_valid(
         &self,
+        key: Key,
         mut body: Value,
         valid: &(dyn Fn(&str) -> Result<(), ClientError> + Sync),
     ) -> Result<Answer, CallError> {
@@ -266,10 +270,8 @@ impl Pool {
             if let Some(reason) = self.stop_reason() {
                 return Err(CallError::Stopped(reason));
             }
-            let outcome = {
-                let _permit = self.permits.acquire().await.expect("the semaphore is never closed");
-                self.client.send(&body).await
-            };
+            let permit = self.permits.acquire().await.expect("the semaphore is never closed");
+            let outcome = self.client.send(&body).await;
             usage.requests += 1;
             self.requests_sent.fetch_add(1, Ordering::Relaxed);
             let error = match outcome.result {
@@ -282,12 +284,20 @@ impl Pool {
                         requests: 0,
                     };
                     match valid(&response.content) {
-                        Ok(()) => return Ok(Answer { content: response.content, usage }),
+                        Ok(()) => {
+                            let answer = Answer { content: response.content, usage };
+                            // The permit is held until the answer is committed, so that at most
+                            // `concurrency` answers are ever paid for but not yet on disk.
+                            self.commit(key, &answer).await;
+                            drop(permit);
+                            return Ok(answer);
+                        }
                         Err(e) => e,
                     }
                 }
                 Err(e) => e,
             };
+            drop(permit); // not held through a backoff
             tracing::debug!(attempt, kind = error.kind(), "request failed: {error}");
             match error.recovery() {
                 Recovery::StopRun => {
