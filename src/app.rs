@@ -1,5 +1,6 @@
 //! Running a command: build the heavy things once from settings (mock server, HTTP client,
-//! templates, writer), stream the articles through the pipeline in input order, and report.
+//! cache, templates, writer), stream the articles through the pipeline in input order, and
+//! report — including how many requests were really sent and how many answers the cache gave.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -8,11 +9,13 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use futures::StreamExt;
 
+use crate::cache::{self, Cache};
 use crate::chunk::{Encoding, TokenCounter};
+use crate::cli::CacheAction;
 use crate::client::{Client, RetryPolicy};
 use crate::config::{
-    ArticleSettings, CleanSettings, EndpointSettings, MockServerSettings, RunSettings, Settings,
-    SummarizeSettings, TranslateSettings,
+    ArticleSettings, CacheCommandSettings, CleanSettings, EndpointSettings, MockServerSettings, RunSettings,
+    Settings, SummarizeSettings, TranslateSettings,
 };
 use crate::dedupe::{self, Dedupe};
 use crate::input::clean::{ArticleMetadata, Removed};
@@ -44,6 +47,7 @@ pub async fn run(settings: Settings) -> Result<Outcome> {
         Settings::Translate(s) => translate(s).await,
         Settings::Clean(s) => clean(s).await,
         Settings::MockServer(s) => mock_server(s).await,
+        Settings::Cache(s) => cache_command(s).await,
     }
 }
 
@@ -64,12 +68,40 @@ async fn connect(endpoint: &EndpointSettings) -> Result<(Client, Option<MockServ
     Ok((client, mock))
 }
 
-fn pipeline(client: Client, run: &RunSettings, article: &ArticleSettings, mode: Mode) -> Result<Pipeline> {
+async fn pipeline(
+    client: Client,
+    endpoint: &EndpointSettings,
+    run: &RunSettings,
+    article: &ArticleSettings,
+    mode: Mode,
+) -> Result<Pipeline> {
     let prompts = Prompts::load(run.prompts_dir.as_deref())?;
+    let cache = match run.cache.path.clone() {
+        Some(path) => {
+            let refresh = run.cache.refresh;
+            Some(tokio::task::spawn_blocking(move || Cache::open(&path, refresh)).await??)
+        }
+        None => None,
+    };
+    // The mock's port changes every run, its answers do not: it is one endpoint to the cache.
+    let endpoint_id = if endpoint.mock { "mock".to_string() } else { client.base_url().to_string() };
     let counter = TokenCounter::new(run.encoding.unwrap_or_else(|| Encoding::for_model(client.model())));
     let retry = RetryPolicy { max_attempts: run.max_attempts, ..RetryPolicy::default() };
-    let pool = Pool::new(client, run.concurrency, run.budget, retry, counter);
+    let pool = Pool::new(client, run.concurrency, run.budget, retry, counter).with_cache(cache, &endpoint_id);
     Ok(Pipeline::new(pool, prompts, mode, run.chunk_limits).with_article_settings(article.clone()))
+}
+
+/// Record the run's cache statistics and close the cache; a failure here loses nothing (every
+/// answer was committed when it arrived), so it is only a warning.
+async fn finish_cache(pipeline: &Pipeline) -> Option<cache::RunStats> {
+    let cache = pipeline.pool().cache()?.clone();
+    match cache.finish(pipeline.pool().stats().sent.load(Ordering::Relaxed)).await {
+        Ok(stats) => Some(stats),
+        Err(e) => {
+            eprintln!("ko2en: warning: {e}");
+            None
+        }
+    }
 }
 
 fn destination(run: &RunSettings) -> Destination {
@@ -79,7 +111,9 @@ fn destination(run: &RunSettings) -> Destination {
 async fn summarize(settings: SummarizeSettings) -> Result<Outcome> {
     let started = Instant::now();
     let (client, _mock) = connect(&settings.endpoint).await?;
-    let pipeline = Arc::new(pipeline(client, &settings.run, &settings.article, Mode::Summarize)?);
+    let pipeline = Arc::new(
+        pipeline(client, &settings.endpoint, &settings.run, &settings.article, Mode::Summarize).await?,
+    );
     let writer = Writer::create(destination(&settings.run))?;
     let reporter: Arc<dyn Reporter> = Arc::from(stderr_reporter(settings.run.quiet));
     let inputs = settings.inputs.clone();
@@ -137,15 +171,20 @@ async fn summarize(settings: SummarizeSettings) -> Result<Outcome> {
     }
     reporter.finish();
     let outcome = writer.finish().await.context("cannot write the output")?;
+    let cached = finish_cache(&pipeline).await;
     let stats = pipeline.pool().stats();
     summary.sent = stats.sent.load(Ordering::Relaxed);
     summary.prompt_tokens = stats.prompt_tokens.load(Ordering::Relaxed);
     summary.completion_tokens = stats.completion_tokens.load(Ordering::Relaxed);
     summary.retries = stats.retries().into_iter().collect();
+    summary.answers_from_cache = stats.from_cache.load(Ordering::Relaxed);
+    summary.articles_from_cache = cached.map(|c| c.articles_hit);
     let limiter = pipeline.pool().limiter().stats();
     summary.budget_tokens = limiter.tokens_charged.saturating_sub(limiter.tokens_refunded);
     summary.elapsed = started.elapsed();
     if !settings.run.quiet {
+        // Records keep what each answer cost when it was bought (so a rerun's output is
+        // identical); this summary says what this run actually paid.
         eprintln!("{}", summary.render());
     }
     if let Some(reason) = pipeline.pool().stop_reason() {
@@ -203,7 +242,8 @@ impl Interrupt {
 
 async fn translate(settings: TranslateSettings) -> Result<Outcome> {
     let (client, _mock) = connect(&settings.endpoint).await?;
-    let pipeline = pipeline(client, &settings.run, &settings.article, Mode::Translate)?;
+    let pipeline =
+        pipeline(client, &settings.endpoint, &settings.run, &settings.article, Mode::Translate).await?;
     let mut reader = spawn_reader(vec![settings.input.clone()], 2);
     let Some(loaded) = reader.recv().await else {
         bail!("{} holds no article", settings.input.display());
@@ -219,6 +259,7 @@ async fn translate(settings: TranslateSettings) -> Result<Outcome> {
     let bytes = if settings.json { render_jsonl(&record) } else { render_markdown(&record).into_bytes() };
     writer.write(bytes).await;
     writer.finish().await.context("cannot write the output")?;
+    finish_cache(&pipeline).await;
     if let Some(error) = &record.error {
         eprintln!("ko2en: {} failed: {}", record.id, error.message);
     }
@@ -292,6 +333,44 @@ async fn mock_server(settings: MockServerSettings) -> Result<Outcome> {
     tokio::select! {
         _ = server.wait() => {}
         _ = tokio::signal::ctrl_c() => {}
+    }
+    Ok(Outcome::Success)
+}
+
+async fn cache_command(settings: CacheCommandSettings) -> Result<Outcome> {
+    let path = settings.path;
+    match settings.action {
+        CacheAction::Path => println!("{}", path.display()),
+        CacheAction::Clear => {
+            let target = path.clone();
+            if tokio::task::spawn_blocking(move || cache::clear(&target)).await?? {
+                println!("ko2en: cleared the cache {}", path.display());
+            } else {
+                println!("ko2en: there is no cache at {}", path.display());
+            }
+        }
+        CacheAction::Stats => {
+            let target = path.clone();
+            match tokio::task::spawn_blocking(move || cache::summary(&target)).await?? {
+                None => println!("cache: {} (none yet)", path.display()),
+                Some(s) => {
+                    println!("cache: {}", path.display());
+                    println!("entries: {} answers, {} article records", s.answers, s.articles);
+                    println!("size on disk: {:.1} MiB", s.bytes_on_disk as f64 / (1024.0 * 1024.0));
+                    match s.last_run {
+                        Some(r) => println!(
+                            "last run: {} requests sent; answers {} hit, {} missed; articles {} hit, {} missed",
+                            r.requests_sent,
+                            r.answers_hit,
+                            r.answers_missed,
+                            r.articles_hit,
+                            r.articles_missed
+                        ),
+                        None => println!("last run: none recorded"),
+                    }
+                }
+            }
+        }
     }
     Ok(Outcome::Success)
 }

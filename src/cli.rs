@@ -30,6 +30,8 @@ pub enum Command {
     /// force a fault with a marker in its content, e.g. [[mock:fail=503]], [[mock:drop]] or
     /// [[mock:truncate:once]] (docs/mock.md lists them all).
     MockServer(MockServerArgs),
+    /// Inspect or clear the answer cache.
+    Cache(CacheCommandArgs),
 }
 
 #[derive(Debug, Args)]
@@ -155,6 +157,41 @@ pub struct RunArgs {
     /// No progress output on stderr.
     #[arg(short, long)]
     pub quiet: bool,
+    #[command(flatten)]
+    pub cache: CacheArgs,
+}
+
+/// Where answers already paid for are kept.
+#[derive(Debug, Args)]
+pub struct CacheArgs {
+    /// The cache file [default: $XDG_CACHE_HOME/ko2en/cache.sqlite, else ~/.cache/ko2en/cache.sqlite].
+    #[arg(long, value_name = "PATH", conflicts_with = "no_cache")]
+    pub cache: Option<PathBuf>,
+    /// Use no cache: every answer is bought, none is kept.
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Ignore cached answers (buy them again) but store the new ones.
+    #[arg(long, conflicts_with = "no_cache")]
+    pub refresh: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CacheCommandArgs {
+    #[command(subcommand)]
+    pub action: CacheAction,
+    /// The cache file [default: $XDG_CACHE_HOME/ko2en/cache.sqlite, else ~/.cache/ko2en/cache.sqlite].
+    #[arg(long, value_name = "PATH", global = true)]
+    pub cache: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Subcommand)]
+pub enum CacheAction {
+    /// Entries, size on disk, and the last run's hits and misses.
+    Stats,
+    /// Delete the cache file (even a damaged one).
+    Clear,
+    /// Print where the cache file is.
+    Path,
 }
 
 /// The mock endpoint and what it does to its clients.

@@ -105,6 +105,17 @@ pub struct RunSettings {
     pub max_attempts: u32,
     /// No progress on stderr.
     pub quiet: bool,
+    /// The answer cache.
+    pub cache: CacheSettings,
+}
+
+/// Where answers already paid for are kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheSettings {
+    /// The SQLite file, or None for no cache (`--no-cache`).
+    pub path: Option<PathBuf>,
+    /// Look nothing up, but store every new answer (`--refresh`).
+    pub refresh: bool,
 }
 
 /// How articles are prepared and their answers judged.
@@ -155,6 +166,15 @@ pub struct TranslateSettings {
     pub article: ArticleSettings,
 }
 
+/// `ko2en cache …`.
+#[derive(Debug, Clone)]
+pub struct CacheCommandSettings {
+    /// What to do with the cache.
+    pub action: cli::CacheAction,
+    /// The cache file.
+    pub path: PathBuf,
+}
+
 /// `ko2en mock-server`.
 #[derive(Debug, Clone)]
 pub struct MockServerSettings {
@@ -171,6 +191,7 @@ pub enum Settings {
     Translate(TranslateSettings),
     Clean(CleanSettings),
     MockServer(MockServerSettings),
+    Cache(CacheCommandSettings),
 }
 
 impl Settings {
@@ -181,20 +202,27 @@ impl Settings {
             Command::Summarize(args) => Settings::Summarize(SummarizeSettings {
                 inputs: args.inputs,
                 endpoint: resolve_endpoint(args.endpoint, &env)?,
-                run: resolve_run(args.run)?,
+                run: resolve_run(args.run, &env)?,
                 article: resolve_article(args.article)?,
             }),
             Command::Translate(args) => Settings::Translate(TranslateSettings {
                 input: args.file,
                 json: args.json,
                 endpoint: resolve_endpoint(args.endpoint, &env)?,
-                run: resolve_run(args.run)?,
+                run: resolve_run(args.run, &env)?,
                 article: resolve_article(args.article)?,
             }),
             Command::Clean(args) => {
                 Settings::Clean(CleanSettings { inputs: args.inputs, output: args.output })
             }
             Command::MockServer(args) => Settings::MockServer(resolve_mock_server(args)?),
+            Command::Cache(args) => Settings::Cache(CacheCommandSettings {
+                action: args.action,
+                path: match args.cache {
+                    Some(path) => path,
+                    None => default_cache_path(&env)?,
+                },
+            }),
         })
     }
 }
@@ -357,7 +385,37 @@ fn resolve_article(args: cli::ArticleArgs) -> Result<ArticleSettings, ConfigErro
     Ok(ArticleSettings { clean: !args.no_clean, glossary: Arc::new(glossary), strict: args.strict })
 }
 
-fn resolve_run(args: cli::RunArgs) -> Result<RunSettings, ConfigError> {
+/// `$XDG_CACHE_HOME/ko2en/cache.sqlite` when that variable holds an absolute path, else the
+/// platform's cache directory (`~/.cache` on Linux).
+pub fn default_cache_path(env: &impl Fn(&str) -> Option<String>) -> Result<PathBuf, ConfigError> {
+    let xdg = env("XDG_CACHE_HOME").map(PathBuf::from).filter(|p| p.is_absolute());
+    let base = xdg
+        .or_else(dirs::cache_dir)
+        .or_else(|| dirs::home_dir().map(|home| home.join(".cache")))
+        .ok_or_else(|| {
+            ConfigError::Invalid(
+                "cannot find a cache directory (no home directory): pass --cache PATH or --no-cache".into(),
+            )
+        })?;
+    Ok(base.join("ko2en").join("cache.sqlite"))
+}
+
+fn resolve_cache(
+    args: cli::CacheArgs,
+    env: &impl Fn(&str) -> Option<String>,
+) -> Result<CacheSettings, ConfigError> {
+    let path = match (args.no_cache, args.cache) {
+        (true, _) => None,
+        (false, Some(path)) => Some(path),
+        (false, None) => Some(default_cache_path(env)?),
+    };
+    Ok(CacheSettings { path, refresh: args.refresh })
+}
+
+fn resolve_run(
+    args: cli::RunArgs,
+    env: &impl Fn(&str) -> Option<String>,
+) -> Result<RunSettings, ConfigError> {
     if args.concurrency == 0 {
         return Err(ConfigError::Invalid("--concurrency must be at least 1".into()));
     }
@@ -392,6 +450,7 @@ fn resolve_run(args: cli::RunArgs) -> Result<RunSettings, ConfigError> {
         encoding,
         max_attempts: args.max_attempts,
         quiet: args.quiet,
+        cache: resolve_cache(args.cache, env)?,
     })
 }
 
@@ -530,6 +589,19 @@ mod tests {
             panic!("summarize expected")
         };
         assert_eq!((s.article.glossary.len(), s.article.clean, s.article.strict), (1, false, false));
+    }
+
+    #[test]
+    fn the_cache_lives_in_xdg_cache_home_unless_named_or_refused() {
+        let run = |args: &[&str], vars: &[(&str, &str)]| match resolve(args, vars).unwrap() {
+            Settings::Summarize(s) => s.run.cache,
+            _ => panic!("summarize expected"),
+        };
+        let default = run(&["summarize", "x", "--mock"], &[("XDG_CACHE_HOME", "/tmp/xdg")]);
+        assert_eq!(default.path, Some(PathBuf::from("/tmp/xdg/ko2en/cache.sqlite")));
+        let named = run(&["summarize", "x", "--mock", "--cache", "c.sqlite", "--refresh"], &[]);
+        assert_eq!(named, CacheSettings { path: Some("c.sqlite".into()), refresh: true });
+        assert_eq!(run(&["summarize", "x", "--mock", "--no-cache"], &[]).path, None);
     }
 
     #[test]

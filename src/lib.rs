@@ -7,7 +7,8 @@
 //! - [`pipeline`] turns one article into one [`record::Record`]: prepare, summarize, translate;
 //!   [`chunk`] splits long articles by token count at Korean sentence boundaries.
 //! - [`prompt`] renders the templates of `prompts/`; [`record`] defines the replies' schemas.
-//! - [`pool`] schedules every LLM call (concurrency, retries); [`client`] sends one.
+//! - [`pool`] schedules every LLM call (cache, concurrency, retries); [`client`] sends one.
+//! - [`cache`] keeps every answer bought, and every finished record, in SQLite.
 //! - [`output`] writes records (JSONL, Markdown) without blocking the runtime.
 //! - [`mock`] is the built-in OpenAI-compatible server, with the rate limits and faults of real
 //!   endpoints on demand; [`progress`] reports on stderr.
@@ -20,6 +21,7 @@
 //! - [`app`] wires a command together; [`redact`] keeps the API key out of everything.
 
 pub mod app;
+pub mod cache;
 pub mod check;
 pub mod chunk;
 pub mod cli;

@@ -1,7 +1,12 @@
 //! What happens to one article: prepared (cleaned, headline found), summarized in Korean and
 //! English, and — for `translate` — translated in full; the outcome is always a record, with
 //! the error in it when something failed, so that one bad article never stops a batch.
+//! An article already done with the same settings is one cache lookup: its results are reused
+//! and its identity (id, source, meta) comes from the current input.
 
+use serde::{Deserialize, Serialize};
+
+use crate::cache::{ArticleIdentity, Key, article_key};
 use crate::chunk;
 use crate::client::{ChatRequest, ReplySchema};
 use crate::config::ArticleSettings;
@@ -9,7 +14,7 @@ use crate::glossary::Term;
 use crate::input::clean::{self, ArticleMetadata, Removed};
 use crate::input::{Article, InputError, Loaded, SourceRef};
 use crate::pool::{CallError, Pool};
-use crate::prompt::{CombineInput, PartSummary, Prompts, SummaryInput, TranslationInput};
+use crate::prompt::{CombineInput, Messages, PartSummary, Prompts, SummaryInput, TranslationInput};
 use crate::record::{Record, RecordError, SummaryReply, TranslationReply, Usage, Warning, strict_schema};
 use crate::terms;
 use crate::verify::{self, Checked};
@@ -82,6 +87,43 @@ fn uncleaned(title: Option<&str>, text: &str) -> clean::Cleaned {
     clean::Cleaned { title, text: body, removed: Vec::new(), metadata: ArticleMetadata::default() }
 }
 
+/// The part of a record that the model's answers decide, which is what the article cache keeps.
+/// The rest (id, source, meta, Korean headline, byline, model) comes from the current input.
+#[derive(Debug, Serialize, Deserialize)]
+struct CachedResult {
+    title_en: Option<String>,
+    summary_ko: Option<String>,
+    summary_en: Option<String>,
+    key_points_en: Vec<String>,
+    translation_en: Option<String>,
+    warnings: Vec<Warning>,
+    usage: Usage,
+}
+
+impl CachedResult {
+    fn of(record: &Record) -> CachedResult {
+        CachedResult {
+            title_en: record.title_en.clone(),
+            summary_ko: record.summary_ko.clone(),
+            summary_en: record.summary_en.clone(),
+            key_points_en: record.key_points_en.clone(),
+            translation_en: record.translation_en.clone(),
+            warnings: record.warnings.clone(),
+            usage: record.usage,
+        }
+    }
+
+    fn fill(self, record: &mut Record) {
+        record.title_en = self.title_en;
+        record.summary_ko = self.summary_ko;
+        record.summary_en = self.summary_en;
+        record.key_points_en = self.key_points_en;
+        record.translation_en = self.translation_en;
+        record.warnings = self.warnings;
+        record.usage = self.usage;
+    }
+}
+
 /// How articles are cut for the model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ChunkLimits {
@@ -108,22 +150,58 @@ pub struct Pipeline {
     summary_schema: ReplySchema,
     translation_schema: ReplySchema,
     article: ArticleSettings,
+    /// The request bodies with no article in them (model, response format, schemas,
+    /// parameters) and the chunk limits: part of every article's cache key.
+    request_shape: serde_json::Value,
+    /// The hash of the prompt templates: part of every article's cache key.
+    prompts_fingerprint: String,
 }
 
 impl Pipeline {
     pub fn new(pool: Pool, prompts: Prompts, mode: Mode, limits: ChunkLimits) -> Pipeline {
+        let summary_schema = ReplySchema { name: "article_summary", schema: strict_schema::<SummaryReply>() };
+        let translation_schema =
+            ReplySchema { name: "passage_translation", schema: strict_schema::<TranslationReply>() };
+        let empty = Messages::new(String::new(), String::new());
+        let shape = |schema: &ReplySchema, max_tokens: u32| {
+            pool.client().body(&ChatRequest { messages: &empty, schema, max_tokens })
+        };
+        let request_shape = serde_json::json!([
+            shape(&summary_schema, SUMMARY_MAX_TOKENS),
+            shape(&translation_schema, 0),
+            {"summary_tokens": limits.summary_tokens, "translation_tokens": limits.translation_tokens,
+             "encoding": pool.counter().encoding().name()},
+        ]);
+        let prompts_fingerprint = prompts.fingerprint();
         Pipeline {
             pool,
             prompts,
             mode,
             limits,
-            summary_schema: ReplySchema { name: "article_summary", schema: strict_schema::<SummaryReply>() },
-            translation_schema: ReplySchema {
-                name: "passage_translation",
-                schema: strict_schema::<TranslationReply>(),
-            },
+            summary_schema,
+            translation_schema,
             article: ArticleSettings::default(),
+            request_shape,
+            prompts_fingerprint,
         }
+    }
+
+    /// The cache key of `article`'s record with this pipeline's settings.
+    fn article_key(&self, article: &Prepared) -> Key {
+        let glossary: Vec<(String, String)> =
+            self.terms_of(article).into_iter().map(|t| (t.ko.clone(), t.en.clone())).collect();
+        let identity = ArticleIdentity {
+            mode: match self.mode {
+                Mode::Summarize => "summarize",
+                Mode::Translate => "translate",
+            },
+            endpoint: self.pool.endpoint_id(),
+            model: self.pool.client().model(),
+            request_shape: &self.request_shape,
+            prompts: &self.prompts_fingerprint,
+            glossary: &glossary,
+        };
+        article_key(&identity, &article.title, &article.text)
     }
 
     /// Prepare and check articles as `article` says (cleaning, glossary, strictness).
@@ -163,13 +241,48 @@ impl Pipeline {
         record
     }
 
-    /// A prepared article in, its record out.
+    /// A prepared article in, its record out: from the article cache when this article was
+    /// done before with the same settings, else answered (and then cached, when complete).
     pub async fn process_prepared(&self, prepared: Prepared) -> Record {
         let mut record = self.start_record(&prepared);
+        let cached = match self.pool.cache() {
+            Some(cache) => {
+                let key = self.article_key(&prepared);
+                match cache.article(key).await.map(|json| serde_json::from_str::<CachedResult>(&json)) {
+                    Some(Ok(result)) => {
+                        result.fill(&mut record);
+                        verify::enforce_strict(&mut record, self.article.strict);
+                        return record;
+                    }
+                    Some(Err(e)) => {
+                        tracing::warn!("a cached record of {} is unreadable ({e}); redoing it", record.id)
+                    }
+                    None => {}
+                }
+                Some((cache, key))
+            }
+            None => None,
+        };
+        self.answer(&prepared, &mut record).await;
+        // Only a complete record is final: one with an error is retried on the next run.
+        if let Some((cache, key)) = cached
+            && !record.failed()
+        {
+            let result = serde_json::to_string(&CachedResult::of(&record)).expect("a result is JSON");
+            if let Err(e) = cache.store_article(key, result).await {
+                tracing::warn!("{e}");
+            }
+        }
+        verify::enforce_strict(&mut record, self.article.strict);
+        record
+    }
+
+    /// Fill `record` with the model's answers for `prepared`.
+    async fn answer(&self, prepared: &Prepared, record: &mut Record) {
         let (summary, translation) = match self.mode {
-            Mode::Summarize => (self.summarize(&prepared).await, None),
+            Mode::Summarize => (self.summarize(prepared).await, None),
             Mode::Translate => {
-                let (s, t) = tokio::join!(self.summarize(&prepared), self.translate(&prepared));
+                let (s, t) = tokio::join!(self.summarize(prepared), self.translate(prepared));
                 (s, Some(t))
             }
         };
@@ -200,8 +313,6 @@ impl Pipeline {
         if let Some(e) = first_error {
             record.error = Some(RecordError { kind: e.kind().to_string(), message: e.to_string() });
         }
-        verify::enforce_strict(&mut record, self.article.strict);
-        record
     }
 
     /// The glossary terms of the whole article: every request about it gets the same list.

@@ -148,6 +148,10 @@ pub struct RunSummary {
     /// Tokens counted against the TPM budget (prompt plus completion budget per request).
     pub budget_tokens: u64,
     pub retries: Vec<(&'static str, u64)>,
+    /// Calls answered from the cache.
+    pub answers_from_cache: u64,
+    /// Articles whose whole record came from the cache; None without a cache.
+    pub articles_from_cache: Option<u64>,
     pub elapsed: Duration,
     pub budget: Option<Budget>,
 }
@@ -164,6 +168,14 @@ impl RunSummary {
             self.sent,
             if self.sent == 1 { "" } else { "s" },
         );
+        if let Some(articles) = self.articles_from_cache {
+            out.push_str(&format!(
+                " · from cache: {articles} article{}, {} more answer{}",
+                if articles == 1 { "" } else { "s" },
+                self.answers_from_cache,
+                if self.answers_from_cache == 1 { "" } else { "s" }
+            ));
+        }
         let retries: u64 = self.retries.iter().map(|(_, n)| n).sum();
         if retries > 0 {
             let causes: Vec<String> = self.retries.iter().map(|(kind, n)| format!("{n} {kind}")).collect();
@@ -210,12 +222,15 @@ mod tests {
             completion_tokens: 200,
             budget_tokens: 3000,
             retries: vec![("rate_limited", 1), ("server_error", 1)],
+            answers_from_cache: 2,
+            articles_from_cache: Some(3),
             elapsed: Duration::from_secs(60),
             budget: Some(Budget { rpm: NonZeroU32::new(6), tpm: None }),
         };
         let text = summary.render();
         assert!(text.contains("10 articles: 9 ok, 1 failed"), "{text}");
         assert!(text.contains("(2 retries: 1 rate_limited, 1 server_error)"), "{text}");
+        assert!(text.contains("from cache: 3 articles, 2 more answers"), "{text}");
         assert!(text.contains("budget used: 100% of RPM"), "{text}");
     }
 }

@@ -149,6 +149,18 @@ impl Prompts {
         Ok(Prompts { env })
     }
 
+    /// The hash of every template's source as loaded (built-in or the user's), so that an
+    /// edited template misses the article cache.
+    pub fn fingerprint(&self) -> String {
+        let sources: Vec<(&str, String)> = TEMPLATES
+            .iter()
+            .map(|(name, _)| {
+                (*name, self.env.get_template(name).map(|t| t.source().to_string()).unwrap_or_default())
+            })
+            .collect();
+        crate::cache::key::texts_fingerprint(sources.iter().map(|(name, text)| (*name, text.as_str())))
+    }
+
     /// Messages that summarize one article (or one part of it).
     pub fn summary(&self, input: &SummaryInput<'_>, schema: Option<&str>) -> Result<Messages, PromptError> {
         let text = delimit(input.text, "article");

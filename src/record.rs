@@ -95,7 +95,7 @@ impl std::ops::AddAssign for Usage {
 }
 
 /// Something the checks found that did not stop the article.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Warning {
     pub kind: String,
     pub message: String,

@@ -15,9 +15,12 @@ const ALIBABA: &str = "fixtures/alibaba-cloud-korea.txt";
 const HTML_PAGE: &str = "tests/data/smart-factory-page.html";
 
 fn ko2en(args: &[&str]) -> Output {
+    // A cache of its own, so that runs share no answers and leave the user's cache alone.
+    let cache_home = tempfile::tempdir().expect("a temp dir");
     std::process::Command::new(env!("CARGO_BIN_EXE_ko2en"))
         .args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("XDG_CACHE_HOME", cache_home.path())
         .env_remove("OPENAI_API_KEY")
         .env_remove("OPENAI_BASE_URL")
         .env_remove("KO2EN_MODEL")
@@ -289,7 +292,15 @@ fn glossary_terms_go_into_the_prompt_and_a_miss_is_repaired_once_with_a_differen
     });
     let recorder = Recorder::start(summary, json!({"translation_en": "unused"}));
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_ko2en"))
-        .args(["summarize", "-q", "--base-url", &recorder.url, "--glossary", g.to_str().unwrap()])
+        .args([
+            "summarize",
+            "-q",
+            "--no-cache",
+            "--base-url",
+            &recorder.url,
+            "--glossary",
+            g.to_str().unwrap(),
+        ])
         .arg(&article)
         .env("OPENAI_API_KEY", "sk-test")
         .output()

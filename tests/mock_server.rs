@@ -462,7 +462,16 @@ mod binary {
         let log = dir.path().join("requests.jsonl");
         let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/alibaba-cloud-korea.txt");
         let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_ko2en"))
-            .args(["summarize", fixture, "--mock", "--quiet", "--mock-opt", "seed=3", "--mock-opt"])
+            .args([
+                "summarize",
+                fixture,
+                "--mock",
+                "--quiet",
+                "--no-cache",
+                "--mock-opt",
+                "seed=3",
+                "--mock-opt",
+            ])
             .arg(format!("log={}", log.display()))
             .env_remove("OPENAI_API_KEY")
             .output()

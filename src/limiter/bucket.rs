@@ -40,7 +40,7 @@ pub(super) struct Bucket {
     /// and the server's drift apart by the spread of request latencies (the first request also
     /// pays for connecting), and a reserve of `slack / rate` seconds absorbs that drift, so
     /// that settings matching the server meet no 429. It costs `slack` units of the first burst.
-    slack: i128,
+    pub(super) slack: i128,
     pub(super) tat: i128,
 }
 

@@ -137,6 +137,10 @@ struct Inner {
     reserve_permille: u32,
     /// Not-before instants (ns since origin) from the server.
     hold_all: i128,
+    /// Grants not yet settled or dropped: requests on their way, which a server's
+    /// `remaining_*` may not count yet.
+    outstanding_requests: u64,
+    outstanding_tokens: u64,
     queue: BTreeMap<u64, Waiter>,
     next_id: u64,
     stats: LimiterStats,
@@ -205,6 +209,8 @@ impl Inner {
         self.queue.remove(&id);
         self.stats.requests += 1;
         self.stats.tokens_charged += me as u64;
+        self.outstanding_requests += 1;
+        self.outstanding_tokens += me as u64;
         Decision::Granted
     }
 }
@@ -273,6 +279,8 @@ impl Limiter {
                     reserve_permille,
                     gov,
                     hold_all: 0,
+                    outstanding_requests: 0,
+                    outstanding_tokens: 0,
                     queue: BTreeMap::new(),
                     next_id: 0,
                     stats: LimiterStats::default(),
@@ -348,26 +356,49 @@ impl Limiter {
         let dur_ns = |d: Duration| d.as_nanos().min(i64::MAX as u128) as i128;
         let mut inner = shared.lock();
         let mut tightened = false;
+        // A newly learned (or stricter) limit gets a new bucket: as full as the server says,
+        // less what is on its way that the server may not have counted yet — the grants still
+        // open, but for the one whose answer this is — or, replacing a bucket, at least as used
+        // as the old one.
         if let Some(limit) = state.limit_tokens.and_then(NonZeroU32::new)
             && inner.tokens.as_ref().is_none_or(|b| (limit.get() as i128) < b.cap)
         {
-            // Carry over what is in use, in units, into the smaller bucket.
             let used = inner.tokens.as_ref().map_or(0, |b| b.level(now) / UNIT);
             let mut bucket = Bucket::new(limit, inner.reserve_permille);
             bucket.tat = now * bucket.cap + used.min(bucket.cap) * UNIT;
+            if let Some(rem) = state.remaining_tokens {
+                bucket.tighten(rem, now);
+            }
+            if used == 0 {
+                bucket.charge(inner.outstanding_tokens.min(u32::MAX as u64) as u32, now);
+            }
             inner.tokens = Some(bucket);
             tightened = true;
         }
         if let Some(limit) = state.limit_requests.and_then(NonZeroU32::new)
             && inner.reqs.as_ref().is_none_or(|b| (limit.get() as i128) < b.cap)
         {
-            // Re-rate both the planning mirror and governor; the new budget starts as full as
-            // the server says (`remaining_requests` below), else full.
-            inner.reqs = Some(Bucket::new(limit, inner.reserve_permille));
-            inner.gov = Some(RateLimiter::direct_with_clock(
+            let used = inner.reqs.as_ref().map_or(0, |b| b.level(now) / UNIT);
+            let mut bucket = Bucket::new(limit, inner.reserve_permille);
+            bucket.tat = now * bucket.cap + used.min(bucket.cap) * UNIT;
+            if let Some(rem) = state.remaining_requests {
+                bucket.tighten(rem, now);
+            }
+            if used == 0 {
+                let uncounted = inner.outstanding_requests.saturating_sub(1);
+                bucket.charge(uncounted.min(u32::MAX as u64) as u32, now);
+            }
+            // Governor, the authority on requests, starts from the same state as its mirror.
+            let gov = RateLimiter::direct_with_clock(
                 Quota::per_minute(limit),
                 TokioClock { origin: shared.origin },
-            ));
+            );
+            let in_use = limit.get().saturating_sub(bucket.available(now) + bucket.slack as u32);
+            if let Some(n) = NonZeroU32::new(in_use) {
+                let _ = gov.check_n(n);
+            }
+            inner.reqs = Some(bucket);
+            inner.gov = Some(gov);
             tightened = true;
         }
         if let Some(rem) = state.remaining_tokens
@@ -420,6 +451,15 @@ pub struct Grant {
 impl std::fmt::Debug for Grant {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Grant").field("tokens", &self.tokens).finish()
+    }
+}
+
+impl Drop for Grant {
+    /// Settled or not, the grant is no longer on its way.
+    fn drop(&mut self) {
+        let mut inner = self.shared.lock();
+        inner.outstanding_requests = inner.outstanding_requests.saturating_sub(1);
+        inner.outstanding_tokens = inner.outstanding_tokens.saturating_sub(self.tokens as u64);
     }
 }
 

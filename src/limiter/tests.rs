@@ -138,6 +138,33 @@ async fn a_reserve_keeps_a_margin_below_the_burst_and_then_paces_at_the_full_rat
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_limit_learned_mid_flight_counts_the_requests_still_on_their_way() {
+    // Regression: a bucket created from the first response's headers started as full as the
+    // server said, forgetting the requests already granted that the server had not counted
+    // yet, and the run met a 429.
+    let l = limiter(None, None);
+    let open: Vec<Grant> = futures_grants(&l, 5).await;
+    // The server answered the first of them: 10 a minute, 9 left (it counted only that one).
+    l.observe(&ServerState { limit_requests: Some(10), remaining_requests: Some(9), ..Default::default() });
+    drop(open);
+    let t0 = Instant::now();
+    for _ in 0..5 {
+        let _ = l.acquire(1).await.unwrap();
+    }
+    assert_eq!(t0.elapsed(), Duration::ZERO, "9 left, 4 of them already on their way");
+    let _ = l.acquire(1).await.unwrap();
+    assert_eq!(t0.elapsed(), ms(6_000), "then one each 6 s at 10 a minute");
+}
+
+async fn futures_grants(l: &Limiter, n: usize) -> Vec<Grant> {
+    let mut grants = Vec::new();
+    for _ in 0..n {
+        grants.push(l.acquire(1).await.unwrap());
+    }
+    grants
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_server_limit_below_the_settings_or_without_settings_becomes_the_rate() {
     // No settings at all: the server says 60 RPM with 0 left, so the next request waits
     // the 1 s one request takes to refill.

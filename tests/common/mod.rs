@@ -13,6 +13,9 @@ pub fn fixture(name: &str) -> PathBuf {
 pub struct Ko2en {
     command: Command,
     stdin: Option<Vec<u8>>,
+    /// Each run gets its own cache directory, so that tests neither share answers nor touch
+    /// the developer's own cache.
+    _cache_home: tempfile::TempDir,
 }
 
 impl Ko2en {
@@ -26,8 +29,9 @@ impl Ko2en {
         for var in ["OPENAI_API_KEY", "OPENAI_BASE_URL", "KO2EN_MODEL"] {
             command.env_remove(var);
         }
-        // Keep every test's cache private (and the developer's cache untouched).
-        Ko2en { command, stdin: None }
+        let cache_home = tempfile::tempdir().expect("a temp dir");
+        command.env("XDG_CACHE_HOME", cache_home.path());
+        Ko2en { command, stdin: None, _cache_home: cache_home }
     }
 
     pub fn arg_path(mut self, path: &Path) -> Ko2en {

@@ -1,0 +1,214 @@
+//! The answer cache: no answer that was paid for is lost or paid for again, and none is reused
+//! where it would be wrong. Two kinds of entries live in one SQLite file:
+//!
+//! - an *answer* per LLM call, keyed by everything that changes it ([`key::call_key`]): the
+//!   content and what it cost. The pool commits it before anything downstream sees it, so a
+//!   crash at any moment keeps every answer received.
+//! - a *record result* per article ([`key::article_key`]), so that rerunning a finished batch
+//!   is one lookup per article. Only error-free results are kept; a failed article is retried.
+//!
+//! Cached usage is what the answer cost when it was bought: a rerun reproduces the same records
+//! byte for byte, and the end-of-run summary says how many requests were actually sent.
+
+pub mod key;
+mod store;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+pub use key::{ArticleIdentity, Key, article_key, call_key};
+pub use store::SCHEMA_VERSION;
+use store::{Store, Write};
+
+use crate::record::Usage;
+
+/// Why the cache cannot be used. Every message says what to do next.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum CacheError {
+    #[error(
+        "the cache {path} is damaged or is not a ko2en cache ({message}); it was left untouched. \
+         Run `ko2en cache clear --cache {path}` to start a new one, or use --cache other.sqlite"
+    )]
+    Corrupt { path: PathBuf, message: String },
+    #[error(
+        "the cache {path} was written by a newer ko2en (cache schema {found}; this one knows {known}); \
+         it was left untouched. Upgrade ko2en, run `ko2en cache clear --cache {path}`, or use --cache other.sqlite"
+    )]
+    Newer { path: PathBuf, found: i64, known: i64 },
+    #[error("cannot use the cache {path}: {message}")]
+    Io { path: PathBuf, message: String },
+    #[error("the cache {path} failed: {message}")]
+    Sqlite { path: PathBuf, message: String },
+}
+
+/// A cached answer: the content as the model gave it, and what it cost then.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer {
+    pub content: String,
+    pub usage: Usage,
+}
+
+/// What one run found in the cache.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RunStats {
+    /// Articles whose whole record came from the cache.
+    pub articles_hit: u64,
+    pub articles_missed: u64,
+    /// LLM calls answered from the cache.
+    pub answers_hit: u64,
+    pub answers_missed: u64,
+    /// Requests that reached the endpoint.
+    pub requests_sent: u64,
+}
+
+/// What `ko2en cache stats` shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheSummary {
+    pub answers: u64,
+    pub articles: u64,
+    /// The file and its WAL, in bytes.
+    pub bytes_on_disk: u64,
+    pub last_run: Option<RunStats>,
+}
+
+#[derive(Default)]
+struct Counters {
+    articles_hit: AtomicU64,
+    articles_missed: AtomicU64,
+    answers_hit: AtomicU64,
+    answers_missed: AtomicU64,
+}
+
+/// A handle on the open cache, shared by every task of a run.
+#[derive(Clone)]
+pub struct Cache {
+    store: Arc<Store>,
+    /// Lookups always miss; answers are still stored (`--refresh`).
+    refresh: bool,
+    counters: Arc<Counters>,
+}
+
+impl std::fmt::Debug for Cache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cache").field("path", &self.store.path()).field("refresh", &self.refresh).finish()
+    }
+}
+
+impl Cache {
+    /// Open or create the cache at `path`. Blocking (it touches the disk): call it off the
+    /// runtime, e.g. in `spawn_blocking`.
+    pub fn open(path: &Path, refresh: bool) -> Result<Cache, CacheError> {
+        Ok(Cache { store: Arc::new(Store::open(path)?), refresh, counters: Default::default() })
+    }
+
+    pub fn path(&self) -> &Path {
+        self.store.path()
+    }
+
+    /// The answer stored under `key`. A read error is a miss (and a warning): the answer is
+    /// bought again rather than the batch stopped.
+    pub async fn answer(&self, key: Key) -> Option<Answer> {
+        let found = if self.refresh {
+            None
+        } else {
+            self.store.read(move |conn| store::answer(conn, key)).await.unwrap_or_else(|e| {
+                tracing::warn!("{e}");
+                None
+            })
+        };
+        let counter =
+            if found.is_some() { &self.counters.answers_hit } else { &self.counters.answers_missed };
+        counter.fetch_add(1, Ordering::Relaxed);
+        found.map(|(content, usage)| Answer { content, usage })
+    }
+
+    /// Store `answer` under `key`; returns once it is committed to disk.
+    pub async fn store_answer(&self, key: Key, answer: &Answer) -> Result<(), CacheError> {
+        self.store.write(Write::Answer { key, content: answer.content.clone(), usage: answer.usage }).await
+    }
+
+    /// The record result (JSON) stored under an article's `key`.
+    pub async fn article(&self, key: Key) -> Option<String> {
+        let found = if self.refresh {
+            None
+        } else {
+            self.store.read(move |conn| store::article(conn, key)).await.unwrap_or_else(|e| {
+                tracing::warn!("{e}");
+                None
+            })
+        };
+        let counter =
+            if found.is_some() { &self.counters.articles_hit } else { &self.counters.articles_missed };
+        counter.fetch_add(1, Ordering::Relaxed);
+        found
+    }
+
+    /// Store an article's record result (JSON); returns once it is committed.
+    pub async fn store_article(&self, key: Key, result: String) -> Result<(), CacheError> {
+        self.store.write(Write::Article { key, result }).await
+    }
+
+    /// This run's hits and misses so far.
+    pub fn run_stats(&self, requests_sent: u64) -> RunStats {
+        let c = &self.counters;
+        RunStats {
+            articles_hit: c.articles_hit.load(Ordering::Relaxed),
+            articles_missed: c.articles_missed.load(Ordering::Relaxed),
+            answers_hit: c.answers_hit.load(Ordering::Relaxed),
+            answers_missed: c.answers_missed.load(Ordering::Relaxed),
+            requests_sent,
+        }
+    }
+
+    /// Record this run's statistics (for `ko2en cache stats`) and close the file.
+    pub async fn finish(self, requests_sent: u64) -> Result<RunStats, CacheError> {
+        let stats = self.run_stats(requests_sent);
+        self.store.write(Write::Run(stats)).await?;
+        let store = self.store;
+        tokio::task::spawn_blocking(move || store.close()).await.ok();
+        Ok(stats)
+    }
+}
+
+/// Entries, size and last run of the cache at `path`; None when there is no cache there yet.
+/// Opens the file read-only: looking never changes it.
+pub fn summary(path: &Path) -> Result<Option<CacheSummary>, CacheError> {
+    if !path.exists() {
+        return Ok(None);
+    }
+    let conn = store::open_reader(path)?;
+    let (answers, articles, last_run) = store::summary(&conn)
+        .map_err(|e| CacheError::Sqlite { path: path.to_path_buf(), message: e.to_string() })?;
+    let bytes_on_disk = companion_files(path).iter().filter_map(|p| p.metadata().ok()).map(|m| m.len()).sum();
+    Ok(Some(CacheSummary { answers, articles, bytes_on_disk, last_run }))
+}
+
+/// Delete the cache at `path` with its WAL files, without opening it (so a damaged file can be
+/// cleared too). Returns whether there was anything to delete.
+pub fn clear(path: &Path) -> std::io::Result<bool> {
+    let mut removed = false;
+    for file in companion_files(path) {
+        match std::fs::remove_file(&file) {
+            Ok(()) => removed = true,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(std::io::Error::new(e.kind(), format!("cannot delete {}: {e}", file.display())));
+            }
+        }
+    }
+    Ok(removed)
+}
+
+/// The file and the `-wal`/`-shm` files SQLite keeps beside it.
+fn companion_files(path: &Path) -> Vec<PathBuf> {
+    let with_suffix = |suffix: &str| {
+        let mut name = path.as_os_str().to_os_string();
+        name.push(suffix);
+        PathBuf::from(name)
+    };
+    vec![path.to_path_buf(), with_suffix("-wal"), with_suffix("-shm")]
+}
+
+#[cfg(test)]
+mod tests;

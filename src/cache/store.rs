@@ -1,0 +1,357 @@
+//! The SQLite file behind the cache: opening it safely (private permissions, WAL, schema
+//! version checked, never overwriting a file it does not recognise), one writer thread that
+//! owns the only writing connection, and read-only connections used off the async runtime.
+//!
+//! Every write is confirmed only once its transaction has committed (WAL, `synchronous=FULL`,
+//! so it survives a power cut). Writes that arrive together are committed together — one
+//! fsync for many answers — which keeps a fast batch from waiting on the disk once per answer.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use tokio::sync::{mpsc, oneshot};
+
+use super::{CacheError, Key, RunStats};
+use crate::record::Usage;
+
+/// The layout of the file, in `PRAGMA user_version`. A file with a larger number was written
+/// by a newer ko2en and is refused rather than misread or rewritten.
+pub const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA: &str = "
+    CREATE TABLE answer (
+        key BLOB PRIMARY KEY,
+        content TEXT NOT NULL,
+        prompt_tokens INTEGER NOT NULL,
+        completion_tokens INTEGER NOT NULL,
+        requests INTEGER NOT NULL,
+        created_at INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE article (
+        key BLOB PRIMARY KEY,
+        result TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE run (
+        id INTEGER PRIMARY KEY,
+        finished_at INTEGER NOT NULL,
+        articles_hit INTEGER NOT NULL,
+        articles_missed INTEGER NOT NULL,
+        answers_hit INTEGER NOT NULL,
+        answers_missed INTEGER NOT NULL,
+        requests_sent INTEGER NOT NULL
+    );
+";
+
+/// A second writer (another ko2en on the same cache) is waited for, not failed on.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Most writes committed in one transaction.
+const MAX_GROUP: usize = 512;
+
+/// Something to commit.
+pub enum Write {
+    Answer { key: Key, content: String, usage: Usage },
+    Article { key: Key, result: String },
+    Run(RunStats),
+}
+
+struct Job {
+    write: Write,
+    done: oneshot::Sender<Result<(), String>>,
+}
+
+/// An open cache file.
+pub struct Store {
+    path: PathBuf,
+    writer: Mutex<Option<mpsc::UnboundedSender<Job>>>,
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    readers: Mutex<Vec<Connection>>,
+}
+
+impl Store {
+    /// Open (creating if needed) the cache at `path`. Blocking: call it off the runtime.
+    pub fn open(path: &Path) -> Result<Store, CacheError> {
+        create_private(path)?;
+        let mut conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| classify(path, e))?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(|e| classify(path, e))?;
+        check_version(&conn, path)?;
+        let mode: String =
+            conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0)).map_err(|e| classify(path, e))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(CacheError::Sqlite {
+                path: path.to_path_buf(),
+                message: format!("cannot switch to WAL mode (got {mode})"),
+            });
+        }
+        conn.pragma_update(None, "synchronous", "FULL").map_err(|e| classify(path, e))?;
+        if user_version(&conn, path)? == 0 {
+            let tx = conn.transaction().map_err(|e| classify(path, e))?;
+            tx.execute_batch(SCHEMA).map_err(|e| classify(path, e))?;
+            tx.pragma_update(None, "user_version", SCHEMA_VERSION).map_err(|e| classify(path, e))?;
+            tx.commit().map_err(|e| classify(path, e))?;
+        }
+        let (tx, rx) = mpsc::unbounded_channel();
+        let thread = std::thread::Builder::new()
+            .name("ko2en-cache".into())
+            .spawn(move || write_loop(conn, rx))
+            .map_err(|e| CacheError::Io { path: path.to_path_buf(), message: e.to_string() })?;
+        Ok(Store {
+            path: path.to_path_buf(),
+            writer: Mutex::new(Some(tx)),
+            thread: Mutex::new(Some(thread)),
+            readers: Mutex::new(Vec::new()),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Commit `write`; returns once the transaction holding it has committed.
+    pub async fn write(&self, write: Write) -> Result<(), CacheError> {
+        let (done, committed) = oneshot::channel();
+        let sent = match &*self.writer.lock().unwrap_or_else(|e| e.into_inner()) {
+            Some(tx) => tx.send(Job { write, done }).is_ok(),
+            None => false,
+        };
+        let failed = |message: String| CacheError::Sqlite { path: self.path.clone(), message };
+        if !sent {
+            return Err(failed("the cache is closed".into()));
+        }
+        committed.await.map_err(|_| failed("the cache writer stopped".into()))?.map_err(failed)
+    }
+
+    /// Run `query` on a read-only connection on a blocking thread.
+    pub async fn read<T: Send + 'static>(
+        self: &Arc<Self>,
+        query: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, CacheError> {
+        let store = Arc::clone(self);
+        tokio::task::spawn_blocking(move || store.read_blocking(query))
+            .await
+            .map_err(|e| CacheError::Sqlite { path: self.path.clone(), message: e.to_string() })?
+    }
+
+    fn read_blocking<T>(
+        &self,
+        query: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, CacheError> {
+        let reused = self.readers.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let conn = match reused {
+            Some(conn) => conn,
+            None => open_reader(&self.path)?,
+        };
+        let result = query(&conn).map_err(|e| classify(&self.path, e));
+        self.readers.lock().unwrap_or_else(|e| e.into_inner()).push(conn);
+        result
+    }
+
+    /// Stop the writer after what was queued, and wait for it (its connection closes, and
+    /// SQLite folds the WAL back into the file).
+    pub fn close(&self) {
+        self.readers.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        drop(self.writer.lock().unwrap_or_else(|e| e.into_inner()).take());
+        if let Some(thread) = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+fn write_loop(mut conn: Connection, mut rx: mpsc::UnboundedReceiver<Job>) {
+    while let Some(first) = rx.blocking_recv() {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match rx.try_recv() {
+                Ok(job) => group.push(job),
+                Err(_) => break,
+            }
+        }
+        let result = commit(&mut conn, &group).map_err(|e| e.to_string());
+        for job in group {
+            let _ = job.done.send(result.clone());
+        }
+    }
+}
+
+fn commit(conn: &mut Connection, group: &[Job]) -> rusqlite::Result<()> {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+    let tx = conn.transaction()?;
+    for job in group {
+        match &job.write {
+            Write::Answer { key, content, usage } => {
+                tx.prepare_cached(
+                    "INSERT OR REPLACE INTO answer
+                     (key, content, prompt_tokens, completion_tokens, requests, created_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )?
+                .execute(params![
+                    key.0.as_slice(),
+                    content,
+                    usage.prompt_tokens as i64,
+                    usage.completion_tokens as i64,
+                    usage.requests as i64,
+                    now
+                ])?;
+            }
+            Write::Article { key, result } => {
+                tx.prepare_cached(
+                    "INSERT OR REPLACE INTO article (key, result, created_at) VALUES (?1, ?2, ?3)",
+                )?
+                .execute(params![key.0.as_slice(), result, now])?;
+            }
+            Write::Run(run) => {
+                tx.execute(
+                    "INSERT INTO run (finished_at, articles_hit, articles_missed, answers_hit,
+                     answers_missed, requests_sent) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    params![
+                        now,
+                        run.articles_hit as i64,
+                        run.articles_missed as i64,
+                        run.answers_hit as i64,
+                        run.answers_missed as i64,
+                        run.requests_sent as i64
+                    ],
+                )?;
+            }
+        }
+    }
+    tx.commit()
+}
+
+/// The cached answer under `key`.
+pub fn answer(conn: &Connection, key: Key) -> rusqlite::Result<Option<(String, Usage)>> {
+    conn.prepare_cached(
+        "SELECT content, prompt_tokens, completion_tokens, requests FROM answer WHERE key = ?1",
+    )?
+    .query_row([key.0.as_slice()], |row| {
+        Ok((
+            row.get::<_, String>(0)?,
+            Usage {
+                prompt_tokens: row.get::<_, i64>(1)? as u64,
+                completion_tokens: row.get::<_, i64>(2)? as u64,
+                requests: row.get::<_, i64>(3)? as u64,
+            },
+        ))
+    })
+    .optional()
+}
+
+/// The cached article result under `key`.
+pub fn article(conn: &Connection, key: Key) -> rusqlite::Result<Option<String>> {
+    conn.prepare_cached("SELECT result FROM article WHERE key = ?1")?
+        .query_row([key.0.as_slice()], |row| row.get(0))
+        .optional()
+}
+
+/// Entries and the last run, for `ko2en cache stats`.
+pub fn summary(conn: &Connection) -> rusqlite::Result<(u64, u64, Option<RunStats>)> {
+    let count = |table: &str| -> rusqlite::Result<u64> {
+        conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get::<_, i64>(0)).map(|n| n as u64)
+    };
+    let last = conn
+        .query_row(
+            "SELECT articles_hit, articles_missed, answers_hit, answers_missed, requests_sent
+             FROM run ORDER BY id DESC LIMIT 1",
+            [],
+            |r| {
+                Ok(RunStats {
+                    articles_hit: r.get::<_, i64>(0)? as u64,
+                    articles_missed: r.get::<_, i64>(1)? as u64,
+                    answers_hit: r.get::<_, i64>(2)? as u64,
+                    answers_missed: r.get::<_, i64>(3)? as u64,
+                    requests_sent: r.get::<_, i64>(4)? as u64,
+                })
+            },
+        )
+        .optional()?;
+    Ok((count("answer")?, count("article")?, last))
+}
+
+/// A read-only connection to an existing cache whose version was checked.
+pub fn open_reader(path: &Path) -> Result<Connection, CacheError> {
+    let conn =
+        Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+            .map_err(|e| classify(path, e))?;
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(|e| classify(path, e))?;
+    check_version(&conn, path)?;
+    Ok(conn)
+}
+
+fn user_version(conn: &Connection, path: &Path) -> Result<i64, CacheError> {
+    conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(|e| classify(path, e))
+}
+
+/// Refuse a file from a newer ko2en, or one that is a database but not a ko2en cache.
+fn check_version(conn: &Connection, path: &Path) -> Result<(), CacheError> {
+    let version = user_version(conn, path)?;
+    if version > SCHEMA_VERSION {
+        return Err(CacheError::Newer { path: path.to_path_buf(), found: version, known: SCHEMA_VERSION });
+    }
+    let tables: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('answer', 'article', 'run')",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(|e| classify(path, e))?;
+    let objects: i64 = conn
+        .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
+        .map_err(|e| classify(path, e))?;
+    let sound = match version {
+        0 => objects == 0,
+        _ => tables == 3,
+    };
+    if !sound {
+        return Err(CacheError::Corrupt {
+            path: path.to_path_buf(),
+            message: "it is an SQLite database, but not a ko2en cache".into(),
+        });
+    }
+    Ok(())
+}
+
+/// Damage and foreign files get the message that says what to do; the rest stay SQLite errors.
+fn classify(path: &Path, error: rusqlite::Error) -> CacheError {
+    use rusqlite::ErrorCode;
+    match error.sqlite_error_code() {
+        Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt) => {
+            CacheError::Corrupt { path: path.to_path_buf(), message: error.to_string() }
+        }
+        _ => CacheError::Sqlite { path: path.to_path_buf(), message: error.to_string() },
+    }
+}
+
+/// Create the cache's directory (0700) and file (0600) if missing, so that SQLite — which gives
+/// its `-wal` and `-shm` files the main file's permissions — never makes them readable by others.
+fn create_private(path: &Path) -> Result<(), CacheError> {
+    let io = |e: std::io::Error| CacheError::Io { path: path.to_path_buf(), message: e.to_string() };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty() && !d.exists()) {
+        let mut builder = fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder.create(dir).map_err(io)?;
+    }
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(io(e)),
+    }
+}

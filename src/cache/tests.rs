@@ -1,0 +1,118 @@
+//! The cache file's guarantees, on real SQLite files in a temporary directory.
+
+use super::*;
+use serde_json::json;
+
+fn answer(text: &str) -> Answer {
+    Answer { content: text.into(), usage: Usage { prompt_tokens: 10, completion_tokens: 5, requests: 1 } }
+}
+
+fn some_key(n: u8) -> Key {
+    call_key("https://a/v1", &json!({"model": "m", "n": n}))
+}
+
+#[tokio::test]
+async fn an_answer_is_stored_and_found_again_after_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.sqlite");
+    let cache = Cache::open(&path, false).unwrap();
+    assert_eq!(cache.answer(some_key(1)).await, None);
+    cache.store_answer(some_key(1), &answer("첫")).await.unwrap();
+    cache.store_article(some_key(2), "{}".into()).await.unwrap();
+    assert_eq!(cache.answer(some_key(1)).await, Some(answer("첫")));
+    let stats = cache.finish(3).await.unwrap();
+    assert_eq!((stats.answers_hit, stats.answers_missed, stats.requests_sent), (1, 1, 3));
+
+    let again = Cache::open(&path, false).unwrap();
+    assert_eq!(again.answer(some_key(1)).await, Some(answer("첫")));
+    assert_eq!(again.article(some_key(2)).await.as_deref(), Some("{}"));
+    drop(again);
+    let summary = summary(&path).unwrap().unwrap();
+    assert_eq!((summary.answers, summary.articles), (1, 1));
+    assert_eq!(summary.last_run.unwrap().requests_sent, 3);
+    assert!(summary.bytes_on_disk > 0);
+}
+
+#[tokio::test]
+async fn refresh_ignores_hits_but_still_stores() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.sqlite");
+    let cache = Cache::open(&path, false).unwrap();
+    cache.store_answer(some_key(1), &answer("old")).await.unwrap();
+    cache.finish(0).await.unwrap();
+
+    let refreshing = Cache::open(&path, true).unwrap();
+    assert_eq!(refreshing.answer(some_key(1)).await, None);
+    assert_eq!(refreshing.article(some_key(2)).await, None);
+    refreshing.store_answer(some_key(1), &answer("new")).await.unwrap();
+    refreshing.finish(0).await.unwrap();
+
+    let cache = Cache::open(&path, false).unwrap();
+    assert_eq!(cache.answer(some_key(1)).await, Some(answer("new")));
+}
+
+#[tokio::test]
+async fn the_file_is_in_wal_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.sqlite");
+    let cache = Cache::open(&path, false).unwrap();
+    cache.store_answer(some_key(1), &answer("x")).await.unwrap();
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let mode: String = conn.pragma_query_value(None, "journal_mode", |r| r.get(0)).unwrap();
+    assert_eq!(mode, "wal");
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+    assert_eq!(version, SCHEMA_VERSION);
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn the_cache_is_private_to_the_user() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ko2en").join("c.sqlite");
+    let cache = Cache::open(&path, false).unwrap();
+    cache.store_answer(some_key(1), &answer("x")).await.unwrap();
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(path.parent().unwrap()), 0o700);
+    assert_eq!(mode(&path), 0o600);
+    let wal = PathBuf::from(format!("{}-wal", path.display()));
+    assert_eq!(mode(&wal), 0o600, "SQLite's WAL is as private as the file");
+}
+
+#[test]
+fn a_damaged_file_is_refused_with_what_to_do_and_left_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.sqlite");
+    let garbage = b"this is not an SQLite database, just some bytes that happen to be here.".repeat(100);
+    std::fs::write(&path, &garbage).unwrap();
+    let err = Cache::open(&path, false).unwrap_err();
+    assert!(matches!(err, CacheError::Corrupt { .. }), "{err:?}");
+    let message = err.to_string();
+    assert!(message.contains("ko2en cache clear") && message.contains("--cache other.sqlite"), "{message}");
+    assert_eq!(std::fs::read(&path).unwrap(), garbage);
+    assert!(summary(&path).is_err());
+    assert!(clear(&path).unwrap() && !path.exists());
+}
+
+#[test]
+fn a_database_that_is_not_a_ko2en_cache_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("other.sqlite");
+    rusqlite::Connection::open(&path).unwrap().execute_batch("CREATE TABLE t (x)").unwrap();
+    assert!(matches!(Cache::open(&path, false), Err(CacheError::Corrupt { .. })));
+}
+
+#[test]
+fn a_cache_from_a_newer_ko2en_is_refused_and_left_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.sqlite");
+    drop(Cache::open(&path, false).unwrap());
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1).unwrap();
+    drop(conn);
+    let before = std::fs::read(&path).unwrap();
+    let err = Cache::open(&path, false).unwrap_err();
+    assert!(matches!(err, CacheError::Newer { found, .. } if found == SCHEMA_VERSION + 1), "{err:?}");
+    assert!(err.to_string().contains("newer ko2en"), "{err}");
+    assert_eq!(std::fs::read(&path).unwrap(), before);
+}
