@@ -296,7 +296,10 @@ impl Pipeline {
                 record.summary_en = Some(reply.summary_en);
                 record.key_points_en = reply.key_points_en;
             }
-            Err(e) => first_error = Some(e),
+            Err(e) => {
+                record.usage += e.usage();
+                first_error = Some(e);
+            }
         }
         match translation {
             Some(Ok((Checked { reply, usage, findings }, inconsistent))) => {
@@ -306,6 +309,7 @@ impl Pipeline {
                 record.translation_en = Some(reply);
             }
             Some(Err(e)) => {
+                record.usage += e.usage();
                 first_error.get_or_insert(e);
             }
             None => {}
@@ -351,12 +355,8 @@ impl Pipeline {
             }
         });
         let mut usage = Usage::default();
-        let mut replies = Vec::with_capacity(part_count);
-        for done in futures::future::join_all(parts).await {
-            let done = done?;
-            usage += done.usage;
-            replies.push(done);
-        }
+        let (mut replies, spent) = settle_all(futures::future::join_all(parts).await)?;
+        usage += spent;
         if replies.len() == 1 {
             let mut only = replies.pop().expect("one reply");
             only.usage = usage;
@@ -377,7 +377,8 @@ impl Pipeline {
             verify::complete_checked(&self.pool, &self.prompts, &request, |reply: &SummaryReply| {
                 verify::summary_findings(&article.title, &article.text, &terms, reply)
             })
-            .await?;
+            .await
+            .map_err(|e| e.with_usage(usage))?;
         usage += combined.usage;
         combined.usage = usage;
         Ok(combined)
@@ -438,9 +439,10 @@ impl Pipeline {
         let mut english = String::new();
         let mut findings = Vec::new();
         let mut pairs = Vec::with_capacity(chunks.len());
-        for (passage, done) in chunks.iter().zip(futures::future::join_all(passages).await) {
-            let done = done?;
-            usage += done.usage;
+        let (done, spent) =
+            settle_all(futures::future::join_all(passages).await).map_err(|e| e.with_usage(usage))?;
+        usage += spent;
+        for (passage, done) in chunks.iter().zip(done) {
             findings.extend(done.findings);
             if !english.is_empty() {
                 english.push_str(if passage.joiner.is_empty() { " " } else { passage.joiner });
@@ -451,6 +453,28 @@ impl Pipeline {
         let pair_refs: Vec<(&str, &str)> = pairs.iter().map(|(ko, en)| (*ko, en.as_str())).collect();
         let inconsistent = terms::inconsistent_terms(&shared, &pair_refs);
         Ok((Checked { reply: english, usage, findings }, inconsistent))
+    }
+}
+
+/// The parts' answers and what they cost, or the first failure carrying what all the parts
+/// cost (the failed ones' billed attempts included).
+fn settle_all<T>(results: Vec<Result<Checked<T>, CallError>>) -> Result<(Vec<Checked<T>>, Usage), CallError> {
+    let mut spent = Usage::default();
+    let mut answers = Vec::with_capacity(results.len());
+    let mut failure: Option<CallError> = None;
+    for result in results {
+        match result {
+            Ok(done) => {
+                spent += done.usage;
+                answers.push(done);
+            }
+            Err(e) if failure.is_none() => failure = Some(e),
+            Err(e) => spent += e.usage(),
+        }
+    }
+    match failure {
+        Some(e) => Err(e.with_usage(spent)),
+        None => Ok((answers, spent)),
     }
 }
 
@@ -497,6 +521,23 @@ mod tests {
             assert!(!p.text.contains(noise), "{noise} left in the body");
         }
         assert!(p.text.contains("SK텔레콤 을지로 본사를 방문해"));
+    }
+
+    #[test]
+    fn a_failed_part_carries_what_every_part_of_the_article_cost() {
+        let cost = |requests| Usage { prompt_tokens: 10 * requests, completion_tokens: requests, requests };
+        let ok = |requests| Ok(Checked { reply: (), usage: cost(requests), findings: Vec::new() });
+        let failed = |requests| {
+            Err(CallError::Failed {
+                error: crate::client::ClientError::Timeout(std::time::Duration::from_secs(1)),
+                attempts: requests as u32,
+                usage: cost(requests),
+            })
+        };
+        let (answers, spent) = settle_all(vec![ok(1), ok(2)]).unwrap();
+        assert_eq!((answers.len(), spent), (2, cost(3)));
+        let error = settle_all(vec![ok(1), failed(3), ok(2), failed(2)]).unwrap_err();
+        assert_eq!(error.usage(), cost(8));
     }
 
     #[test]

@@ -26,8 +26,10 @@ use crate::record::Usage;
 /// Why a call failed in the end.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum CallError {
+    /// `usage` is what the failed call (and, once [`CallError::with_usage`] added them, the
+    /// article's other calls) cost: failed attempts are billed too.
     #[error("{error} (after {attempts} attempt{})", if *attempts == 1 { "" } else { "s" })]
-    Failed { error: ClientError, attempts: u32 },
+    Failed { error: ClientError, attempts: u32, usage: Usage },
     #[error("{0}")]
     TooLarge(LimitError),
     #[error("not sent: the run was stopped ({0})")]
@@ -40,6 +42,26 @@ impl CallError {
             CallError::Failed { error, .. } => error.kind(),
             CallError::TooLarge(_) => "too_large",
             CallError::Stopped(_) => "stopped",
+        }
+    }
+
+    /// What was spent before the failure (nothing for a call never sent).
+    pub fn usage(&self) -> Usage {
+        match self {
+            CallError::Failed { usage, .. } => *usage,
+            _ => Usage::default(),
+        }
+    }
+
+    /// The same failure, also carrying `spent` on the article's other calls, so that the
+    /// record of a failed article still says what it cost.
+    pub fn with_usage(self, spent: Usage) -> CallError {
+        match self {
+            CallError::Failed { error, attempts, mut usage } => {
+                usage += spent;
+                CallError::Failed { error, attempts, usage }
+            }
+            other => other,
         }
     }
 }
@@ -199,8 +221,11 @@ impl Pool {
         let key = call_key(&self.endpoint_id, &body);
         let valid = |content: &str| parse_reply::<T>(content).map(drop);
         let answer = self.answer(key, body, &valid).await?;
-        let reply = parse_reply::<T>(&answer.content)
-            .map_err(|error| CallError::Failed { error, attempts: answer.usage.requests as u32 })?;
+        let reply = parse_reply::<T>(&answer.content).map_err(|error| CallError::Failed {
+            error,
+            attempts: answer.usage.requests as u32,
+            usage: answer.usage,
+        })?;
         Ok(Completion { reply, usage: answer.usage })
     }
 
@@ -340,16 +365,16 @@ impl Pool {
             match error.recovery() {
                 Recovery::StopRun => {
                     self.stop(error.to_string());
-                    return Err(CallError::Failed { error, attempts: attempt });
+                    return Err(CallError::Failed { error, attempts: attempt, usage });
                 }
-                Recovery::GiveUp => return Err(CallError::Failed { error, attempts: attempt }),
+                Recovery::GiveUp => return Err(CallError::Failed { error, attempts: attempt, usage }),
                 _ if attempt >= self.retry.max_attempts => {
-                    return Err(CallError::Failed { error, attempts: attempt });
+                    return Err(CallError::Failed { error, attempts: attempt, usage });
                 }
                 Recovery::RetryLarger => {
                     let current = Client::max_tokens_of(&body);
                     if current >= self.retry.max_completion_tokens {
-                        return Err(CallError::Failed { error, attempts: attempt });
+                        return Err(CallError::Failed { error, attempts: attempt, usage });
                     }
                     let larger = current.saturating_mul(2).min(self.retry.max_completion_tokens);
                     for field in ["max_tokens", "max_completion_tokens"] {

@@ -67,7 +67,9 @@ where
         }
         Err(e) => {
             tracing::debug!("the repair request failed, keeping the first answer: {e}");
-            Ok(Checked { reply: first.reply, usage: first.usage, findings })
+            let mut usage = first.usage;
+            usage += e.usage();
+            Ok(Checked { reply: first.reply, usage, findings })
         }
     }
 }

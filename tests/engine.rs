@@ -92,6 +92,7 @@ fn a_client_error_is_not_retried_and_fails_only_its_article() {
     assert_eq!(code, 1);
     assert_eq!(record["error"]["kind"], "http_error", "{record}");
     assert_eq!(log.len(), 1, "a 400 can never succeed: sent once");
+    assert_eq!(record["usage"]["requests"], 1, "{record}");
 }
 
 #[test]
@@ -101,6 +102,7 @@ fn a_persistent_failure_gives_up_after_max_attempts() {
     assert_eq!(record["error"]["kind"], "server_error");
     assert!(record["error"]["message"].as_str().unwrap().contains("after 3 attempts"), "{record}");
     assert_eq!(log.len(), 3);
+    assert_eq!(record["usage"]["requests"], 3, "a failed article still says what it cost: {record}");
 }
 
 #[test]
