@@ -112,8 +112,8 @@ fn an_exhausted_quota_stops_the_run_and_nothing_else_is_sent() {
     let input = batch(dir.path(), &texts);
     let log_path = dir.path().join("mock.log");
     let run = Ko2en::new(["summarize", "--mock", "--concurrency", "1", "--mock-opt", "quota-exhausted=true"])
-        .arg_path(Path::new("--mock-opt"))
-        .arg_path(Path::new(&format!("log={}", log_path.display())))
+        .arg("--mock-opt")
+        .arg(format!("log={}", log_path.display()))
         .arg_path(&input)
         .run();
     run.assert_code(2);
@@ -149,72 +149,50 @@ fn a_rejected_key_stops_the_run_with_a_clear_message_and_the_key_stays_secret() 
     assert_eq!(log(&log_path).len(), 1, "nothing is sent after a 401");
 }
 
-#[test]
-fn an_unconfigured_run_learns_the_servers_limit_from_its_headers_and_meets_no_429() {
-    // The server allows 60 requests a minute (a burst of 60, then one a second) and says so in
-    // x-ratelimit-limit-requests; ko2en is told nothing. Without learning the limit, requests
-    // 61+ would go out at once and meet 429s; with it, they are paced to the server's refill.
+/// 66 articles through a mock that allows 60 requests a minute (a burst of 60, then one a
+/// second, announced in x-ratelimit-limit-requests), with ko2en's own `settings`; the run's
+/// records must all come through, and the mock's log is returned.
+fn past_a_60_rpm_server(settings: &[&str]) -> Vec<Value> {
     let dir = tempfile::tempdir().unwrap();
     let texts: Vec<String> = (0..66).map(|i| article(&format!("({i})"))).collect();
     let input = batch(dir.path(), &texts);
     let log_path = dir.path().join("mock.log");
-    let run = Ko2en::new(["summarize", "--mock", "--quiet", "--concurrency", "8", "--mock-opt", "rpm=60"])
-        .arg_path(Path::new("--mock-opt"))
-        .arg_path(Path::new(&format!("log={}", log_path.display())))
+    let run = Ko2en::new(["summarize", "--mock", "--quiet", "--concurrency", "8"])
+        .args(settings)
+        .arg("--mock-opt")
+        .arg("rpm=60")
+        .arg("--mock-opt")
+        .arg(format!("log={}", log_path.display()))
         .arg_path(&input)
         .run();
     run.assert_code(0);
     assert_eq!(run.records().len(), 66);
-    let lines = log(&log_path);
-    assert_eq!(lines.len(), 66, "one request per article, none refused");
-    assert!(lines.iter().all(|l| l["status"] == 200));
+    log(&log_path)
+}
+
+fn refused(log: &[Value]) -> usize {
+    log.iter().filter(|l| l["status"] != 200).count()
+}
+
+#[test]
+fn an_unconfigured_run_learns_the_servers_limit_from_its_headers_and_meets_no_429() {
+    // Told nothing, ko2en would send requests 61+ at once and meet 429s; having read the
+    // server's limit from its headers, it paces them to the server's refill.
+    let log = past_a_60_rpm_server(&[]);
+    assert_eq!((log.len(), refused(&log)), (66, 0), "one request per article, none refused");
 }
 
 #[test]
 fn a_server_stricter_than_the_settings_is_paced_to_its_own_limit() {
-    // ko2en is told 600 RPM, the server allows 60: the server's advertised limit wins.
-    let dir = tempfile::tempdir().unwrap();
-    let texts: Vec<String> = (0..66).map(|i| article(&format!("({i})"))).collect();
-    let input = batch(dir.path(), &texts);
-    let log_path = dir.path().join("mock.log");
-    let run = Ko2en::new(["summarize", "--mock", "--quiet", "--concurrency", "8", "--rpm", "600"])
-        .arg_path(Path::new("--mock-opt"))
-        .arg_path(Path::new("rpm=60"))
-        .arg_path(Path::new("--mock-opt"))
-        .arg_path(Path::new(&format!("log={}", log_path.display())))
-        .arg_path(&input)
-        .run();
-    run.assert_code(0);
-    let lines = log(&log_path);
-    let refused = lines.iter().filter(|l| l["status"] != 200).count();
-    assert_eq!(refused, 0, "{refused} requests refused");
+    // Told 600 RPM, ko2en meets a server that allows 60: the server's announced limit wins.
+    let log = past_a_60_rpm_server(&["--rpm", "600"]);
+    assert_eq!(refused(&log), 0);
 }
 
 #[test]
 fn settings_that_match_the_server_meet_no_429() {
-    let dir = tempfile::tempdir().unwrap();
-    let texts: Vec<String> = (0..66).map(|i| article(&format!("({i})"))).collect();
-    let input = batch(dir.path(), &texts);
-    let log_path = dir.path().join("mock.log");
-    let run = Ko2en::new([
-        "summarize",
-        "--mock",
-        "--quiet",
-        "--concurrency",
-        "8",
-        "--rpm",
-        "60",
-        "--mock-opt",
-        "rpm=60",
-    ])
-    .arg_path(Path::new("--mock-opt"))
-    .arg_path(Path::new(&format!("log={}", log_path.display())))
-    .arg_path(&input)
-    .run();
-    run.assert_code(0);
-    let lines = log(&log_path);
-    assert_eq!(lines.len(), 66);
-    assert!(lines.iter().all(|l| l["status"] == 200), "no request was refused");
+    let log = past_a_60_rpm_server(&["--rpm", "60"]);
+    assert_eq!((log.len(), refused(&log)), (66, 0));
 }
 
 #[test]

@@ -356,38 +356,28 @@ impl Limiter {
         let dur_ns = |d: Duration| d.as_nanos().min(i64::MAX as u128) as i128;
         let mut inner = shared.lock();
         let mut tightened = false;
-        // A newly learned (or stricter) limit gets a new bucket: as full as the server says,
-        // less what is on its way that the server may not have counted yet — the grants still
-        // open, but for the one whose answer this is — or, replacing a bucket, at least as used
-        // as the old one.
-        if let Some(limit) = state.limit_tokens.and_then(NonZeroU32::new)
-            && inner.tokens.as_ref().is_none_or(|b| (limit.get() as i128) < b.cap)
-        {
-            let used = inner.tokens.as_ref().map_or(0, |b| b.level(now) / UNIT);
-            let mut bucket = Bucket::new(limit, inner.reserve_permille);
-            bucket.tat = now * bucket.cap + used.min(bucket.cap) * UNIT;
-            if let Some(rem) = state.remaining_tokens {
-                bucket.tighten(rem, now);
-            }
-            if used == 0 {
-                bucket.charge(inner.outstanding_tokens.min(u32::MAX as u64) as u32, now);
-            }
+        if let Some(bucket) = adopted(
+            inner.tokens.as_ref(),
+            state.limit_tokens,
+            state.remaining_tokens,
+            inner.outstanding_tokens,
+            inner.reserve_permille,
+            now,
+        ) {
             inner.tokens = Some(bucket);
             tightened = true;
         }
-        if let Some(limit) = state.limit_requests.and_then(NonZeroU32::new)
-            && inner.reqs.as_ref().is_none_or(|b| (limit.get() as i128) < b.cap)
-        {
-            let used = inner.reqs.as_ref().map_or(0, |b| b.level(now) / UNIT);
-            let mut bucket = Bucket::new(limit, inner.reserve_permille);
-            bucket.tat = now * bucket.cap + used.min(bucket.cap) * UNIT;
-            if let Some(rem) = state.remaining_requests {
-                bucket.tighten(rem, now);
-            }
-            if used == 0 {
-                let uncounted = inner.outstanding_requests.saturating_sub(1);
-                bucket.charge(uncounted.min(u32::MAX as u64) as u32, now);
-            }
+        // For requests, the grant whose answer this is has been counted by the server.
+        let uncounted = inner.outstanding_requests.saturating_sub(1);
+        if let Some(bucket) = adopted(
+            inner.reqs.as_ref(),
+            state.limit_requests,
+            state.remaining_requests,
+            uncounted,
+            inner.reserve_permille,
+            now,
+        ) {
+            let limit = NonZeroU32::new(bucket.cap as u32).expect("a limit of at least 1");
             // Governor, the authority on requests, starts from the same state as its mirror.
             let gov = RateLimiter::direct_with_clock(
                 Quota::per_minute(limit),
@@ -437,6 +427,30 @@ impl Limiter {
     pub fn stats(&self) -> LimiterStats {
         self.shared.lock().stats.clone()
     }
+}
+
+/// The bucket for a limit the server announced, when it is new to us or stricter than ours.
+/// It is as used as the most cautious of two views: the old bucket's (requests granted under
+/// the old, faster refill), and the server's — what it counted (`limit - remaining`) plus what
+/// is on its way that it may not have counted yet (`uncounted`, the grants still open).
+fn adopted(
+    current: Option<&Bucket>,
+    limit: Option<u32>,
+    remaining: Option<u32>,
+    uncounted: u64,
+    reserve_permille: u32,
+    now: i128,
+) -> Option<Bucket> {
+    let limit = limit.and_then(NonZeroU32::new)?;
+    if current.is_some_and(|b| (limit.get() as i128) >= b.cap) {
+        return None;
+    }
+    let mut bucket = Bucket::new(limit, reserve_permille);
+    let carried = current.map_or(0, |b| b.level(now) / UNIT);
+    let counted = remaining.map_or(0, |r| (bucket.cap - r as i128).max(0));
+    let used = carried.max(counted + uncounted as i128).min(bucket.cap);
+    bucket.tat = now * bucket.cap + used * UNIT;
+    Some(bucket)
 }
 
 /// Proof that budget was charged. Dropping it without `settle` keeps the

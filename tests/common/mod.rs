@@ -34,6 +34,16 @@ impl Ko2en {
         Ko2en { command, stdin: None, _cache_home: cache_home }
     }
 
+    pub fn args<S: AsRef<std::ffi::OsStr>>(mut self, args: &[S]) -> Ko2en {
+        self.command.args(args);
+        self
+    }
+
+    pub fn arg(mut self, arg: impl AsRef<std::ffi::OsStr>) -> Ko2en {
+        self.command.arg(arg);
+        self
+    }
+
     pub fn arg_path(mut self, path: &Path) -> Ko2en {
         self.command.arg(path);
         self
