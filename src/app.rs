@@ -128,19 +128,32 @@ async fn summarize(settings: SummarizeSettings) -> Result<Outcome> {
     // article does not idle the others; `buffered` yields in input order, so the window is
     // also the bound on the reorder buffer.
     let window = settings.run.concurrency * 4;
-    let pipeline_for_tasks = Arc::clone(&pipeline);
     let reader = spawn_reader(settings.inputs.clone(), window);
-    // Admitted here, in input order, so that the first of identical articles is the one sent.
-    let mut dedupe = Dedupe::new(dedupe::RECENT_RESULTS);
-    let records = futures::stream::unfold(reader, |mut rx| async move { rx.recv().await.map(|l| (l, rx)) })
+    // Stage one: cleaning is CPU work, so it runs on the blocking pool, several articles at a
+    // time, and comes back in input order.
+    let cleaning = Arc::clone(&pipeline);
+    let admitted = futures::stream::unfold(reader, |mut rx| async move { rx.recv().await.map(|l| (l, rx)) })
         // After Ctrl-C no new article starts; those in flight finish and are written.
         .take_until(interrupted.clone().wait_owned())
         .map(move |loaded| {
-            let pipeline = Arc::clone(&pipeline_for_tasks);
-            let admitted = pipeline.admit(loaded);
-            let admission =
-                admitted.as_ref().ok().map(|p| dedupe.admit(dedupe::key(&p.title, &p.text), &p.id));
+            let pipeline = Arc::clone(&cleaning);
+            tokio::task::spawn_blocking(move || pipeline.admit(loaded))
+        })
+        .buffered(window);
+    // Stage two: deduplicated in input order, so that the first of identical articles is the
+    // one sent, then answered concurrently.
+    let answering = Arc::clone(&pipeline);
+    let mut dedupe = Dedupe::new(dedupe::RECENT_RESULTS);
+    let records = admitted
+        .map(move |admitted| {
+            let pipeline = Arc::clone(&answering);
+            let admission = admitted
+                .as_ref()
+                .ok()
+                .and_then(|a| a.as_ref().ok())
+                .map(|p| dedupe.admit(dedupe::key(&p.title, &p.text), &p.id));
             async move {
+                let admitted = admitted.context("cleaning an article panicked")?;
                 tokio::spawn(async move {
                     match (admitted, admission) {
                         (Ok(prepared), Some(admission)) => {
@@ -152,13 +165,14 @@ async fn summarize(settings: SummarizeSettings) -> Result<Outcome> {
                     }
                 })
                 .await
+                .context("an article's task panicked")
             }
         })
         .buffered(window);
     let mut records = std::pin::pin!(records);
     let mut summary = RunSummary { budget: Some(pipeline.pool().budget()), ..RunSummary::default() };
     while let Some(record) = records.next().await {
-        let record = record.context("an article's task panicked")?;
+        let record = record?;
         reporter.article_done(&record, pipeline.pool().stats());
         if record.failed() {
             summary.failed += 1
