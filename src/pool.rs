@@ -1,8 +1,8 @@
 //! The scheduler every LLM call goes through. The cache comes first: an answer already bought
 //! is never bought again, and identical calls in flight at the same time (duplicate wire copy
-//! in a batch) are sent once and share the answer. A call that must be sent takes its budget
-//! from the RPM/TPM limiter (its prompt tokens plus its completion budget, settled with the
-//! prompt tokens the server counted), then a concurrency slot, then goes to the client; a new
+//! in a batch) are sent once and share the answer. A call that must be sent takes a concurrency
+//! slot, then its budget from the RPM/TPM limiter (its prompt tokens plus its completion budget,
+//! settled with the prompt tokens the server counted), then goes to the client; a new
 //! answer is committed to the cache before the slot is released or the caller sees it.
 //!
 //! Around each call, ko2en's retry policy: backoff with jitter or the server's Retry-After for
@@ -310,9 +310,12 @@ impl Pool {
             if let Some(reason) = self.stop_reason() {
                 return Err(CallError::Stopped(reason));
             }
-            let grant = self.limiter.acquire(self.cost(&body)).await.map_err(CallError::TooLarge)?;
+            // The slot first, then the budget: a grant is charged just before its request goes
+            // out, so that no grant waits for a slot under limits that may meanwhile turn out
+            // stricter (a server's headers can lower them), and the server counts what we do.
             let permit = self.permits.acquire().await.expect("the semaphore is never closed");
-            // Checked again at the last moment: the waits for budget and for a slot may have
+            let grant = self.limiter.acquire(self.cost(&body)).await.map_err(CallError::TooLarge)?;
+            // Checked again at the last moment: the waits for a slot and for budget may have
             // been long, and after a 401 or an exhausted quota nothing else may go out.
             if let Some(reason) = self.stop_reason() {
                 grant.settle(0);
@@ -323,7 +326,7 @@ impl Pool {
             let outcome = self.client.send(&body).await;
             self.stats.in_flight.fetch_sub(1, Ordering::Relaxed);
             if let Some(meta) = &outcome.meta {
-                self.limiter.observe(&ServerState::from_headers(|name| meta.header(name)));
+                grant.observe(&ServerState::from_headers(|name| meta.header(name)));
             }
             usage.requests += 1;
             let error = match outcome.result {

@@ -137,17 +137,18 @@ struct Inner {
     reserve_permille: u32,
     /// Not-before instants (ns since origin) from the server.
     hold_all: i128,
-    /// Grants not yet settled or dropped: requests on their way, which a server's
-    /// `remaining_*` may not count yet.
-    outstanding_requests: u64,
-    outstanding_tokens: u64,
+    /// Grants not yet settled or dropped (their sequence number and tokens): requests on
+    /// their way, which a server's `remaining_*` may not count yet.
+    open: BTreeMap<u64, u32>,
+    next_grant: u64,
     queue: BTreeMap<u64, Waiter>,
     next_id: u64,
     stats: LimiterStats,
 }
 
 enum Decision {
-    Granted,
+    /// Granted, with the grant's sequence number.
+    Granted(u64),
     /// Sleep until this instant (ns since origin), or until notified.
     At(i128),
     /// Protected head blocks us; only a state change can help.
@@ -209,9 +210,9 @@ impl Inner {
         self.queue.remove(&id);
         self.stats.requests += 1;
         self.stats.tokens_charged += me as u64;
-        self.outstanding_requests += 1;
-        self.outstanding_tokens += me as u64;
-        Decision::Granted
+        self.next_grant += 1;
+        self.open.insert(self.next_grant, me);
+        Decision::Granted(self.next_grant)
     }
 }
 
@@ -279,8 +280,8 @@ impl Limiter {
                     reserve_permille,
                     gov,
                     hold_all: 0,
-                    outstanding_requests: 0,
-                    outstanding_tokens: 0,
+                    open: BTreeMap::new(),
+                    next_grant: 0,
                     queue: BTreeMap::new(),
                     next_id: 0,
                     stats: LimiterStats::default(),
@@ -318,17 +319,17 @@ impl Limiter {
             let decision = {
                 let mut inner = shared.lock();
                 let d = inner.decide(id, shared.now_ns(), shared.origin);
-                if let Decision::Granted = d {
+                if let Decision::Granted(_) = d {
                     inner.stats.waited += start.elapsed();
                 }
                 d
             };
             match decision {
-                Decision::Granted => {
+                Decision::Granted(seq) => {
                     guard.done = true;
                     // Budget moved: the next head / overtakers must re-plan.
                     shared.notify.notify_waiters();
-                    return Ok(Grant { shared: self.shared.clone(), tokens });
+                    return Ok(Grant { shared: self.shared.clone(), tokens, seq });
                 }
                 Decision::At(ns) => {
                     tokio::select! {
@@ -350,82 +351,93 @@ impl Limiter {
     ///   bucket is full again, not until the next request fits: holding until it would idle
     ///   most of a minute.)
     /// - `retry_after` holds all grants until that instant.
+    ///
+    /// Without the grant whose answer this is (see [`Grant::observe`]), every grant still open
+    /// is taken as not yet counted by the server.
     pub fn observe(&self, state: &ServerState) {
-        let shared = &*self.shared;
-        let now = shared.now_ns();
-        let dur_ns = |d: Duration| d.as_nanos().min(i64::MAX as u128) as i128;
-        let mut inner = shared.lock();
-        let mut tightened = false;
-        if let Some(bucket) = adopted(
-            inner.tokens.as_ref(),
-            state.limit_tokens,
-            state.remaining_tokens,
-            inner.outstanding_tokens,
-            inner.reserve_permille,
-            now,
-        ) {
-            inner.tokens = Some(bucket);
-            tightened = true;
-        }
-        // For requests, the grant whose answer this is has been counted by the server.
-        let uncounted = inner.outstanding_requests.saturating_sub(1);
-        if let Some(bucket) = adopted(
-            inner.reqs.as_ref(),
-            state.limit_requests,
-            state.remaining_requests,
-            uncounted,
-            inner.reserve_permille,
-            now,
-        ) {
-            let limit = NonZeroU32::new(bucket.cap as u32).expect("a limit of at least 1");
-            // Governor, the authority on requests, starts from the same state as its mirror.
-            let gov = RateLimiter::direct_with_clock(
-                Quota::per_minute(limit),
-                TokioClock { origin: shared.origin },
-            );
-            let in_use = limit.get().saturating_sub(bucket.available(now) + bucket.slack as u32);
-            if let Some(n) = NonZeroU32::new(in_use) {
-                let _ = gov.check_n(n);
-            }
-            inner.reqs = Some(bucket);
-            inner.gov = Some(gov);
-            tightened = true;
-        }
-        if let Some(rem) = state.remaining_tokens
-            && let Some(b) = inner.tokens.as_mut()
-        {
-            tightened |= b.tighten(rem, now);
-        }
-        if let Some(rem) = state.remaining_requests
-            && let Some(b) = inner.reqs.as_ref()
-        {
-            let ours = b.available(now);
-            if rem < ours {
-                // Consume the difference in governor as well, so the
-                // authority and the mirror stay in lock-step.
-                if let (Some(gov), Some(n)) = (&inner.gov, NonZeroU32::new(ours - rem)) {
-                    let _ = gov.check_n(n);
-                }
-                if let Some(b) = inner.reqs.as_mut() {
-                    tightened |= b.tighten(rem, now);
-                }
-            }
-        }
-        if let Some(ra) = state.retry_after {
-            inner.hold_all = inner.hold_all.max(now + dur_ns(ra));
-            tightened = true;
-        }
-        if tightened {
-            inner.stats.server_tightened += 1;
-            drop(inner);
-            // Stricter state never makes a sleeper earlier, but it can change
-            // who may overtake whom; re-planning is cheap.
-            shared.notify.notify_waiters();
-        }
+        observe_after(&self.shared, None, state);
     }
 
     pub fn stats(&self) -> LimiterStats {
         self.shared.lock().stats.clone()
+    }
+}
+
+/// [`Limiter::observe`] for a response to the request of grant `after`: a server measures its
+/// `remaining_*` when that request arrives, so the grants issued after it, still open, are the
+/// ones it may not have counted.
+fn observe_after(shared: &Shared, after: Option<u64>, state: &ServerState) {
+    let now = shared.now_ns();
+    let dur_ns = |d: Duration| d.as_nanos().min(i64::MAX as u128) as i128;
+    let mut inner = shared.lock();
+    let mut tightened = false;
+    let (uncounted_requests, uncounted_tokens) = {
+        let later = inner.open.range(after.map_or(0, |seq| seq + 1)..);
+        later.fold((0u64, 0u64), |(n, t), (_, tokens)| (n + 1, t + *tokens as u64))
+    };
+    if let Some(bucket) = adopted(
+        inner.tokens.as_ref(),
+        state.limit_tokens,
+        state.remaining_tokens,
+        uncounted_tokens,
+        inner.reserve_permille,
+        now,
+    ) {
+        inner.tokens = Some(bucket);
+        tightened = true;
+    }
+    if let Some(bucket) = adopted(
+        inner.reqs.as_ref(),
+        state.limit_requests,
+        state.remaining_requests,
+        uncounted_requests,
+        inner.reserve_permille,
+        now,
+    ) {
+        let limit = NonZeroU32::new(bucket.cap as u32).expect("a limit of at least 1");
+        // Governor, the authority on requests, starts from the same state as its mirror.
+        let gov =
+            RateLimiter::direct_with_clock(Quota::per_minute(limit), TokioClock { origin: shared.origin });
+        let in_use = limit.get().saturating_sub(bucket.available(now) + bucket.slack as u32);
+        if let Some(n) = NonZeroU32::new(in_use) {
+            let _ = gov.check_n(n);
+        }
+        inner.reqs = Some(bucket);
+        inner.gov = Some(gov);
+        tightened = true;
+    }
+    // What the server had left, less what went out after it counted.
+    let clamp = |uncounted: u64| u32::try_from(uncounted).unwrap_or(u32::MAX);
+    if let Some(rem) = state.remaining_tokens.map(|r| r.saturating_sub(clamp(uncounted_tokens)))
+        && let Some(b) = inner.tokens.as_mut()
+    {
+        tightened |= b.tighten(rem, now);
+    }
+    if let Some(rem) = state.remaining_requests.map(|r| r.saturating_sub(clamp(uncounted_requests)))
+        && let Some(b) = inner.reqs.as_ref()
+    {
+        let ours = b.available(now);
+        if rem < ours {
+            // Consume the difference in governor as well, so the
+            // authority and the mirror stay in lock-step.
+            if let (Some(gov), Some(n)) = (&inner.gov, NonZeroU32::new(ours - rem)) {
+                let _ = gov.check_n(n);
+            }
+            if let Some(b) = inner.reqs.as_mut() {
+                tightened |= b.tighten(rem, now);
+            }
+        }
+    }
+    if let Some(ra) = state.retry_after {
+        inner.hold_all = inner.hold_all.max(now + dur_ns(ra));
+        tightened = true;
+    }
+    if tightened {
+        inner.stats.server_tightened += 1;
+        drop(inner);
+        // Stricter state never makes a sleeper earlier, but it can change
+        // who may overtake whom; re-planning is cheap.
+        shared.notify.notify_waiters();
     }
 }
 
@@ -460,6 +472,8 @@ fn adopted(
 pub struct Grant {
     shared: Arc<Shared>,
     tokens: u32,
+    /// Issue order: tells which grants went out after this one.
+    seq: u64,
 }
 
 impl std::fmt::Debug for Grant {
@@ -471,15 +485,19 @@ impl std::fmt::Debug for Grant {
 impl Drop for Grant {
     /// Settled or not, the grant is no longer on its way.
     fn drop(&mut self) {
-        let mut inner = self.shared.lock();
-        inner.outstanding_requests = inner.outstanding_requests.saturating_sub(1);
-        inner.outstanding_tokens = inner.outstanding_tokens.saturating_sub(self.tokens as u64);
+        self.shared.lock().open.remove(&self.seq);
     }
 }
 
 impl Grant {
     pub fn tokens(&self) -> u32 {
         self.tokens
+    }
+
+    /// [`Limiter::observe`] for the response to this grant's request: only the grants issued
+    /// after it are taken as not yet counted by the server.
+    pub fn observe(&self, state: &ServerState) {
+        observe_after(&self.shared, Some(self.seq), state);
     }
 
     /// Reconcile with the server-reported usage (prompt + completion).

@@ -145,7 +145,11 @@ async fn a_limit_learned_mid_flight_counts_the_requests_still_on_their_way() {
     let l = limiter(None, None);
     let open: Vec<Grant> = futures_grants(&l, 5).await;
     // The server answered the first of them: 10 a minute, 9 left (it counted only that one).
-    l.observe(&ServerState { limit_requests: Some(10), remaining_requests: Some(9), ..Default::default() });
+    open[0].observe(&ServerState {
+        limit_requests: Some(10),
+        remaining_requests: Some(9),
+        ..Default::default()
+    });
     drop(open);
     let t0 = Instant::now();
     for _ in 0..5 {
@@ -154,6 +158,21 @@ async fn a_limit_learned_mid_flight_counts_the_requests_still_on_their_way() {
     assert_eq!(t0.elapsed(), Duration::ZERO, "9 left, 4 of them already on their way");
     let _ = l.acquire(1).await.unwrap();
     assert_eq!(t0.elapsed(), ms(6_000), "then one each 6 s at 10 a minute");
+}
+
+#[tokio::test(start_paused = true)]
+async fn only_grants_issued_after_the_answered_one_count_as_unseen_by_the_server() {
+    // 60 a minute. Ten grants go out; the answer to the first says 50 left, which the server
+    // measured when the first arrived, so the nine issued after it may be uncounted: 41 remain.
+    let l = limiter(Some(60), None);
+    let open: Vec<Grant> = futures_grants(&l, 10).await;
+    open[0].observe(&ServerState { remaining_requests: Some(50), ..Default::default() });
+    let t0 = Instant::now();
+    let after_first: Vec<Grant> = futures_grants(&l, 41).await;
+    assert_eq!(t0.elapsed(), Duration::ZERO);
+    let _ = l.acquire(1).await.unwrap();
+    assert_eq!(t0.elapsed(), ms(1_000), "the 42nd waits for the refill");
+    drop((open, after_first));
 }
 
 async fn futures_grants(l: &Limiter, n: usize) -> Vec<Grant> {

@@ -69,13 +69,16 @@ impl Completion {
 }
 
 /// The mock's decision for one request, in the order a real API makes it: key, quota,
-/// request shape, rate limits; then the fault, the latency and the answer.
+/// request shape, rate limits; then the fault, the latency and the answer. `rate_limits`
+/// receives the `x-ratelimit-*` headers as they stood when the request was admitted or
+/// refused, which is when an API's limiter measures them (not after the answer's latency).
 pub(crate) async fn answer(
     shared: &Shared,
     headers: &HeaderMap,
     body: &[u8],
     hash: [u8; 32],
     trace: &mut Trace,
+    rate_limits: &mut Vec<(&'static str, String)>,
 ) -> Answer {
     let options = &shared.options;
     if let Some(key) = &options.require_key {
@@ -125,11 +128,13 @@ pub(crate) async fn answer(
     // OpenAI charges a request its prompt plus the most it may answer; without a maximum, the
     // mock knows its answer and charges that.
     let cost = prompt_tokens + max_tokens.unwrap_or_else(|| count_tokens(&content));
-    let verdict = shared
-        .budget
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .admit(cost as u64, tokio::time::Instant::now());
+    let verdict = {
+        let mut budget = shared.budget.lock().unwrap_or_else(|e| e.into_inner());
+        let now = tokio::time::Instant::now();
+        let verdict = budget.admit(cost as u64, now);
+        *rate_limits = budget.headers(now);
+        verdict
+    };
     match verdict {
         Verdict::Admitted => {}
         Verdict::TooLarge { per_minute, requested } => {

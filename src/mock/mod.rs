@@ -268,7 +268,8 @@ async fn chat_completions(
     trace.entry.body_sha256 = hex::encode(hash);
     trace.entry.attempt = shared.attempts.next(fault::conversation_hash(&body));
     let mut exchange = Exchange { trace, _slot: slot };
-    let answer = answer(&shared, &headers, &body, hash, &mut exchange.trace).await;
+    let mut rate_limits = Vec::new();
+    let answer = answer(&shared, &headers, &body, hash, &mut exchange.trace, &mut rate_limits).await;
     let mut response = match answer {
         Answer::Now(response) => {
             let dropped = response.extensions().get::<DropConnection>().is_some();
@@ -286,9 +287,13 @@ async fn chat_completions(
             response
         }
     };
-    // OpenAI sends the rate-limit state on every response.
-    let now = tokio::time::Instant::now();
-    for (name, value) in shared.budget.lock().unwrap_or_else(|e| e.into_inner()).headers(now) {
+    // OpenAI sends the rate-limit state on every response: as measured when the request was
+    // admitted, or now for a request refused before it reached the limiter.
+    if rate_limits.is_empty() {
+        let now = tokio::time::Instant::now();
+        rate_limits = shared.budget.lock().unwrap_or_else(|e| e.into_inner()).headers(now);
+    }
+    for (name, value) in rate_limits {
         if let Ok(value) = HeaderValue::from_str(&value) {
             response.headers_mut().insert(name, value);
         }
