@@ -13,7 +13,8 @@
 //! The floor: the mock starts with a full minute of budget, so a batch needs
 //! max(requests / RPM, token cost / TPM) − 1 minute, plus one request's latency; token cost is
 //! what the server counts, prompt tokens plus the completion budget (1,500 for a summary).
-//! Then peak RSS and CPU time for 1,000 and for the big batch through the in-process mock.
+//! Then ko2en's peak RSS and CPU time for 1,000 and for the big batch, against the mock in its
+//! own process.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -121,12 +122,21 @@ fn scenario(name: &str, batch: &Path, dir: &Path, server: Limits, settings: Limi
     );
 }
 
+/// ko2en's own peak RSS and CPU for `n` articles, against a mock in its own process (so that
+/// the mock's bookkeeping is not counted) with no limits and no latency.
 fn memory(dir: &Path, n: usize) {
     let batch = dir.join(format!("batch-{n}.jsonl"));
     write_batch(&batch, n);
+    let (mut mock, url) =
+        start_mock(&Limits { rpm: 100_000_000, tpm: 4_000_000_000 }, 0, &dir.join("memory.log"));
     let mut command = Command::new(BIN);
-    command.args(["summarize", "--mock", "--quiet", "--no-cache", "-o", "/dev/null"]).arg(&batch);
+    command
+        .args(["summarize", "--quiet", "--no-cache", "--base-url", &url, "-o", "/dev/null"])
+        .arg(&batch)
+        .env("OPENAI_API_KEY", "bench");
     let (output, rss_kib, user, sys, wall) = timed(command);
+    mock.kill().ok();
+    mock.wait().ok();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     println!(
         "memory: {n:>6} articles  peak rss {:>6.1} MiB  wall {wall:>6.1} s  cpu {:>6.1} s  {:>6.0} articles/s",
