@@ -72,12 +72,13 @@ impl Bucket {
     pub(super) fn available(&self, now: i128) -> u32 {
         (((self.cap - self.slack) * UNIT - self.level(now)).max(0) / UNIT) as u32
     }
-    /// Consume down so that at most `remaining` units are available now (the reserve
-    /// included: `available` then reports `remaining - slack`).
-    pub(super) fn tighten(&mut self, remaining: u32, now: i128) -> bool {
-        let target = (self.cap - remaining as i128).max(0) * UNIT;
-        if self.level(now) < target {
-            self.tat = now * self.cap + target;
+    /// Consume down so that at most `remaining` units were available at `at` (the reserve
+    /// included: `available` then reports `remaining - slack`), refilling since. A server's
+    /// count is as of when it measured it, which may be a while before it reaches us.
+    pub(super) fn tighten(&mut self, remaining: u32, at: i128) -> bool {
+        let target = at * self.cap + (self.cap - remaining as i128).max(0) * UNIT;
+        if self.tat < target {
+            self.tat = target;
             true
         } else {
             false

@@ -137,9 +137,9 @@ struct Inner {
     reserve_permille: u32,
     /// Not-before instants (ns since origin) from the server.
     hold_all: i128,
-    /// Grants not yet settled or dropped (their sequence number and tokens): requests on
-    /// their way, which a server's `remaining_*` may not count yet.
-    open: BTreeMap<u64, u32>,
+    /// Grants not yet settled or dropped (by sequence number: their tokens and when they were
+    /// issued): requests on their way, which a server's `remaining_*` may not count yet.
+    open: BTreeMap<u64, (u32, i128)>,
     next_grant: u64,
     queue: BTreeMap<u64, Waiter>,
     next_id: u64,
@@ -211,7 +211,7 @@ impl Inner {
         self.stats.requests += 1;
         self.stats.tokens_charged += me as u64;
         self.next_grant += 1;
-        self.open.insert(self.next_grant, me);
+        self.open.insert(self.next_grant, (me, now));
         Decision::Granted(self.next_grant)
     }
 }
@@ -373,14 +373,18 @@ fn observe_after(shared: &Shared, after: Option<u64>, state: &ServerState) {
     let mut tightened = false;
     let (uncounted_requests, uncounted_tokens) = {
         let later = inner.open.range(after.map_or(0, |seq| seq + 1)..);
-        later.fold((0u64, 0u64), |(n, t), (_, tokens)| (n + 1, t + *tokens as u64))
+        later.fold((0u64, 0u64), |(n, t), (_, (tokens, _))| (n + 1, t + *tokens as u64))
     };
+    // The server measured when the answered request arrived, about when it was granted; its
+    // figures are applied as of then, so that the refill since is not thrown away.
+    let measured = after.and_then(|seq| inner.open.get(&seq)).map_or(now, |(_, issued)| *issued);
     if let Some(bucket) = adopted(
         inner.tokens.as_ref(),
         state.limit_tokens,
         state.remaining_tokens,
         uncounted_tokens,
         inner.reserve_permille,
+        measured,
         now,
     ) {
         inner.tokens = Some(bucket);
@@ -392,6 +396,7 @@ fn observe_after(shared: &Shared, after: Option<u64>, state: &ServerState) {
         state.remaining_requests,
         uncounted_requests,
         inner.reserve_permille,
+        measured,
         now,
     ) {
         let limit = NonZeroU32::new(bucket.cap as u32).expect("a limit of at least 1");
@@ -411,20 +416,19 @@ fn observe_after(shared: &Shared, after: Option<u64>, state: &ServerState) {
     if let Some(rem) = state.remaining_tokens.map(|r| r.saturating_sub(clamp(uncounted_tokens)))
         && let Some(b) = inner.tokens.as_mut()
     {
-        tightened |= b.tighten(rem, now);
+        tightened |= b.tighten(rem, measured);
     }
     if let Some(rem) = state.remaining_requests.map(|r| r.saturating_sub(clamp(uncounted_requests)))
-        && let Some(b) = inner.reqs.as_ref()
+        && let Some(b) = inner.reqs.as_mut()
     {
-        let ours = b.available(now);
-        if rem < ours {
-            // Consume the difference in governor as well, so the
-            // authority and the mirror stay in lock-step.
-            if let (Some(gov), Some(n)) = (&inner.gov, NonZeroU32::new(ours - rem)) {
+        let before = b.available(now);
+        if b.tighten(rem, measured) {
+            tightened = true;
+            // Consume the difference in governor as well, so the authority and the mirror
+            // stay in lock-step.
+            let after = b.available(now);
+            if let (Some(gov), Some(n)) = (&inner.gov, NonZeroU32::new(before.saturating_sub(after))) {
                 let _ = gov.check_n(n);
-            }
-            if let Some(b) = inner.reqs.as_mut() {
-                tightened |= b.tighten(rem, now);
             }
         }
     }
@@ -451,6 +455,7 @@ fn adopted(
     remaining: Option<u32>,
     uncounted: u64,
     reserve_permille: u32,
+    measured: i128,
     now: i128,
 ) -> Option<Bucket> {
     let limit = limit.and_then(NonZeroU32::new)?;
@@ -459,9 +464,11 @@ fn adopted(
     }
     let mut bucket = Bucket::new(limit, reserve_permille);
     let carried = current.map_or(0, |b| b.level(now) / UNIT);
+    bucket.tat = now * bucket.cap + carried.min(bucket.cap) * UNIT;
+    // The server's view, as of when it measured: what it counted, plus what went out since.
     let counted = remaining.map_or(0, |r| (bucket.cap - r as i128).max(0));
-    let used = carried.max(counted + uncounted as i128).min(bucket.cap);
-    bucket.tat = now * bucket.cap + used * UNIT;
+    let used = (counted + uncounted as i128).min(bucket.cap);
+    bucket.tat = bucket.tat.max(measured * bucket.cap + used * UNIT);
     Some(bucket)
 }
 

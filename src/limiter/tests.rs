@@ -175,6 +175,22 @@ async fn only_grants_issued_after_the_answered_one_count_as_unseen_by_the_server
     drop((open, after_first));
 }
 
+#[tokio::test(start_paused = true)]
+async fn a_servers_count_applies_as_of_when_it_was_measured() {
+    // Regression: the count in a response was applied as of its arrival, 300 ms after the
+    // server measured it, throwing away the refill in between on every response (a batch at
+    // its RPM limit ran 14% over the floor).
+    let l = limiter(Some(60), None);
+    let t0 = Instant::now();
+    let open: Vec<Grant> = futures_grants(&l, 60).await;
+    tokio::time::sleep(ms(900)).await;
+    // The answer to the last grant: measured on its arrival at t0, nothing left.
+    open[59].observe(&ServerState { remaining_requests: Some(0), ..Default::default() });
+    let _ = l.acquire(1).await.unwrap();
+    assert_eq!(t0.elapsed(), ms(1_000), "one request refills in 1 s from when the server measured");
+    drop(open);
+}
+
 async fn futures_grants(l: &Limiter, n: usize) -> Vec<Grant> {
     let mut grants = Vec::new();
     for _ in 0..n {
