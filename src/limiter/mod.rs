@@ -352,8 +352,8 @@ impl Limiter {
     ///   most of a minute.)
     /// - `retry_after` holds all grants until that instant.
     ///
-    /// Without the grant whose answer this is (see [`Grant::observe`]), every grant still open
-    /// is taken as not yet counted by the server.
+    /// Without the grant whose answer this is (see [`Grant::observe`]), the figures are taken
+    /// as measured now.
     pub fn observe(&self, state: &ServerState) {
         observe_after(&self.shared, None, state);
     }
@@ -364,17 +364,16 @@ impl Limiter {
 }
 
 /// [`Limiter::observe`] for a response to the request of grant `after`: a server measures its
-/// `remaining_*` when that request arrives, so the grants issued after it, still open, are the
-/// ones it may not have counted.
+/// `remaining_*` when that request arrives, about when it was granted, so its figures are
+/// applied as of then.
 fn observe_after(shared: &Shared, after: Option<u64>, state: &ServerState) {
     let now = shared.now_ns();
     let dur_ns = |d: Duration| d.as_nanos().min(i64::MAX as u128) as i128;
     let mut inner = shared.lock();
     let mut tightened = false;
-    let (uncounted_requests, uncounted_tokens) = {
-        let later = inner.open.range(after.map_or(0, |seq| seq + 1)..);
-        later.fold((0u64, 0u64), |(n, t), (_, (tokens, _))| (n + 1, t + *tokens as u64))
-    };
+    // Requests on their way (grants still open), for a bucket built from a server's figures.
+    let (open_requests, open_tokens) =
+        inner.open.values().fold((0u64, 0u64), |(n, t), (tokens, _)| (n + 1, t + *tokens as u64));
     // The server measured when the answered request arrived, about when it was granted; its
     // figures are applied as of then, so that the refill since is not thrown away.
     let measured = after.and_then(|seq| inner.open.get(&seq)).map_or(now, |(_, issued)| *issued);
@@ -382,7 +381,7 @@ fn observe_after(shared: &Shared, after: Option<u64>, state: &ServerState) {
         inner.tokens.as_ref(),
         state.limit_tokens,
         state.remaining_tokens,
-        uncounted_tokens,
+        open_tokens,
         inner.reserve_permille,
         measured,
         now,
@@ -394,7 +393,7 @@ fn observe_after(shared: &Shared, after: Option<u64>, state: &ServerState) {
         inner.reqs.as_ref(),
         state.limit_requests,
         state.remaining_requests,
-        uncounted_requests,
+        open_requests,
         inner.reserve_permille,
         measured,
         now,
@@ -411,14 +410,17 @@ fn observe_after(shared: &Shared, after: Option<u64>, state: &ServerState) {
         inner.gov = Some(gov);
         tightened = true;
     }
-    // What the server had left, less what went out after it counted.
-    let clamp = |uncounted: u64| u32::try_from(uncounted).unwrap_or(u32::MAX);
-    if let Some(rem) = state.remaining_tokens.map(|r| r.saturating_sub(clamp(uncounted_tokens)))
+    // What the server had left when it measured. Our bucket holds every grant, including those
+    // the server had not seen yet, so its figure only tightens ours when it counted more than
+    // we did (a stricter server, or other clients on the same key). Subtracting the grants
+    // issued after the answered one would count twice those that reached the server first:
+    // concurrent requests arrive in any order.
+    if let Some(rem) = state.remaining_tokens
         && let Some(b) = inner.tokens.as_mut()
     {
         tightened |= b.tighten(rem, measured);
     }
-    if let Some(rem) = state.remaining_requests.map(|r| r.saturating_sub(clamp(uncounted_requests)))
+    if let Some(rem) = state.remaining_requests
         && let Some(b) = inner.reqs.as_mut()
     {
         let before = b.available(now);
@@ -446,14 +448,16 @@ fn observe_after(shared: &Shared, after: Option<u64>, state: &ServerState) {
 }
 
 /// The bucket for a limit the server announced, when it is new to us or stricter than ours.
-/// It is as used as the most cautious of two views: the old bucket's (requests granted under
-/// the old, faster refill), and the server's — what it counted (`limit - remaining`) plus what
-/// is on its way that it may not have counted yet (`uncounted`, the grants still open).
+/// It is as used as the most cautious of three views: the old bucket's (requests granted under
+/// the old, faster refill), the server's (what it had counted, `limit - remaining`), and the
+/// requests still on their way (`open`), which it may not have counted yet. (Not their sum:
+/// concurrent requests reach the server in any order, so many of those on their way are
+/// already in its count.)
 fn adopted(
     current: Option<&Bucket>,
     limit: Option<u32>,
     remaining: Option<u32>,
-    uncounted: u64,
+    open: u64,
     reserve_permille: u32,
     measured: i128,
     now: i128,
@@ -465,9 +469,9 @@ fn adopted(
     let mut bucket = Bucket::new(limit, reserve_permille);
     let carried = current.map_or(0, |b| b.level(now) / UNIT);
     bucket.tat = now * bucket.cap + carried.min(bucket.cap) * UNIT;
-    // The server's view, as of when it measured: what it counted, plus what went out since.
+    // The server's view, as of when it measured.
     let counted = remaining.map_or(0, |r| (bucket.cap - r as i128).max(0));
-    let used = (counted + uncounted as i128).min(bucket.cap);
+    let used = counted.max(open as i128).min(bucket.cap);
     bucket.tat = bucket.tat.max(measured * bucket.cap + used * UNIT);
     Some(bucket)
 }
@@ -501,8 +505,8 @@ impl Grant {
         self.tokens
     }
 
-    /// [`Limiter::observe`] for the response to this grant's request: only the grants issued
-    /// after it are taken as not yet counted by the server.
+    /// [`Limiter::observe`] for the response to this grant's request, whose figures the server
+    /// measured when the request arrived.
     pub fn observe(&self, state: &ServerState) {
         observe_after(&self.shared, Some(self.seq), state);
     }
