@@ -201,6 +201,37 @@ async fn a_changed_prompt_or_model_misses_and_an_unchanged_one_hits() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_glossary_misses_for_the_articles_it_touches_and_an_unchanged_one_hits() {
+    let mock = start_mock().await;
+    let dir = tempfile::tempdir().unwrap();
+    // Of the first three corpus articles, only the first names 하르케 (Wikinews, CC BY 2.5).
+    let input = articles(dir.path(), 3);
+    let cache = dir.path().join("c.sqlite");
+    let glossary = |name: &str, english: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, format!("하르케\t{english}\n")).unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    let (a, b) = (glossary("a.tsv", "Dani Jarque"), glossary("b.tsv", "Daniel Jarque"));
+    let sent = |args: Vec<String>| {
+        let mock = &mock;
+        let (input, cache) = (&input, &cache);
+        async move {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let (output, sent) = run(mock, summarize(mock, input, cache, &args)).await;
+            assert_success(&output);
+            sent
+        }
+    };
+    let first = sent(vec!["--glossary".into(), a.clone()]).await;
+    assert!(first >= 3, "every article is sent once at least: {first}");
+    assert_eq!(sent(vec!["--glossary".into(), a.clone()]).await, 0, "an unchanged glossary hits");
+    let changed = sent(vec!["--glossary".into(), b]).await;
+    assert!(changed > 0 && changed < first, "only the article naming the term misses: {changed} of {first}");
+    assert_eq!(sent(vec!["--glossary".into(), a]).await, 0, "the first glossary's answers are still there");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn duplicate_articles_in_a_batch_are_sent_once() {
     let mock = start_mock().await;
     let dir = tempfile::tempdir().unwrap();
