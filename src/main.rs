@@ -22,7 +22,14 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    // Blocking work is CPU-bound (cleaning, tokenizing) or short (cache reads): more threads
+    // than cores adds nothing but per-thread caches (regex caches, allocator arenas).
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .max_blocking_threads((cores * 2).max(4))
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("ko2en: cannot start the async runtime: {e}");
