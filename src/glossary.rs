@@ -39,7 +39,7 @@ pub enum GlossaryError {
     Parse { path: PathBuf, line: usize, message: String },
 }
 
-pub(crate) fn is_hangul(c: char) -> bool {
+pub fn is_hangul(c: char) -> bool {
     matches!(c,
         '\u{AC00}'..='\u{D7A3}'   // syllables
         | '\u{1100}'..='\u{11FF}' // jamo

@@ -268,7 +268,7 @@ pub fn prompt_tokens(messages: &[Value]) -> usize {
 }
 
 pub(crate) fn count_tokens(text: &str) -> usize {
-    tiktoken_rs::o200k_base_singleton().encode_ordinary(text).len()
+    crate::chunk::TokenCounter::new(crate::chunk::Encoding::O200kBase).count(text)
 }
 
 fn cut_to_tokens(text: &str, max: usize) -> String {

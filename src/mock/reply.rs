@@ -303,9 +303,7 @@ fn english_figures_of(text: &str) -> Vec<String> {
     out
 }
 
-pub fn is_hangul(c: char) -> bool {
-    matches!(c, '\u{AC00}'..='\u{D7A3}' | '\u{1100}'..='\u{11FF}' | '\u{3130}'..='\u{318F}')
-}
+pub use crate::glossary::is_hangul;
 
 #[cfg(test)]
 mod tests {
