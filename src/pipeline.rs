@@ -324,6 +324,16 @@ impl Pipeline {
         crate::terms::article_terms(&self.article.glossary, &article.title, &article.text)
     }
 
+    /// Split `text` into chunks of at most `max_tokens` on the blocking pool: tokenizing a long
+    /// article is CPU work that must not hold up the runtime's other tasks.
+    async fn split(&self, text: &str, max_tokens: usize) -> Vec<chunk::Chunk> {
+        let (text, counter) = (text.to_string(), self.pool.counter());
+        match tokio::task::spawn_blocking(move || chunk::split(&text, max_tokens, counter)).await {
+            Ok(chunks) => chunks,
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
+        }
+    }
+
     fn schema_text(&self, schema: &ReplySchema) -> Option<String> {
         self.pool.client().schema_in_prompt().then(|| schema.schema.to_string())
     }
@@ -335,7 +345,7 @@ impl Pipeline {
         let terms = self.terms_of(article);
         let title = headline(article);
         let schema = self.schema_text(&self.summary_schema);
-        let chunks = chunk::split(&article.text, self.limits.summary_tokens, self.pool.counter());
+        let chunks = self.split(&article.text, self.limits.summary_tokens).await;
         let part_count = chunks.len();
         let parts = chunks.iter().enumerate().map(|(i, part)| {
             let part_terms = self.article.glossary.terms_in(&part.text);
@@ -392,7 +402,7 @@ impl Pipeline {
     async fn translate(&self, article: &Prepared) -> Result<(Checked<String>, Vec<Warning>), CallError> {
         let glossary_terms = self.terms_of(article);
         let schema = self.schema_text(&self.translation_schema);
-        let chunks = chunk::split(&article.text, self.limits.translation_tokens, self.pool.counter());
+        let chunks = self.split(&article.text, self.limits.translation_tokens).await;
         let mut usage = Usage::default();
         let names = if chunks.len() > 1 {
             match terms::extract_names(
