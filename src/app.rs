@@ -143,7 +143,7 @@ async fn summarize(settings: SummarizeSettings) -> Result<Outcome> {
     // Stage two: deduplicated in input order, so that the first of identical articles is the
     // one sent, then answered concurrently.
     let answering = Arc::clone(&pipeline);
-    let mut dedupe = Dedupe::new(dedupe::RECENT_RESULTS);
+    let mut dedupe = Dedupe::new(dedupe::RECENT_RESULTS, dedupe::REMEMBERED);
     let records = admitted
         .map(move |admitted| {
             let pipeline = Arc::clone(&answering);

@@ -5,11 +5,13 @@
 //! in input order is processed, and every later copy waits for the first one's record and
 //! shares its results, marked `duplicate_of` the first id, still written at its own position.
 //!
-//! Memory stays bounded for batches of millions: what is kept per distinct article is a
-//! 16-byte hash and the first id. The first's finished record is kept only for the most
-//! recent [`RECENT_RESULTS`] distinct articles, which covers every copy that can be waiting
-//! (the run has far fewer articles in flight); a copy of an article further back is
-//! processed again (a cache answers it without a request) and still marked as a duplicate.
+//! Memory stays flat however long the batch: the index remembers the last [`REMEMBERED`]
+//! distinct articles (a 16-byte hash and the first id each, about 100 bytes), and keeps the
+//! finished record of only the last [`RECENT_RESULTS`], which covers every copy that can be
+//! waiting (the run has far fewer articles in flight). A copy of an article further back than
+//! the record is processed again and still marked; one further back than the index is an
+//! ordinary article to this module. Either way the article cache answers it without a
+//! request, so only `--no-cache` pays for such a distant copy.
 
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
@@ -26,6 +28,9 @@ pub type Key = [u8; 16];
 /// Distinct articles whose finished record is kept for copies that come later.
 pub const RECENT_RESULTS: usize = 1024;
 
+/// Distinct articles the index remembers: about 1.6 MiB at most.
+pub const REMEMBERED: usize = 16 * 1024;
+
 /// The key of an article with this cleaned headline and body.
 pub fn key(title: &str, text: &str) -> Key {
     let digest = Sha256::new().chain_update(title).chain_update([0u8]).chain_update(text).finalize();
@@ -41,9 +46,12 @@ type Slot = Option<Arc<Record>>;
 #[derive(Debug)]
 pub struct Dedupe {
     seen: HashMap<Key, Seen>,
-    /// Keys whose record is kept, oldest first.
-    recent: VecDeque<Key>,
+    /// The keys of `seen` in the order they were first admitted, oldest first.
+    order: VecDeque<Key>,
+    /// How many of the newest keys keep their record.
     keep: usize,
+    /// How many keys are remembered at all.
+    remember: usize,
 }
 
 #[derive(Debug)]
@@ -71,9 +79,11 @@ pub struct Publisher(watch::Sender<Slot>);
 pub struct Pending(watch::Receiver<Slot>);
 
 impl Dedupe {
-    /// Keep the records of the last `keep` distinct articles for their copies.
-    pub fn new(keep: usize) -> Dedupe {
-        Dedupe { seen: HashMap::new(), recent: VecDeque::new(), keep: keep.max(1) }
+    /// Remember the last `remember` distinct articles, and keep the records of the last
+    /// `keep` of them for their copies.
+    pub fn new(keep: usize, remember: usize) -> Dedupe {
+        let keep = keep.max(1);
+        Dedupe { seen: HashMap::new(), order: VecDeque::new(), keep, remember: remember.max(keep) }
     }
 
     /// Admit the article `id` with `key`; call in input order.
@@ -86,17 +96,21 @@ impl Dedupe {
         }
         let (sender, receiver) = watch::channel(None);
         self.seen.insert(key, Seen { first_id: id.into(), result: Some(receiver) });
-        self.recent.push_back(key);
-        if self.recent.len() > self.keep
-            && let Some(old) = self.recent.pop_front()
-            && let Some(seen) = self.seen.get_mut(&old)
+        self.order.push_back(key);
+        if let Some(index) = self.order.len().checked_sub(self.keep + 1)
+            && let Some(seen) = self.seen.get_mut(&self.order[index])
         {
             seen.result = None;
+        }
+        if self.order.len() > self.remember
+            && let Some(forgotten) = self.order.pop_front()
+        {
+            self.seen.remove(&forgotten);
         }
         Admission::First(Publisher(sender))
     }
 
-    /// Distinct articles seen.
+    /// Distinct articles remembered.
     pub fn len(&self) -> usize {
         self.seen.len()
     }
@@ -169,7 +183,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_copy_shares_the_first_record_without_cost_and_names_it() {
-        let mut dedupe = Dedupe::new(8);
+        let mut dedupe = Dedupe::new(8, 16);
         let k = key("제목", "본문");
         let first = dedupe.admit(k, "a");
         let copy = dedupe.admit(k, "b");
@@ -193,7 +207,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_copy_of_an_article_no_longer_kept_is_processed_again_and_still_marked() {
-        let mut dedupe = Dedupe::new(1);
+        let mut dedupe = Dedupe::new(1, 4);
         let (ka, kb) = (key("a", "a"), key("b", "b"));
         let Admission::First(publisher) = dedupe.admit(ka, "a") else { panic!("first expected") };
         publisher.publish(&record("a"));
@@ -206,10 +220,28 @@ mod tests {
 
     #[tokio::test]
     async fn a_copy_whose_first_task_died_processes_itself() {
-        let mut dedupe = Dedupe::new(8);
+        let mut dedupe = Dedupe::new(8, 16);
         let k = key("x", "y");
         drop(dedupe.admit(k, "a"));
         let done = dedupe.admit(k, "b").run(record("b"), async { record("b") }).await;
         assert_eq!((done.id.as_str(), done.duplicate_of.as_deref()), ("b", Some("a")));
+    }
+
+    #[test]
+    fn the_index_forgets_the_oldest_articles_beyond_its_bound() {
+        let mut dedupe = Dedupe::new(1, 3);
+        let keys: Vec<Key> = (0..5).map(|i| key(&i.to_string(), "body")).collect();
+        for (i, k) in keys.iter().enumerate() {
+            assert!(matches!(dedupe.admit(*k, &i.to_string()), Admission::First(_)));
+        }
+        assert_eq!(dedupe.len(), 3);
+        // Forgotten: processed as a first article again (the cache answers it for free).
+        assert!(matches!(dedupe.admit(keys[0], "again"), Admission::First(_)));
+        // Remembered without its record: a copy, processed again.
+        let Admission::Duplicate { first_id, result } = dedupe.admit(keys[3], "copy") else {
+            panic!("a remembered article is a duplicate")
+        };
+        assert_eq!((first_id.as_str(), result.is_none()), ("3", true));
+        assert_eq!(dedupe.len(), 3);
     }
 }
