@@ -9,7 +9,7 @@ use tokio::sync::mpsc;
 use super::{Article, InputError, Loaded, SourceRef};
 
 /// File endings read as articles when a directory is walked.
-const ARTICLE_EXTENSIONS: &[&str] = &["txt", "md", "markdown", "html", "htm", "jsonl"];
+const ARTICLE_EXTENSIONS: &[&str] = &["txt", "md", "markdown", "html", "htm", "jsonl", "ndjson"];
 
 /// How a path is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,44 +27,68 @@ fn kind_of(path: &Path) -> Kind {
     }
 }
 
-/// Expand directories into their article files (recursively, sorted by path, hidden entries
-/// skipped); other paths are kept as given, so that a missing file becomes that article's
-/// error record rather than a silent skip.
-pub fn expand_inputs(inputs: &[PathBuf]) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for input in inputs {
-        if input.is_dir() {
-            walk(input, &mut out);
-        } else {
-            out.push(input.clone());
-        }
-    }
-    out
+/// The article files of `inputs`, in order: directories are expanded (recursively, sorted by
+/// path, hidden entries skipped); other paths are kept as given, so that a missing file becomes
+/// that article's error record rather than a silent skip.
+///
+/// Directories are listed as the walk reaches them, so what is held is the listings along the
+/// current path, not every file of a tree of any size.
+pub fn expand_inputs(inputs: &[PathBuf]) -> InputPaths {
+    InputPaths { pending: inputs.iter().rev().cloned().map(Pending::Given).collect() }
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = fs::read_dir(dir) else {
-        // Unreadable directory: keep it so the reader reports it as that input's error.
-        out.push(dir.to_path_buf());
-        return;
-    };
-    let mut paths: Vec<PathBuf> = entries
+/// Iterator over the article files of some inputs; see [`expand_inputs`].
+#[derive(Debug)]
+pub struct InputPaths {
+    /// What is left to visit, the next one last.
+    pending: Vec<Pending>,
+}
+
+#[derive(Debug)]
+enum Pending {
+    /// Named by the user: read whatever its ending.
+    Given(PathBuf),
+    /// Found in a directory: read only if it has an article's ending.
+    Found(PathBuf),
+}
+
+impl Iterator for InputPaths {
+    type Item = PathBuf;
+
+    fn next(&mut self) -> Option<PathBuf> {
+        while let Some(pending) = self.pending.pop() {
+            let (path, given) = match pending {
+                Pending::Given(path) => (path, true),
+                Pending::Found(path) => (path, false),
+            };
+            if path.is_dir() {
+                match sorted_entries(&path) {
+                    Ok(entries) => self.pending.extend(entries.into_iter().rev().map(Pending::Found)),
+                    // Unreadable directory: yield it so the reader reports it as an error.
+                    Err(_) => return Some(path),
+                }
+            } else if given || is_article_file(&path) {
+                return Some(path);
+            }
+        }
+        None
+    }
+}
+
+fn sorted_entries(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut paths: Vec<PathBuf> = fs::read_dir(dir)?
         .filter_map(Result::ok)
         .map(|e| e.path())
         .filter(|p| !p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.')))
         .collect();
     paths.sort();
-    for path in paths {
-        if path.is_dir() {
-            walk(&path, out);
-        } else if path
-            .extension()
-            .and_then(|e| e.to_str())
-            .is_some_and(|e| ARTICLE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
-        {
-            out.push(path);
-        }
-    }
+    Ok(paths)
+}
+
+fn is_article_file(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| ARTICLE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
 }
 
 /// How many articles the inputs hold, for progress: one per file, one per non-empty JSONL
@@ -282,6 +306,26 @@ mod tests {
         fs::write(dir.path().join(".hidden.txt"), "x").unwrap();
         let ids: Vec<String> = read_all(vec![dir.path().into()]).into_iter().map(|l| l.id).collect();
         assert_eq!(ids, ["a", "b", "c"]);
+    }
+
+    #[test]
+    fn nested_directories_interleave_in_path_order_and_given_paths_are_kept_as_given() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        for sub in ["a", "c/d"] {
+            fs::create_dir_all(root.join(sub)).unwrap();
+        }
+        for file in ["a/x.txt", "b.txt", "c/d/e.HTML", "c/z.csv", "c/y.ndjson", "notes.csv"] {
+            fs::write(root.join(file), "x").unwrap();
+        }
+        let given = vec![root.join("notes.csv"), root.to_path_buf(), root.join("missing.txt")];
+        let found: Vec<PathBuf> = expand_inputs(&given).collect();
+        let expected: Vec<PathBuf> =
+            ["notes.csv", "a/x.txt", "b.txt", "c/d/e.HTML", "c/y.ndjson", "missing.txt"]
+                .iter()
+                .map(|f| root.join(f))
+                .collect();
+        assert_eq!(found, expected);
     }
 
     #[test]
