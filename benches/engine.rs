@@ -2,7 +2,8 @@
 //! and CPU. Not a timed test: it prints numbers for the closing note of the engine issue.
 //!
 //! Run: `cargo bench --bench engine` (release build; takes about 6 minutes). `KO2EN_BENCH_BIG`
-//! sets the large batch of the memory run (default 100000 articles).
+//! sets the large batch of the memory run (default 100000 articles); `KO2EN_BENCH_ONLY=memory`
+//! runs only the memory part.
 //!
 //! Scenarios, each a batch of the 250 corpus articles (tests/data/ko-news.jsonl, see its
 //! README for licences) summarized through `ko2en mock-server` in its own process:
@@ -151,31 +152,34 @@ fn main() {
     let dir: PathBuf = tempfile::tempdir().expect("a temp dir").keep();
     let batch = dir.join("batch.jsonl");
     write_batch(&batch, 250);
-    println!("ko2en engine benchmark · 250 articles, 300 ms latency, concurrency 64 · {}", dir.display());
-    scenario(
-        "rpm-bound, settings = server",
-        &batch,
-        &dir,
-        Limits { rpm: 120, tpm: 2_000_000 },
-        Limits { rpm: 120, tpm: 2_000_000 },
-        300,
-    );
-    scenario(
-        "tpm-bound, settings = server",
-        &batch,
-        &dir,
-        Limits { rpm: 10_000, tpm: 300_000 },
-        Limits { rpm: 10_000, tpm: 300_000 },
-        300,
-    );
-    scenario(
-        "server 20% stricter than settings",
-        &batch,
-        &dir,
-        Limits { rpm: 96, tpm: 2_000_000 },
-        Limits { rpm: 120, tpm: 2_000_000 },
-        300,
-    );
+    let only_memory = std::env::var("KO2EN_BENCH_ONLY").is_ok_and(|v| v == "memory");
+    if !only_memory {
+        println!("ko2en engine benchmark · 250 articles, 300 ms latency, concurrency 64 · {}", dir.display());
+        scenario(
+            "rpm-bound, settings = server",
+            &batch,
+            &dir,
+            Limits { rpm: 120, tpm: 2_000_000 },
+            Limits { rpm: 120, tpm: 2_000_000 },
+            300,
+        );
+        scenario(
+            "tpm-bound, settings = server",
+            &batch,
+            &dir,
+            Limits { rpm: 10_000, tpm: 300_000 },
+            Limits { rpm: 10_000, tpm: 300_000 },
+            300,
+        );
+        scenario(
+            "server 20% stricter than settings",
+            &batch,
+            &dir,
+            Limits { rpm: 96, tpm: 2_000_000 },
+            Limits { rpm: 120, tpm: 2_000_000 },
+            300,
+        );
+    }
     let big = std::env::var("KO2EN_BENCH_BIG").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000);
     memory(&dir, 1_000);
     memory(&dir, big);
