@@ -4,6 +4,7 @@ mod common;
 
 use common::{Ko2en, fixture, has_hangul};
 use serde_json::Value;
+use std::io::Write;
 
 /// Every record has the documented fields, with the documented types.
 fn assert_record_shape(record: &Value) {
@@ -105,6 +106,44 @@ fn stdin_takes_a_plain_article_or_a_jsonl_batch() {
     run.assert_code(0);
     let ids: Vec<String> = run.records().iter().map(|r| r["id"].as_str().unwrap().to_string()).collect();
     assert_eq!(ids, ["a", "b"]);
+
+    // A headline in braces is not JSON: still one article.
+    let run = Ko2en::new(["summarize", "--mock", "-"])
+        .stdin("{단독} 정부, 새 계획 발표\n정부가 새 계획을 발표했다.\n")
+        .run();
+    run.assert_code(0);
+    let records = run.records();
+    assert_eq!((records.len(), records[0]["id"].as_str()), (1, Some("stdin")));
+}
+
+#[test]
+fn a_jsonl_batch_on_stdin_is_answered_line_by_line_while_stdin_is_still_open() {
+    // Stdin is streamed, not read whole: the first record comes out before the batch ends,
+    // which is also what keeps memory flat for a batch piped in of any length.
+    let mut live = Ko2en::new(["summarize", "--mock", "--quiet", "-"]).spawn();
+    let mut stdin = live.child.stdin.take().unwrap();
+    let stdout = live.child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)) {
+            if tx.send(line.unwrap()).is_err() {
+                break;
+            }
+        }
+    });
+    let id_of = |line: String| serde_json::from_str::<serde_json::Value>(&line).unwrap()["id"].clone();
+    let wait = std::time::Duration::from_secs(60);
+
+    stdin.write_all("\n{\"id\":\"a\",\"text\":\"정부가 새 계획을 발표했다.\"}\n".as_bytes()).unwrap();
+    stdin.flush().unwrap();
+    let first = rx.recv_timeout(wait).expect("the first record is written while stdin is still open");
+    assert_eq!(id_of(first), "a");
+
+    stdin.write_all("{\"id\":\"b\",\"text\":\"기업들이 투자를 늘렸다.\"}\n".as_bytes()).unwrap();
+    drop(stdin);
+    let second = rx.recv_timeout(wait).expect("the second record");
+    assert_eq!(id_of(second), "b");
+    assert!(live.child.wait().unwrap().success());
 }
 
 #[test]

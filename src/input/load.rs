@@ -160,8 +160,10 @@ impl Reader {
             };
         }
         let bytes = if is_stdin {
-            let mut buf = Vec::new();
-            std::io::stdin().lock().read_to_end(&mut buf).map(|_| buf)
+            match sniff_stdin() {
+                Stdin::Batch(lines) => return self.read_jsonl(lines, path, &stem),
+                Stdin::Article(bytes) => bytes,
+            }
         } else {
             fs::read(path)
         };
@@ -169,10 +171,6 @@ impl Reader {
             Ok(text) => text,
             Err(e) => return self.send(stem, source, Err(e)),
         };
-        // Stdin may carry a JSONL batch: every non-empty line an object.
-        if is_stdin && looks_like_jsonl(&text) {
-            return self.read_jsonl(text.as_bytes(), path, &stem);
-        }
         let article = if kind_of(path) == Kind::Html {
             super::html::extract(&text)
                 .map(|page| Article {
@@ -264,9 +262,40 @@ fn decode(display: &str, mut bytes: Vec<u8>) -> Result<String, InputError> {
         .map_err(|e| InputError::NotUtf8 { path: display.to_string(), offset: e.utf8_error().valid_up_to() })
 }
 
-fn looks_like_jsonl(text: &str) -> bool {
-    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty()).peekable();
-    lines.peek().is_some() && lines.all(|l| l.starts_with('{') && l.ends_with('}'))
+/// What stdin carries.
+enum Stdin {
+    /// A JSONL batch, to be read line by line however long it is: the lines already read,
+    /// then the rest.
+    Batch(std::io::Chain<std::io::Cursor<Vec<u8>>, std::io::StdinLock<'static>>),
+    /// One article, read whole.
+    Article(std::io::Result<Vec<u8>>),
+}
+
+/// Stdin is a JSONL batch when its first non-blank line is a JSON object; anything else (a
+/// headline like `{단독} ...` included) is one article. Only that first line is read to tell.
+fn sniff_stdin() -> Stdin {
+    let mut stdin = std::io::stdin().lock();
+    let mut head = Vec::new();
+    let first_line = loop {
+        let start = head.len();
+        match stdin.read_until(b'\n', &mut head) {
+            Ok(0) => break None,
+            Ok(_) => {
+                let line =
+                    head[start..].strip_prefix(&[0xEF, 0xBB, 0xBF]).unwrap_or(&head[start..]).trim_ascii();
+                if !line.is_empty() {
+                    break Some(
+                        serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(line).is_ok(),
+                    );
+                }
+            }
+            Err(e) => return Stdin::Article(Err(e)),
+        }
+    };
+    if first_line == Some(true) {
+        return Stdin::Batch(std::io::Cursor::new(head).chain(stdin));
+    }
+    Stdin::Article(stdin.read_to_end(&mut head).map(|_| head))
 }
 
 fn io_error(display: &str, e: &std::io::Error) -> InputError {

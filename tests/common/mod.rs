@@ -3,7 +3,7 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 
 pub fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(name)
@@ -72,6 +72,29 @@ impl Ko2en {
             child.stdin.take().unwrap().write_all(&bytes).unwrap();
         }
         Run(child.wait_with_output().unwrap())
+    }
+
+    /// Start the run and hand it over live, stdin, stdout and stderr piped.
+    pub fn spawn(mut self) -> Live {
+        self.command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let child = self.command.spawn().expect("the ko2en binary runs");
+        Live { child, _cache_home: self._cache_home }
+    }
+}
+
+/// A run in progress. Killed if dropped while still running, so that a failed test leaves no
+/// process behind.
+pub struct Live {
+    pub child: Child,
+    _cache_home: tempfile::TempDir,
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 }
 
