@@ -135,9 +135,10 @@ pub struct RunArgs {
     /// Read prompt templates from this directory; files missing there fall back to the built-in ones.
     #[arg(long, value_name = "DIR")]
     pub prompts: Option<PathBuf>,
-    /// Requests in flight at once. Raise it when a slow endpoint leaves rate-limit budget unused.
-    #[arg(long, default_value_t = 16, value_name = "N")]
-    pub concurrency: usize,
+    /// Requests in flight at once [default: 16, or with --rpm/--tpm enough to keep that budget
+    /// busy at 20 s a request, up to 256].
+    #[arg(long, value_name = "N")]
+    pub concurrency: Option<usize>,
     /// The endpoint's requests-per-minute limit; requests are paced to stay within it.
     #[arg(long, value_name = "N")]
     pub rpm: Option<u32>,

@@ -416,7 +416,7 @@ fn resolve_run(
     args: cli::RunArgs,
     env: &impl Fn(&str) -> Option<String>,
 ) -> Result<RunSettings, ConfigError> {
-    if args.concurrency == 0 {
+    if args.concurrency == Some(0) {
         return Err(ConfigError::Invalid("--concurrency must be at least 1".into()));
     }
     if args.max_attempts == 0 {
@@ -444,7 +444,7 @@ fn resolve_run(
     Ok(RunSettings {
         output: args.output,
         prompts_dir: args.prompts,
-        concurrency: args.concurrency,
+        concurrency: args.concurrency.unwrap_or_else(|| default_concurrency(budget)),
         budget,
         chunk_limits,
         encoding,
@@ -452,6 +452,31 @@ fn resolve_run(
         quiet: args.quiet,
         cache: resolve_cache(args.cache, env)?,
     })
+}
+
+/// Requests in flight when `--concurrency` is not given.
+///
+/// The limiter paces sending, so concurrency only has to be high enough that slow answers do
+/// not leave budget idle: by Little's law, requests per second times seconds per request. A
+/// known budget is kept busy up to 20 s a request (a long summary on a loaded API); with no
+/// budget (often a local server, which queues what it cannot run) 16 is enough. Counted
+/// requests cost about 3,000 tokens (a 6,000-token chunk's summary is rarer than a short
+/// article's), which turns a TPM budget into requests.
+pub fn default_concurrency(budget: Budget) -> usize {
+    const FLOOR: usize = 16;
+    const CEILING: usize = 256;
+    const SECONDS_PER_REQUEST: u64 = 20;
+    const TOKENS_PER_REQUEST: u64 = 3_000;
+    let by_rpm = budget.rpm.map(|rpm| u64::from(rpm.get()));
+    let by_tpm = budget.tpm.map(|tpm| u64::from(tpm.get()) / TOKENS_PER_REQUEST);
+    let per_minute = match (by_rpm, by_tpm) {
+        (Some(r), Some(t)) => r.min(t),
+        (Some(r), None) => r,
+        (None, Some(t)) => t,
+        (None, None) => return FLOOR,
+    };
+    let needed = (per_minute * SECONDS_PER_REQUEST).div_ceil(60);
+    usize::try_from(needed).unwrap_or(CEILING).clamp(FLOOR, CEILING)
 }
 
 /// Chunk sizes: the flag for both kinds of request, else the defaults — shrunk when a small
@@ -602,6 +627,29 @@ mod tests {
         let named = run(&["summarize", "x", "--mock", "--cache", "c.sqlite", "--refresh"], &[]);
         assert_eq!(named, CacheSettings { path: Some("c.sqlite".into()), refresh: true });
         assert_eq!(run(&["summarize", "x", "--mock", "--no-cache"], &[]).path, None);
+    }
+
+    #[test]
+    fn default_concurrency_keeps_a_known_budget_busy_within_bounds() {
+        let budget = |rpm: Option<u32>, tpm: Option<u32>| Budget {
+            rpm: rpm.and_then(NonZeroU32::new),
+            tpm: tpm.and_then(NonZeroU32::new),
+        };
+        assert_eq!(default_concurrency(budget(None, None)), 16);
+        assert_eq!(default_concurrency(budget(Some(30), None)), 16, "never below the floor");
+        assert_eq!(default_concurrency(budget(Some(300), None)), 100, "300/min at 20 s each");
+        assert_eq!(default_concurrency(budget(Some(5_000), None)), 256, "capped");
+        assert_eq!(default_concurrency(budget(Some(5_000), Some(900_000))), 100, "TPM binds: 300/min");
+        let run = |args: &[&str]| match resolve(args, &[]).unwrap() {
+            Settings::Summarize(s) => s.run.concurrency,
+            _ => unreachable!(),
+        };
+        assert_eq!(run(&["summarize", "x", "--mock", "--rpm", "600"]), 200);
+        assert_eq!(
+            run(&["summarize", "x", "--mock", "--rpm", "600", "--concurrency", "8"]),
+            8,
+            "the flag wins"
+        );
     }
 
     #[test]
