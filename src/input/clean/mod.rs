@@ -216,6 +216,8 @@ pub fn clean(title: Option<&str>, text: &str) -> Cleaned {
         removed.extend(l.stripped.into_iter().map(|(line, reason)| Removed { line, reason }));
         match l.removed {
             None => body.push(l.text),
+            // Blank lines are layout, not content: dropping them is not worth reporting.
+            Some(Reason::Empty) => {}
             // A stripped line later removed as a whole is reported once: parts, then remainder.
             Some(reason) if was_stripped => removed.push(Removed { line: l.text, reason }),
             Some(reason) => removed.push(Removed { line: l.original, reason }),

@@ -45,6 +45,8 @@ fn golden_alibaba() {
     let pos = |l: &str| c.removed.iter().position(|r| r.line == l).unwrap();
     assert!(pos("상단여백") < pos("<사진 / 뉴스비전e>"));
     assert!(pos("<사진 / 뉴스비전e>") < pos("Back to Top"));
+    // The page's many blank lines are dropped without being listed.
+    assert!(c.removed.iter().all(|r| !r.line.trim().is_empty()), "{:?}", c.removed);
 }
 
 #[test]
