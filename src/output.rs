@@ -179,10 +179,11 @@ fn byline_line(record: &Record) -> Option<String> {
     let reporters: Vec<String> = byline
         .reporters
         .iter()
-        .map(|r| match (&r.email, r.name.is_empty()) {
-            (Some(email), true) => format!("<{email}>"),
-            (Some(email), false) => format!("{} <{email}>", r.name),
-            (None, _) => r.name.clone(),
+        .filter_map(|r| match (&r.name, &r.email) {
+            (Some(name), Some(email)) => Some(format!("{name} <{email}>")),
+            (Some(name), None) => Some(name.clone()),
+            (None, Some(email)) => Some(format!("<{email}>")),
+            (None, None) => None,
         })
         .collect();
     if !reporters.is_empty() {
@@ -253,9 +254,10 @@ mod tests {
     fn markdown_credits_the_reporters_photos_and_copyright_cleaning_kept() {
         let mut r = record();
         assert!(!render_markdown(&r).contains("Reporter"));
-        r.byline
-            .reporters
-            .push(crate::input::clean::Reporter { name: "김호성".into(), email: Some("a@b.kr".into()) });
+        r.byline.reporters.push(crate::input::clean::Reporter {
+            name: Some("김호성".into()),
+            email: Some("a@b.kr".into()),
+        });
         r.byline.photo_credits.push("SKT 제공".into());
         r.byline.copyright = Some("뉴스비전e".into());
         let md = render_markdown(&r);

@@ -69,7 +69,8 @@ pub struct ArticleMetadata {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Reporter {
-    pub name: String,
+    /// None when only an address was found (wire copy often ends with a bare one).
+    pub name: Option<String>,
     pub email: Option<String>,
 }
 

@@ -122,12 +122,12 @@ fn add_reporters(meta: &mut ArticleMetadata, names: &str, email: Option<&str>) {
     for (i, name) in NAME_SPLIT.split(names.trim()).filter(|n| !n.is_empty()).enumerate() {
         // With several names and one address, the address conventionally belongs to the first.
         let email = if i == 0 { email } else { None };
-        if let Some(r) = meta.reporters.iter_mut().find(|r| r.name == name) {
+        if let Some(r) = meta.reporters.iter_mut().find(|r| r.name.as_deref() == Some(name)) {
             if r.email.is_none() {
                 r.email = email.map(str::to_string);
             }
         } else {
-            meta.reporters.push(Reporter { name: name.to_string(), email: email.map(str::to_string) });
+            meta.reporters.push(Reporter { name: Some(name.to_string()), email: email.map(str::to_string) });
         }
     }
 }
@@ -139,8 +139,7 @@ fn add_email_only(meta: &mut ArticleMetadata, email: &str) {
     if let Some(r) = meta.reporters.iter_mut().find(|r| r.email.is_none()) {
         r.email = Some(email.to_string());
     } else {
-        // The name may be unknown (wire copy often ends with a bare address).
-        meta.reporters.push(Reporter { name: String::new(), email: Some(email.to_string()) });
+        meta.reporters.push(Reporter { name: None, email: Some(email.to_string()) });
     }
 }
 

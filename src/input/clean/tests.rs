@@ -10,7 +10,7 @@ fn reason_of(c: &Cleaned, line: &str) -> Option<Reason> {
 }
 
 fn reporter(name: &str, email: Option<&str>) -> Reporter {
-    Reporter { name: name.to_string(), email: email.map(str::to_string) }
+    Reporter { name: Some(name.to_string()), email: email.map(str::to_string) }
 }
 
 #[test]
@@ -224,6 +224,19 @@ fn section_label_caption_credit_and_headline_tail_without_end_marker() {
     assert_eq!(c.metadata.reporters, vec![reporter("홍길동", None)]);
     let tail = c.removed.iter().filter(|r| r.reason == Reason::TrailingHeadlines).count();
     assert_eq!(tail, 3);
+}
+
+#[test]
+fn a_bare_address_is_a_reporter_without_a_name() {
+    let c = clean(
+        Some("정부 새 계획"),
+        "정부가 새 계획을 발표했다.\n계획은 내년부터 시행된다.\n(desk@newswire.example)\n",
+    );
+    assert_eq!(c.text, "정부가 새 계획을 발표했다.\n계획은 내년부터 시행된다.");
+    assert_eq!(
+        c.metadata.reporters,
+        vec![Reporter { name: None, email: Some("desk@newswire.example".into()) }]
+    );
 }
 
 #[test]
