@@ -346,10 +346,18 @@ fn mark_trailing_list(lines: &mut [Line]) {
     }
 }
 
+/// How far down the page a summary box can sit, in kept lines.
+const SUMMARY_BOX_LINES: usize = 8;
+
 /// Portal summary boxes repeat the article's first sentences (sometimes truncated with "…")
 /// before the body starts; the later occurrence is the article, the earlier one is the repeat.
+/// Only the top of the page is looked at: further down, a paragraph that comes twice is the
+/// article's own (a quote taken up again), and looking there would cost a search of the rest
+/// of the page per line.
 fn mark_repeated_summaries(lines: &mut [Line]) {
-    for i in 0..lines.len() {
+    let top: Vec<usize> =
+        (0..lines.len()).filter(|&i| lines[i].kept().is_some()).take(SUMMARY_BOX_LINES).collect();
+    for i in top {
         let Some(k) = lines[i].kept() else { continue };
         let needle = k.trim_end_matches(['.', '…']).trim_end_matches("...").trim_end();
         if char_len(needle) < 20 {

@@ -240,6 +240,16 @@ fn a_bare_address_is_a_reporter_without_a_name() {
 }
 
 #[test]
+fn a_paragraph_repeated_inside_the_body_is_kept_both_times() {
+    let quote = "그는 \"우리는 끝까지 책임을 다하겠다\"고 거듭 강조했다.";
+    let mut body: Vec<String> = (1..=10).map(|i| format!("정부는 {i}번째 대책을 오늘 발표했다.")).collect();
+    body.insert(9, quote.to_string());
+    body.push(quote.to_string());
+    let c = clean(Some("정부 대책 발표"), &body.join("\n"));
+    assert_eq!(c.text.matches(quote).count(), 2, "{:?}", c.removed);
+}
+
+#[test]
 fn empty_input() {
     for input in ["", "\n\n", "   \r\n\t"] {
         let c = clean(None, input);
