@@ -79,6 +79,25 @@ fn changed_number_is_caught() {
 }
 
 #[test]
+fn fractions_match_their_english_forms_and_a_changed_one_is_caught() {
+    for (k, e) in [
+        ("국민 3분의 2가 찬성했다", "two-thirds of citizens agreed"),
+        ("국민 3분의 2가 찬성했다", "two thirds of citizens agreed"),
+        ("국민 3분의 2가 찬성했다", "2/3 of citizens agreed"),
+        ("4분의 1이 반대했다", "a quarter opposed"),
+        ("4분의 1이 반대했다", "one in four opposed"),
+        ("2분의 1 수준", "half the level"),
+        ("5 분의 3", "three-fifths"),
+    ] {
+        assert!(missing_figures(k, e).is_empty(), "{k} / {e}: {:?}", missing_figures(k, e));
+        assert!(unsupported_figures(k, e).is_empty(), "{k} / {e}: {:?}", unsupported_figures(k, e));
+    }
+    let m = missing_figures("국민 3분의 2가 찬성했다", "a third of citizens agreed");
+    assert_eq!(m.iter().map(|f| f.text.as_str()).collect::<Vec<_>>(), ["3분의 2"]);
+    assert_eq!(korean_figures("3분의 1").len(), 1, "one figure, not two");
+}
+
+#[test]
 fn summary_direction() {
     let ko = "삼성전자는 2023년 매출 258조 원을 기록했고 직원 26만 명이다.";
     assert!(unsupported_figures(ko, "Samsung posted 258 trillion won in 2023.").is_empty());

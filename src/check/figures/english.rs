@@ -101,6 +101,18 @@ fn word_value(w: &str) -> Option<f64> {
     None
 }
 
+/// A fraction's denominator word: "thirds" 3, "quarter" 4, "fifths" 5 … "tenths" 10.
+fn denominator_value(w: &str) -> Option<f64> {
+    const NAMES: [&str; 9] =
+        ["half", "third", "quarter", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth"];
+    let singular = w.strip_suffix('s').unwrap_or(w);
+    let singular = if w == "halves" { "half" } else { singular };
+    if singular == "fourth" {
+        return Some(4.0);
+    }
+    NAMES.iter().position(|n| *n == singular).map(|p| p as f64 + 2.0)
+}
+
 pub(super) fn scale_value(w: &str, money: bool) -> Option<f64> {
     match w {
         "hundred" => Some(1e2),
@@ -174,6 +186,7 @@ pub(super) fn english_figs(text: &str) -> Vec<Fig> {
                             fig: Figure { text: txt, value: val, kind: FigureKind::Plain },
                             alt: false,
                             small_word: false,
+                            parts: None,
                         });
                     }
                     i += 2;
@@ -194,6 +207,7 @@ pub(super) fn english_figs(text: &str) -> Vec<Fig> {
                         fig: Figure { text: c[*s..*e].iter().collect(), value: h, kind: FigureKind::Plain },
                         alt: true,
                         small_word: false,
+                        parts: None,
                     });
                 }
                 (*v, i + 1, false)
@@ -205,11 +219,26 @@ pub(super) fn english_figs(text: &str) -> Vec<Fig> {
                         fig: Figure { text: orig, value: m, kind: FigureKind::Plain },
                         alt: true,
                         small_word: false,
+                        parts: None,
                     });
                     i += 1;
                     continue;
                 }
                 let next_w = toks.get(i + 1).filter(|n| gap_ok(t, n)).and_then(|n| n.word());
+                // "two-thirds", "a quarter", "one fifth": the fraction, as a matching aid (the
+                // numerator is still read as the number it is).
+                let numerator = if matches!(w.as_str(), "a" | "an") { Some(1.0) } else { word_value(w) };
+                if let Some(num) = numerator
+                    && let Some(den) = next_w.and_then(denominator_value)
+                    && num < den
+                {
+                    out.push(Fig {
+                        fig: Figure { text: orig.clone(), value: num / den, kind: FigureKind::Plain },
+                        alt: true,
+                        small_word: false,
+                        parts: None,
+                    });
+                }
                 let alt = match w.as_str() {
                     // "a year", "an hour": Korean writes 1년, 1시간.
                     "a" | "an" | "single"
@@ -248,6 +277,7 @@ pub(super) fn english_figs(text: &str) -> Vec<Fig> {
                         fig: Figure { text: orig, value: a, kind: FigureKind::Plain },
                         alt: true,
                         small_word: false,
+                        parts: None,
                     });
                     i += 1;
                     continue;
@@ -337,6 +367,7 @@ pub(super) fn english_figs(text: &str) -> Vec<Fig> {
             // ":00" minutes ("7:00 p.m." for Korean "오후 7시") are only a matching aid.
             alt: value == 0.0 && start > 0 && c[start - 1] == ':',
             small_word: from_words && !scaled && value <= 10.0,
+            parts: None,
         });
         i = j;
     }

@@ -170,10 +170,39 @@ pub(super) fn korean_figs(text: &str) -> Vec<Fig> {
         } else {
             start
         };
+        // "3분의 2" (two-thirds): the fraction is the figure; its two numbers only support
+        // an English "two in three" or "2/3".
+        if kind == FigureKind::Plain
+            && !any_big
+            && total > 0.0
+            && let Some((numerator, end)) = fraction_numerator(&c, j)
+        {
+            for value in [total, numerator] {
+                out.push(Fig {
+                    fig: Figure { text: value.to_string(), value, kind: FigureKind::Plain },
+                    alt: true,
+                    small_word: false,
+                    parts: None,
+                });
+            }
+            out.push(Fig {
+                fig: Figure {
+                    text: c[start..end].iter().collect(),
+                    value: numerator / total,
+                    kind: FigureKind::Plain,
+                },
+                alt: false,
+                small_word: false,
+                parts: Some((total, numerator)),
+            });
+            i = end;
+            continue;
+        }
         out.push(Fig {
             fig: Figure { text: c[tstart..text_end].iter().collect(), value: total, kind },
             alt: false,
             small_word: false,
+            parts: None,
         });
         // "오후 7시" also matches English "19:00".
         if c.get(j) == Some(&'시')
@@ -189,6 +218,7 @@ pub(super) fn korean_figs(text: &str) -> Vec<Fig> {
                 },
                 alt: true,
                 small_word: false,
+                parts: None,
             });
         }
         i = j.max(start + 1);
@@ -196,11 +226,23 @@ pub(super) fn korean_figs(text: &str) -> Vec<Fig> {
     out
 }
 
+/// After a denominator ending at `j`, "분의 M": the numerator M and where it ends.
+fn fraction_numerator(c: &[char], j: usize) -> Option<(f64, usize)> {
+    let sp = |k: usize| if c.get(k) == Some(&' ') { k + 1 } else { k };
+    let k = sp(j);
+    if !starts_with_at(c, k, "분의") {
+        return None;
+    }
+    let (numerator, end, _, _) = scan_number(c, sp(k + 2))?;
+    Some((numerator, end))
+}
+
 /// Korean figures: Arabic numerals (commas, decimals, full-width digits) with large-unit
 /// suffixes 만/억/조 (and 천/백 inside a group), compounds ("1조 2,000억"), ranges ("2~3년" gives
 /// 2 and 3, "2~3만" gives 20,000 and 30,000), years ("2023년"), percentages ("3.5%",
 /// "3.5퍼센트") and money ("1억 달러", "1,350억 원"). Counters (세, 개, 일, 위, 회, 배…) need no
-/// special handling: their number is a plain figure. Sino-Korean numeral words are not parsed.
+/// special handling: their number is a plain figure. Fractions ("3분의 2") are one figure.
+/// Sino-Korean numeral words are not parsed.
 pub fn korean_figures(text: &str) -> Vec<Figure> {
     korean_figs(text).into_iter().filter(|f| !f.alt).map(|f| f.fig).collect()
 }

@@ -41,6 +41,9 @@ struct Fig {
     alt: bool,
     /// A bare number word one..ten: ignored in the summary direction.
     small_word: bool,
+    /// A Korean fraction's denominator and numerator ("3분의 2"): the translation keeps it when
+    /// it keeps either the fraction ("two-thirds") or both numbers ("two in three", "2/3").
+    parts: Option<(f64, f64)>,
 }
 
 fn same_value(a: f64, b: f64) -> bool {
@@ -104,10 +107,11 @@ fn dedup_by_value(figs: Vec<Figure>) -> Vec<Figure> {
 /// "half", "twice" count as values on the English side here. Each missing value is reported once.
 pub fn missing_figures(korean: &str, english: &str) -> Vec<Figure> {
     let en: Vec<f64> = english_figs(english).iter().map(|f| f.fig.value).collect();
+    let has = |value: f64| en.iter().any(|v| same_value(*v, value));
     let missing = korean_figs(korean)
         .into_iter()
         .filter(|k| !k.alt)
-        .filter(|k| !en.iter().any(|v| same_value(*v, k.fig.value)))
+        .filter(|k| !has(k.fig.value) && !k.parts.is_some_and(|(den, num)| has(den) && has(num)))
         .map(|k| k.fig)
         .collect();
     dedup_by_value(missing)
