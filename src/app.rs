@@ -170,7 +170,7 @@ async fn summarize(settings: SummarizeSettings) -> Result<Outcome> {
         })
         .buffered(window);
     let mut records = std::pin::pin!(records);
-    let mut summary = RunSummary { budget: Some(pipeline.pool().budget()), ..RunSummary::default() };
+    let mut summary = RunSummary::default();
     while let Some(record) = records.next().await {
         let record = record?;
         reporter.article_done(&record, pipeline.pool().stats());
@@ -195,11 +195,18 @@ async fn summarize(settings: SummarizeSettings) -> Result<Outcome> {
     summary.articles_from_cache = cached.map(|c| c.articles_hit);
     let limiter = pipeline.pool().limiter().stats();
     summary.budget_tokens = limiter.tokens_charged.saturating_sub(limiter.tokens_refunded);
+    // The limits as paced at the end: the settings, or what the server's headers taught.
+    summary.budget = Some(pipeline.pool().limiter().budget());
+    summary.concurrency = pipeline.pool().concurrency();
+    summary.slot_waits = stats.slot_waits.load(Ordering::Relaxed);
     summary.elapsed = started.elapsed();
     if !settings.run.quiet {
         // Records keep what each answer cost when it was bought (so a rerun's output is
         // identical); this summary says what this run actually paid.
         eprintln!("{}", summary.render());
+        if let Some(hint) = summary.hint() {
+            eprintln!("{hint}");
+        }
     }
     if let Some(reason) = pipeline.pool().stop_reason() {
         eprintln!("ko2en: stopped, nothing more was sent: {reason}");

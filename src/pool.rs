@@ -90,6 +90,8 @@ pub struct PoolStats {
     pub from_cache: AtomicU64,
     /// Calls that waited for an identical call in flight instead of sending their own.
     pub shared: AtomicU64,
+    /// Requests that found every concurrency slot taken and waited for one.
+    pub slot_waits: AtomicU64,
     /// Retries, by the kind of error that caused them.
     retries: Mutex<BTreeMap<&'static str, u64>>,
 }
@@ -112,8 +114,8 @@ impl PoolStats {
 pub struct Pool {
     client: Client,
     limiter: Limiter,
-    budget: Budget,
     permits: Arc<Semaphore>,
+    concurrency: usize,
     retry: RetryPolicy,
     counter: TokenCounter,
     stats: PoolStats,
@@ -138,8 +140,8 @@ impl Pool {
             client,
             // 2% in reserve: see `Limiter::with_reserve`.
             limiter: Limiter::with_reserve(budget, 20),
-            budget,
             permits: Arc::new(Semaphore::new(concurrency.max(1))),
+            concurrency: concurrency.max(1),
             retry,
             counter,
             stats: PoolStats::default(),
@@ -179,8 +181,9 @@ impl Pool {
         &self.stats
     }
 
-    pub fn budget(&self) -> Budget {
-        self.budget
+    /// Requests allowed in flight at once.
+    pub fn concurrency(&self) -> usize {
+        self.concurrency
     }
 
     pub fn limiter(&self) -> &Limiter {
@@ -313,7 +316,13 @@ impl Pool {
             // The slot first, then the budget: a grant is charged just before its request goes
             // out, so that no grant waits for a slot under limits that may meanwhile turn out
             // stricter (a server's headers can lower them), and the server counts what we do.
-            let permit = self.permits.acquire().await.expect("the semaphore is never closed");
+            let permit = match self.permits.try_acquire() {
+                Ok(permit) => permit,
+                Err(_) => {
+                    self.stats.slot_waits.fetch_add(1, Ordering::Relaxed);
+                    self.permits.acquire().await.expect("the semaphore is never closed")
+                }
+            };
             let grant = self.limiter.acquire(self.cost(&body)).await.map_err(CallError::TooLarge)?;
             // Checked again at the last moment: the waits for a slot and for budget may have
             // been long, and after a 401 or an exhausted quota nothing else may go out.

@@ -154,6 +154,9 @@ pub struct RunSummary {
     pub articles_from_cache: Option<u64>,
     pub elapsed: Duration,
     pub budget: Option<Budget>,
+    /// Requests allowed in flight, and how many requests waited for one of those slots.
+    pub concurrency: usize,
+    pub slot_waits: u64,
 }
 
 impl RunSummary {
@@ -187,23 +190,47 @@ impl RunSummary {
             self.completion_tokens,
             self.elapsed.as_secs_f64()
         ));
-        if let Some(budget) = self.budget {
-            // What the limits allowed in this time: a full minute's burst plus the refill.
-            let minutes = 1.0 + self.elapsed.as_secs_f64() / 60.0;
-            let mut shares = Vec::new();
-            if let Some(rpm) = budget.rpm {
-                shares
-                    .push(format!("{:.0}% of RPM", 100.0 * self.sent as f64 / (rpm.get() as f64 * minutes)));
-            }
-            if let Some(tpm) = budget.tpm {
-                let used = self.budget_tokens as f64;
-                shares.push(format!("{:.0}% of TPM", 100.0 * used / (tpm.get() as f64 * minutes)));
-            }
-            if !shares.is_empty() {
-                out.push_str(&format!(" · budget used: {}", shares.join(", ")));
-            }
+        let (rpm_share, tpm_share) = self.budget_shares();
+        let shares: Vec<String> = [(rpm_share, "RPM"), (tpm_share, "TPM")]
+            .into_iter()
+            .filter_map(|(share, name)| share.map(|s| format!("{:.0}% of {name}", 100.0 * s)))
+            .collect();
+        if !shares.is_empty() {
+            out.push_str(&format!(" · budget used: {}", shares.join(", ")));
         }
         out
+    }
+
+    /// The shares of the RPM and TPM budgets used, where they are known: against what the
+    /// limits allowed in this time, a full minute's burst plus the refill.
+    fn budget_shares(&self) -> (Option<f64>, Option<f64>) {
+        let Some(budget) = self.budget else { return (None, None) };
+        let minutes = 1.0 + self.elapsed.as_secs_f64() / 60.0;
+        let share = |used: u64, limit: std::num::NonZeroU32| used as f64 / (limit.get() as f64 * minutes);
+        (budget.rpm.map(|r| share(self.sent, r)), budget.tpm.map(|t| share(self.budget_tokens, t)))
+    }
+
+    /// Advice when the concurrency, not the budget, set the pace of a run of a minute or more:
+    /// most requests waited for a slot while less than half of every known budget was used. Requests waiting on a slot
+    /// while budget sits idle is time lost for nothing, since the limiter paces sending anyway.
+    pub fn hint(&self) -> Option<String> {
+        let (rpm_share, tpm_share) = self.budget_shares();
+        let shares: Vec<f64> = [rpm_share, tpm_share].into_iter().flatten().collect();
+        let idle = !shares.is_empty() && shares.iter().all(|s| *s < 0.5);
+        // A run of seconds needs no advice; the batches this is for take minutes.
+        let crowded =
+            self.elapsed >= Duration::from_secs(60) && self.sent >= 20 && self.slot_waits * 2 > self.sent;
+        if !(idle && crowded) {
+            return None;
+        }
+        let used = shares.iter().cloned().fold(0.0, f64::max);
+        Some(format!(
+            "ko2en: hint: most requests waited for one of the {} request slots while {:.0}% of the budget was used; \
+             a higher --concurrency (try {}) would finish sooner",
+            self.concurrency,
+            100.0 * used,
+            (self.concurrency * 2).max(crate::config::default_concurrency(self.budget.unwrap_or_default()))
+        ))
     }
 }
 
@@ -226,11 +253,41 @@ mod tests {
             articles_from_cache: Some(3),
             elapsed: Duration::from_secs(60),
             budget: Some(Budget { rpm: NonZeroU32::new(6), tpm: None }),
+            concurrency: 16,
+            slot_waits: 0,
         };
         let text = summary.render();
         assert!(text.contains("10 articles: 9 ok, 1 failed"), "{text}");
         assert!(text.contains("(2 retries: 1 rate_limited, 1 server_error)"), "{text}");
         assert!(text.contains("from cache: 3 articles, 2 more answers"), "{text}");
         assert!(text.contains("budget used: 100% of RPM"), "{text}");
+    }
+
+    #[test]
+    fn a_hint_comes_only_when_slots_not_budget_set_the_pace() {
+        let crowded = RunSummary {
+            sent: 100,
+            elapsed: Duration::from_secs(60),
+            budget: Some(Budget { rpm: NonZeroU32::new(600), tpm: None }),
+            concurrency: 16,
+            slot_waits: 80,
+            ..RunSummary::default()
+        };
+        let hint = crowded.hint().expect("8% of the budget used, 80 of 100 requests waited for a slot");
+        assert!(hint.contains("16 request slots") && hint.contains("8% of the budget"), "{hint}");
+        assert!(hint.contains("--concurrency (try 200)"), "{hint}");
+        assert_eq!(RunSummary { slot_waits: 10, ..crowded.clone() }.hint(), None, "slots were free");
+        assert_eq!(
+            RunSummary { sent: 1_100, slot_waits: 1_000, ..crowded.clone() }.hint(),
+            None,
+            "budget busy"
+        );
+        assert_eq!(
+            RunSummary { budget: Some(Budget::default()), ..crowded.clone() }.hint(),
+            None,
+            "no budget"
+        );
+        assert_eq!(RunSummary { budget: None, ..crowded.clone() }.hint(), None, "no budget");
+        assert_eq!(RunSummary { elapsed: Duration::from_secs(5), ..crowded }.hint(), None, "a short run");
     }
 }

@@ -361,6 +361,15 @@ impl Limiter {
     pub fn stats(&self) -> LimiterStats {
         self.shared.lock().stats.clone()
     }
+
+    /// The limits paced to now: the settings, or the server's where it advertised stricter
+    /// ones or none were set.
+    pub fn budget(&self) -> Budget {
+        let inner = self.shared.lock();
+        let cap =
+            |b: Option<&Bucket>| b.and_then(|b| NonZeroU32::new(u32::try_from(b.cap).unwrap_or(u32::MAX)));
+        Budget { rpm: cap(inner.reqs.as_ref()), tpm: cap(inner.tokens.as_ref()) }
+    }
 }
 
 /// [`Limiter::observe`] for a response to the request of grant `after`: a server measures its

@@ -143,6 +143,7 @@ async fn a_limit_learned_mid_flight_counts_the_requests_still_on_their_way() {
     // server said, forgetting the requests already granted that the server had not counted
     // yet, and the run met a 429.
     let l = limiter(None, None);
+    assert_eq!(l.budget(), Budget::default(), "nothing known yet");
     let open: Vec<Grant> = futures_grants(&l, 5).await;
     // The server answered the first of them: 10 a minute, 9 left (it counted only that one).
     open[0].observe(&ServerState {
@@ -151,6 +152,7 @@ async fn a_limit_learned_mid_flight_counts_the_requests_still_on_their_way() {
         ..Default::default()
     });
     drop(open);
+    assert_eq!(l.budget(), Budget { rpm: NonZeroU32::new(10), tpm: None }, "the learned limit is the budget");
     let t0 = Instant::now();
     for _ in 0..5 {
         let _ = l.acquire(1).await.unwrap();
