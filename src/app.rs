@@ -116,13 +116,17 @@ async fn summarize(settings: SummarizeSettings) -> Result<Outcome> {
     );
     let writer = Writer::create(destination(&settings.run))?;
     let reporter: Arc<dyn Reporter> = Arc::from(stderr_reporter(settings.run.quiet));
-    let inputs = settings.inputs.clone();
-    let counting = Arc::clone(&reporter);
-    tokio::task::spawn_blocking(move || {
-        if let Some(total) = count_articles(&inputs) {
-            counting.set_total(total);
-        }
-    });
+    // The total is only for progress: with --quiet nobody sees it, so the inputs are not
+    // read an extra time for it.
+    if !settings.run.quiet {
+        let inputs = settings.inputs.clone();
+        let counting = Arc::clone(&reporter);
+        tokio::task::spawn_blocking(move || {
+            if let Some(total) = count_articles(&inputs) {
+                counting.set_total(total);
+            }
+        });
+    }
     let interrupted = interrupt_signal(settings.run.quiet);
     // A window of articles in flight, a few times the request concurrency so that a slow
     // article does not idle the others; `buffered` yields in input order, so the window is
