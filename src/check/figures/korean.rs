@@ -8,6 +8,11 @@ fn starts_with_at(c: &[char], i: usize, w: &str) -> bool {
     w.chars().enumerate().all(|(o, ch)| c.get(i + o) == Some(&ch))
 }
 
+/// `k`, or past the single space at `k`: Korean writes "22 억" as well as "22억".
+fn skip_space(c: &[char], k: usize) -> usize {
+    if c.get(k) == Some(&' ') { k + 1 } else { k }
+}
+
 fn small_unit_ko(ch: char) -> Option<f64> {
     match ch {
         '천' => Some(1e3),
@@ -29,7 +34,7 @@ fn big_unit_ko(ch: char) -> Option<f64> {
 /// ("4천 2백", "3천 500"), then an optional big unit 만/억/조 (a single space is allowed before
 /// units, as in "22 억 5 천만"). Returns (value, end, big multiplier, has fraction, had small unit).
 fn ko_group(c: &[char], i: usize) -> Option<(f64, usize, Option<f64>, bool, bool)> {
-    let sp = |k: usize| if c.get(k) == Some(&' ') { k + 1 } else { k };
+    let sp = |k: usize| skip_space(c, k);
     let (mut v, mut j, frac, _) = scan_number(c, i)?;
     let mut had_small = false;
     if let Some(m) = c.get(sp(j)).and_then(|&x| small_unit_ko(x)) {
@@ -107,14 +112,7 @@ pub(super) fn korean_figs(text: &str) -> Vec<Fig> {
         let mut any_big = big0.is_some();
         if let Some(mut last) = big0 {
             // Compound "1조 2,000억", "1억 2500만", "3만 5000명".
-            loop {
-                let mut k = j;
-                if k < n && c[k] == ' ' {
-                    k += 1;
-                }
-                let Some((v, e, big, frac, small)) = ko_group(&c, k) else {
-                    break;
-                };
+            while let Some((v, e, big, frac, small)) = ko_group(&c, skip_space(&c, j)) {
                 match big {
                     Some(m) if m < last => {
                         total += v;
@@ -122,10 +120,7 @@ pub(super) fn korean_figs(text: &str) -> Vec<Fig> {
                         j = e;
                     }
                     None if !frac && v < last => {
-                        let mut q = e;
-                        if q < n && c[q] == ' ' {
-                            q += 1;
-                        }
+                        let q = skip_space(&c, e);
                         if small || KO_MERGE_COUNTERS.iter().any(|w| starts_with_at(&c, q, w)) {
                             total += v;
                             j = e;
@@ -144,10 +139,7 @@ pub(super) fn korean_figs(text: &str) -> Vec<Fig> {
         }
         let mut text_end = j;
         let mut kind = FigureKind::Plain;
-        let mut k = j;
-        if k < n && c[k] == ' ' {
-            k += 1;
-        }
+        let k = skip_space(&c, j);
         if k < n && c[k] == '%' {
             kind = FigureKind::Percent;
             text_end = k + 1;
@@ -228,12 +220,11 @@ pub(super) fn korean_figs(text: &str) -> Vec<Fig> {
 
 /// After a denominator ending at `j`, "분의 M": the numerator M and where it ends.
 fn fraction_numerator(c: &[char], j: usize) -> Option<(f64, usize)> {
-    let sp = |k: usize| if c.get(k) == Some(&' ') { k + 1 } else { k };
-    let k = sp(j);
+    let k = skip_space(c, j);
     if !starts_with_at(c, k, "분의") {
         return None;
     }
-    let (numerator, end, _, _) = scan_number(c, sp(k + 2))?;
+    let (numerator, end, _, _) = scan_number(c, skip_space(c, k + 2))?;
     Some((numerator, end))
 }
 
