@@ -1,6 +1,7 @@
 //! Plain settings, resolved once from the command line and the environment. Everything
 //! downstream takes these structs; validation happens here so that the heavy things (HTTP
-//! client, mock server) are only built from settings already known to be sound.
+//! client, mock server) are only built from settings already known to be sound. The built-in
+//! mock's options, from two sources, are resolved in `mock`.
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -16,6 +17,10 @@ use crate::glossary::Glossary;
 use crate::limiter::Budget;
 use crate::mock::MockOptions;
 use crate::pipeline::ChunkLimits;
+
+mod mock;
+
+use mock::{resolve_mock_opts, resolve_mock_server};
 
 /// The model used when neither `--model` nor `KO2EN_MODEL` names one: cheap, fast, good at Korean.
 pub const DEFAULT_MODEL: &str = "gpt-4o-mini";
@@ -275,107 +280,6 @@ fn resolve_endpoint(
     })
 }
 
-fn resolve_mock_server(args: cli::MockServerArgs) -> Result<MockServerSettings, ConfigError> {
-    let options = MockOptions {
-        latency: Duration::from_millis(args.latency_ms),
-        per_token: Duration::from_millis(args.ms_per_token),
-        rpm: args.rpm,
-        tpm: args.tpm,
-        max_concurrency: args.max_concurrency,
-        seed: args.seed,
-        fail_rate: args.fail_rate,
-        drop_rate: args.drop_rate,
-        garbage_rate: args.garbage_rate,
-        truncate_rate: args.truncate_rate,
-        hang_rate: args.hang_rate,
-        hang: Duration::from_secs(args.hang_s),
-        hangul_rate: args.hangul_rate,
-        require_key: args.require_key,
-        quota_exhausted: args.quota_exhausted,
-        log: args.log,
-    };
-    validate_mock(&options)?;
-    Ok(MockServerSettings { addr: args.addr, options })
-}
-
-/// `--mock-opt KEY=VALUE` pairs: the keys are the `mock-server` flags without their dashes.
-fn resolve_mock_opts(pairs: &[String]) -> Result<MockOptions, ConfigError> {
-    let mut options = MockOptions::default();
-    for pair in pairs {
-        let Some((key, value)) = pair.split_once('=') else {
-            return Err(ConfigError::Invalid(format!(
-                "--mock-opt takes KEY=VALUE (e.g. --mock-opt rpm=60), got {pair:?}"
-            )));
-        };
-        set_mock_option(&mut options, key.trim(), value.trim())?;
-    }
-    validate_mock(&options)?;
-    Ok(options)
-}
-
-/// The keys `--mock-opt` accepts, for its error message.
-const MOCK_KEYS: &str = "latency-ms, ms-per-token, rpm, tpm, max-concurrency, seed, fail-rate, drop-rate, \
-garbage-rate, truncate-rate, hang-rate, hang-s, hangul-rate, require-key, quota-exhausted, log";
-
-fn set_mock_option(options: &mut MockOptions, key: &str, value: &str) -> Result<(), ConfigError> {
-    fn parse<T: std::str::FromStr>(key: &str, value: &str, what: &str) -> Result<T, ConfigError> {
-        value
-            .parse()
-            .map_err(|_| ConfigError::Invalid(format!("--mock-opt {key} takes {what}, got {value:?}")))
-    }
-    let number = "a whole number";
-    let rate = "a rate between 0 and 1";
-    match key {
-        "latency-ms" => options.latency = Duration::from_millis(parse(key, value, number)?),
-        "ms-per-token" => options.per_token = Duration::from_millis(parse(key, value, number)?),
-        "rpm" => options.rpm = Some(parse(key, value, number)?),
-        "tpm" => options.tpm = Some(parse(key, value, number)?),
-        "max-concurrency" => options.max_concurrency = Some(parse(key, value, number)?),
-        "seed" => options.seed = parse(key, value, number)?,
-        "fail-rate" => options.fail_rate = parse(key, value, rate)?,
-        "drop-rate" => options.drop_rate = parse(key, value, rate)?,
-        "garbage-rate" => options.garbage_rate = parse(key, value, rate)?,
-        "truncate-rate" => options.truncate_rate = parse(key, value, rate)?,
-        "hang-rate" => options.hang_rate = parse(key, value, rate)?,
-        "hang-s" => options.hang = Duration::from_secs(parse(key, value, number)?),
-        "hangul-rate" => options.hangul_rate = parse(key, value, rate)?,
-        "require-key" => options.require_key = Some(value.to_string()),
-        "quota-exhausted" => options.quota_exhausted = parse(key, value, "true or false")?,
-        "log" => options.log = Some(PathBuf::from(value)),
-        _ => {
-            return Err(ConfigError::Invalid(format!(
-                "--mock-opt: unknown key {key:?}; the keys are {MOCK_KEYS}"
-            )));
-        }
-    }
-    Ok(())
-}
-
-fn validate_mock(options: &MockOptions) -> Result<(), ConfigError> {
-    let rates = [
-        ("fail-rate", options.fail_rate),
-        ("drop-rate", options.drop_rate),
-        ("garbage-rate", options.garbage_rate),
-        ("truncate-rate", options.truncate_rate),
-        ("hang-rate", options.hang_rate),
-        ("hangul-rate", options.hangul_rate),
-    ];
-    if let Some((name, rate)) = rates.iter().find(|(_, rate)| !(0.0..=1.0).contains(rate)) {
-        return Err(ConfigError::Invalid(format!("mock {name} must be between 0 and 1, got {rate}")));
-    }
-    for (name, limit) in [("rpm", options.rpm), ("tpm", options.tpm)] {
-        if limit == Some(0) {
-            return Err(ConfigError::Invalid(format!(
-                "mock {name} must be at least 1 (leave it out for no limit)"
-            )));
-        }
-    }
-    if options.max_concurrency == Some(0) {
-        return Err(ConfigError::Invalid("mock max-concurrency must be at least 1".into()));
-    }
-    Ok(())
-}
-
 fn resolve_article(args: cli::ArticleArgs) -> Result<ArticleSettings, ConfigError> {
     // A glossary error names file and line, so the user can fix it before anything is sent.
     let glossary = match &args.glossary {
@@ -506,155 +410,4 @@ fn chunk_limits(flag: Option<usize>, tpm: Option<NonZeroU32>) -> Result<ChunkLim
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use clap::Parser;
-
-    fn resolve(args: &[&str], vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
-        let cli = Cli::try_parse_from(std::iter::once("ko2en").chain(args.iter().copied())).unwrap();
-        let vars: Vec<(String, String)> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        Settings::resolve(cli, |name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
-    }
-
-    #[test]
-    fn a_missing_key_says_which_variable_to_set() {
-        let err = resolve(&["summarize", "x.txt"], &[]).unwrap_err();
-        assert!(matches!(err, ConfigError::MissingKey { .. }));
-        assert!(err.to_string().contains("OPENAI_API_KEY"));
-    }
-
-    #[test]
-    fn the_key_comes_from_the_named_variable_and_never_prints() {
-        let settings =
-            resolve(&["summarize", "x.txt", "--api-key-env", "MY_KEY"], &[("MY_KEY", "sk-secret")]).unwrap();
-        let Settings::Summarize(s) = settings else { panic!("summarize expected") };
-        assert_eq!(s.endpoint.api_key.as_ref().unwrap().expose(), "sk-secret");
-        assert!(!format!("{s:?}").contains("sk-secret"));
-    }
-
-    #[test]
-    fn mock_needs_no_key_and_the_model_has_a_default() {
-        let Settings::Summarize(s) = resolve(&["summarize", "x.txt", "--mock"], &[]).unwrap() else {
-            panic!("summarize expected")
-        };
-        assert!(s.endpoint.api_key.is_none());
-        assert_eq!(s.endpoint.model, crate::mock::MOCK_MODEL);
-        let Settings::Summarize(s) = resolve(&["summarize", "x.txt"], &[("OPENAI_API_KEY", "k")]).unwrap()
-        else {
-            panic!("summarize expected")
-        };
-        assert_eq!(s.endpoint.model, DEFAULT_MODEL);
-    }
-
-    #[test]
-    fn a_small_token_budget_shrinks_the_chunks_to_fit() {
-        let limits = chunk_limits(None, NonZeroU32::new(4_000)).unwrap();
-        assert_eq!(limits, ChunkLimits { summary_tokens: 1_500, translation_tokens: 900 });
-        assert_eq!(chunk_limits(None, None).unwrap(), ChunkLimits::default());
-        assert!(chunk_limits(None, NonZeroU32::new(1_000)).is_err());
-    }
-
-    #[test]
-    fn mock_opts_become_the_same_options_as_mock_server_flags() {
-        let Settings::Summarize(s) = resolve(
-            &[
-                "summarize",
-                "x",
-                "--mock",
-                "--mock-opt",
-                "rpm=60",
-                "--mock-opt",
-                "fail-rate=0.1",
-                "--mock-opt",
-                "hang-s=5",
-            ],
-            &[],
-        )
-        .unwrap() else {
-            panic!("summarize expected")
-        };
-        let Settings::MockServer(server) =
-            resolve(&["mock-server", "--rpm", "60", "--fail-rate", "0.1", "--hang-s", "5"], &[]).unwrap()
-        else {
-            panic!("mock-server expected")
-        };
-        assert_eq!(s.endpoint.mock_options, server.options);
-        assert_eq!(server.options.rpm, Some(60));
-        assert_eq!(server.options.hang, Duration::from_secs(5));
-    }
-
-    #[test]
-    fn bad_mock_opts_say_what_is_wrong() {
-        let message = |args: &[&str]| resolve(args, &[]).unwrap_err().to_string();
-        assert!(
-            message(&["summarize", "x", "--mock", "--mock-opt", "rmp=60"]).contains("unknown key \"rmp\"")
-        );
-        assert!(message(&["summarize", "x", "--mock", "--mock-opt", "rpm"]).contains("KEY=VALUE"));
-        assert!(message(&["summarize", "x", "--mock", "--mock-opt", "rpm=lots"]).contains("whole number"));
-        assert!(
-            message(&["summarize", "x", "--mock", "--mock-opt", "drop-rate=2"]).contains("between 0 and 1")
-        );
-        assert!(message(&["summarize", "x", "--mock-opt", "rpm=1"]).contains("only applies with --mock"));
-        assert!(message(&["mock-server", "--tpm", "0"]).contains("at least 1"));
-    }
-
-    #[test]
-    fn a_broken_glossary_is_a_configuration_error_naming_file_and_line() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("g.tsv");
-        std::fs::write(&path, "박정호\tPark Jung-ho\n삼성전자\n").unwrap();
-        let err =
-            resolve(&["summarize", "x", "--mock", "--glossary", path.to_str().unwrap()], &[]).unwrap_err();
-        assert!(err.to_string().contains("g.tsv:2:"), "{err}");
-        std::fs::write(&path, "박정호\tPark Jung-ho\n").unwrap();
-        let Settings::Summarize(s) =
-            resolve(&["summarize", "x", "--mock", "--glossary", path.to_str().unwrap(), "--no-clean"], &[])
-                .unwrap()
-        else {
-            panic!("summarize expected")
-        };
-        assert_eq!((s.article.glossary.len(), s.article.clean, s.article.strict), (1, false, false));
-    }
-
-    #[test]
-    fn the_cache_lives_in_xdg_cache_home_unless_named_or_refused() {
-        let run = |args: &[&str], vars: &[(&str, &str)]| match resolve(args, vars).unwrap() {
-            Settings::Summarize(s) => s.run.cache,
-            _ => panic!("summarize expected"),
-        };
-        let default = run(&["summarize", "x", "--mock"], &[("XDG_CACHE_HOME", "/tmp/xdg")]);
-        assert_eq!(default.path, Some(PathBuf::from("/tmp/xdg/ko2en/cache.sqlite")));
-        let named = run(&["summarize", "x", "--mock", "--cache", "c.sqlite", "--refresh"], &[]);
-        assert_eq!(named, CacheSettings { path: Some("c.sqlite".into()), refresh: true });
-        assert_eq!(run(&["summarize", "x", "--mock", "--no-cache"], &[]).path, None);
-    }
-
-    #[test]
-    fn default_concurrency_keeps_a_known_budget_busy_within_bounds() {
-        let budget = |rpm: Option<u32>, tpm: Option<u32>| Budget {
-            rpm: rpm.and_then(NonZeroU32::new),
-            tpm: tpm.and_then(NonZeroU32::new),
-        };
-        assert_eq!(default_concurrency(budget(None, None)), 16);
-        assert_eq!(default_concurrency(budget(Some(30), None)), 16, "never below the floor");
-        assert_eq!(default_concurrency(budget(Some(300), None)), 100, "300/min at 20 s each");
-        assert_eq!(default_concurrency(budget(Some(5_000), None)), 256, "capped");
-        assert_eq!(default_concurrency(budget(Some(5_000), Some(900_000))), 100, "TPM binds: 300/min");
-        let run = |args: &[&str]| match resolve(args, &[]).unwrap() {
-            Settings::Summarize(s) => s.run.concurrency,
-            _ => unreachable!(),
-        };
-        assert_eq!(run(&["summarize", "x", "--mock", "--rpm", "600"]), 200);
-        assert_eq!(
-            run(&["summarize", "x", "--mock", "--rpm", "600", "--concurrency", "8"]),
-            8,
-            "the flag wins"
-        );
-    }
-
-    #[test]
-    fn zero_concurrency_is_a_configuration_error() {
-        let err = resolve(&["summarize", "x", "--mock", "--concurrency", "0"], &[]).unwrap_err();
-        assert!(err.to_string().contains("--concurrency"));
-    }
-}
+mod tests;

@@ -1,0 +1,142 @@
+//! Unit tests of settings resolution.
+
+use super::*;
+use clap::Parser;
+
+fn resolve(args: &[&str], vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+    let cli = Cli::try_parse_from(std::iter::once("ko2en").chain(args.iter().copied())).unwrap();
+    let vars: Vec<(String, String)> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    Settings::resolve(cli, |name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
+}
+
+#[test]
+fn a_missing_key_says_which_variable_to_set() {
+    let err = resolve(&["summarize", "x.txt"], &[]).unwrap_err();
+    assert!(matches!(err, ConfigError::MissingKey { .. }));
+    assert!(err.to_string().contains("OPENAI_API_KEY"));
+}
+
+#[test]
+fn the_key_comes_from_the_named_variable_and_never_prints() {
+    let settings =
+        resolve(&["summarize", "x.txt", "--api-key-env", "MY_KEY"], &[("MY_KEY", "sk-secret")]).unwrap();
+    let Settings::Summarize(s) = settings else { panic!("summarize expected") };
+    assert_eq!(s.endpoint.api_key.as_ref().unwrap().expose(), "sk-secret");
+    assert!(!format!("{s:?}").contains("sk-secret"));
+}
+
+#[test]
+fn mock_needs_no_key_and_the_model_has_a_default() {
+    let Settings::Summarize(s) = resolve(&["summarize", "x.txt", "--mock"], &[]).unwrap() else {
+        panic!("summarize expected")
+    };
+    assert!(s.endpoint.api_key.is_none());
+    assert_eq!(s.endpoint.model, crate::mock::MOCK_MODEL);
+    let Settings::Summarize(s) = resolve(&["summarize", "x.txt"], &[("OPENAI_API_KEY", "k")]).unwrap() else {
+        panic!("summarize expected")
+    };
+    assert_eq!(s.endpoint.model, DEFAULT_MODEL);
+}
+
+#[test]
+fn a_small_token_budget_shrinks_the_chunks_to_fit() {
+    let limits = chunk_limits(None, NonZeroU32::new(4_000)).unwrap();
+    assert_eq!(limits, ChunkLimits { summary_tokens: 1_500, translation_tokens: 900 });
+    assert_eq!(chunk_limits(None, None).unwrap(), ChunkLimits::default());
+    assert!(chunk_limits(None, NonZeroU32::new(1_000)).is_err());
+}
+
+#[test]
+fn mock_opts_become_the_same_options_as_mock_server_flags() {
+    let Settings::Summarize(s) = resolve(
+        &[
+            "summarize",
+            "x",
+            "--mock",
+            "--mock-opt",
+            "rpm=60",
+            "--mock-opt",
+            "fail-rate=0.1",
+            "--mock-opt",
+            "hang-s=5",
+        ],
+        &[],
+    )
+    .unwrap() else {
+        panic!("summarize expected")
+    };
+    let Settings::MockServer(server) =
+        resolve(&["mock-server", "--rpm", "60", "--fail-rate", "0.1", "--hang-s", "5"], &[]).unwrap()
+    else {
+        panic!("mock-server expected")
+    };
+    assert_eq!(s.endpoint.mock_options, server.options);
+    assert_eq!(server.options.rpm, Some(60));
+    assert_eq!(server.options.hang, Duration::from_secs(5));
+}
+
+#[test]
+fn bad_mock_opts_say_what_is_wrong() {
+    let message = |args: &[&str]| resolve(args, &[]).unwrap_err().to_string();
+    assert!(message(&["summarize", "x", "--mock", "--mock-opt", "rmp=60"]).contains("unknown key \"rmp\""));
+    assert!(message(&["summarize", "x", "--mock", "--mock-opt", "rpm"]).contains("KEY=VALUE"));
+    assert!(message(&["summarize", "x", "--mock", "--mock-opt", "rpm=lots"]).contains("whole number"));
+    assert!(message(&["summarize", "x", "--mock", "--mock-opt", "drop-rate=2"]).contains("between 0 and 1"));
+    assert!(message(&["summarize", "x", "--mock-opt", "rpm=1"]).contains("only applies with --mock"));
+    assert!(message(&["mock-server", "--tpm", "0"]).contains("at least 1"));
+}
+
+#[test]
+fn a_broken_glossary_is_a_configuration_error_naming_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("g.tsv");
+    std::fs::write(&path, "박정호\tPark Jung-ho\n삼성전자\n").unwrap();
+    let err = resolve(&["summarize", "x", "--mock", "--glossary", path.to_str().unwrap()], &[]).unwrap_err();
+    assert!(err.to_string().contains("g.tsv:2:"), "{err}");
+    std::fs::write(&path, "박정호\tPark Jung-ho\n").unwrap();
+    let Settings::Summarize(s) =
+        resolve(&["summarize", "x", "--mock", "--glossary", path.to_str().unwrap(), "--no-clean"], &[])
+            .unwrap()
+    else {
+        panic!("summarize expected")
+    };
+    assert_eq!((s.article.glossary.len(), s.article.clean, s.article.strict), (1, false, false));
+}
+
+#[test]
+fn the_cache_lives_in_xdg_cache_home_unless_named_or_refused() {
+    let run = |args: &[&str], vars: &[(&str, &str)]| match resolve(args, vars).unwrap() {
+        Settings::Summarize(s) => s.run.cache,
+        _ => panic!("summarize expected"),
+    };
+    let default = run(&["summarize", "x", "--mock"], &[("XDG_CACHE_HOME", "/tmp/xdg")]);
+    assert_eq!(default.path, Some(PathBuf::from("/tmp/xdg/ko2en/cache.sqlite")));
+    let named = run(&["summarize", "x", "--mock", "--cache", "c.sqlite", "--refresh"], &[]);
+    assert_eq!(named, CacheSettings { path: Some("c.sqlite".into()), refresh: true });
+    assert_eq!(run(&["summarize", "x", "--mock", "--no-cache"], &[]).path, None);
+}
+
+#[test]
+fn default_concurrency_keeps_a_known_budget_busy_within_bounds() {
+    let budget = |rpm: Option<u32>, tpm: Option<u32>| Budget {
+        rpm: rpm.and_then(NonZeroU32::new),
+        tpm: tpm.and_then(NonZeroU32::new),
+    };
+    assert_eq!(default_concurrency(budget(None, None)), 16);
+    assert_eq!(default_concurrency(budget(Some(30), None)), 16, "never below the floor");
+    assert_eq!(default_concurrency(budget(Some(300), None)), 100, "300/min at 20 s each");
+    assert_eq!(default_concurrency(budget(Some(5_000), None)), 256, "capped");
+    assert_eq!(default_concurrency(budget(Some(5_000), Some(900_000))), 100, "TPM binds: 300/min");
+    let run = |args: &[&str]| match resolve(args, &[]).unwrap() {
+        Settings::Summarize(s) => s.run.concurrency,
+        _ => unreachable!(),
+    };
+    assert_eq!(run(&["summarize", "x", "--mock", "--rpm", "600"]), 200);
+    assert_eq!(run(&["summarize", "x", "--mock", "--rpm", "600", "--concurrency", "8"]), 8, "the flag wins");
+}
+
+#[test]
+fn zero_concurrency_is_a_configuration_error() {
+    let err = resolve(&["summarize", "x", "--mock", "--concurrency", "0"], &[]).unwrap_err();
+    assert!(err.to_string().contains("--concurrency"));
+}
