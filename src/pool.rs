@@ -20,7 +20,7 @@ use tokio::sync::{Semaphore, watch};
 use crate::cache::{Answer, Cache, Key, call_key};
 use crate::chunk::TokenCounter;
 use crate::client::{ChatRequest, Client, ClientError, Recovery, RetryPolicy};
-use crate::limiter::{Budget, LimitError, Limiter, ServerState};
+use crate::limiter::{Budget, LimitError, Limiter};
 use crate::record::Usage;
 
 /// Why a call failed in the end.
@@ -335,7 +335,7 @@ impl Pool {
             let outcome = self.client.send(&body).await;
             self.stats.in_flight.fetch_sub(1, Ordering::Relaxed);
             if let Some(meta) = &outcome.meta {
-                grant.observe(&ServerState::from_headers(|name| meta.header(name)));
+                grant.observe(&meta.server_state(std::time::SystemTime::now()));
             }
             usage.requests += 1;
             let error = match outcome.result {

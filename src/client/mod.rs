@@ -4,19 +4,20 @@
 //! attempt; retrying and pacing belong to the engine.
 
 mod error;
+mod header;
 mod retry;
 pub mod transport;
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use async_openai::config::OpenAIConfig;
 use async_openai::error::OpenAIError;
 use serde_json::{Value, json};
 
 pub use error::{ClientError, Recovery};
+pub(crate) use header::ResponseMeta;
 pub use retry::RetryPolicy;
-pub use transport::ResponseMeta;
 
 use crate::config::{ApiKey, EndpointSettings, ResponseFormat};
 use crate::prompt::Messages;
@@ -178,7 +179,7 @@ impl Client {
                 status: api.status_code.as_u16(),
                 code: api.api_error.code.clone().or(api.api_error.r#type.clone()),
                 message: first_line(&api.api_error.message),
-                retry_after: meta.and_then(retry_after),
+                retry_after: meta.and_then(|m| m.server_state(SystemTime::now()).retry_after),
             },
             OpenAIError::Reqwest(e) if e.is_timeout() => ClientError::Timeout(self.timeout),
             OpenAIError::Reqwest(e) => ClientError::Connection(error_chain(&e)),
@@ -188,7 +189,7 @@ impl Client {
                     status,
                     code: None,
                     message: first_line(&content),
-                    retry_after: meta.and_then(retry_after),
+                    retry_after: meta.and_then(|m| m.server_state(SystemTime::now()).retry_after),
                 },
                 _ => ClientError::Body(format!("{e}; body starts {:?}", truncate(&content, 80))),
             },
@@ -213,16 +214,6 @@ impl Client {
 fn uses_max_completion_tokens(model: &str) -> bool {
     let m = model.rsplit('/').next().unwrap_or(model);
     m.starts_with("o1") || m.starts_with("o3") || m.starts_with("o4") || m.starts_with("gpt-5")
-}
-
-/// The Retry-After hint: `retry-after-ms` (OpenAI) is finer than `retry-after` (seconds).
-fn retry_after(meta: &ResponseMeta) -> Option<Duration> {
-    if let Some(ms) = meta.header("retry-after-ms").and_then(|v| v.trim().parse::<f64>().ok()) {
-        return Some(Duration::from_secs_f64(ms.max(0.0) / 1000.0));
-    }
-    meta.header("retry-after")
-        .and_then(|v| v.trim().parse::<f64>().ok())
-        .map(|s| Duration::from_secs_f64(s.max(0.0)))
 }
 
 /// Pull content, finish reason and usage out of a chat completion, tolerating the small
@@ -302,15 +293,6 @@ mod tests {
         assert!(matches!(parse_completion(&empty, 5), Err(ClientError::NoContent(_))));
         let refusal = json!({"choices":[{"message":{"content":null,"refusal":"no"},"finish_reason":"stop"}]});
         assert!(matches!(parse_completion(&refusal, 5), Err(ClientError::NoContent(_))));
-    }
-
-    #[test]
-    fn retry_after_prefers_milliseconds() {
-        let meta = ResponseMeta {
-            status: 429,
-            headers: vec![("retry-after".into(), "2".into()), ("retry-after-ms".into(), "1500".into())],
-        };
-        assert_eq!(retry_after(&meta), Some(Duration::from_millis(1500)));
     }
 
     #[test]

@@ -9,24 +9,7 @@ use async_openai::error::OpenAIError;
 use async_openai::middleware::{HttpRequestFactory, ReqwestService};
 use futures::future::BoxFuture;
 
-/// The headers worth keeping: rate-limit state and wait hints.
-fn is_kept(name: &str) -> bool {
-    name.starts_with("x-ratelimit-") || name == "retry-after" || name == "retry-after-ms"
-}
-
-/// What the last response of one request said, beyond its body.
-#[derive(Debug, Clone, Default)]
-pub struct ResponseMeta {
-    pub status: u16,
-    /// Lower-cased header names and their values (rate-limit and retry-after headers only).
-    pub headers: Vec<(String, String)>,
-}
-
-impl ResponseMeta {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
-    }
-}
+use super::header::{ResponseMeta, is_kept};
 
 /// A slot the caller owns for the duration of one request.
 pub type MetaSlot = Arc<Mutex<Option<ResponseMeta>>>;

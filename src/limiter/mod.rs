@@ -66,17 +66,16 @@
 //!   the theoretical schedule), so batch totals still hit the floor exactly.
 //! * A provider whose `limit_*` headers are per day rather than per minute
 //!   is taken as per minute; that only matters when it is below the settings.
-//!   The HTTP-date form of `Retry-After` is not parsed.
 //! * Every state change wakes all waiters to re-plan (O(waiters) per event);
 //!   fine for a worker pool of tens, not meant for 10^5 concurrent waiters.
 //! * A `Grant` dropped without `settle` keeps its full charge.
 //!
 //! # Layout
-//! `bucket` holds the GCRA arithmetic and the clock, `server` parses rate-limit headers,
-//! and this file holds the scheduler: the queue, its fairness policy and [`Grant`].
+//! `bucket` holds the GCRA arithmetic and the clock, and this file holds the scheduler: the
+//! queue, its fairness policy and [`Grant`]. The headers behind a [`ServerState`] are parsed
+//! by the client (`client::header`).
 
 mod bucket;
-mod server;
 #[cfg(test)]
 mod tests;
 
@@ -93,7 +92,19 @@ use tokio::time::Instant;
 
 pub use bucket::TokioClock;
 use bucket::{Bucket, UNIT};
-pub use server::{ServerState, parse_reset};
+
+/// What a response's headers said about the server's limits (parsed by the client, which
+/// owns every header).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ServerState {
+    pub limit_requests: Option<u32>,
+    pub remaining_requests: Option<u32>,
+    pub reset_requests: Option<Duration>,
+    pub limit_tokens: Option<u32>,
+    pub remaining_tokens: Option<u32>,
+    pub reset_tokens: Option<Duration>,
+    pub retry_after: Option<Duration>,
+}
 
 /// No limit at all by default.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -1,5 +1,5 @@
 //! Unit tests of the limiter, on paused tokio time: exact budgets, fairness, cancel
-//! safety, server feedback and header parsing.
+//! safety, server feedback.
 
 use super::*;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -418,48 +418,4 @@ async fn throughput_request_bound_hits_floor() {
     let want = floor(1000, 500_000, rpm, tpm);
     let got = took.as_secs_f64();
     assert!((got - want).abs() <= want * 0.01, "got {got}, floor {want}");
-}
-
-#[test]
-fn parse_reset_formats() {
-    assert_eq!(parse_reset("1s"), Some(ms(1000)));
-    assert_eq!(parse_reset("6m0s"), Some(ms(360_000)));
-    assert_eq!(parse_reset("1.5s"), Some(ms(1500)));
-    assert_eq!(parse_reset("120ms"), Some(ms(120)));
-    assert_eq!(parse_reset("2h3m"), Some(ms(7_380_000)));
-    assert_eq!(parse_reset(" 20 "), Some(ms(20_000)));
-    assert_eq!(parse_reset(""), None);
-    assert_eq!(parse_reset("abc"), None);
-    assert_eq!(parse_reset("5x"), None);
-    assert_eq!(parse_reset("s"), None);
-}
-
-#[test]
-fn from_headers_parses_all() {
-    let h = std::collections::HashMap::from([
-        ("x-ratelimit-limit-requests", "500"),
-        ("x-ratelimit-remaining-requests", "499"),
-        ("x-ratelimit-reset-requests", "120ms"),
-        ("x-ratelimit-limit-tokens", "30000"),
-        ("x-ratelimit-remaining-tokens", "29000"),
-        ("x-ratelimit-reset-tokens", "2s"),
-        ("retry-after", "3"),
-    ]);
-    let s = ServerState::from_headers(|k| h.get(k).copied());
-    assert_eq!(
-        s,
-        ServerState {
-            limit_requests: Some(500),
-            remaining_requests: Some(499),
-            reset_requests: Some(ms(120)),
-            limit_tokens: Some(30000),
-            remaining_tokens: Some(29000),
-            reset_tokens: Some(ms(2000)),
-            retry_after: Some(ms(3000)),
-        }
-    );
-    let h2 = std::collections::HashMap::from([("retry-after", "3"), ("retry-after-ms", "1500")]);
-    let s2 = ServerState::from_headers(|k| h2.get(k).copied());
-    assert_eq!(s2.retry_after, Some(ms(1500)));
-    assert_eq!(s2.remaining_tokens, None);
 }
