@@ -7,25 +7,25 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use futures::StreamExt;
+use futures::{Stream, StreamExt};
 
 use crate::cache::{self, Cache};
 use crate::chunk::{Encoding, TokenCounter};
-use crate::cli::CacheAction;
-use crate::client::{Client, RetryPolicy};
+use crate::client::{Client, EndpointSettings};
 use crate::config::{
-    ArticleSettings, CacheCommandSettings, CleanSettings, EndpointSettings, MockServerSettings, RunSettings,
-    Settings, SummarizeSettings, TranslateSettings,
+    CacheAction, CacheCommandSettings, CleanSettings, MockServerSettings, RunSettings, Settings,
+    SummarizeSettings, Target, TranslateSettings,
 };
 use crate::dedupe::{self, Dedupe};
 use crate::input::clean::{ArticleMetadata, Removed};
-use crate::input::{SourceRef, count_articles, spawn_reader};
+use crate::input::{SourceRef, count_articles, prepare, spawn_reader};
 use crate::mock::MockServer;
-use crate::output::{Destination, Writer, render_jsonl, render_markdown};
-use crate::pipeline::{Mode, Pipeline};
+use crate::output::{Output, Writer};
+use crate::pipeline::{ArticleSettings, Mode, Pipeline};
 use crate::pool::Pool;
 use crate::progress::{Reporter, RunSummary, stderr_reporter};
 use crate::prompt::Prompts;
+use crate::record::Record;
 
 /// How a run ended, for the exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,27 +52,25 @@ pub async fn run(settings: Settings) -> Result<Outcome> {
 }
 
 /// The endpoint of a run: the real one, or a mock started for it (kept alive by the guard).
-async fn connect(endpoint: &EndpointSettings) -> Result<(Client, Option<MockServer>)> {
-    let mock = if endpoint.mock {
-        let addr = "127.0.0.1:0".parse().expect("a valid address");
-        Some(
-            MockServer::start(addr, endpoint.mock_options.clone())
-                .await
-                .context("cannot start the mock endpoint")?,
-        )
-    } else {
-        None
+async fn connect(target: &Target, endpoint: &EndpointSettings) -> Result<(Client, Option<MockServer>)> {
+    let (base_url, mock) = match target {
+        Target::Url(url) => (url.clone(), None),
+        Target::Mock(options) => {
+            let addr = "127.0.0.1:0".parse().expect("a valid address");
+            let mock =
+                MockServer::start(addr, options.clone()).await.context("cannot start the mock endpoint")?;
+            (mock.base_url(), Some(mock))
+        }
     };
-    let base_url = mock.as_ref().map(MockServer::base_url).unwrap_or_else(|| endpoint.base_url.clone());
-    let client = Client::new(endpoint, &base_url)?;
-    Ok((client, mock))
+    Ok((Client::new(&base_url, endpoint)?, mock))
 }
 
+/// Everything a run shares to turn articles into records, built once from the settings.
 async fn pipeline(
     client: Client,
-    endpoint: &EndpointSettings,
+    target: &Target,
     run: &RunSettings,
-    article: &ArticleSettings,
+    article: ArticleSettings,
     mode: Mode,
 ) -> Result<Pipeline> {
     let prompts = Prompts::load(run.prompts_dir.as_deref())?;
@@ -83,12 +81,9 @@ async fn pipeline(
         }
         None => None,
     };
-    // The mock's port changes every run, its answers do not: it is one endpoint to the cache.
-    let endpoint_id = if endpoint.mock { "mock".to_string() } else { client.base_url().to_string() };
     let counter = TokenCounter::new(run.encoding.unwrap_or_else(|| Encoding::for_model(client.model())));
-    let retry = RetryPolicy { max_attempts: run.max_attempts, ..RetryPolicy::default() };
-    let pool = Pool::new(client, run.concurrency, run.budget, retry, counter).with_cache(cache, &endpoint_id);
-    Ok(Pipeline::new(pool, prompts, mode, run.chunk_limits).with_article_settings(article.clone()))
+    let pool = Pool::new(client, run.pool.clone(), counter, cache, target.cache_id());
+    Ok(Pipeline::new(pool, prompts, mode, run.chunk_limits, article))
 }
 
 /// Record the run's cache statistics and close the cache; a failure here loses nothing (every
@@ -104,41 +99,75 @@ async fn finish_cache(pipeline: &Pipeline) -> Option<cache::RunStats> {
     }
 }
 
-fn destination(run: &RunSettings) -> Destination {
-    run.output.clone().map(Destination::File).unwrap_or(Destination::Stdout)
-}
-
 async fn summarize(settings: SummarizeSettings) -> Result<Outcome> {
     let started = Instant::now();
-    let (client, _mock) = connect(&settings.endpoint).await?;
+    let quiet = settings.run.quiet;
+    let (client, _mock) = connect(&settings.target, &settings.endpoint).await?;
     let pipeline = Arc::new(
-        pipeline(client, &settings.endpoint, &settings.run, &settings.article, Mode::Summarize).await?,
+        pipeline(client, &settings.target, &settings.run, settings.article.clone(), Mode::Summarize).await?,
     );
-    let writer = Writer::create(destination(&settings.run))?;
-    let reporter: Arc<dyn Reporter> = Arc::from(stderr_reporter(settings.run.quiet));
-    // The total is only for progress: with --quiet nobody sees it, so the inputs are not
-    // read an extra time for it.
-    if !settings.run.quiet {
-        let inputs = settings.inputs.clone();
-        let counting = Arc::clone(&reporter);
-        tokio::task::spawn_blocking(move || {
-            if let Some(total) = count_articles(&inputs) {
-                counting.set_total(total);
-            }
-        });
+    let mut output = Output::create(&settings.run.output)?;
+    let reporter: Arc<dyn Reporter> = Arc::from(stderr_reporter(quiet));
+    if !quiet {
+        count_in_background(settings.inputs.clone(), Arc::clone(&reporter));
     }
-    let interrupted = interrupt_signal(settings.run.quiet);
+    let interrupted = interrupt_signal(quiet);
     // A window of articles in flight, a few times the request concurrency so that a slow
-    // article does not idle the others; `buffered` yields in input order, so the window is
+    // article does not idle the others; records come back in input order, so the window is
     // also the bound on the reorder buffer.
-    let window = settings.run.concurrency * 4;
-    let reader = spawn_reader(settings.inputs.clone(), window);
+    let window = settings.run.pool.concurrency * 4;
+    let records =
+        records_in_order(Arc::clone(&pipeline), settings.inputs.clone(), window, interrupted.clone());
+    let mut summary = write_all(records, &mut output, &pipeline, reporter.as_ref()).await?;
+    reporter.finish();
+    let written = output.finish().await.context("cannot write the output")?;
+    let cached = finish_cache(&pipeline).await;
+    summary.add_run_facts(&pipeline, cached, started);
+    if !quiet {
+        // Records keep what each answer cost when it was bought (so a rerun's output is
+        // identical); this summary says what this run actually paid.
+        eprintln!("{}", summary.render());
+        if let Some(hint) = summary.hint() {
+            eprintln!("{hint}");
+        }
+    }
+    if let Some(reason) = pipeline.pool().stop_reason() {
+        eprintln!("ko2en: stopped, nothing more was sent: {reason}");
+        return Ok(Outcome::Stopped);
+    }
+    if interrupted.is_set() {
+        return Ok(Outcome::Interrupted);
+    }
+    if written.pipe_closed {
+        return Ok(Outcome::Success);
+    }
+    Ok(if summary.failed > 0 { Outcome::SomeFailed } else { Outcome::Success })
+}
+
+/// The total is only for progress: with --quiet nobody sees it, so the inputs are not read an
+/// extra time for it.
+fn count_in_background(inputs: Vec<std::path::PathBuf>, reporter: Arc<dyn Reporter>) {
+    tokio::task::spawn_blocking(move || {
+        if let Some(total) = count_articles(&inputs) {
+            reporter.set_total(total);
+        }
+    });
+}
+
+/// Every article of `inputs` as a record, in input order, `window` at a time. After Ctrl-C no
+/// new article starts; those in flight finish.
+fn records_in_order(
+    pipeline: Arc<Pipeline>,
+    inputs: Vec<std::path::PathBuf>,
+    window: usize,
+    interrupted: Interrupt,
+) -> impl Stream<Item = Result<Record>> {
+    let reader = spawn_reader(inputs, window);
     // Stage one: cleaning is CPU work, so it runs on the blocking pool, several articles at a
     // time, and comes back in input order.
     let cleaning = Arc::clone(&pipeline);
     let admitted = futures::stream::unfold(reader, |mut rx| async move { rx.recv().await.map(|l| (l, rx)) })
-        // After Ctrl-C no new article starts; those in flight finish and are written.
-        .take_until(interrupted.clone().wait_owned())
+        .take_until(interrupted.wait_owned())
         .map(move |loaded| {
             let pipeline = Arc::clone(&cleaning);
             tokio::task::spawn_blocking(move || pipeline.admit(loaded))
@@ -146,11 +175,10 @@ async fn summarize(settings: SummarizeSettings) -> Result<Outcome> {
         .buffered(window);
     // Stage two: deduplicated in input order, so that the first of identical articles is the
     // one sent, then answered concurrently.
-    let answering = Arc::clone(&pipeline);
     let mut dedupe = Dedupe::new(dedupe::RECENT_RESULTS, dedupe::REMEMBERED);
-    let records = admitted
+    admitted
         .map(move |admitted| {
-            let pipeline = Arc::clone(&answering);
+            let pipeline = Arc::clone(&pipeline);
             let admission = admitted
                 .as_ref()
                 .ok()
@@ -172,7 +200,17 @@ async fn summarize(settings: SummarizeSettings) -> Result<Outcome> {
                 .context("an article's task panicked")
             }
         })
-        .buffered(window);
+        .buffered(window)
+}
+
+/// Write records as they come, until they end, the reader of the output leaves or the run is
+/// stopped; the articles counted, ok and failed.
+async fn write_all(
+    records: impl Stream<Item = Result<Record>>,
+    output: &mut Output,
+    pipeline: &Pipeline,
+    reporter: &dyn Reporter,
+) -> Result<RunSummary> {
     let mut records = std::pin::pin!(records);
     let mut summary = RunSummary::default();
     while let Some(record) = records.next().await {
@@ -183,46 +221,32 @@ async fn summarize(settings: SummarizeSettings) -> Result<Outcome> {
         } else {
             summary.ok += 1
         }
-        if !writer.write(render_jsonl(&record)).await || pipeline.pool().stop_reason().is_some() {
+        if !output.write(&record).await || pipeline.pool().stop_reason().is_some() {
             break;
         }
     }
-    reporter.finish();
-    let outcome = writer.finish().await.context("cannot write the output")?;
-    let cached = finish_cache(&pipeline).await;
-    let stats = pipeline.pool().stats();
-    summary.sent = stats.sent.load(Ordering::Relaxed);
-    summary.prompt_tokens = stats.prompt_tokens.load(Ordering::Relaxed);
-    summary.completion_tokens = stats.completion_tokens.load(Ordering::Relaxed);
-    summary.retries = stats.retries().into_iter().collect();
-    summary.answers_from_cache = stats.from_cache.load(Ordering::Relaxed);
-    summary.articles_from_cache = cached.map(|c| c.articles_hit);
-    let limiter = pipeline.pool().limiter().stats();
-    summary.budget_tokens = limiter.tokens_charged.saturating_sub(limiter.tokens_refunded);
-    // The limits as paced at the end: the settings, or what the server's headers taught.
-    summary.budget = Some(pipeline.pool().limiter().budget());
-    summary.concurrency = pipeline.pool().concurrency();
-    summary.slot_waits = stats.slot_waits.load(Ordering::Relaxed);
-    summary.elapsed = started.elapsed();
-    if !settings.run.quiet {
-        // Records keep what each answer cost when it was bought (so a rerun's output is
-        // identical); this summary says what this run actually paid.
-        eprintln!("{}", summary.render());
-        if let Some(hint) = summary.hint() {
-            eprintln!("{hint}");
-        }
+    Ok(summary)
+}
+
+impl RunSummary {
+    /// What the pool, the limiter and the cache saw of the run.
+    fn add_run_facts(&mut self, pipeline: &Pipeline, cached: Option<cache::RunStats>, started: Instant) {
+        let pool = pipeline.pool();
+        let stats = pool.stats();
+        self.sent = stats.sent.load(Ordering::Relaxed);
+        self.prompt_tokens = stats.prompt_tokens.load(Ordering::Relaxed);
+        self.completion_tokens = stats.completion_tokens.load(Ordering::Relaxed);
+        self.retries = stats.retries().into_iter().collect();
+        self.answers_from_cache = stats.from_cache.load(Ordering::Relaxed);
+        self.articles_from_cache = cached.map(|c| c.articles_hit);
+        let limiter = pool.limiter().stats();
+        self.budget_tokens = limiter.tokens_charged.saturating_sub(limiter.tokens_refunded);
+        // The limits as paced at the end: the settings, or what the server's headers taught.
+        self.budget = Some(pool.limiter().budget());
+        self.concurrency = pool.concurrency();
+        self.slot_waits = stats.slot_waits.load(Ordering::Relaxed);
+        self.elapsed = started.elapsed();
     }
-    if let Some(reason) = pipeline.pool().stop_reason() {
-        eprintln!("ko2en: stopped, nothing more was sent: {reason}");
-        return Ok(Outcome::Stopped);
-    }
-    if interrupted.is_set() {
-        return Ok(Outcome::Interrupted);
-    }
-    if outcome.pipe_closed {
-        return Ok(Outcome::Success);
-    }
-    Ok(if summary.failed > 0 { Outcome::SomeFailed } else { Outcome::Success })
 }
 
 /// A flag raised by the first Ctrl-C. The second Ctrl-C ends the process at once (exit 130):
@@ -266,9 +290,9 @@ impl Interrupt {
 }
 
 async fn translate(settings: TranslateSettings) -> Result<Outcome> {
-    let (client, _mock) = connect(&settings.endpoint).await?;
+    let (client, _mock) = connect(&settings.target, &settings.endpoint).await?;
     let pipeline =
-        pipeline(client, &settings.endpoint, &settings.run, &settings.article, Mode::Translate).await?;
+        pipeline(client, &settings.target, &settings.run, settings.article.clone(), Mode::Translate).await?;
     let mut reader = spawn_reader(vec![settings.input.clone()], 2);
     let Some(loaded) = reader.recv().await else {
         bail!("{} holds no article", settings.input.display());
@@ -279,11 +303,10 @@ async fn translate(settings: TranslateSettings) -> Result<Outcome> {
             settings.input.display()
         );
     }
-    let writer = Writer::create(destination(&settings.run))?;
+    let mut output = Output::create(&settings.run.output)?;
     let record = pipeline.process(loaded).await;
-    let bytes = if settings.json { render_jsonl(&record) } else { render_markdown(&record).into_bytes() };
-    writer.write(bytes).await;
-    writer.finish().await.context("cannot write the output")?;
+    output.write(&record).await;
+    output.finish().await.context("cannot write the output")?;
     finish_cache(&pipeline).await;
     if let Some(error) = &record.error {
         eprintln!("ko2en: {} failed: {}", record.id, error.message);
@@ -315,13 +338,12 @@ struct CleanError<'a> {
 }
 
 async fn clean(settings: CleanSettings) -> Result<Outcome> {
-    let writer =
-        Writer::create(settings.output.clone().map(Destination::File).unwrap_or(Destination::Stdout))?;
+    let writer = Writer::create(settings.output.clone(), Vec::new())?;
     let mut reader = spawn_reader(settings.inputs.clone(), 16);
     let mut failed = 0u64;
     while let Some(loaded) = reader.recv().await {
         let (id, source) = (loaded.id.clone(), loaded.source.clone());
-        let line = match loaded.article.and_then(|a| crate::pipeline::prepare_with(a, true)) {
+        let line = match loaded.article.and_then(|a| prepare(a, true)) {
             Ok(p) => serde_json::to_vec(&CleanedLine {
                 id: &p.id,
                 source: &p.source,

@@ -92,14 +92,16 @@ pub struct ArticleArgs {
 /// Where requests go and how they are shaped.
 #[derive(Debug, Args)]
 pub struct EndpointArgs {
-    /// Base URL of an OpenAI-compatible API (…/v1).
-    #[arg(long, env = "OPENAI_BASE_URL", value_name = "URL")]
+    /// Base URL of an OpenAI-compatible API (…/v1) [env: OPENAI_BASE_URL; default:
+    /// https://api.openai.com/v1].
+    #[arg(long, value_name = "URL")]
     pub base_url: Option<String>,
     /// Name of the environment variable that holds the API key (the key itself is never a flag).
     #[arg(long, default_value = "OPENAI_API_KEY", value_name = "NAME")]
     pub api_key_env: String,
-    /// Model name sent to the endpoint.
-    #[arg(long, env = "KO2EN_MODEL", value_name = "MODEL")]
+    /// Model name sent to the endpoint [env: KO2EN_MODEL; default: gpt-4o-mini, or ko2en-mock
+    /// with --mock].
+    #[arg(long, value_name = "MODEL")]
     pub model: Option<String>,
     /// Start the built-in mock endpoint in-process on 127.0.0.1 and use it; no key needed.
     #[arg(long)]

@@ -4,15 +4,16 @@
 //! An article already done with the same settings is one cache lookup: its results are reused
 //! and its identity (id, source, meta) comes from the current input.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use crate::cache::{ArticleIdentity, Key, article_key};
 use crate::chunk;
+use crate::chunk::ChunkLimits;
 use crate::client::{ChatRequest, ReplySchema};
-use crate::config::ArticleSettings;
-use crate::glossary::Term;
-use crate::input::clean::{self, ArticleMetadata, Removed};
-use crate::input::{Article, InputError, Loaded, SourceRef};
+use crate::glossary::{Glossary, Term};
+use crate::input::{Loaded, Prepared, prepare};
 use crate::pool::{CallError, Pool};
 use crate::prompt::{CombineInput, Messages, PartSummary, Prompts, SummaryInput, TranslationInput};
 use crate::record::{Record, RecordError, SummaryReply, TranslationReply, Usage, Warning, strict_schema};
@@ -29,62 +30,6 @@ pub enum Mode {
     Summarize,
     /// Bilingual summary and full translation.
     Translate,
-}
-
-/// An article ready for the model.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Prepared {
-    pub id: String,
-    pub source: SourceRef,
-    pub title: String,
-    pub text: String,
-    pub meta: serde_json::Map<String, serde_json::Value>,
-    /// Reporters, photo credits and copyright holder the cleaner took out of the text.
-    pub byline: ArticleMetadata,
-    /// What cleaning removed and why (shown by `ko2en clean`).
-    pub removed: Vec<Removed>,
-}
-
-/// Clean the page (furniture, promos, bylines, trailing headlines: see `input::clean`) and find
-/// the headline: the source's own title, or the first line that survives cleaning.
-pub fn prepare(article: Article) -> Result<Prepared, InputError> {
-    prepare_with(article, true)
-}
-
-/// [`prepare`], or with `clean` false (`--no-clean`) only normalised (NFC, whitespace): the
-/// headline is the given title or the first non-empty line, the body everything else.
-pub fn prepare_with(article: Article, clean: bool) -> Result<Prepared, InputError> {
-    let cleaned = if clean {
-        clean::clean(article.title.as_deref(), &article.text)
-    } else {
-        uncleaned(article.title.as_deref(), &article.text)
-    };
-    if cleaned.text.trim().is_empty() {
-        return Err(InputError::Empty { location: article.source.to_string() });
-    }
-    Ok(Prepared {
-        id: article.id,
-        source: article.source,
-        title: cleaned.title,
-        text: cleaned.text,
-        meta: article.meta,
-        byline: cleaned.metadata,
-        removed: cleaned.removed,
-    })
-}
-
-fn uncleaned(title: Option<&str>, text: &str) -> clean::Cleaned {
-    let text = clean::normalize(text);
-    let given = title.map(|t| clean::normalize(t).replace('\n', " ")).filter(|t| !t.is_empty());
-    let (title, body) = match given {
-        Some(title) => (title, text),
-        None => {
-            let mut lines = text.lines().skip_while(|l| l.is_empty());
-            let title = lines.next().unwrap_or_default().to_string();
-            (title, lines.collect::<Vec<_>>().join("\n").trim().to_string())
-        }
-    };
-    clean::Cleaned { title, text: body, removed: Vec::new(), metadata: ArticleMetadata::default() }
 }
 
 /// The part of a record that the model's answers decide, which is what the article cache keeps.
@@ -124,21 +69,15 @@ impl CachedResult {
     }
 }
 
-/// How articles are cut for the model.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ChunkLimits {
-    /// Largest piece of an article summarized in one request.
-    pub summary_tokens: usize,
-    /// Largest passage translated in one request (its English must fit the completion budget).
-    pub translation_tokens: usize,
-}
-
-impl Default for ChunkLimits {
-    fn default() -> Self {
-        // Most news articles fit one summary request; a translated passage's English takes up
-        // to about twice its Korean tokens, and shorter passages keep models from skipping text.
-        ChunkLimits { summary_tokens: 6_000, translation_tokens: 1_500 }
-    }
+/// How articles are prepared and their answers judged: the pipeline's own settings.
+#[derive(Debug, Clone)]
+pub struct ArticleSettings {
+    /// Remove page furniture before sending (`--no-clean` turns it off).
+    pub clean: bool,
+    /// The user's Korean -> English terms (empty without `--glossary`), loaded and validated once.
+    pub glossary: Arc<Glossary>,
+    /// Warnings fail the article (`--strict`).
+    pub strict: bool,
 }
 
 /// Everything a run shares to turn articles into records.
@@ -158,13 +97,19 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
-    pub fn new(pool: Pool, prompts: Prompts, mode: Mode, limits: ChunkLimits) -> Pipeline {
+    pub fn new(
+        pool: Pool,
+        prompts: Prompts,
+        mode: Mode,
+        limits: ChunkLimits,
+        article: ArticleSettings,
+    ) -> Pipeline {
         let summary_schema = ReplySchema { name: "article_summary", schema: strict_schema::<SummaryReply>() };
         let translation_schema =
             ReplySchema { name: "passage_translation", schema: strict_schema::<TranslationReply>() };
         let empty = Messages::new(String::new(), String::new());
         let shape = |schema: &ReplySchema, max_tokens: u32| {
-            pool.client().body(&ChatRequest { messages: &empty, schema, max_tokens })
+            pool.client().prepare(&ChatRequest { messages: &empty, schema, max_tokens }).body().clone()
         };
         let request_shape = serde_json::json!([
             shape(&summary_schema, SUMMARY_MAX_TOKENS),
@@ -180,7 +125,7 @@ impl Pipeline {
             limits,
             summary_schema,
             translation_schema,
-            article: ArticleSettings::default(),
+            article,
             request_shape,
             prompts_fingerprint,
         }
@@ -204,12 +149,6 @@ impl Pipeline {
         article_key(&identity, &article.title, &article.text)
     }
 
-    /// Prepare and check articles as `article` says (cleaning, glossary, strictness).
-    pub fn with_article_settings(mut self, article: ArticleSettings) -> Pipeline {
-        self.article = article;
-        self
-    }
-
     pub fn pool(&self) -> &Pool {
         &self.pool
     }
@@ -224,7 +163,7 @@ impl Pipeline {
 
     /// The article prepared for the model, or the error record of one that cannot be.
     pub fn admit(&self, loaded: Loaded) -> Result<Prepared, Box<Record>> {
-        loaded.article.and_then(|a| prepare_with(a, self.article.clean)).map_err(|e| {
+        loaded.article.and_then(|a| prepare(a, self.article.clean)).map_err(|e| {
             let mut record = Record::new(loaded.id, loaded.source, self.pool.client().model());
             record.error = Some(RecordError { kind: e.kind().to_string(), message: e.to_string() });
             Box::new(record)
@@ -503,36 +442,6 @@ pub fn translation_budget(source_tokens: u32) -> u32 {
 mod tests {
     use super::*;
 
-    fn article(title: Option<&str>, text: &str) -> Article {
-        Article {
-            id: "a".into(),
-            source: SourceRef { path: "a.txt".into(), line: None },
-            title: title.map(str::to_string),
-            text: text.into(),
-            meta: Default::default(),
-        }
-    }
-
-    #[test]
-    fn a_text_file_has_its_headline_on_the_first_non_empty_line() {
-        let p =
-            prepare(article(None, "\n\n  정부, 새 수출 계획 발표  \r\n\n첫 문단입니다.\n둘째 문단입니다.\n"))
-                .unwrap();
-        assert_eq!(p.title, "정부, 새 수출 계획 발표");
-        assert_eq!(p.text, "첫 문단입니다.\n둘째 문단입니다.");
-    }
-
-    #[test]
-    fn the_seed_page_is_cleaned_before_anything_is_sent() {
-        let page = include_str!("../fixtures/alibaba-cloud-korea.txt");
-        let p = prepare(article(None, page)).unwrap();
-        assert!(p.title.starts_with("[이슈 분석] 마윈 회장의 방한"), "{}", p.title);
-        for noise in ["상단여백", "Back to Top", "기사 댓글", "무단 전재", "<사진"] {
-            assert!(!p.text.contains(noise), "{noise} left in the body");
-        }
-        assert!(p.text.contains("SK텔레콤 을지로 본사를 방문해"));
-    }
-
     #[test]
     fn a_failed_part_carries_what_every_part_of_the_article_cost() {
         let cost = |requests| Usage { prompt_tokens: 10 * requests, completion_tokens: requests, requests };
@@ -548,17 +457,5 @@ mod tests {
         assert_eq!((answers.len(), spent), (2, cost(3)));
         let error = settle_all(vec![ok(1), failed(3), ok(2), failed(2)]).unwrap_err();
         assert_eq!(error.usage(), cost(8));
-    }
-
-    #[test]
-    fn a_given_title_keeps_the_whole_text_as_body() {
-        let p = prepare(article(Some("제목"), "첫 문단입니다.")).unwrap();
-        assert_eq!((p.title.as_str(), p.text.as_str()), ("제목", "첫 문단입니다."));
-    }
-
-    #[test]
-    fn an_article_without_a_body_is_an_empty_error() {
-        assert!(matches!(prepare(article(None, "  \n\n")), Err(InputError::Empty { .. })));
-        assert!(matches!(prepare(article(None, "제목만 있다")), Err(InputError::Empty { .. })));
     }
 }

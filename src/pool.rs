@@ -5,21 +5,22 @@
 //! settled with the prompt tokens the server counted), then goes to the client; a new
 //! answer is committed to the cache before the slot is released or the caller sees it.
 //!
-//! Around each call, ko2en's retry policy: backoff with jitter or the server's Retry-After for
-//! what may succeed later, a larger budget for truncated answers, nothing for what never can,
-//! and a run-wide stop when the key or the quota is bad, so that nothing more is sent.
+//! Each attempt reads as five steps: slot, budget, send, settle, decide. Whether and when to
+//! try again is the client's [`RetryState`]; the pool only carries the decision out, and on
+//! a run-wide stop (a refused key, an exhausted quota) sends nothing more.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 
 use serde::de::DeserializeOwned;
-use serde_json::Value;
 use tokio::sync::{Semaphore, watch};
 
 use crate::cache::{Answer, Cache, Key, call_key};
 use crate::chunk::TokenCounter;
-use crate::client::{ChatRequest, Client, ClientError, Recovery, RetryPolicy};
+use crate::client::{
+    Attempt, ChatRequest, Client, ClientError, Decision, RetryPolicy, RetryState, WireRequest,
+};
 use crate::limiter::{Budget, LimitError, Limiter};
 use crate::record::Usage;
 
@@ -110,54 +111,86 @@ impl PoolStats {
     }
 }
 
+/// How the scheduler runs.
+#[derive(Debug, Clone)]
+pub struct PoolSettings {
+    /// Requests in flight at once.
+    pub concurrency: usize,
+    /// Requests- and tokens-per-minute budgets.
+    pub budget: Budget,
+    /// How patiently a failed request is tried again.
+    pub retry: RetryPolicy,
+}
+
+impl PoolSettings {
+    /// Requests in flight when `--concurrency` is not given.
+    ///
+    /// The limiter paces sending, so concurrency only has to be high enough that slow answers
+    /// do not leave budget idle: by Little's law, requests per second times seconds per
+    /// request. A known budget is kept busy up to 20 s a request (a long summary on a loaded
+    /// API); with no budget (often a local server, which queues what it cannot run) 16 is
+    /// enough. Counted requests cost about 3,000 tokens (a 6,000-token chunk's summary is
+    /// rarer than a short article's), which turns a TPM budget into requests.
+    pub fn default_concurrency(budget: Budget) -> usize {
+        const FLOOR: usize = 16;
+        const CEILING: usize = 256;
+        const SECONDS_PER_REQUEST: u64 = 20;
+        const TOKENS_PER_REQUEST: u64 = 3_000;
+        let by_rpm = budget.rpm.map(|rpm| u64::from(rpm.get()));
+        let by_tpm = budget.tpm.map(|tpm| u64::from(tpm.get()) / TOKENS_PER_REQUEST);
+        let per_minute = match (by_rpm, by_tpm) {
+            (Some(r), Some(t)) => r.min(t),
+            (Some(r), None) => r,
+            (None, Some(t)) => t,
+            (None, None) => return FLOOR,
+        };
+        let needed = (per_minute * SECONDS_PER_REQUEST).div_ceil(60);
+        usize::try_from(needed).unwrap_or(CEILING).clamp(FLOOR, CEILING)
+    }
+}
+
 /// Shared by every article of a run.
 pub struct Pool {
     client: Client,
     limiter: Limiter,
-    permits: Arc<Semaphore>,
+    permits: Semaphore,
     concurrency: usize,
     retry: RetryPolicy,
     counter: TokenCounter,
     stats: PoolStats,
     stopped: Mutex<Option<String>>,
     cache: Option<Cache>,
-    /// The endpoint as the cache knows it: its base URL, or `mock` for the built-in mock
-    /// (whose port changes every run while its answers do not).
+    /// The endpoint as the cache knows it (see [`Pool::new`]).
     endpoint_id: String,
     in_flight: Mutex<HashMap<Key, watch::Receiver<Outcome>>>,
 }
 
 impl Pool {
+    /// A pool sending through `client`, looking answers up in `cache` and storing new ones
+    /// there. `endpoint_id` names the endpoint in cache keys: its base URL, or `mock` for the
+    /// built-in mock (whose port changes every run while its answers do not).
     pub fn new(
         client: Client,
-        concurrency: usize,
-        budget: Budget,
-        retry: RetryPolicy,
+        settings: PoolSettings,
         counter: TokenCounter,
+        cache: Option<Cache>,
+        endpoint_id: String,
     ) -> Pool {
-        let endpoint_id = client.base_url().to_string();
+        let concurrency = settings.concurrency.max(1);
         Pool {
             client,
             // 2% in reserve: see `Limiter::with_reserve`.
-            limiter: Limiter::with_reserve(budget, 20),
-            permits: Arc::new(Semaphore::new(concurrency.max(1))),
-            concurrency: concurrency.max(1),
-            retry,
+            limiter: Limiter::with_reserve(settings.budget, 20),
+            permits: Semaphore::new(concurrency),
+            concurrency,
+            retry: settings.retry,
             counter,
             stats: PoolStats::default(),
             stopped: Mutex::new(None),
-            cache: None,
+            cache,
             endpoint_id,
             in_flight: Mutex::new(HashMap::new()),
         }
-    }
-
-    /// Look answers up in `cache` and store new ones there; `endpoint_id` names the endpoint
-    /// in cache keys.
-    pub fn with_cache(mut self, cache: Option<Cache>, endpoint_id: &str) -> Pool {
-        self.cache = cache;
-        self.endpoint_id = endpoint_id.to_string();
-        self
     }
 
     pub fn cache(&self) -> Option<&Cache> {
@@ -199,31 +232,16 @@ impl Pool {
         self.stopped.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(reason);
     }
 
-    /// Tokens a request will be charged before it is sent: its messages as counted by the
-    /// run's encoding, the per-message framing, and its completion budget.
-    fn cost(&self, body: &Value) -> u32 {
-        let prompt: usize = body["messages"]
-            .as_array()
-            .map(|messages| {
-                messages
-                    .iter()
-                    .map(|m| m["content"].as_str().map(|c| self.counter.count(c)).unwrap_or(0) + 4)
-                    .sum()
-            })
-            .unwrap_or(0);
-        (prompt as u32 + 3).saturating_add(Client::max_tokens_of(body))
-    }
-
     /// The answer to `request` as a `T`: from the cache, from an identical call already in
     /// flight, or sent (and retried) until it parses or the policy gives up.
     pub async fn complete<T: DeserializeOwned>(
         &self,
         request: &ChatRequest<'_>,
     ) -> Result<Completion<T>, CallError> {
-        let body = self.client.body(request);
-        let key = call_key(&self.endpoint_id, &body);
+        let wire = self.client.prepare(request);
+        let key = call_key(&self.endpoint_id, wire.body());
         let valid = |content: &str| parse_reply::<T>(content).map(drop);
-        let answer = self.answer(key, body, &valid).await?;
+        let answer = self.answer(key, wire, &valid).await?;
         let reply = parse_reply::<T>(&answer.content).map_err(|error| CallError::Failed {
             error,
             attempts: answer.usage.requests as u32,
@@ -238,7 +256,7 @@ impl Pool {
     async fn answer(
         &self,
         key: Key,
-        body: Value,
+        wire: WireRequest,
         valid: &(dyn Fn(&str) -> Result<(), ClientError> + Sync),
     ) -> Result<Answer, CallError> {
         loop {
@@ -256,7 +274,7 @@ impl Pool {
             match lead {
                 Ok(tx) => {
                     let _entry = InFlight { pool: self, key };
-                    let outcome = self.lead(key, body, valid).await;
+                    let outcome = self.lead(key, wire, valid).await;
                     tx.send_replace(Some(outcome.clone()));
                     return outcome;
                 }
@@ -273,7 +291,7 @@ impl Pool {
     async fn lead(
         &self,
         key: Key,
-        body: Value,
+        wire: WireRequest,
         valid: &(dyn Fn(&str) -> Result<(), ClientError> + Sync),
     ) -> Result<Answer, CallError> {
         // A cached answer that no longer parses (a reply type changed) is bought again.
@@ -283,7 +301,7 @@ impl Pool {
             self.stats.from_cache.fetch_add(1, Ordering::Relaxed);
             return Ok(hit);
         }
-        self.send_until_valid(key, body, valid).await
+        self.send_until_valid(key, wire, valid).await
     }
 
     /// Commit a new answer to the cache before anyone uses it: a crash from here on loses
@@ -298,112 +316,109 @@ impl Pool {
         }
     }
 
-    /// Send `body` until its answer passes `valid` or the policy gives up. Tokens of failed
-    /// attempts that the server billed count too.
+    /// Send `wire` until its answer passes `valid` or the retry state gives up. Tokens of
+    /// failed attempts that the server billed count too.
     async fn send_until_valid(
         &self,
         key: Key,
-        mut body: Value,
+        mut wire: WireRequest,
         valid: &(dyn Fn(&str) -> Result<(), ClientError> + Sync),
     ) -> Result<Answer, CallError> {
+        let prompt_tokens = wire.prompt_estimate(&self.counter);
+        let mut retry = RetryState::new(&self.retry);
         let mut usage = Usage::default();
-        let mut attempt = 0;
         loop {
-            attempt += 1;
             if let Some(reason) = self.stop_reason() {
                 return Err(CallError::Stopped(reason));
             }
-            // The slot first, then the budget: a grant is charged just before its request goes
-            // out, so that no grant waits for a slot under limits that may meanwhile turn out
-            // stricter (a server's headers can lower them), and the server counts what we do.
-            let permit = match self.permits.try_acquire() {
-                Ok(permit) => permit,
-                Err(_) => {
-                    self.stats.slot_waits.fetch_add(1, Ordering::Relaxed);
-                    self.permits.acquire().await.expect("the semaphore is never closed")
-                }
-            };
-            let grant = self.limiter.acquire(self.cost(&body)).await.map_err(CallError::TooLarge)?;
+            // Slot. Then budget: a grant is charged just before its request goes out, so that
+            // no grant waits for a slot under limits that may meanwhile turn out stricter (a
+            // server's headers can lower them), and the server counts what we do.
+            let permit = self.slot().await;
+            let cost = prompt_tokens.saturating_add(wire.max_tokens());
+            let grant = self.limiter.acquire(cost).await.map_err(CallError::TooLarge)?;
             // Checked again at the last moment: the waits for a slot and for budget may have
             // been long, and after a 401 or an exhausted quota nothing else may go out.
             if let Some(reason) = self.stop_reason() {
                 grant.settle(0);
                 return Err(CallError::Stopped(reason));
             }
-            self.stats.sent.fetch_add(1, Ordering::Relaxed);
-            self.stats.in_flight.fetch_add(1, Ordering::Relaxed);
-            let outcome = self.client.send(&body).await;
-            self.stats.in_flight.fetch_sub(1, Ordering::Relaxed);
-            if let Some(meta) = &outcome.meta {
-                grant.observe(&meta.server_state(std::time::SystemTime::now()));
-            }
+            // Send.
+            let attempt = self.send(&wire).await;
             usage.requests += 1;
-            let error = match outcome.result {
-                Ok(response) => {
-                    // Reconciled the way OpenAI-style servers count a request against the TPM
-                    // budget: their own prompt count plus the whole completion budget asked
-                    // for, used or not. Refunding unused completion tokens would overdraw them.
-                    let charged = response.prompt_tokens.saturating_add(Client::max_tokens_of(&body) as u64);
-                    grant.settle(charged.min(u32::MAX as u64) as u32);
-                    usage.prompt_tokens += response.prompt_tokens;
-                    usage.completion_tokens += response.completion_tokens;
-                    self.stats.prompt_tokens.fetch_add(response.prompt_tokens, Ordering::Relaxed);
-                    self.stats.completion_tokens.fetch_add(response.completion_tokens, Ordering::Relaxed);
-                    match valid(&response.content) {
-                        Ok(()) => {
-                            let answer = Answer { content: response.content, usage };
-                            // The slot is held until the answer is committed, so that at most
-                            // `concurrency` answers are ever paid for but not yet on disk.
-                            self.commit(key, &answer).await;
-                            drop(permit);
-                            return Ok(answer);
-                        }
-                        Err(e) => e,
-                    }
+            // Settle: the limiter learns what the server said and what it counted.
+            if let Some(server) = &attempt.server {
+                grant.observe(server);
+            }
+            match attempt.charged(&wire) {
+                Some(tokens) => grant.settle(tokens),
+                None => drop(grant),
+            }
+            let error = match self.accept(attempt, valid, &mut usage) {
+                Ok(content) => {
+                    let answer = Answer { content, usage };
+                    // The slot is held until the answer is committed, so that at most
+                    // `concurrency` answers are ever paid for but not yet on disk.
+                    self.commit(key, &answer).await;
+                    drop(permit);
+                    return Ok(answer);
                 }
-                Err(e) => {
-                    // A rate-limited request was not counted by the server: give its tokens
-                    // back. Other failures keep their charge, to stay on the safe side.
-                    if matches!(e, ClientError::Status { status: 429, .. }) {
-                        grant.settle(0);
-                    } else {
-                        drop(grant);
-                    }
-                    e
-                }
+                Err(error) => error,
             };
             drop(permit); // not held through a backoff
-            tracing::debug!(attempt, kind = error.kind(), "request failed: {error}");
-            match error.recovery() {
-                Recovery::StopRun => {
+            // Decide.
+            tracing::debug!(attempt = retry.attempts() + 1, kind = error.kind(), "request failed: {error}");
+            match retry.decide(&error, &mut wire) {
+                Decision::Retry(wait) => {
+                    self.stats.count_retry(error.kind());
+                    tokio::time::sleep(wait).await;
+                }
+                Decision::GiveUp => {
+                    return Err(CallError::Failed { error, attempts: retry.attempts(), usage });
+                }
+                Decision::StopRun => {
                     self.stop(error.to_string());
-                    return Err(CallError::Failed { error, attempts: attempt, usage });
-                }
-                Recovery::GiveUp => return Err(CallError::Failed { error, attempts: attempt, usage }),
-                _ if attempt >= self.retry.max_attempts => {
-                    return Err(CallError::Failed { error, attempts: attempt, usage });
-                }
-                Recovery::RetryLarger => {
-                    let current = Client::max_tokens_of(&body);
-                    if current >= self.retry.max_completion_tokens {
-                        return Err(CallError::Failed { error, attempts: attempt, usage });
-                    }
-                    let larger = current.saturating_mul(2).min(self.retry.max_completion_tokens);
-                    for field in ["max_tokens", "max_completion_tokens"] {
-                        if body.get(field).is_some() {
-                            body[field] = Value::from(larger);
-                        }
-                    }
-                    self.stats.count_retry(error.kind());
-                }
-                Recovery::Retry => {
-                    self.stats.count_retry(error.kind());
-                    // A 429's pacing is the limiter's job (it has seen the headers); the
-                    // request itself waits for the server's hint or a backoff.
-                    tokio::time::sleep(self.retry.delay(attempt, error.retry_after())).await;
+                    return Err(CallError::Failed { error, attempts: retry.attempts(), usage });
                 }
             }
         }
+    }
+
+    /// A concurrency slot, counting the requests that had to wait for one.
+    async fn slot(&self) -> tokio::sync::SemaphorePermit<'_> {
+        match self.permits.try_acquire() {
+            Ok(permit) => permit,
+            Err(_) => {
+                self.stats.slot_waits.fetch_add(1, Ordering::Relaxed);
+                self.permits.acquire().await.expect("the semaphore is never closed")
+            }
+        }
+    }
+
+    /// One attempt on the wire, counted while it is there.
+    async fn send(&self, wire: &WireRequest) -> Attempt {
+        self.stats.sent.fetch_add(1, Ordering::Relaxed);
+        self.stats.in_flight.fetch_add(1, Ordering::Relaxed);
+        let attempt = self.client.send(wire).await;
+        self.stats.in_flight.fetch_sub(1, Ordering::Relaxed);
+        attempt
+    }
+
+    /// The content of an answer that passes `valid`, with what it cost added to `usage` (an
+    /// answer is billed whether or not it is valid).
+    fn accept(
+        &self,
+        attempt: Attempt,
+        valid: &(dyn Fn(&str) -> Result<(), ClientError> + Sync),
+        usage: &mut Usage,
+    ) -> Result<String, ClientError> {
+        let response = attempt.result?;
+        usage.prompt_tokens += response.prompt_tokens;
+        usage.completion_tokens += response.completion_tokens;
+        self.stats.prompt_tokens.fetch_add(response.prompt_tokens, Ordering::Relaxed);
+        self.stats.completion_tokens.fetch_add(response.completion_tokens, Ordering::Relaxed);
+        valid(&response.content)?;
+        Ok(response.content)
     }
 }
 
@@ -435,7 +450,7 @@ pub fn parse_reply<T: DeserializeOwned>(content: &str) -> Result<T, ClientError>
 /// `cache` if given.
 #[cfg(test)]
 pub(crate) async fn mock_pool(
-    response_format: crate::config::ResponseFormat,
+    response_format: crate::client::ResponseFormat,
     concurrency: usize,
     cache: Option<Cache>,
 ) -> (crate::mock::MockServer, Pool) {
@@ -443,27 +458,24 @@ pub(crate) async fn mock_pool(
         crate::mock::MockServer::start("127.0.0.1:0".parse().expect("an address"), Default::default())
             .await
             .expect("the mock starts");
-    let endpoint = crate::config::EndpointSettings {
-        base_url: server.base_url(),
+    let endpoint = crate::client::EndpointSettings {
         api_key: None,
         model: crate::mock::MOCK_MODEL.into(),
-        mock: true,
-        mock_options: Default::default(),
         response_format,
         temperature: None,
         timeout: std::time::Duration::from_secs(30),
     };
-    let client = Client::new(&endpoint, &server.base_url()).expect("a client");
+    let client = Client::new(&server.base_url(), &endpoint).expect("a client");
     let counter = TokenCounter::new(crate::chunk::Encoding::O200kBase);
-    let pool = Pool::new(client, concurrency, Budget::default(), RetryPolicy::default(), counter)
-        .with_cache(cache, "mock");
+    let settings = PoolSettings { concurrency, budget: Budget::default(), retry: RetryPolicy::default() };
+    let pool = Pool::new(client, settings, counter, cache, "mock".into());
     (server, pool)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::ResponseFormat;
+    use crate::client::ResponseFormat;
     use crate::record::TranslationReply;
 
     #[test]
@@ -520,7 +532,7 @@ mod tests {
         let (messages, schema) = translation_request();
         let request = ChatRequest { messages: &messages, schema: &schema, max_tokens: 512 };
         let first = pool.complete::<TranslationReply>(&request).await.unwrap();
-        let key = call_key("mock", &pool.client().body(&request));
+        let key = call_key("mock", pool.client().prepare(&request).body());
         assert_eq!(cache.answer(key).await.map(|a| a.usage), Some(first.usage));
         let again = pool.complete::<TranslationReply>(&request).await.unwrap();
         assert_eq!(again.reply, first.reply);

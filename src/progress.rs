@@ -229,7 +229,8 @@ impl RunSummary {
              a higher --concurrency (try {}) would finish sooner",
             self.concurrency,
             100.0 * used,
-            (self.concurrency * 2).max(crate::config::default_concurrency(self.budget.unwrap_or_default()))
+            (self.concurrency * 2)
+                .max(crate::pool::PoolSettings::default_concurrency(self.budget.unwrap_or_default()))
         ))
     }
 }

@@ -183,7 +183,7 @@ mod tests {
 
     #[tokio::test]
     async fn names_are_asked_for_in_one_request() {
-        let (server, pool) = crate::pool::mock_pool(crate::config::ResponseFormat::JsonObject, 1, None).await;
+        let (server, pool) = crate::pool::mock_pool(crate::client::ResponseFormat::JsonObject, 1, None).await;
         let prompts = Prompts::load(None).unwrap();
         let (names, usage) = extract_names(&pool, &prompts, "제목", "마윈 회장이 왔다.", &[]).await.unwrap();
         assert_eq!((usage.requests, server.requests_received()), (1, 1));

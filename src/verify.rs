@@ -261,7 +261,7 @@ mod tests {
 
     /// A pool and prompts talking to a fresh in-process mock.
     async fn mock_pool() -> (crate::mock::MockServer, Pool, Prompts) {
-        let (server, pool) = crate::pool::mock_pool(crate::config::ResponseFormat::JsonSchema, 2, None).await;
+        let (server, pool) = crate::pool::mock_pool(crate::client::ResponseFormat::JsonSchema, 2, None).await;
         (server, pool, Prompts::load(None).unwrap())
     }
 

@@ -103,19 +103,15 @@ pub fn canonical_json(value: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::client::{ChatRequest, Client, ReplySchema};
-    use crate::config::{ApiKey, EndpointSettings, ResponseFormat};
+    use crate::client::{ApiKey, ChatRequest, Client, EndpointSettings, ReplySchema, ResponseFormat};
     use crate::prompt::Messages;
     use serde_json::json;
     use std::time::Duration;
 
     fn endpoint(model: &str, key: &str, temperature: Option<f32>) -> EndpointSettings {
         EndpointSettings {
-            base_url: "https://api.example.com/v1".into(),
             api_key: Some(ApiKey::new(key)),
             model: model.into(),
-            mock: false,
-            mock_options: Default::default(),
             response_format: ResponseFormat::JsonSchema,
             temperature,
             timeout: Duration::from_secs(30),
@@ -129,11 +125,11 @@ mod tests {
         schema: Value,
         max_tokens: u32,
     ) -> Key {
-        let client = Client::new(endpoint, base_url).unwrap();
+        let client = Client::new(base_url, endpoint).unwrap();
         let messages = Messages::new("You translate.".into(), user.into());
         let schema = ReplySchema { name: "reply", schema };
-        let body = client.body(&ChatRequest { messages: &messages, schema: &schema, max_tokens });
-        call_key(base_url, &body)
+        let wire = client.prepare(&ChatRequest { messages: &messages, schema: &schema, max_tokens });
+        call_key(base_url, wire.body())
     }
 
     #[test]

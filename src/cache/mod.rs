@@ -42,6 +42,15 @@ pub enum CacheError {
     Sqlite { path: PathBuf, message: String },
 }
 
+/// Where answers already paid for are kept: the cache's own settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheSettings {
+    /// The SQLite file, or None for no cache (`--no-cache`).
+    pub path: Option<PathBuf>,
+    /// Look nothing up, but store every new answer (`--refresh`).
+    pub refresh: bool,
+}
+
 /// A cached answer: the content as the model gave it, and what it cost then.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Answer {

@@ -34,6 +34,23 @@ use sentence::sentence_ranges;
 pub use sentence::{sentences, tail_sentences};
 pub use token::{Encoding, TokenCounter};
 
+/// How articles are cut for the model: the chunk module's own settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChunkLimits {
+    /// Largest piece of an article summarized in one request.
+    pub summary_tokens: usize,
+    /// Largest passage translated in one request (its English must fit the completion budget).
+    pub translation_tokens: usize,
+}
+
+impl Default for ChunkLimits {
+    fn default() -> Self {
+        // Most news articles fit one summary request; a translated passage's English takes up
+        // to about twice its Korean tokens, and shorter passages keep models from skipping text.
+        ChunkLimits { summary_tokens: 6_000, translation_tokens: 1_500 }
+    }
+}
+
 /// One piece of an article; see the module doc for the reconstruction contract.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Chunk {

@@ -1,4 +1,4 @@
-//! What can go wrong with one request, and what the caller should do about it.
+//! What can go wrong with one request. What to do about it is `retry`'s decision.
 
 use std::time::Duration;
 
@@ -28,35 +28,7 @@ pub enum ClientError {
     InvalidReply(String),
 }
 
-/// What to do after an error.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Recovery {
-    /// Try the same request again after a backoff (or the server's Retry-After).
-    Retry,
-    /// Try again with a larger completion budget.
-    RetryLarger,
-    /// This request can never succeed as is; record the failure and go on with other articles.
-    GiveUp,
-    /// Nothing else can succeed either (bad key, no quota): stop the run.
-    StopRun,
-}
-
 impl ClientError {
-    pub fn recovery(&self) -> Recovery {
-        match self {
-            ClientError::Status { status, code, .. } => match (*status, code.as_deref()) {
-                (401 | 403, _) => Recovery::StopRun,
-                (429, Some("insufficient_quota")) => Recovery::StopRun,
-                (408 | 409 | 429, _) => Recovery::Retry,
-                (500..=599, _) => Recovery::Retry,
-                _ => Recovery::GiveUp,
-            },
-            ClientError::Timeout(_) | ClientError::Connection(_) | ClientError::Body(_) => Recovery::Retry,
-            ClientError::InvalidReply(_) | ClientError::NoContent(_) => Recovery::Retry,
-            ClientError::Truncated { .. } => Recovery::RetryLarger,
-        }
-    }
-
     /// A short stable name for records, logs and the retry statistics.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -84,35 +56,5 @@ impl ClientError {
             ClientError::Status { retry_after, .. } => *retry_after,
             _ => None,
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn status(status: u16, code: Option<&str>) -> ClientError {
-        ClientError::Status {
-            status,
-            code: code.map(str::to_string),
-            message: String::new(),
-            retry_after: None,
-        }
-    }
-
-    #[test]
-    fn each_error_class_gets_the_right_recovery() {
-        assert_eq!(status(429, Some("rate_limit_exceeded")).recovery(), Recovery::Retry);
-        assert_eq!(status(429, Some("insufficient_quota")).recovery(), Recovery::StopRun);
-        assert_eq!(status(401, None).recovery(), Recovery::StopRun);
-        assert_eq!(status(403, None).recovery(), Recovery::StopRun);
-        for s in [408, 409, 500, 502, 503] {
-            assert_eq!(status(s, None).recovery(), Recovery::Retry, "{s}");
-        }
-        for s in [400, 404, 413, 422] {
-            assert_eq!(status(s, None).recovery(), Recovery::GiveUp, "{s}");
-        }
-        assert_eq!(ClientError::Timeout(Duration::from_secs(1)).recovery(), Recovery::Retry);
-        assert_eq!(ClientError::Truncated { max_tokens: 10 }.recovery(), Recovery::RetryLarger);
     }
 }

@@ -1,26 +1,31 @@
-//! The OpenAI-compatible chat-completions client: one shared HTTP client, requests built as
-//! plain JSON (so any compatible server gets exactly the fields it needs), answers parsed
-//! leniently, errors classified by what the caller can do about them. One `send` is one
-//! attempt; retrying and pacing belong to the engine.
+//! The OpenAI-compatible chat-completions client, which owns the wire: a typed [`ChatRequest`]
+//! goes in and becomes JSON only here (`wire`, with the providers' rules), answers are parsed
+//! leniently, errors classified, and every header read once (`header`). One `send` is one
+//! attempt; whether to try again is [`RetryState`]'s decision (`retry`), pacing the limiter's.
 
 mod error;
 mod header;
 mod retry;
-pub mod transport;
+mod settings;
+mod transport;
+mod wire;
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use async_openai::config::OpenAIConfig;
 use async_openai::error::OpenAIError;
-use serde_json::{Value, json};
+use serde_json::Value;
 
-pub use error::{ClientError, Recovery};
-pub(crate) use header::ResponseMeta;
-pub use retry::RetryPolicy;
+pub use error::ClientError;
+pub use retry::{Decision, RetryPolicy, RetryState};
+pub use settings::{ApiKey, EndpointSettings, ResponseFormat};
+pub use wire::WireRequest;
 
-use crate::config::{ApiKey, EndpointSettings, ResponseFormat};
+use crate::limiter::ServerState;
 use crate::prompt::Messages;
+use header::ResponseMeta;
+use wire::{parse_completion, truncate};
 
 /// A reply shape: its name and strict JSON schema.
 #[derive(Debug, Clone)]
@@ -46,12 +51,33 @@ pub struct ChatResponse {
     pub completion_tokens: u64,
 }
 
-/// The outcome of one attempt: the answer or error, and what the response headers said.
+/// The outcome of one attempt: the answer or error, and what the response headers said about
+/// the server's limits.
 #[derive(Debug)]
 pub struct Attempt {
     pub result: Result<ChatResponse, ClientError>,
-    pub meta: Option<ResponseMeta>,
-    pub elapsed: Duration,
+    pub server: Option<ServerState>,
+}
+
+impl Attempt {
+    /// The tokens the server counted against its TPM budget for this attempt, to settle the
+    /// limiter's grant with; None to keep the estimate charged.
+    ///
+    /// An answer is counted the way OpenAI-style servers count it: their own prompt count plus
+    /// the whole completion budget asked for, used or not (refunding unused completion tokens
+    /// would overdraw them). A rate-limited request was not counted at all. Other failures keep
+    /// their charge, to stay on the safe side.
+    pub fn charged(&self, request: &WireRequest) -> Option<u32> {
+        match &self.result {
+            Ok(response) => Some(
+                u32::try_from(response.prompt_tokens)
+                    .unwrap_or(u32::MAX)
+                    .saturating_add(request.max_tokens()),
+            ),
+            Err(ClientError::Status { status: 429, .. }) => Some(0),
+            Err(_) => None,
+        }
+    }
 }
 
 /// The endpoint, as the engine sees it.
@@ -80,8 +106,8 @@ pub fn install_crypto_provider() {
 }
 
 impl Client {
-    /// Build the one HTTP client of the run. `base_url` overrides the settings' (for `--mock`).
-    pub fn new(endpoint: &EndpointSettings, base_url: &str) -> Result<Client, ClientError> {
+    /// Build the one HTTP client of the run, for the endpoint at `base_url` (…/v1).
+    pub fn new(base_url: &str, endpoint: &EndpointSettings) -> Result<Client, ClientError> {
         install_crypto_provider();
         let http = reqwest::Client::builder()
             .timeout(endpoint.timeout)
@@ -114,35 +140,9 @@ impl Client {
         &self.base_url
     }
 
-    /// The exact JSON body sent for `request`. Deterministic, so it can key the cache.
-    pub fn body(&self, request: &ChatRequest<'_>) -> Value {
-        let mut messages = vec![
-            json!({"role": "system", "content": request.messages.system}),
-            json!({"role": "user", "content": request.messages.user}),
-        ];
-        messages.extend(
-            request.messages.history.iter().map(|t| json!({"role": t.role.as_str(), "content": t.content})),
-        );
-        let mut body = json!({ "model": self.model, "messages": messages });
-        // Reasoning models (o1, o3, gpt-5…) reject `max_tokens`; most other compatible servers
-        // only know `max_tokens`.
-        let budget_field =
-            if uses_max_completion_tokens(&self.model) { "max_completion_tokens" } else { "max_tokens" };
-        body[budget_field] = json!(request.max_tokens);
-        if let Some(t) = self.temperature {
-            body["temperature"] = json!(t);
-        }
-        match self.response_format {
-            ResponseFormat::JsonSchema => {
-                body["response_format"] = json!({
-                    "type": "json_schema",
-                    "json_schema": {"name": request.schema.name, "strict": true, "schema": request.schema.schema},
-                });
-            }
-            ResponseFormat::JsonObject => body["response_format"] = json!({"type": "json_object"}),
-            ResponseFormat::Text => {}
-        }
-        body
+    /// `request` as it will go on the wire.
+    pub fn prepare(&self, request: &ChatRequest<'_>) -> WireRequest {
+        WireRequest::new(&self.model, request, self.response_format, self.temperature)
     }
 
     /// Whether the prompt itself must carry the schema (the server does not enforce it).
@@ -150,47 +150,42 @@ impl Client {
         self.response_format != ResponseFormat::JsonSchema
     }
 
-    /// The budget a request was sent with, read back from its body.
-    pub fn max_tokens_of(body: &Value) -> u32 {
-        body.get("max_completion_tokens")
-            .or_else(|| body.get("max_tokens"))
-            .and_then(Value::as_u64)
-            .unwrap_or(0) as u32
-    }
-
     /// Send one request, once.
-    pub async fn send(&self, body: &Value) -> Attempt {
-        let started = Instant::now();
+    pub async fn send(&self, request: &WireRequest) -> Attempt {
         let slot: transport::MetaSlot = Arc::new(Mutex::new(None));
         let chat = self.inner.chat();
-        let call = chat.create_byot::<&Value, Value>(body);
+        let call = chat.create_byot::<&Value, Value>(request.body());
         let result = transport::META_SLOT.scope(slot.clone(), call).await;
         let meta = slot.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let server = meta.as_ref().map(|m| m.server_state(SystemTime::now()));
         let result = match result {
-            Ok(value) => parse_completion(&value, Self::max_tokens_of(body)),
-            Err(e) => Err(self.classify(e, meta.as_ref())),
+            Ok(value) => parse_completion(&value, request.max_tokens()),
+            Err(e) => Err(self.classify(e, meta.as_ref(), server.as_ref())),
         };
-        Attempt { result: result.map_err(|e| self.scrub(e)), meta, elapsed: started.elapsed() }
+        Attempt { result: result.map_err(|e| self.scrub(e)), server }
     }
 
-    fn classify(&self, error: OpenAIError, meta: Option<&ResponseMeta>) -> ClientError {
+    fn classify(
+        &self,
+        error: OpenAIError,
+        meta: Option<&ResponseMeta>,
+        server: Option<&ServerState>,
+    ) -> ClientError {
+        let retry_after = server.and_then(|s| s.retry_after);
         match error {
             OpenAIError::ApiError(api) => ClientError::Status {
                 status: api.status_code.as_u16(),
                 code: api.api_error.code.clone().or(api.api_error.r#type.clone()),
                 message: first_line(&api.api_error.message),
-                retry_after: meta.and_then(|m| m.server_state(SystemTime::now()).retry_after),
+                retry_after,
             },
             OpenAIError::Reqwest(e) if e.is_timeout() => ClientError::Timeout(self.timeout),
             OpenAIError::Reqwest(e) => ClientError::Connection(error_chain(&e)),
             OpenAIError::JSONDeserialize(e, content) => match meta.map(|m| m.status) {
                 // A non-JSON error body (a proxy's HTML page) is still an HTTP error.
-                Some(status) if status >= 400 => ClientError::Status {
-                    status,
-                    code: None,
-                    message: first_line(&content),
-                    retry_after: meta.and_then(|m| m.server_state(SystemTime::now()).retry_after),
-                },
+                Some(status) if status >= 400 => {
+                    ClientError::Status { status, code: None, message: first_line(&content), retry_after }
+                }
                 _ => ClientError::Body(format!("{e}; body starts {:?}", truncate(&content, 80))),
             },
             other => ClientError::Connection(error_chain(&other)),
@@ -211,48 +206,8 @@ impl Client {
     }
 }
 
-fn uses_max_completion_tokens(model: &str) -> bool {
-    let m = model.rsplit('/').next().unwrap_or(model);
-    m.starts_with("o1") || m.starts_with("o3") || m.starts_with("o4") || m.starts_with("gpt-5")
-}
-
-/// Pull content, finish reason and usage out of a chat completion, tolerating the small
-/// differences between compatible servers.
-fn parse_completion(value: &Value, max_tokens: u32) -> Result<ChatResponse, ClientError> {
-    let choice = value
-        .get("choices")
-        .and_then(|c| c.get(0))
-        .ok_or_else(|| ClientError::Body("the answer has no choices".into()))?;
-    let message =
-        choice.get("message").ok_or_else(|| ClientError::Body("the choice has no message".into()))?;
-    if choice.get("finish_reason").and_then(Value::as_str) == Some("length") {
-        return Err(ClientError::Truncated { max_tokens });
-    }
-    if let Some(refusal) = message.get("refusal").and_then(Value::as_str).filter(|r| !r.is_empty()) {
-        return Err(ClientError::NoContent(format!("refused: {}", truncate(refusal, 200))));
-    }
-    let content = message.get("content").and_then(Value::as_str).unwrap_or_default();
-    if content.trim().is_empty() {
-        return Err(ClientError::NoContent("empty content".into()));
-    }
-    let usage = value.get("usage");
-    let tokens = |field: &str| usage.and_then(|u| u.get(field)).and_then(Value::as_u64).unwrap_or(0);
-    Ok(ChatResponse {
-        content: content.to_string(),
-        prompt_tokens: tokens("prompt_tokens"),
-        completion_tokens: tokens("completion_tokens"),
-    })
-}
-
 fn first_line(text: &str) -> String {
     truncate(text.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or(""), 300)
-}
-
-fn truncate(text: &str, max_chars: usize) -> String {
-    match text.char_indices().nth(max_chars) {
-        Some((i, _)) => format!("{}…", &text[..i]),
-        None => text.to_string(),
-    }
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {
@@ -267,67 +222,4 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         source = s.source();
     }
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_length_finish_is_never_accepted() {
-        let v = json!({"choices":[{"message":{"content":"half"},"finish_reason":"length"}]});
-        assert_eq!(parse_completion(&v, 50), Err(ClientError::Truncated { max_tokens: 50 }));
-    }
-
-    #[test]
-    fn usage_and_content_are_read() {
-        let v = json!({"choices":[{"message":{"content":"ok"},"finish_reason":"stop"}],
-                       "usage":{"prompt_tokens":12,"completion_tokens":3}});
-        let r = parse_completion(&v, 50).unwrap();
-        assert_eq!((r.content.as_str(), r.prompt_tokens, r.completion_tokens), ("ok", 12, 3));
-    }
-
-    #[test]
-    fn empty_content_and_refusals_are_errors() {
-        let empty = json!({"choices":[{"message":{"content":""},"finish_reason":"stop"}]});
-        assert!(matches!(parse_completion(&empty, 5), Err(ClientError::NoContent(_))));
-        let refusal = json!({"choices":[{"message":{"content":null,"refusal":"no"},"finish_reason":"stop"}]});
-        assert!(matches!(parse_completion(&refusal, 5), Err(ClientError::NoContent(_))));
-    }
-
-    #[test]
-    fn reasoning_models_get_max_completion_tokens() {
-        assert!(uses_max_completion_tokens("o3-mini"));
-        assert!(uses_max_completion_tokens("openai/gpt-5"));
-        assert!(!uses_max_completion_tokens("gpt-4o-mini"));
-        assert!(!uses_max_completion_tokens("qwen2.5:7b"));
-    }
-
-    #[test]
-    fn a_repair_history_follows_the_first_messages_and_a_first_request_has_none() {
-        let endpoint = EndpointSettings {
-            base_url: "http://127.0.0.1:1/v1".into(),
-            api_key: None,
-            model: "m".into(),
-            mock: true,
-            mock_options: Default::default(),
-            response_format: ResponseFormat::Text,
-            temperature: None,
-            timeout: Duration::from_secs(1),
-        };
-        let client = Client::new(&endpoint, &endpoint.base_url).unwrap();
-        let schema = ReplySchema { name: "x", schema: json!({}) };
-        let mut messages = Messages::new("s".into(), "u".into());
-        let first = client.body(&ChatRequest { messages: &messages, schema: &schema, max_tokens: 10 });
-        assert_eq!(first["messages"].as_array().unwrap().len(), 2);
-        messages
-            .history
-            .push(crate::prompt::Turn { role: crate::prompt::Role::Assistant, content: "a".into() });
-        messages.history.push(crate::prompt::Turn { role: crate::prompt::Role::User, content: "fix".into() });
-        let repair = client.body(&ChatRequest { messages: &messages, schema: &schema, max_tokens: 10 });
-        let roles: Vec<&str> =
-            repair["messages"].as_array().unwrap().iter().map(|m| m["role"].as_str().unwrap()).collect();
-        assert_eq!(roles, ["system", "user", "assistant", "user"]);
-        assert_eq!(repair["messages"][3]["content"], "fix");
-    }
 }

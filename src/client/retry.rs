@@ -1,8 +1,23 @@
-//! How often and how patiently a failed request is tried again.
+//! Whether, when and how a failed request is tried again: the whole answer to "how is a 429
+//! retried?" is in this file.
+//!
+//! [`RetryState`] follows one request through its attempts. Given each failure, it answers
+//! [`Decision::Retry`] after a wait (the server's hint, parsed in `header`, else exponential
+//! backoff with jitter), [`Decision::GiveUp`] for what can never succeed or after the last
+//! attempt, or [`Decision::StopRun`] when nothing else can succeed either (a refused key, an
+//! exhausted quota). A truncated answer is retried at once with a larger completion budget
+//! (the provider's rule, in `wire`).
+//!
+//! Two things happen around a decision, elsewhere by necessity: the limiter learns the
+//! server's limits and its hint from every response (so other requests hold too), and a
+//! rate-limited attempt's tokens are given back to it ([`super::Attempt::charged`]).
 
 use std::time::Duration;
 
-/// The retry policy. Which errors are retried at all is `ClientError::recovery`'s decision.
+use super::error::ClientError;
+use super::wire::WireRequest;
+
+/// How patient retrying is. Which errors are retried at all is [`RetryState::decide`]'s rule.
 #[derive(Debug, Clone)]
 pub struct RetryPolicy {
     /// Attempts in all, the first included.
@@ -30,7 +45,7 @@ impl RetryPolicy {
     /// Backoff before the attempt after `attempt` (counted from 1): the server's hint when it
     /// gave one, else exponential with jitter (between half and all of the ceiling) so that
     /// many failed requests do not come back in lockstep.
-    pub fn delay(&self, attempt: u32, hint: Option<Duration>) -> Duration {
+    fn delay(&self, attempt: u32, hint: Option<Duration>) -> Duration {
         if let Some(hint) = hint {
             return hint.min(self.max_delay);
         }
@@ -40,23 +55,172 @@ impl RetryPolicy {
     }
 }
 
+/// What to do after a failed attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// Send the (possibly enlarged) request again after this wait.
+    Retry(Duration),
+    /// This request can never succeed as is: record the failure, go on with other articles.
+    GiveUp,
+    /// Nothing else can succeed either (bad key, no quota): stop the run.
+    StopRun,
+}
+
+/// One request's attempts so far.
+#[derive(Debug)]
+pub struct RetryState<'p> {
+    policy: &'p RetryPolicy,
+    attempts: u32,
+}
+
+impl<'p> RetryState<'p> {
+    pub fn new(policy: &'p RetryPolicy) -> Self {
+        RetryState { policy, attempts: 0 }
+    }
+
+    /// Attempts that failed so far (each decided once).
+    pub fn attempts(&self) -> u32 {
+        self.attempts
+    }
+
+    /// The decision after `error` on the latest attempt of `request`, which is enlarged here
+    /// when the answer was cut at its budget.
+    pub fn decide(&mut self, error: &ClientError, request: &mut WireRequest) -> Decision {
+        self.attempts += 1;
+        let retry = match error {
+            ClientError::Status { status, code, .. } => match (*status, code.as_deref()) {
+                (401 | 403, _) | (429, Some("insufficient_quota")) => return Decision::StopRun,
+                (408 | 409 | 429 | 500..=599, _) => true,
+                _ => false,
+            },
+            // A model may answer better the next time; a network or server hiccup may pass.
+            ClientError::Timeout(_)
+            | ClientError::Connection(_)
+            | ClientError::Body(_)
+            | ClientError::InvalidReply(_)
+            | ClientError::NoContent(_) => true,
+            ClientError::Truncated { .. } => {
+                if self.attempts < self.policy.max_attempts
+                    && request.enlarge(self.policy.max_completion_tokens)
+                {
+                    return Decision::Retry(Duration::ZERO);
+                }
+                false
+            }
+        };
+        if !retry || self.attempts >= self.policy.max_attempts {
+            return Decision::GiveUp;
+        }
+        // The limiter paces a 429's neighbours (it saw the same headers); this request itself
+        // waits for the server's hint or a backoff.
+        Decision::Retry(self.policy.delay(self.attempts, error.retry_after()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::client::settings::ResponseFormat;
+    use crate::client::{ChatRequest, ReplySchema};
+    use crate::prompt::Messages;
+
+    fn request(max_tokens: u32) -> WireRequest {
+        let messages = Messages::new("s".into(), "u".into());
+        let schema = ReplySchema { name: "x", schema: serde_json::json!({}) };
+        WireRequest::new(
+            "m",
+            &ChatRequest { messages: &messages, schema: &schema, max_tokens },
+            ResponseFormat::Text,
+            None,
+        )
+    }
+
+    fn status(status: u16, code: Option<&str>) -> ClientError {
+        ClientError::Status {
+            status,
+            code: code.map(str::to_string),
+            message: String::new(),
+            retry_after: None,
+        }
+    }
+
+    fn first_decision(error: &ClientError) -> Decision {
+        RetryState::new(&RetryPolicy::default()).decide(error, &mut request(100))
+    }
 
     #[test]
-    fn backoff_grows_is_capped_and_follows_the_servers_hint() {
+    fn each_error_class_gets_the_right_decision() {
+        let retried = |e: &ClientError| matches!(first_decision(e), Decision::Retry(_));
+        assert!(retried(&status(429, Some("rate_limit_exceeded"))));
+        assert_eq!(first_decision(&status(429, Some("insufficient_quota"))), Decision::StopRun);
+        assert_eq!(first_decision(&status(401, None)), Decision::StopRun);
+        assert_eq!(first_decision(&status(403, None)), Decision::StopRun);
+        for s in [408, 409, 500, 502, 503] {
+            assert!(retried(&status(s, None)), "{s}");
+        }
+        for s in [400, 404, 413, 422] {
+            assert_eq!(first_decision(&status(s, None)), Decision::GiveUp, "{s}");
+        }
+        assert!(retried(&ClientError::Timeout(Duration::from_secs(1))));
+        assert!(retried(&ClientError::InvalidReply("x".into())));
+    }
+
+    #[test]
+    fn a_429_waits_for_the_servers_hint_capped_by_the_policy() {
+        let policy = RetryPolicy { max_delay: Duration::from_secs(8), ..Default::default() };
+        let hinted = |secs| ClientError::Status {
+            status: 429,
+            code: None,
+            message: String::new(),
+            retry_after: Some(Duration::from_secs_f64(secs)),
+        };
+        let mut state = RetryState::new(&policy);
+        assert_eq!(
+            state.decide(&hinted(1.5), &mut request(100)),
+            Decision::Retry(Duration::from_millis(1500))
+        );
+        assert_eq!(state.decide(&hinted(600.0), &mut request(100)), Decision::Retry(Duration::from_secs(8)));
+    }
+
+    #[test]
+    fn backoff_grows_with_jitter_and_is_capped() {
         let policy = RetryPolicy {
             base_delay: Duration::from_secs(1),
             max_delay: Duration::from_secs(8),
+            max_attempts: 20,
             ..Default::default()
         };
+        let mut state = RetryState::new(&policy);
         for attempt in 1..10 {
-            let d = policy.delay(attempt, None);
+            let Decision::Retry(d) = state.decide(&status(503, None), &mut request(100)) else {
+                panic!("a 503 is retried")
+            };
             let ceiling = Duration::from_secs(1 << (attempt - 1).min(3));
             assert!(d <= ceiling && d >= ceiling / 2, "attempt {attempt}: {d:?}");
         }
-        assert_eq!(policy.delay(1, Some(Duration::from_millis(1500))), Duration::from_millis(1500));
-        assert_eq!(policy.delay(1, Some(Duration::from_secs(600))), Duration::from_secs(8));
+    }
+
+    #[test]
+    fn the_last_attempt_gives_up() {
+        let policy = RetryPolicy { max_attempts: 3, base_delay: Duration::ZERO, ..Default::default() };
+        let mut state = RetryState::new(&policy);
+        let error = status(500, None);
+        assert!(matches!(state.decide(&error, &mut request(100)), Decision::Retry(_)));
+        assert!(matches!(state.decide(&error, &mut request(100)), Decision::Retry(_)));
+        assert_eq!(state.decide(&error, &mut request(100)), Decision::GiveUp);
+        assert_eq!(state.attempts(), 3);
+    }
+
+    #[test]
+    fn a_truncated_answer_is_retried_at_once_with_a_larger_budget_until_the_ceiling() {
+        let policy = RetryPolicy { max_completion_tokens: 300, ..Default::default() };
+        let mut state = RetryState::new(&policy);
+        let mut wire = request(100);
+        let cut = ClientError::Truncated { max_tokens: 100 };
+        assert_eq!(state.decide(&cut, &mut wire), Decision::Retry(Duration::ZERO));
+        assert_eq!(wire.max_tokens(), 200);
+        assert_eq!(state.decide(&cut, &mut wire), Decision::Retry(Duration::ZERO));
+        assert_eq!(wire.max_tokens(), 300);
+        assert_eq!(state.decide(&cut, &mut wire), Decision::GiveUp);
     }
 }

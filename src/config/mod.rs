@@ -1,31 +1,39 @@
-//! Plain settings, resolved once from the command line and the environment. Everything
-//! downstream takes these structs; validation happens here so that the heavy things (HTTP
-//! client, mock server) are only built from settings already known to be sound. The built-in
-//! mock's options, from two sources, are resolved in `mock`.
+//! Resolving the command line and the environment, once, into each part's own settings:
+//! [`EndpointSettings`] for the client, [`PoolSettings`] for the scheduler, [`ChunkLimits`],
+//! [`CacheSettings`], [`ArticleSettings`], [`OutputSettings`], [`MockOptions`]. This is the one
+//! module that knows them all; the parts never import it. Validation happens here, so that the
+//! heavy things (HTTP client, mock server) are only built from settings known to be sound.
+//!
+//! Precedence, for every setting that has several sources: flag > environment variable >
+//! default. The environment comes in through one door, the lookup given to
+//! [`Settings::resolve`], so tests are hermetic. The built-in mock's options, from two sources
+//! (`mock-server`'s flags, `--mock-opt`), are resolved in `mock`.
 
-use std::fmt;
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use std::num::NonZeroU32;
-
-use crate::chunk::Encoding;
+use crate::cache::CacheSettings;
+use crate::chunk::{ChunkLimits, Encoding};
 use crate::cli::{self, Cli, Command};
+use crate::client::{ApiKey, EndpointSettings, ResponseFormat, RetryPolicy};
 use crate::glossary::Glossary;
 use crate::limiter::Budget;
 use crate::mock::MockOptions;
-use crate::pipeline::ChunkLimits;
+use crate::output::{Destination, Format, OutputSettings};
+use crate::pipeline::ArticleSettings;
+use crate::pool::PoolSettings;
 
 mod mock;
 
 use mock::{resolve_mock_opts, resolve_mock_server};
 
 /// The model used when neither `--model` nor `KO2EN_MODEL` names one: cheap, fast, good at Korean.
-pub const DEFAULT_MODEL: &str = "gpt-4o-mini";
+pub(crate) const DEFAULT_MODEL: &str = "gpt-4o-mini";
 /// OpenAI's API, the default endpoint.
-pub const DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
+pub(crate) const DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
 
 /// A configuration problem: the run never starts, exit code 2.
 #[derive(Debug, thiserror::Error)]
@@ -38,155 +46,100 @@ pub enum ConfigError {
     Invalid(String),
 }
 
-/// The API key. It has no `Serialize` and its `Debug` prints nothing of it, so it cannot leak
-/// into logs, records or the cache by accident.
-#[derive(Clone)]
-pub struct ApiKey(String);
-
-impl ApiKey {
-    pub fn new(key: impl Into<String>) -> Self {
-        Self(key.into())
-    }
-    /// The only way to read the key: for the Authorization header.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for ApiKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("ApiKey(<redacted>)")
-    }
-}
-
-/// How the model is asked to shape its answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ResponseFormat {
-    /// `response_format: json_schema`, strict: the server guarantees the shape.
-    JsonSchema,
-    /// `response_format: json_object`: any JSON; the schema is given in the prompt.
-    JsonObject,
-    /// No `response_format`: for servers without structured outputs; JSON is asked in the prompt.
-    Text,
-}
-
-/// Where requests go.
+/// Where a run's requests go: a URL, or the built-in mock, started for the run (a run mode,
+/// not a property of an endpoint).
 #[derive(Debug, Clone)]
-pub struct EndpointSettings {
-    /// Base URL, without a trailing slash (…/v1). Replaced by the mock's address with `mock`.
-    pub base_url: String,
-    /// None only with `mock`.
-    pub api_key: Option<ApiKey>,
-    /// Model name sent with every request, and part of every cache key.
-    pub model: String,
-    /// Start the built-in mock in-process and send everything there.
-    pub mock: bool,
-    /// How that mock behaves (from `--mock-opt`); unused without `mock`.
-    pub mock_options: MockOptions,
-    /// How answers are constrained.
-    pub response_format: ResponseFormat,
-    /// Sampling temperature, sent only when set.
-    pub temperature: Option<f32>,
-    /// Per-request timeout.
-    pub timeout: Duration,
+pub(crate) enum Target {
+    /// An OpenAI-compatible API at this base URL (…/v1, without a trailing slash).
+    Url(String),
+    /// The built-in mock, in-process on 127.0.0.1, behaving as these options say.
+    Mock(MockOptions),
+}
+
+impl Target {
+    /// The endpoint as the cache knows it: the mock's port changes every run while its
+    /// answers do not, so it is one endpoint to the cache.
+    pub(crate) fn cache_id(&self) -> String {
+        match self {
+            Target::Url(url) => url.clone(),
+            Target::Mock(_) => "mock".to_string(),
+        }
+    }
 }
 
 /// How a batch runs and where its output goes.
 #[derive(Debug, Clone)]
-pub struct RunSettings {
-    /// Output file (written via FILE.partial), or None for stdout.
-    pub output: Option<PathBuf>,
+pub(crate) struct RunSettings {
+    /// Where records go, and in what format.
+    pub(crate) output: OutputSettings,
     /// Directory of user prompt templates overriding the built-in ones.
-    pub prompts_dir: Option<PathBuf>,
-    /// Requests in flight at once.
-    pub concurrency: usize,
-    /// Requests- and tokens-per-minute budgets.
-    pub budget: Budget,
+    pub(crate) prompts_dir: Option<PathBuf>,
+    /// Concurrency, budgets and retries.
+    pub(crate) pool: PoolSettings,
     /// How articles are cut into requests.
-    pub chunk_limits: ChunkLimits,
+    pub(crate) chunk_limits: ChunkLimits,
     /// Tokenizer for counting; None picks one by model.
-    pub encoding: Option<Encoding>,
-    /// Attempts per request, the first included.
-    pub max_attempts: u32,
+    pub(crate) encoding: Option<Encoding>,
     /// No progress on stderr.
-    pub quiet: bool,
+    pub(crate) quiet: bool,
     /// The answer cache.
-    pub cache: CacheSettings,
-}
-
-/// Where answers already paid for are kept.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CacheSettings {
-    /// The SQLite file, or None for no cache (`--no-cache`).
-    pub path: Option<PathBuf>,
-    /// Look nothing up, but store every new answer (`--refresh`).
-    pub refresh: bool,
-}
-
-/// How articles are prepared and their answers judged.
-#[derive(Debug, Clone)]
-pub struct ArticleSettings {
-    /// Remove page furniture before sending (`--no-clean` turns it off).
-    pub clean: bool,
-    /// The user's Korean -> English terms (empty without `--glossary`), loaded and validated once.
-    pub glossary: Arc<Glossary>,
-    /// Warnings fail the article (`--strict`).
-    pub strict: bool,
-}
-
-impl Default for ArticleSettings {
-    fn default() -> Self {
-        ArticleSettings { clean: true, glossary: Arc::new(Glossary::default()), strict: false }
-    }
+    pub(crate) cache: CacheSettings,
 }
 
 /// `ko2en summarize`.
 #[derive(Debug, Clone)]
 pub struct SummarizeSettings {
-    pub inputs: Vec<PathBuf>,
-    pub endpoint: EndpointSettings,
-    pub run: RunSettings,
+    pub(crate) inputs: Vec<PathBuf>,
+    pub(crate) target: Target,
+    pub(crate) endpoint: EndpointSettings,
+    pub(crate) run: RunSettings,
     /// Cleaning, glossary and strictness for every article.
-    pub article: ArticleSettings,
+    pub(crate) article: ArticleSettings,
 }
 
 /// `ko2en clean`.
 #[derive(Debug, Clone)]
 pub struct CleanSettings {
     /// Files, directories, JSONL batches or `-`, as for `summarize`.
-    pub inputs: Vec<PathBuf>,
-    /// Output file, or None for stdout.
-    pub output: Option<PathBuf>,
+    pub(crate) inputs: Vec<PathBuf>,
+    /// Where the cleaned articles go.
+    pub(crate) output: Destination,
 }
 
 /// `ko2en translate`.
 #[derive(Debug, Clone)]
 pub struct TranslateSettings {
-    pub input: PathBuf,
-    /// Print the record as JSON instead of Markdown.
-    pub json: bool,
-    pub endpoint: EndpointSettings,
-    pub run: RunSettings,
+    pub(crate) input: PathBuf,
+    pub(crate) target: Target,
+    pub(crate) endpoint: EndpointSettings,
+    pub(crate) run: RunSettings,
     /// Cleaning, glossary and strictness for every article.
-    pub article: ArticleSettings,
+    pub(crate) article: ArticleSettings,
+}
+
+/// What `ko2en cache` does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CacheAction {
+    Stats,
+    Clear,
+    Path,
 }
 
 /// `ko2en cache …`.
 #[derive(Debug, Clone)]
 pub struct CacheCommandSettings {
-    /// What to do with the cache.
-    pub action: cli::CacheAction,
+    pub(crate) action: CacheAction,
     /// The cache file.
-    pub path: PathBuf,
+    pub(crate) path: PathBuf,
 }
 
 /// `ko2en mock-server`.
 #[derive(Debug, Clone)]
 pub struct MockServerSettings {
     /// Where to listen; port 0 picks a free one.
-    pub addr: SocketAddr,
+    pub(crate) addr: SocketAddr,
     /// What the mock does to its clients.
-    pub options: MockOptions,
+    pub(crate) options: MockOptions,
 }
 
 /// One resolved command.
@@ -200,29 +153,42 @@ pub enum Settings {
 }
 
 impl Settings {
-    /// Resolve the parsed command line against the environment (`env` is injected so tests
-    /// need not mutate the process environment).
+    /// Resolve the parsed command line against the environment: `env` looks a variable up
+    /// (injected, so that tests need not touch the process environment). This is the only
+    /// place ko2en reads its environment.
     pub fn resolve(cli: Cli, env: impl Fn(&str) -> Option<String>) -> Result<Settings, ConfigError> {
         Ok(match cli.command {
-            Command::Summarize(args) => Settings::Summarize(SummarizeSettings {
-                inputs: args.inputs,
-                endpoint: resolve_endpoint(args.endpoint, &env)?,
-                run: resolve_run(args.run, &env)?,
-                article: resolve_article(args.article)?,
-            }),
-            Command::Translate(args) => Settings::Translate(TranslateSettings {
-                input: args.file,
-                json: args.json,
-                endpoint: resolve_endpoint(args.endpoint, &env)?,
-                run: resolve_run(args.run, &env)?,
-                article: resolve_article(args.article)?,
-            }),
+            Command::Summarize(args) => {
+                let (target, endpoint) = resolve_endpoint(args.endpoint, &env)?;
+                Settings::Summarize(SummarizeSettings {
+                    inputs: args.inputs,
+                    target,
+                    endpoint,
+                    run: resolve_run(args.run, Format::Jsonl, &env)?,
+                    article: resolve_article(args.article)?,
+                })
+            }
+            Command::Translate(args) => {
+                let (target, endpoint) = resolve_endpoint(args.endpoint, &env)?;
+                let format = if args.json { Format::Jsonl } else { Format::Markdown };
+                Settings::Translate(TranslateSettings {
+                    input: args.file,
+                    target,
+                    endpoint,
+                    run: resolve_run(args.run, format, &env)?,
+                    article: resolve_article(args.article)?,
+                })
+            }
             Command::Clean(args) => {
-                Settings::Clean(CleanSettings { inputs: args.inputs, output: args.output })
+                Settings::Clean(CleanSettings { inputs: args.inputs, output: destination(args.output) })
             }
             Command::MockServer(args) => Settings::MockServer(resolve_mock_server(args)?),
             Command::Cache(args) => Settings::Cache(CacheCommandSettings {
-                action: args.action,
+                action: match args.action {
+                    cli::CacheAction::Stats => CacheAction::Stats,
+                    cli::CacheAction::Clear => CacheAction::Clear,
+                    cli::CacheAction::Path => CacheAction::Path,
+                },
                 path: match args.cache {
                     Some(path) => path,
                     None => default_cache_path(&env)?,
@@ -232,10 +198,15 @@ impl Settings {
     }
 }
 
+/// A flag's value, else the environment variable's; blank counts as absent.
+fn flag_or_env(flag: Option<String>, var: &str, env: &impl Fn(&str) -> Option<String>) -> Option<String> {
+    flag.or_else(|| env(var)).map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
+}
+
 fn resolve_endpoint(
     args: cli::EndpointArgs,
     env: &impl Fn(&str) -> Option<String>,
-) -> Result<EndpointSettings, ConfigError> {
+) -> Result<(Target, EndpointSettings), ConfigError> {
     if !args.mock_opt.is_empty() && !args.mock {
         return Err(ConfigError::Invalid("--mock-opt only applies with --mock".into()));
     }
@@ -244,32 +215,31 @@ fn resolve_endpoint(
     if api_key.is_none() && !args.mock {
         return Err(ConfigError::MissingKey { var: args.api_key_env });
     }
-    let base_url =
-        args.base_url.filter(|url| !url.trim().is_empty()).unwrap_or_else(|| DEFAULT_BASE_URL.to_string());
-    if !(args.mock || base_url.starts_with("http://") || base_url.starts_with("https://")) {
-        return Err(ConfigError::Invalid(format!(
-            "--base-url must start with http:// or https://, got {base_url:?}"
-        )));
-    }
+    let target = if args.mock {
+        Target::Mock(resolve_mock_opts(&args.mock_opt)?)
+    } else {
+        let base_url = flag_or_env(args.base_url, "OPENAI_BASE_URL", env)
+            .unwrap_or_else(|| DEFAULT_BASE_URL.to_string());
+        if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
+            return Err(ConfigError::Invalid(format!(
+                "--base-url must start with http:// or https://, got {base_url:?}"
+            )));
+        }
+        Target::Url(base_url.trim_end_matches('/').to_string())
+    };
     if let Some(t) = args.temperature
         && !(0.0..=2.0).contains(&t)
     {
         return Err(ConfigError::Invalid(format!("--temperature must be between 0 and 2, got {t}")));
     }
-    let mock_options = resolve_mock_opts(&args.mock_opt)?;
     if args.timeout == 0 {
         return Err(ConfigError::Invalid("--timeout must be at least 1 second".into()));
     }
-    Ok(EndpointSettings {
-        base_url: base_url.trim_end_matches('/').to_string(),
+    // Under --mock with no model named, records say plainly that the mock answered.
+    let default_model = if args.mock { crate::mock::MOCK_MODEL } else { DEFAULT_MODEL };
+    let endpoint = EndpointSettings {
         api_key,
-        // Under --mock with no model named, records say plainly that the mock answered.
-        model: args
-            .model
-            .filter(|m| !m.trim().is_empty())
-            .unwrap_or_else(|| if args.mock { crate::mock::MOCK_MODEL } else { DEFAULT_MODEL }.to_string()),
-        mock: args.mock,
-        mock_options,
+        model: flag_or_env(args.model, "KO2EN_MODEL", env).unwrap_or_else(|| default_model.to_string()),
         response_format: match args.response_format {
             cli::ResponseFormatArg::JsonSchema => ResponseFormat::JsonSchema,
             cli::ResponseFormatArg::JsonObject => ResponseFormat::JsonObject,
@@ -277,7 +247,12 @@ fn resolve_endpoint(
         },
         temperature: args.temperature,
         timeout: Duration::from_secs(args.timeout),
-    })
+    };
+    Ok((target, endpoint))
+}
+
+fn destination(path: Option<PathBuf>) -> Destination {
+    path.map(Destination::File).unwrap_or(Destination::Stdout)
 }
 
 fn resolve_article(args: cli::ArticleArgs) -> Result<ArticleSettings, ConfigError> {
@@ -291,7 +266,7 @@ fn resolve_article(args: cli::ArticleArgs) -> Result<ArticleSettings, ConfigErro
 
 /// `$XDG_CACHE_HOME/ko2en/cache.sqlite` when that variable holds an absolute path, else the
 /// platform's cache directory (`~/.cache` on Linux).
-pub fn default_cache_path(env: &impl Fn(&str) -> Option<String>) -> Result<PathBuf, ConfigError> {
+pub(crate) fn default_cache_path(env: &impl Fn(&str) -> Option<String>) -> Result<PathBuf, ConfigError> {
     let xdg = env("XDG_CACHE_HOME").map(PathBuf::from).filter(|p| p.is_absolute());
     let base = xdg
         .or_else(dirs::cache_dir)
@@ -318,6 +293,7 @@ fn resolve_cache(
 
 fn resolve_run(
     args: cli::RunArgs,
+    format: Format,
     env: &impl Fn(&str) -> Option<String>,
 ) -> Result<RunSettings, ConfigError> {
     if args.concurrency == Some(0) {
@@ -346,41 +322,18 @@ fn resolve_run(
         return Err(ConfigError::Invalid(format!("--prompts {} is not a directory", dir.display())));
     }
     Ok(RunSettings {
-        output: args.output,
+        output: OutputSettings { destination: destination(args.output), format },
         prompts_dir: args.prompts,
-        concurrency: args.concurrency.unwrap_or_else(|| default_concurrency(budget)),
-        budget,
+        pool: PoolSettings {
+            concurrency: args.concurrency.unwrap_or_else(|| PoolSettings::default_concurrency(budget)),
+            budget,
+            retry: RetryPolicy { max_attempts: args.max_attempts, ..RetryPolicy::default() },
+        },
         chunk_limits,
         encoding,
-        max_attempts: args.max_attempts,
         quiet: args.quiet,
         cache: resolve_cache(args.cache, env)?,
     })
-}
-
-/// Requests in flight when `--concurrency` is not given.
-///
-/// The limiter paces sending, so concurrency only has to be high enough that slow answers do
-/// not leave budget idle: by Little's law, requests per second times seconds per request. A
-/// known budget is kept busy up to 20 s a request (a long summary on a loaded API); with no
-/// budget (often a local server, which queues what it cannot run) 16 is enough. Counted
-/// requests cost about 3,000 tokens (a 6,000-token chunk's summary is rarer than a short
-/// article's), which turns a TPM budget into requests.
-pub fn default_concurrency(budget: Budget) -> usize {
-    const FLOOR: usize = 16;
-    const CEILING: usize = 256;
-    const SECONDS_PER_REQUEST: u64 = 20;
-    const TOKENS_PER_REQUEST: u64 = 3_000;
-    let by_rpm = budget.rpm.map(|rpm| u64::from(rpm.get()));
-    let by_tpm = budget.tpm.map(|tpm| u64::from(tpm.get()) / TOKENS_PER_REQUEST);
-    let per_minute = match (by_rpm, by_tpm) {
-        (Some(r), Some(t)) => r.min(t),
-        (Some(r), None) => r,
-        (None, Some(t)) => t,
-        (None, None) => return FLOOR,
-    };
-    let needed = (per_minute * SECONDS_PER_REQUEST).div_ceil(60);
-    usize::try_from(needed).unwrap_or(CEILING).clamp(FLOOR, CEILING)
 }
 
 /// Chunk sizes: the flag for both kinds of request, else the defaults — shrunk when a small

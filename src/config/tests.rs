@@ -70,7 +70,8 @@ fn mock_opts_become_the_same_options_as_mock_server_flags() {
     else {
         panic!("mock-server expected")
     };
-    assert_eq!(s.endpoint.mock_options, server.options);
+    let Target::Mock(options) = s.target else { panic!("--mock is the mock target") };
+    assert_eq!(options, server.options);
     assert_eq!(server.options.rpm, Some(60));
     assert_eq!(server.options.hang, Duration::from_secs(5));
 }
@@ -122,13 +123,17 @@ fn default_concurrency_keeps_a_known_budget_busy_within_bounds() {
         rpm: rpm.and_then(NonZeroU32::new),
         tpm: tpm.and_then(NonZeroU32::new),
     };
-    assert_eq!(default_concurrency(budget(None, None)), 16);
-    assert_eq!(default_concurrency(budget(Some(30), None)), 16, "never below the floor");
-    assert_eq!(default_concurrency(budget(Some(300), None)), 100, "300/min at 20 s each");
-    assert_eq!(default_concurrency(budget(Some(5_000), None)), 256, "capped");
-    assert_eq!(default_concurrency(budget(Some(5_000), Some(900_000))), 100, "TPM binds: 300/min");
+    assert_eq!(PoolSettings::default_concurrency(budget(None, None)), 16);
+    assert_eq!(PoolSettings::default_concurrency(budget(Some(30), None)), 16, "never below the floor");
+    assert_eq!(PoolSettings::default_concurrency(budget(Some(300), None)), 100, "300/min at 20 s each");
+    assert_eq!(PoolSettings::default_concurrency(budget(Some(5_000), None)), 256, "capped");
+    assert_eq!(
+        PoolSettings::default_concurrency(budget(Some(5_000), Some(900_000))),
+        100,
+        "TPM binds: 300/min"
+    );
     let run = |args: &[&str]| match resolve(args, &[]).unwrap() {
-        Settings::Summarize(s) => s.run.concurrency,
+        Settings::Summarize(s) => s.run.pool.concurrency,
         _ => unreachable!(),
     };
     assert_eq!(run(&["summarize", "x", "--mock", "--rpm", "600"]), 200);
@@ -139,4 +144,29 @@ fn default_concurrency_keeps_a_known_budget_busy_within_bounds() {
 fn zero_concurrency_is_a_configuration_error() {
     let err = resolve(&["summarize", "x", "--mock", "--concurrency", "0"], &[]).unwrap_err();
     assert!(err.to_string().contains("--concurrency"));
+}
+
+#[test]
+fn the_environment_comes_only_through_the_lookup_and_a_flag_beats_it() {
+    let vars =
+        [("OPENAI_API_KEY", "k"), ("OPENAI_BASE_URL", "http://env:1/v1/"), ("KO2EN_MODEL", "env-model")];
+    let Settings::Summarize(s) = resolve(&["summarize", "x"], &vars).unwrap() else {
+        panic!("summarize expected")
+    };
+    assert!(matches!(&s.target, Target::Url(url) if url == "http://env:1/v1"), "{:?}", s.target);
+    assert_eq!(s.endpoint.model, "env-model");
+    let Settings::Summarize(s) =
+        resolve(&["summarize", "x", "--base-url", "http://flag:2/v1", "--model", "flag-model"], &vars)
+            .unwrap()
+    else {
+        panic!("summarize expected")
+    };
+    assert!(matches!(&s.target, Target::Url(url) if url == "http://flag:2/v1"), "{:?}", s.target);
+    assert_eq!(s.endpoint.model, "flag-model");
+    // Nothing from the process environment: with an empty lookup, the defaults.
+    let Settings::Summarize(s) = resolve(&["summarize", "x"], &[("OPENAI_API_KEY", "k")]).unwrap() else {
+        panic!("summarize expected")
+    };
+    assert!(matches!(&s.target, Target::Url(url) if url == DEFAULT_BASE_URL));
+    assert_eq!(s.endpoint.model, DEFAULT_MODEL);
 }

@@ -2,11 +2,13 @@
 //! `.jsonl` batches (`id`, `title`, `text`; other fields carried in `meta`), directories
 //! (recursively, sorted) and stdin. Articles are produced one at a time on a blocking thread
 //! and handed over through a bounded channel, so a batch of any size is never held in memory
-//! and file I/O never blocks the async runtime.
+//! and file I/O never blocks the async runtime. Each is then prepared for the model (`prepare`:
+//! cleaned by [`clean`], headline found).
 
 pub mod clean;
 pub mod html;
 mod load;
+mod prepare;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -14,6 +16,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 pub use load::{count_articles, expand_inputs, spawn_reader};
+pub use prepare::{Prepared, prepare};
 
 /// Where an article came from: a path (or `-` for stdin) and, for JSONL, its line number.
 #[derive(Debug, Clone, PartialEq, Eq)]

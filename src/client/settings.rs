@@ -1,0 +1,55 @@
+//! The client's own settings: how requests are shaped and authenticated. `config` resolves
+//! them from flags and the environment; nothing else builds them.
+
+use std::fmt;
+use std::time::Duration;
+
+/// The API key. It has no `Serialize` and its `Debug` prints nothing of it, so it cannot leak
+/// into logs, records or the cache by accident.
+#[derive(Clone)]
+pub struct ApiKey(String);
+
+impl ApiKey {
+    pub(crate) fn new(key: impl Into<String>) -> Self {
+        Self(key.into())
+    }
+
+    /// The only way to read the key: for the Authorization header, and to scrub it from text a
+    /// server echoed.
+    pub(crate) fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ApiKey(<redacted>)")
+    }
+}
+
+/// How the model is asked to shape its answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResponseFormat {
+    /// `response_format: json_schema`, strict: the server guarantees the shape.
+    JsonSchema,
+    /// `response_format: json_object`: any JSON; the schema is given in the prompt.
+    JsonObject,
+    /// No `response_format`: for servers without structured outputs; JSON is asked in the prompt.
+    Text,
+}
+
+/// How requests to the endpoint are made. Where they go (a URL, or the built-in mock's
+/// address) is the run's choice, given to [`super::Client::new`] beside these.
+#[derive(Debug, Clone)]
+pub struct EndpointSettings {
+    /// None for a server that needs no key (the built-in mock).
+    pub api_key: Option<ApiKey>,
+    /// Model name sent with every request, and part of every cache key.
+    pub model: String,
+    /// How answers are constrained.
+    pub response_format: ResponseFormat,
+    /// Sampling temperature, sent only when set.
+    pub temperature: Option<f32>,
+    /// Per-request timeout.
+    pub timeout: Duration,
+}

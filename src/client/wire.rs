@@ -1,0 +1,215 @@
+//! The wire format of OpenAI's chat completions, and the rules of the providers that speak it:
+//! the JSON body of a request (the only place ko2en builds one), which field carries the
+//! completion budget, how a budget grows after a truncated answer, and how an answer is read.
+
+use serde_json::{Value, json};
+
+use super::error::ClientError;
+use super::settings::ResponseFormat;
+use super::{ChatRequest, ChatResponse};
+use crate::chunk::TokenCounter;
+
+/// Tokens of chat framing per message, and once per request, as OpenAI counts them.
+const TOKENS_PER_MESSAGE: usize = 4;
+const TOKENS_PER_REQUEST: u32 = 3;
+
+/// A request as it goes on the wire. Its body is deterministic, so it keys the cache; the
+/// completion budget can only change through [`WireRequest::enlarge`].
+#[derive(Debug, Clone)]
+pub struct WireRequest {
+    body: Value,
+    /// The field that carries the completion budget for this model.
+    budget_field: &'static str,
+    max_tokens: u32,
+}
+
+impl WireRequest {
+    pub(super) fn new(
+        model: &str,
+        request: &ChatRequest<'_>,
+        response_format: ResponseFormat,
+        temperature: Option<f32>,
+    ) -> WireRequest {
+        let mut messages = vec![
+            json!({"role": "system", "content": request.messages.system}),
+            json!({"role": "user", "content": request.messages.user}),
+        ];
+        messages.extend(
+            request.messages.history.iter().map(|t| json!({"role": t.role.as_str(), "content": t.content})),
+        );
+        let mut body = json!({ "model": model, "messages": messages });
+        let budget_field = budget_field(model);
+        body[budget_field] = json!(request.max_tokens);
+        if let Some(t) = temperature {
+            body["temperature"] = json!(t);
+        }
+        match response_format {
+            ResponseFormat::JsonSchema => {
+                body["response_format"] = json!({
+                    "type": "json_schema",
+                    "json_schema": {"name": request.schema.name, "strict": true, "schema": request.schema.schema},
+                });
+            }
+            ResponseFormat::JsonObject => body["response_format"] = json!({"type": "json_object"}),
+            ResponseFormat::Text => {}
+        }
+        WireRequest { body, budget_field, max_tokens: request.max_tokens }
+    }
+
+    /// The exact JSON sent.
+    pub fn body(&self) -> &Value {
+        &self.body
+    }
+
+    /// The completion budget asked for.
+    pub fn max_tokens(&self) -> u32 {
+        self.max_tokens
+    }
+
+    /// Prompt tokens as the server will count them: each message's content by `counter`, plus
+    /// the chat framing. Tokenizing is not free: count once per request, not per attempt.
+    pub fn prompt_estimate(&self, counter: &TokenCounter) -> u32 {
+        let messages = self.body["messages"].as_array().map(Vec::as_slice).unwrap_or_default();
+        let tokens: usize = messages
+            .iter()
+            .map(|m| m["content"].as_str().map_or(0, |c| counter.count(c)) + TOKENS_PER_MESSAGE)
+            .sum();
+        u32::try_from(tokens).unwrap_or(u32::MAX).saturating_add(TOKENS_PER_REQUEST)
+    }
+
+    /// After an answer cut at the budget: double it, up to `ceiling`. False when it is already
+    /// there, so a request that can never fit is not sent again.
+    pub(super) fn enlarge(&mut self, ceiling: u32) -> bool {
+        if self.max_tokens >= ceiling {
+            return false;
+        }
+        self.max_tokens = self.max_tokens.saturating_mul(2).min(ceiling);
+        self.body[self.budget_field] = json!(self.max_tokens);
+        true
+    }
+}
+
+/// Reasoning models (o1, o3, o4, gpt-5…) reject `max_tokens`; most other compatible servers
+/// only know `max_tokens`.
+fn budget_field(model: &str) -> &'static str {
+    let m = model.rsplit('/').next().unwrap_or(model);
+    let reasoning = ["o1", "o3", "o4", "gpt-5"].iter().any(|prefix| m.starts_with(prefix));
+    if reasoning { "max_completion_tokens" } else { "max_tokens" }
+}
+
+/// Pull content, finish reason and usage out of a chat completion, tolerating the small
+/// differences between compatible servers.
+pub(super) fn parse_completion(value: &Value, max_tokens: u32) -> Result<ChatResponse, ClientError> {
+    let choice = value
+        .get("choices")
+        .and_then(|c| c.get(0))
+        .ok_or_else(|| ClientError::Body("the answer has no choices".into()))?;
+    let message =
+        choice.get("message").ok_or_else(|| ClientError::Body("the choice has no message".into()))?;
+    if choice.get("finish_reason").and_then(Value::as_str) == Some("length") {
+        return Err(ClientError::Truncated { max_tokens });
+    }
+    if let Some(refusal) = message.get("refusal").and_then(Value::as_str).filter(|r| !r.is_empty()) {
+        return Err(ClientError::NoContent(format!("refused: {}", truncate(refusal, 200))));
+    }
+    let content = message.get("content").and_then(Value::as_str).unwrap_or_default();
+    if content.trim().is_empty() {
+        return Err(ClientError::NoContent("empty content".into()));
+    }
+    let usage = value.get("usage");
+    let tokens = |field: &str| usage.and_then(|u| u.get(field)).and_then(Value::as_u64).unwrap_or(0);
+    Ok(ChatResponse {
+        content: content.to_string(),
+        prompt_tokens: tokens("prompt_tokens"),
+        completion_tokens: tokens("completion_tokens"),
+    })
+}
+
+pub(super) fn truncate(text: &str, max_chars: usize) -> String {
+    match text.char_indices().nth(max_chars) {
+        Some((i, _)) => format!("{}…", &text[..i]),
+        None => text.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::ReplySchema;
+    use crate::prompt::{Messages, Role, Turn};
+
+    fn wire(model: &str, messages: &Messages, max_tokens: u32) -> WireRequest {
+        let schema = ReplySchema { name: "x", schema: json!({}) };
+        let request = ChatRequest { messages, schema: &schema, max_tokens };
+        WireRequest::new(model, &request, ResponseFormat::Text, None)
+    }
+
+    #[test]
+    fn a_length_finish_is_never_accepted() {
+        let v = json!({"choices":[{"message":{"content":"half"},"finish_reason":"length"}]});
+        assert_eq!(parse_completion(&v, 50), Err(ClientError::Truncated { max_tokens: 50 }));
+    }
+
+    #[test]
+    fn usage_and_content_are_read() {
+        let v = json!({"choices":[{"message":{"content":"ok"},"finish_reason":"stop"}],
+                       "usage":{"prompt_tokens":12,"completion_tokens":3}});
+        let r = parse_completion(&v, 50).unwrap();
+        assert_eq!((r.content.as_str(), r.prompt_tokens, r.completion_tokens), ("ok", 12, 3));
+    }
+
+    #[test]
+    fn empty_content_and_refusals_are_errors() {
+        let empty = json!({"choices":[{"message":{"content":""},"finish_reason":"stop"}]});
+        assert!(matches!(parse_completion(&empty, 5), Err(ClientError::NoContent(_))));
+        let refusal = json!({"choices":[{"message":{"content":null,"refusal":"no"},"finish_reason":"stop"}]});
+        assert!(matches!(parse_completion(&refusal, 5), Err(ClientError::NoContent(_))));
+    }
+
+    #[test]
+    fn reasoning_models_get_max_completion_tokens() {
+        assert_eq!(budget_field("o3-mini"), "max_completion_tokens");
+        assert_eq!(budget_field("openai/gpt-5"), "max_completion_tokens");
+        assert_eq!(budget_field("gpt-4o-mini"), "max_tokens");
+        assert_eq!(budget_field("qwen2.5:7b"), "max_tokens");
+    }
+
+    #[test]
+    fn a_budget_doubles_in_its_own_field_up_to_the_ceiling_and_no_further() {
+        let messages = Messages::new("s".into(), "u".into());
+        let mut request = wire("o3-mini", &messages, 1_000);
+        assert!(request.enlarge(3_000));
+        assert_eq!((request.max_tokens(), &request.body()["max_completion_tokens"]), (2_000, &json!(2_000)));
+        assert!(request.enlarge(3_000));
+        assert_eq!(request.max_tokens(), 3_000);
+        assert!(!request.enlarge(3_000));
+        assert!(request.body().get("max_tokens").is_none());
+    }
+
+    #[test]
+    fn a_repair_history_follows_the_first_messages_and_a_first_request_has_none() {
+        let mut messages = Messages::new("s".into(), "u".into());
+        let first = wire("m", &messages, 10);
+        assert_eq!(first.body()["messages"].as_array().unwrap().len(), 2);
+        messages.history.push(Turn { role: Role::Assistant, content: "a".into() });
+        messages.history.push(Turn { role: Role::User, content: "fix".into() });
+        let repair = wire("m", &messages, 10);
+        let roles: Vec<&str> = repair.body()["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["role"].as_str().unwrap())
+            .collect();
+        assert_eq!(roles, ["system", "user", "assistant", "user"]);
+        assert_eq!(repair.body()["messages"][3]["content"], "fix");
+    }
+
+    #[test]
+    fn the_prompt_estimate_counts_every_message_and_the_framing() {
+        let counter = TokenCounter::new(crate::chunk::Encoding::O200kBase);
+        let messages = Messages::new("You translate.".into(), "정부가 새 계획을 발표했다.".into());
+        let expected =
+            counter.count("You translate.") + counter.count("정부가 새 계획을 발표했다.") + 2 * 4 + 3;
+        assert_eq!(wire("m", &messages, 10).prompt_estimate(&counter) as usize, expected);
+    }
+}

@@ -1,0 +1,151 @@
+//! Markdown: a translated article as a reader wants it, English headline first, then the
+//! translation, then the summaries in both languages.
+
+use super::Exporter;
+use crate::record::Record;
+
+/// One document per record.
+pub(super) struct Markdown;
+
+impl Exporter for Markdown {
+    fn record(&mut self, record: &Record) -> Vec<u8> {
+        render(record).into_bytes()
+    }
+}
+
+fn render(record: &Record) -> String {
+    let mut out = String::new();
+    let title = record.title_en.as_deref().or(record.title_ko.as_deref()).unwrap_or(&record.id);
+    out.push_str(&format!("# {title}\n\n"));
+    if let Some(ko) = record.title_ko.as_deref().filter(|ko| Some(*ko) != record.title_en.as_deref()) {
+        out.push_str(&format!("*{ko}*\n\n"));
+    }
+    if let Some(byline) = byline_line(record) {
+        out.push_str(&format!("{byline}\n\n"));
+    }
+    if let Some(error) = &record.error {
+        out.push_str(&format!("> **Error ({}):** {}\n\n", error.kind, error.message));
+    }
+    if let Some(translation) = &record.translation_en {
+        out.push_str("## Translation\n\n");
+        for paragraph in translation.split('\n').map(str::trim).filter(|p| !p.is_empty()) {
+            out.push_str(paragraph);
+            out.push_str("\n\n");
+        }
+    }
+    if let Some(summary) = &record.summary_en {
+        out.push_str(&format!("## Summary (English)\n\n{summary}\n\n"));
+    }
+    if !record.key_points_en.is_empty() {
+        out.push_str("## Key points\n\n");
+        for point in &record.key_points_en {
+            out.push_str(&format!("- {point}\n"));
+        }
+        out.push('\n');
+    }
+    if let Some(summary) = &record.summary_ko {
+        out.push_str(&format!("## 요약 (Korean)\n\n{summary}\n\n"));
+    }
+    if !record.warnings.is_empty() {
+        out.push_str("## Warnings\n\n");
+        for w in &record.warnings {
+            out.push_str(&format!("- {}: {}\n", w.kind, w.message));
+        }
+        out.push('\n');
+    }
+    out.push_str(&format!(
+        "---\n*{} · {} prompt + {} completion tokens in {} request{} · source: {}*\n",
+        record.model,
+        record.usage.prompt_tokens,
+        record.usage.completion_tokens,
+        record.usage.requests,
+        if record.usage.requests == 1 { "" } else { "s" },
+        record.source
+    ));
+    out
+}
+
+/// "Reporter: 김호성 <a@b.kr> · Photos: 뉴스비전e · © 뉴스비전e": the facts cleaning kept out of
+/// the text, so that the translation still credits its sources. None when there are none.
+fn byline_line(record: &Record) -> Option<String> {
+    let byline = &record.byline;
+    let mut parts = Vec::new();
+    let reporters: Vec<String> = byline
+        .reporters
+        .iter()
+        .filter_map(|r| match (&r.name, &r.email) {
+            (Some(name), Some(email)) => Some(format!("{name} <{email}>")),
+            (Some(name), None) => Some(name.clone()),
+            (None, Some(email)) => Some(format!("<{email}>")),
+            (None, None) => None,
+        })
+        .collect();
+    if !reporters.is_empty() {
+        parts.push(format!(
+            "Reporter{}: {}",
+            if reporters.len() == 1 { "" } else { "s" },
+            reporters.join(", ")
+        ));
+    }
+    if !byline.photo_credits.is_empty() {
+        parts.push(format!("Photos: {}", byline.photo_credits.join(", ")));
+    }
+    if let Some(holder) = &byline.copyright {
+        parts.push(format!("© {holder}"));
+    }
+    (!parts.is_empty()).then(|| format!("*{}*", parts.join(" · ")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::input::SourceRef;
+    use crate::record::Warning;
+
+    fn record() -> Record {
+        let mut r = Record::new("a1".into(), SourceRef { path: "a.txt".into(), line: None }, "m");
+        r.title_ko = Some("제목".into());
+        r.title_en = Some("Title".into());
+        r.summary_en = Some("Summary.".into());
+        r.summary_ko = Some("요약.".into());
+        r.key_points_en = vec!["One.".into()];
+        r.translation_en = Some("First.\nSecond.".into());
+        r.warnings = vec![Warning { kind: "missing_number".into(), message: "1억 is missing".into() }];
+        r
+    }
+
+    #[test]
+    fn markdown_shows_headline_translation_then_summaries() {
+        let md = render(&record());
+        let order = [
+            "# Title",
+            "*제목*",
+            "## Translation",
+            "First.\n\nSecond.",
+            "## Summary (English)",
+            "- One.",
+            "## 요약",
+            "## Warnings",
+        ];
+        let mut at = 0;
+        for part in order {
+            let found =
+                md[at..].find(part).unwrap_or_else(|| panic!("{part:?} missing or out of order in:\n{md}"));
+            at += found;
+        }
+    }
+
+    #[test]
+    fn markdown_credits_the_reporters_photos_and_copyright_cleaning_kept() {
+        let mut r = record();
+        assert!(!render(&r).contains("Reporter"));
+        r.byline.reporters.push(crate::input::clean::Reporter {
+            name: Some("김호성".into()),
+            email: Some("a@b.kr".into()),
+        });
+        r.byline.photo_credits.push("SKT 제공".into());
+        r.byline.copyright = Some("뉴스비전e".into());
+        let md = render(&r);
+        assert!(md.contains("*Reporter: 김호성 <a@b.kr> · Photos: SKT 제공 · © 뉴스비전e*"), "{md}");
+    }
+}

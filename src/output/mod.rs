@@ -1,0 +1,93 @@
+//! Writing results: one exporter per format, behind [`Exporter`], and one format-blind writer
+//! thread (`writer`). An exporter renders to bytes, so every format is checked byte for byte;
+//! its `start` and `end` give formats with a header or a footer (HTML, CSV) their place.
+//!
+//! Adding a format is one file here and one [`Format`] variant.
+
+mod jsonl;
+mod markdown;
+mod writer;
+
+use std::io;
+use std::path::PathBuf;
+
+pub use writer::{WriteOutcome, Writer, partial_path};
+
+use crate::record::Record;
+
+/// Renders records in one format. Stateful, so a footer can sum up what it saw.
+pub trait Exporter: Send {
+    /// Bytes before the first record.
+    fn start(&mut self) -> Vec<u8> {
+        Vec::new()
+    }
+    /// One record.
+    fn record(&mut self, record: &Record) -> Vec<u8>;
+    /// Bytes after the last record.
+    fn end(&mut self) -> Vec<u8> {
+        Vec::new()
+    }
+}
+
+/// The formats records can be written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// One JSON record per line.
+    Jsonl,
+    /// A readable document per record.
+    Markdown,
+}
+
+impl Format {
+    fn exporter(self) -> Box<dyn Exporter> {
+        match self {
+            Format::Jsonl => Box::new(jsonl::Jsonl),
+            Format::Markdown => Box::new(markdown::Markdown),
+        }
+    }
+}
+
+/// Where output goes.
+#[derive(Debug, Clone)]
+pub enum Destination {
+    Stdout,
+    File(PathBuf),
+}
+
+/// Where records go and in what format: the output's own settings.
+#[derive(Debug, Clone)]
+pub struct OutputSettings {
+    pub destination: Destination,
+    pub format: Format,
+}
+
+/// Records on their way out: an exporter in front of the writer thread.
+pub struct Output {
+    exporter: Box<dyn Exporter>,
+    writer: Writer,
+}
+
+impl Output {
+    /// Open the destination now, so that an unwritable path fails before anything is paid for.
+    pub fn create(settings: &OutputSettings) -> io::Result<Output> {
+        let mut exporter = settings.format.exporter();
+        let writer = Writer::create(settings.destination.clone(), exporter.start())?;
+        Ok(Output { exporter, writer })
+    }
+
+    /// Queue one record. False when the writer has stopped (closed pipe or I/O error: `finish`
+    /// says which), so the caller can stop producing.
+    pub async fn write(&mut self, record: &Record) -> bool {
+        let bytes = self.exporter.record(record);
+        self.writer.write(bytes).await
+    }
+
+    /// Write the format's end, flush, close and (for a file) move into place.
+    pub async fn finish(mut self) -> io::Result<WriteOutcome> {
+        let end = self.exporter.end();
+        if !end.is_empty() {
+            self.writer.write(end).await;
+        }
+        self.writer.finish().await
+    }
+}
