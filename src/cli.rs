@@ -4,7 +4,9 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Arg, ArgAction, ArgMatches, Args, FromArgMatches, Parser, Subcommand, ValueEnum};
+
+use crate::mock::{Kind, OPTIONS};
 
 /// Korean news into English: bilingual summaries of a batch, full translations of one article.
 #[derive(Debug, Parser)]
@@ -203,52 +205,53 @@ pub struct MockServerArgs {
     /// Address to listen on; port 0 picks a free one.
     #[arg(long, default_value = "127.0.0.1:0")]
     pub addr: SocketAddr,
-    /// Milliseconds before the first byte of every answer.
-    #[arg(long, default_value_t = 0, value_name = "MS")]
-    pub latency_ms: u64,
-    /// Milliseconds per completion token (streamed answers are paced the same way).
-    #[arg(long, default_value_t = 0, value_name = "MS")]
-    pub ms_per_token: u64,
-    /// Requests per minute; more get 429 rate_limit_exceeded.
-    #[arg(long, value_name = "N")]
-    pub rpm: Option<u64>,
-    /// Tokens per minute (prompt tokens plus max_tokens); more get 429 rate_limit_exceeded.
-    #[arg(long, value_name = "N")]
-    pub tpm: Option<u64>,
-    /// Requests served at once; more wait.
-    #[arg(long, value_name = "N")]
-    pub max_concurrency: Option<usize>,
-    /// Seed of the fault draws.
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
-    /// Share of requests answered 500, 502 (HTML, like a proxy) or 503.
-    #[arg(long, default_value_t = 0.0, value_name = "RATE")]
-    pub fail_rate: f64,
-    /// Share of requests whose connection is closed without an answer.
-    #[arg(long, default_value_t = 0.0, value_name = "RATE")]
-    pub drop_rate: f64,
-    /// Share of requests answered 200 with a body that is not JSON.
-    #[arg(long, default_value_t = 0.0, value_name = "RATE")]
-    pub garbage_rate: f64,
-    /// Share of requests cut short (finish_reason "length").
-    #[arg(long, default_value_t = 0.0, value_name = "RATE")]
-    pub truncate_rate: f64,
-    /// Share of requests answered only after --hang-s.
-    #[arg(long, default_value_t = 0.0, value_name = "RATE")]
-    pub hang_rate: f64,
-    /// Seconds a hanging request waits (longer than the client's timeout).
-    #[arg(long, default_value_t = 600, value_name = "SECONDS")]
-    pub hang_s: u64,
-    /// Share of requests with Korean left in an English field.
-    #[arg(long, default_value_t = 0.0, value_name = "RATE")]
-    pub hangul_rate: f64,
-    /// Accept only this bearer key (401 invalid_api_key otherwise).
-    #[arg(long, value_name = "KEY")]
-    pub require_key: Option<String>,
-    /// Answer everything 429 insufficient_quota, which must not be retried.
-    #[arg(long)]
-    pub quota_exhausted: bool,
-    /// Write one JSON line per request to FILE (replacing it).
-    #[arg(long, value_name = "FILE")]
-    pub log: Option<PathBuf>,
+    #[command(flatten)]
+    pub options: MockOptionArgs,
+}
+
+/// The mock's options as flags, built from its one list of options (`mock::OPTIONS`): the
+/// `(key, value)` pairs given, in the list's order, for `config` to parse like `--mock-opt`.
+#[derive(Debug, Clone, Default)]
+pub struct MockOptionArgs(pub Vec<(&'static str, String)>);
+
+impl FromArgMatches for MockOptionArgs {
+    fn from_arg_matches(matches: &ArgMatches) -> Result<Self, clap::Error> {
+        let mut args = MockOptionArgs::default();
+        args.update_from_arg_matches(matches)?;
+        Ok(args)
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &ArgMatches) -> Result<(), clap::Error> {
+        for def in OPTIONS {
+            if def.kind == Kind::Switch {
+                if matches.get_flag(def.key) {
+                    self.0.push((def.key, "true".into()));
+                }
+            } else if let Some(value) = matches.get_one::<String>(def.key) {
+                self.0.push((def.key, value.clone()));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Args for MockOptionArgs {
+    fn augment_args(command: clap::Command) -> clap::Command {
+        OPTIONS.iter().fold(command, |command, def| {
+            let help = match def.default {
+                Some(default) => format!("{} [default: {default}]", def.help),
+                None => def.help.to_string(),
+            };
+            let arg = Arg::new(def.key).long(def.key).help(help);
+            let arg = match def.kind {
+                Kind::Switch => arg.action(ArgAction::SetTrue),
+                _ => arg.value_name(def.value_name).action(ArgAction::Set),
+            };
+            command.arg(arg)
+        })
+    }
+
+    fn augment_args_for_update(command: clap::Command) -> clap::Command {
+        Self::augment_args(command)
+    }
 }

@@ -192,7 +192,7 @@ mod tests {
         let done = first
             .run(record("a"), async {
                 let mut r = record("a");
-                r.summary_en = Some("Summary.".into());
+                r.answers.summary_en = Some("Summary.".into());
                 r.usage = Usage { prompt_tokens: 10, completion_tokens: 5, requests: 1 };
                 r
             })
@@ -200,7 +200,7 @@ mod tests {
         assert_eq!(done.duplicate_of, None);
         let shared = copy_task.await.unwrap();
         assert_eq!(shared.id, "b");
-        assert_eq!(shared.summary_en.as_deref(), Some("Summary."));
+        assert_eq!(shared.answers.summary_en.as_deref(), Some("Summary."));
         assert_eq!(shared.usage, Usage::default());
         assert_eq!(shared.duplicate_of.as_deref(), Some("a"));
     }

@@ -16,7 +16,9 @@ use crate::glossary::{Glossary, Term};
 use crate::input::{Loaded, Prepared, prepare};
 use crate::pool::{CallError, Pool};
 use crate::prompt::{CombineInput, Messages, PartSummary, Prompts, SummaryInput, TranslationInput};
-use crate::record::{Record, RecordError, SummaryReply, TranslationReply, Usage, Warning, strict_schema};
+use crate::record::{
+    Answers, Record, RecordError, SummaryReply, TranslationReply, Usage, Warning, strict_schema,
+};
 use crate::terms;
 use crate::verify::{self, Checked};
 
@@ -32,15 +34,12 @@ pub enum Mode {
     Translate,
 }
 
-/// The part of a record that the model's answers decide, which is what the article cache keeps.
-/// The rest (id, source, meta, Korean headline, byline, model) comes from the current input.
+/// What the article cache keeps of a record: what the model's answers decide. The rest (id,
+/// source, meta, Korean headline, byline, model) comes from the current input.
 #[derive(Debug, Serialize, Deserialize)]
 struct CachedResult {
-    title_en: Option<String>,
-    summary_ko: Option<String>,
-    summary_en: Option<String>,
-    key_points_en: Vec<String>,
-    translation_en: Option<String>,
+    #[serde(flatten)]
+    answers: Answers,
     warnings: Vec<Warning>,
     usage: Usage,
 }
@@ -48,22 +47,14 @@ struct CachedResult {
 impl CachedResult {
     fn of(record: &Record) -> CachedResult {
         CachedResult {
-            title_en: record.title_en.clone(),
-            summary_ko: record.summary_ko.clone(),
-            summary_en: record.summary_en.clone(),
-            key_points_en: record.key_points_en.clone(),
-            translation_en: record.translation_en.clone(),
+            answers: record.answers.clone(),
             warnings: record.warnings.clone(),
             usage: record.usage,
         }
     }
 
     fn fill(self, record: &mut Record) {
-        record.title_en = self.title_en;
-        record.summary_ko = self.summary_ko;
-        record.summary_en = self.summary_en;
-        record.key_points_en = self.key_points_en;
-        record.translation_en = self.translation_en;
+        record.answers = self.answers;
         record.warnings = self.warnings;
         record.usage = self.usage;
     }
@@ -230,10 +221,10 @@ impl Pipeline {
             Ok(Checked { reply, usage, findings }) => {
                 record.usage += usage;
                 record.warnings.extend(findings.iter().map(verify::warning));
-                record.title_en = Some(reply.title_en);
-                record.summary_ko = Some(reply.summary_ko);
-                record.summary_en = Some(reply.summary_en);
-                record.key_points_en = reply.key_points_en;
+                record.answers.title_en = Some(reply.title_en);
+                record.answers.summary_ko = Some(reply.summary_ko);
+                record.answers.summary_en = Some(reply.summary_en);
+                record.answers.key_points_en = reply.key_points_en;
             }
             Err(e) => {
                 record.usage += e.usage();
@@ -245,7 +236,7 @@ impl Pipeline {
                 record.usage += usage;
                 record.warnings.extend(findings.iter().map(verify::warning));
                 record.warnings.extend(inconsistent);
-                record.translation_en = Some(reply);
+                record.answers.translation_en = Some(reply);
             }
             Some(Err(e)) => {
                 record.usage += e.usage();

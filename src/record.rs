@@ -14,13 +14,9 @@ pub struct Record {
     pub id: String,
     pub source: SourceRef,
     pub title_ko: Option<String>,
-    pub title_en: Option<String>,
-    pub summary_ko: Option<String>,
-    pub summary_en: Option<String>,
-    pub key_points_en: Vec<String>,
-    /// Only `ko2en translate` fills this.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub translation_en: Option<String>,
+    /// What the model's answers decide, in the record's place for them.
+    #[serde(flatten)]
+    pub answers: Answers,
     pub model: String,
     pub usage: Usage,
     /// What the checks found in the accepted answers (kind + one sentence naming the figure,
@@ -44,11 +40,7 @@ impl Record {
             id,
             source,
             title_ko: None,
-            title_en: None,
-            summary_ko: None,
-            summary_en: None,
-            key_points_en: Vec::new(),
-            translation_en: None,
+            answers: Answers::default(),
             model: model.to_string(),
             usage: Usage::default(),
             warnings: Vec::new(),
@@ -63,11 +55,7 @@ impl Record {
     /// article, which keeps its own id, source, headline, byline and meta. Its usage stays
     /// zero: nothing was sent for it.
     pub fn share_results_of(&mut self, first: &Record) {
-        self.title_en = first.title_en.clone();
-        self.summary_ko = first.summary_ko.clone();
-        self.summary_en = first.summary_en.clone();
-        self.key_points_en = first.key_points_en.clone();
-        self.translation_en = first.translation_en.clone();
+        self.answers = first.answers.clone();
         self.model = first.model.clone();
         self.warnings = first.warnings.clone();
         self.error = first.error.clone();
@@ -76,6 +64,19 @@ impl Record {
     pub fn failed(&self) -> bool {
         self.error.is_some()
     }
+}
+
+/// The fields of a record that the model's answers decide: the one list of them, shared by
+/// the record, the article cache and the record of a duplicate.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Answers {
+    pub title_en: Option<String>,
+    pub summary_ko: Option<String>,
+    pub summary_en: Option<String>,
+    pub key_points_en: Vec<String>,
+    /// Only `ko2en translate` fills this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub translation_en: Option<String>,
 }
 
 /// Tokens and requests an article cost.

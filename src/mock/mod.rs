@@ -9,18 +9,18 @@
 //! Each concern has its module: `answer` decides one request's answer (key, quota, request
 //! shape, budget, fault, latency, content), [`reply`] writes the content, `budget` keeps the
 //! RPM/TPM limits, `fault` picks a request's fault, `log` writes the request log and `stream`
-//! sends SSE answers. This file owns the options and the server: its accept loop,
-//! its slots and the bookkeeping that spans a whole exchange.
+//! sends SSE answers, `options` defines every option once. This file owns the server: its
+//! accept loop, its slots and the bookkeeping that spans a whole exchange.
 
 mod answer;
 mod budget;
 mod fault;
 mod log;
+mod options;
 pub mod reply;
 mod stream;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -40,70 +40,11 @@ use fault::Attempts;
 use log::{RequestLog, Trace};
 
 pub use answer::prompt_tokens;
+pub use options::MockOptions;
+pub(crate) use options::{Kind, OPTIONS, OptionError, set_option, validate};
 
 /// The model name the mock reports when a request names none.
 pub const MOCK_MODEL: &str = "ko2en-mock";
-
-/// How the mock behaves. The default is a fast, well-behaved endpoint without limits.
-#[derive(Debug, Clone, PartialEq)]
-pub struct MockOptions {
-    /// Wait before the first byte of every answer the "model" works on. Refusals for the key,
-    /// the quota or the rate limits come at once, as from a real API's gateway.
-    pub latency: Duration,
-    /// Wait per completion token, before a plain answer or between a stream's chunks.
-    pub per_token: Duration,
-    /// Requests per minute; over it, 429 `rate_limit_exceeded`. None: unlimited.
-    pub rpm: Option<u64>,
-    /// Tokens per minute (prompt tokens plus the request's `max_tokens`). None: unlimited.
-    pub tpm: Option<u64>,
-    /// Requests served at once; more wait for a slot. None: unlimited.
-    pub max_concurrency: Option<usize>,
-    /// Seeds the fault draws: the same seed and requests give the same faults.
-    pub seed: u64,
-    /// Share of requests answered 500, 502 (an HTML proxy page) or 503.
-    pub fail_rate: f64,
-    /// Share of requests whose connection is closed without an answer.
-    pub drop_rate: f64,
-    /// Share of requests answered 200 with a body that is not JSON.
-    pub garbage_rate: f64,
-    /// Share of requests answered with half the content and `finish_reason: "length"`.
-    pub truncate_rate: f64,
-    /// Share of requests answered only after `hang`.
-    pub hang_rate: f64,
-    /// How long a hanging request waits: longer than the client's timeout by default.
-    pub hang: Duration,
-    /// Share of requests with Korean left in an English field.
-    pub hangul_rate: f64,
-    /// Accept only this bearer key; anything else gets 401 `invalid_api_key`.
-    pub require_key: Option<String>,
-    /// Answer every request 429 `insufficient_quota`, which a client must not retry.
-    pub quota_exhausted: bool,
-    /// Write one JSON line per request to this file.
-    pub log: Option<PathBuf>,
-}
-
-impl Default for MockOptions {
-    fn default() -> Self {
-        MockOptions {
-            latency: Duration::ZERO,
-            per_token: Duration::ZERO,
-            rpm: None,
-            tpm: None,
-            max_concurrency: None,
-            seed: 0,
-            fail_rate: 0.0,
-            drop_rate: 0.0,
-            garbage_rate: 0.0,
-            truncate_rate: 0.0,
-            hang_rate: 0.0,
-            hang: Duration::from_secs(600),
-            hangul_rate: 0.0,
-            require_key: None,
-            quota_exhausted: false,
-            log: None,
-        }
-    }
-}
 
 struct Shared {
     options: MockOptions,

@@ -22,7 +22,7 @@ mod tests {
     #[test]
     fn jsonl_is_one_line_per_record() {
         let mut record = Record::new("a1".into(), SourceRef { path: "a.txt".into(), line: None }, "m");
-        record.translation_en = Some("First.\nSecond.".into());
+        record.answers.translation_en = Some("First.\nSecond.".into());
         let bytes = Jsonl.record(&record);
         assert_eq!(bytes.iter().filter(|&&b| b == b'\n').count(), 1);
         assert!(bytes.ends_with(b"\n"));

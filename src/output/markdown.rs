@@ -15,9 +15,10 @@ impl Exporter for Markdown {
 
 fn render(record: &Record) -> String {
     let mut out = String::new();
-    let title = record.title_en.as_deref().or(record.title_ko.as_deref()).unwrap_or(&record.id);
+    let title = record.answers.title_en.as_deref().or(record.title_ko.as_deref()).unwrap_or(&record.id);
     out.push_str(&format!("# {title}\n\n"));
-    if let Some(ko) = record.title_ko.as_deref().filter(|ko| Some(*ko) != record.title_en.as_deref()) {
+    if let Some(ko) = record.title_ko.as_deref().filter(|ko| Some(*ko) != record.answers.title_en.as_deref())
+    {
         out.push_str(&format!("*{ko}*\n\n"));
     }
     if let Some(byline) = byline_line(record) {
@@ -26,24 +27,24 @@ fn render(record: &Record) -> String {
     if let Some(error) = &record.error {
         out.push_str(&format!("> **Error ({}):** {}\n\n", error.kind, error.message));
     }
-    if let Some(translation) = &record.translation_en {
+    if let Some(translation) = &record.answers.translation_en {
         out.push_str("## Translation\n\n");
         for paragraph in translation.split('\n').map(str::trim).filter(|p| !p.is_empty()) {
             out.push_str(paragraph);
             out.push_str("\n\n");
         }
     }
-    if let Some(summary) = &record.summary_en {
+    if let Some(summary) = &record.answers.summary_en {
         out.push_str(&format!("## Summary (English)\n\n{summary}\n\n"));
     }
-    if !record.key_points_en.is_empty() {
+    if !record.answers.key_points_en.is_empty() {
         out.push_str("## Key points\n\n");
-        for point in &record.key_points_en {
+        for point in &record.answers.key_points_en {
             out.push_str(&format!("- {point}\n"));
         }
         out.push('\n');
     }
-    if let Some(summary) = &record.summary_ko {
+    if let Some(summary) = &record.answers.summary_ko {
         out.push_str(&format!("## 요약 (Korean)\n\n{summary}\n\n"));
     }
     if !record.warnings.is_empty() {
@@ -105,11 +106,11 @@ mod tests {
     fn record() -> Record {
         let mut r = Record::new("a1".into(), SourceRef { path: "a.txt".into(), line: None }, "m");
         r.title_ko = Some("제목".into());
-        r.title_en = Some("Title".into());
-        r.summary_en = Some("Summary.".into());
-        r.summary_ko = Some("요약.".into());
-        r.key_points_en = vec!["One.".into()];
-        r.translation_en = Some("First.\nSecond.".into());
+        r.answers.title_en = Some("Title".into());
+        r.answers.summary_en = Some("Summary.".into());
+        r.answers.summary_ko = Some("요약.".into());
+        r.answers.key_points_en = vec!["One.".into()];
+        r.answers.translation_en = Some("First.\nSecond.".into());
         r.warnings = vec![Warning { kind: "missing_number".into(), message: "1억 is missing".into() }];
         r
     }
