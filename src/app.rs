@@ -23,7 +23,7 @@ use crate::mock::MockServer;
 use crate::output::{Output, Writer};
 use crate::pipeline::{ArticleSettings, Mode, Pipeline};
 use crate::pool::Pool;
-use crate::progress::{Reporter, RunSummary, stderr_reporter};
+use crate::progress::{Progress, RunSummary, stderr_reporter};
 use crate::prompt::Prompts;
 use crate::record::Record;
 
@@ -107,7 +107,7 @@ async fn summarize(settings: SummarizeSettings) -> Result<Outcome> {
         pipeline(client, &settings.target, &settings.run, settings.article.clone(), Mode::Summarize).await?,
     );
     let mut output = Output::create(&settings.run.output)?;
-    let reporter: Arc<dyn Reporter> = Arc::from(stderr_reporter(quiet));
+    let reporter: Arc<dyn Progress> = Arc::from(stderr_reporter(quiet));
     if !quiet {
         count_in_background(settings.inputs.clone(), Arc::clone(&reporter));
     }
@@ -146,7 +146,7 @@ async fn summarize(settings: SummarizeSettings) -> Result<Outcome> {
 
 /// The total is only for progress: with --quiet nobody sees it, so the inputs are not read an
 /// extra time for it.
-fn count_in_background(inputs: Vec<std::path::PathBuf>, reporter: Arc<dyn Reporter>) {
+fn count_in_background(inputs: Vec<std::path::PathBuf>, reporter: Arc<dyn Progress>) {
     tokio::task::spawn_blocking(move || {
         if let Some(total) = count_articles(&inputs) {
             reporter.set_total(total);
@@ -209,7 +209,7 @@ async fn write_all(
     records: impl Stream<Item = Result<Record>>,
     output: &mut Output,
     pipeline: &Pipeline,
-    reporter: &dyn Reporter,
+    reporter: &dyn Progress,
 ) -> Result<RunSummary> {
     let mut records = std::pin::pin!(records);
     let mut summary = RunSummary::default();

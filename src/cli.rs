@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Arg, ArgAction, ArgMatches, Args, FromArgMatches, Parser, Subcommand, ValueEnum};
 
-use crate::mock::{Kind, OPTIONS};
+use crate::mock::{OPTIONS, OptionKind};
 
 /// Korean news into English: bilingual summaries of a batch, full translations of one article.
 #[derive(Debug, Parser)]
@@ -183,14 +183,14 @@ pub struct CacheArgs {
 #[derive(Debug, Args)]
 pub struct CacheCommandArgs {
     #[command(subcommand)]
-    pub action: CacheAction,
+    pub action: CacheActionArg,
     /// The cache file [default: $XDG_CACHE_HOME/ko2en/cache.sqlite, else ~/.cache/ko2en/cache.sqlite].
     #[arg(long, value_name = "PATH", global = true)]
     pub cache: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Subcommand)]
-pub enum CacheAction {
+pub enum CacheActionArg {
     /// Entries, size on disk, and the last run's hits and misses.
     Stats,
     /// Delete the cache file (even a damaged one).
@@ -223,7 +223,7 @@ impl FromArgMatches for MockOptionArgs {
 
     fn update_from_arg_matches(&mut self, matches: &ArgMatches) -> Result<(), clap::Error> {
         for def in OPTIONS {
-            if def.kind == Kind::Switch {
+            if def.kind == OptionKind::Switch {
                 if matches.get_flag(def.key) {
                     self.0.push((def.key, "true".into()));
                 }
@@ -244,7 +244,7 @@ impl Args for MockOptionArgs {
             };
             let arg = Arg::new(def.key).long(def.key).help(help);
             let arg = match def.kind {
-                Kind::Switch => arg.action(ArgAction::SetTrue),
+                OptionKind::Switch => arg.action(ArgAction::SetTrue),
                 _ => arg.value_name(def.value_name).action(ArgAction::Set),
             };
             command.arg(arg)

@@ -17,22 +17,22 @@ use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::sync::Arc;
 
-use sha2::{Digest, Sha256};
+use sha2::{Digest as _, Sha256};
 use tokio::sync::watch;
 
 use crate::record::Record;
 
 /// Identity of a cleaned article: the first 16 bytes of SHA-256 over headline and body.
-pub type Key = [u8; 16];
+pub(crate) type ArticleDigest = [u8; 16];
 
 /// Distinct articles whose finished record is kept for copies that come later.
-pub const RECENT_RESULTS: usize = 1024;
+pub(crate) const RECENT_RESULTS: usize = 1024;
 
 /// Distinct articles the index remembers: about 1.6 MiB at most.
-pub const REMEMBERED: usize = 16 * 1024;
+pub(crate) const REMEMBERED: usize = 16 * 1024;
 
 /// The key of an article with this cleaned headline and body.
-pub fn key(title: &str, text: &str) -> Key {
+pub(crate) fn key(title: &str, text: &str) -> ArticleDigest {
     let digest = Sha256::new().chain_update(title).chain_update([0u8]).chain_update(text).finalize();
     let mut key = [0u8; 16];
     key.copy_from_slice(&digest[..16]);
@@ -44,10 +44,10 @@ type Slot = Option<Arc<Record>>;
 /// Articles seen so far in a batch. Admit them in input order: the first admitted is the one
 /// processed.
 #[derive(Debug)]
-pub struct Dedupe {
-    seen: HashMap<Key, Seen>,
+pub(crate) struct Dedupe {
+    seen: HashMap<ArticleDigest, Seen>,
     /// The keys of `seen` in the order they were first admitted, oldest first.
-    order: VecDeque<Key>,
+    order: VecDeque<ArticleDigest>,
     /// How many of the newest keys keep their record.
     keep: usize,
     /// How many keys are remembered at all.
@@ -62,36 +62,36 @@ struct Seen {
 
 /// What to do with an admitted article.
 #[derive(Debug)]
-pub enum Admission {
+pub(crate) enum Admission {
     /// The first of its kind: process it and publish the record.
     First(Publisher),
     /// A copy of `first_id`: share its record (`result`), or process it again when that
     /// record is no longer kept.
-    Duplicate { first_id: String, result: Option<Pending> },
+    Duplicate { first_id: String, result: Option<Follower> },
 }
 
 /// Hands the first article's record to the copies waiting for it.
 #[derive(Debug)]
-pub struct Publisher(watch::Sender<Slot>);
+pub(crate) struct Publisher(watch::Sender<Slot>);
 
 /// A copy's claim on the first article's record.
 #[derive(Debug)]
-pub struct Pending(watch::Receiver<Slot>);
+pub(crate) struct Follower(watch::Receiver<Slot>);
 
 impl Dedupe {
     /// Remember the last `remember` distinct articles, and keep the records of the last
     /// `keep` of them for their copies.
-    pub fn new(keep: usize, remember: usize) -> Dedupe {
+    pub(crate) fn new(keep: usize, remember: usize) -> Dedupe {
         let keep = keep.max(1);
         Dedupe { seen: HashMap::new(), order: VecDeque::new(), keep, remember: remember.max(keep) }
     }
 
     /// Admit the article `id` with `key`; call in input order.
-    pub fn admit(&mut self, key: Key, id: &str) -> Admission {
+    pub(crate) fn admit(&mut self, key: ArticleDigest, id: &str) -> Admission {
         if let Some(seen) = self.seen.get(&key) {
             return Admission::Duplicate {
                 first_id: seen.first_id.to_string(),
-                result: seen.result.clone().map(Pending),
+                result: seen.result.clone().map(Follower),
             };
         }
         let (sender, receiver) = watch::channel(None);
@@ -111,25 +111,22 @@ impl Dedupe {
     }
 
     /// Distinct articles remembered.
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
         self.seen.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.seen.is_empty()
     }
 }
 
 impl Publisher {
-    pub fn publish(self, record: &Record) {
+    pub(crate) fn publish(self, record: &Record) {
         // No receiver left (record no longer kept) is fine: nobody can ask for it any more.
         let _ = self.0.send(Some(Arc::new(record.clone())));
     }
 }
 
-impl Pending {
+impl Follower {
     /// The first article's record; None if its task ended without one (it panicked).
-    pub async fn wait(mut self) -> Option<Arc<Record>> {
+    pub(crate) async fn wait(mut self) -> Option<Arc<Record>> {
         self.0.wait_for(Option::is_some).await.ok().and_then(|slot| slot.clone())
     }
 }
@@ -138,7 +135,7 @@ impl Admission {
     /// The article's record: `work` for a first article (published for its copies), or for a
     /// copy, `shell` (its own id, source, metadata) with the first's results, marked as a
     /// duplicate. A copy whose first record is unavailable runs `work` itself.
-    pub async fn run(self, shell: Record, work: impl Future<Output = Record>) -> Record {
+    pub(crate) async fn run(self, shell: Record, work: impl Future<Output = Record>) -> Record {
         match self {
             Admission::First(publisher) => {
                 let record = work.await;
@@ -230,7 +227,7 @@ mod tests {
     #[test]
     fn the_index_forgets_the_oldest_articles_beyond_its_bound() {
         let mut dedupe = Dedupe::new(1, 3);
-        let keys: Vec<Key> = (0..5).map(|i| key(&i.to_string(), "body")).collect();
+        let keys: Vec<ArticleDigest> = (0..5).map(|i| key(&i.to_string(), "body")).collect();
         for (i, k) in keys.iter().enumerate() {
             assert!(matches!(dedupe.admit(*k, &i.to_string()), Admission::First(_)));
         }

@@ -14,21 +14,21 @@ use aho_corasick::{AhoCorasick, MatchKind};
 
 /// One glossary entry: the Korean form as it appears in sources and its fixed English rendering.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Term {
-    pub ko: String,
-    pub en: String,
+pub(crate) struct Term {
+    pub(crate) ko: String,
+    pub(crate) en: String,
 }
 
 /// A loaded glossary; construct with [`Glossary::load`] or [`Glossary::parse`].
 #[derive(Debug, Clone, Default)]
-pub struct Glossary {
+pub(crate) struct Glossary {
     terms: Vec<Term>,
     /// `None` when the glossary is empty (an automaton needs at least one pattern to be useful).
     matcher: Option<AhoCorasick>,
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum GlossaryError {
+pub(crate) enum GlossaryError {
     #[error("cannot read glossary {}: {source}", path.display())]
     Io {
         path: PathBuf,
@@ -112,7 +112,7 @@ fn split_csv_line(line: &str) -> Result<Vec<String>, String> {
 impl Glossary {
     /// Load a glossary file. `.tsv` / `.csv` extension decides the format; otherwise a tab
     /// anywhere in the file means TSV. See [`Glossary::parse`] for the format.
-    pub fn load(path: &Path) -> Result<Glossary, GlossaryError> {
+    pub(crate) fn load(path: &Path) -> Result<Glossary, GlossaryError> {
         let text = std::fs::read_to_string(path)
             .map_err(|source| GlossaryError::Io { path: path.to_path_buf(), source })?;
         let ext = path.extension().and_then(|e| e.to_str()).map(|e| e.to_ascii_lowercase());
@@ -129,7 +129,7 @@ impl Glossary {
     /// ignored; CSV fields may be double-quoted (`"Samsung Electronics Co., Ltd."`). TSV has no
     /// quoting. `origin` names the source in error messages. A Korean key defined twice is an
     /// error naming both lines.
-    pub fn parse(text: &str, tsv: bool, origin: &str) -> Result<Glossary, GlossaryError> {
+    pub(crate) fn parse(text: &str, tsv: bool, origin: &str) -> Result<Glossary, GlossaryError> {
         let text = text.strip_prefix('\u{FEFF}').unwrap_or(text);
         let perr = |line: usize, message: String| GlossaryError::Parse {
             path: PathBuf::from(origin),
@@ -216,22 +216,24 @@ impl Glossary {
         Ok(Glossary { terms, matcher })
     }
 
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
         self.terms.len()
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.terms.is_empty()
     }
 
     /// All terms, in file order.
-    pub fn terms(&self) -> &[Term] {
+    #[cfg(test)]
+    pub(crate) fn terms(&self) -> &[Term] {
         &self.terms
     }
 
     /// Terms whose Korean occurs in `text`, each once, in order of first occurrence; where
     /// terms overlap the longest (leftmost) wins, so "SK텔레콤" does not also yield "SK".
-    pub fn terms_in(&self, text: &str) -> Vec<&Term> {
+    pub(crate) fn terms_in(&self, text: &str) -> Vec<&Term> {
         let Some(m) = &self.matcher else {
             return Vec::new();
         };

@@ -21,23 +21,23 @@
 //! - [`app`] wires a command together; [`redact`] keeps the API key out of everything.
 
 pub mod app;
-pub mod cache;
+mod cache;
 pub mod check;
 pub mod chunk;
 pub mod cli;
 pub mod client;
 pub mod config;
-pub mod dedupe;
-pub mod glossary;
-pub mod input;
-pub mod limiter;
+mod dedupe;
+mod glossary;
+mod input;
+mod limiter;
 pub mod mock;
-pub mod output;
-pub mod pipeline;
-pub mod pool;
-pub mod progress;
-pub mod prompt;
-pub mod record;
-pub mod redact;
-pub mod terms;
-pub mod verify;
+mod output;
+mod pipeline;
+mod pool;
+mod progress;
+mod prompt;
+mod record;
+mod redact;
+mod terms;
+mod verify;

@@ -27,7 +27,7 @@ const SUMMARY_MAX_TOKENS: u32 = 1_500;
 
 /// What a run produces for each article.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
+pub(crate) enum Mode {
     /// Bilingual summary.
     Summarize,
     /// Bilingual summary and full translation.
@@ -62,17 +62,17 @@ impl CachedResult {
 
 /// How articles are prepared and their answers judged: the pipeline's own settings.
 #[derive(Debug, Clone)]
-pub struct ArticleSettings {
+pub(crate) struct ArticleSettings {
     /// Remove page furniture before sending (`--no-clean` turns it off).
-    pub clean: bool,
+    pub(crate) clean: bool,
     /// The user's Korean -> English terms (empty without `--glossary`), loaded and validated once.
-    pub glossary: Arc<Glossary>,
+    pub(crate) glossary: Arc<Glossary>,
     /// Warnings fail the article (`--strict`).
-    pub strict: bool,
+    pub(crate) strict: bool,
 }
 
 /// Everything a run shares to turn articles into records.
-pub struct Pipeline {
+pub(crate) struct Pipeline {
     pool: Pool,
     prompts: Prompts,
     mode: Mode,
@@ -88,7 +88,7 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
-    pub fn new(
+    pub(crate) fn new(
         pool: Pool,
         prompts: Prompts,
         mode: Mode,
@@ -140,12 +140,12 @@ impl Pipeline {
         article_key(&identity, &article.title, &article.text)
     }
 
-    pub fn pool(&self) -> &Pool {
+    pub(crate) fn pool(&self) -> &Pool {
         &self.pool
     }
 
     /// One article in, one record out.
-    pub async fn process(&self, loaded: Loaded) -> Record {
+    pub(crate) async fn process(&self, loaded: Loaded) -> Record {
         match self.admit(loaded) {
             Ok(prepared) => self.process_prepared(prepared).await,
             Err(record) => *record,
@@ -153,7 +153,7 @@ impl Pipeline {
     }
 
     /// The article prepared for the model, or the error record of one that cannot be.
-    pub fn admit(&self, loaded: Loaded) -> Result<Prepared, Box<Record>> {
+    pub(crate) fn admit(&self, loaded: Loaded) -> Result<Prepared, Box<Record>> {
         loaded.article.and_then(|a| prepare(a, self.article.clean)).map_err(|e| {
             let mut record = Record::new(loaded.id, loaded.source, self.pool.client().model());
             record.error = Some(RecordError { kind: e.kind().to_string(), message: e.to_string() });
@@ -162,7 +162,7 @@ impl Pipeline {
     }
 
     /// The record of `prepared` before any answer: what is known from the input alone.
-    pub fn start_record(&self, prepared: &Prepared) -> Record {
+    pub(crate) fn start_record(&self, prepared: &Prepared) -> Record {
         let mut record =
             Record::new(prepared.id.clone(), prepared.source.clone(), self.pool.client().model());
         record.title_ko = Some(prepared.title.clone()).filter(|t| !t.is_empty());
@@ -173,7 +173,7 @@ impl Pipeline {
 
     /// A prepared article in, its record out: from the article cache when this article was
     /// done before with the same settings, else answered (and then cached, when complete).
-    pub async fn process_prepared(&self, prepared: Prepared) -> Record {
+    pub(crate) async fn process_prepared(&self, prepared: Prepared) -> Record {
         let mut record = self.start_record(&prepared);
         let cached = match self.pool.cache() {
             Some(cache) => {
@@ -425,7 +425,7 @@ fn headline(article: &Prepared) -> Option<&str> {
 
 /// Completion budget for translating `source_tokens` of Korean: English of the same content
 /// takes up to about twice as many o200k tokens, plus the JSON around it.
-pub fn translation_budget(source_tokens: u32) -> u32 {
+pub(crate) fn translation_budget(source_tokens: u32) -> u32 {
     (source_tokens.saturating_mul(2) + 256).clamp(512, 16_384)
 }
 

@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use serde::de::DeserializeOwned;
 use tokio::sync::{Semaphore, watch};
 
-use crate::cache::{Answer, Cache, Key, call_key};
+use crate::cache::{Cache, Key, StoredAnswer, call_key};
 use crate::chunk::TokenCounter;
 use crate::client::{
     Attempt, ChatRequest, Client, ClientError, Decision, RetryPolicy, RetryState, WireRequest,
@@ -26,7 +26,7 @@ use crate::record::Usage;
 
 /// Why a call failed in the end.
 #[derive(Debug, Clone, thiserror::Error)]
-pub enum CallError {
+pub(crate) enum CallError {
     /// `usage` is what the failed call (and, once [`CallError::with_usage`] added them, the
     /// article's other calls) cost: failed attempts are billed too.
     #[error("{error} (after {attempts} attempt{})", if *attempts == 1 { "" } else { "s" })]
@@ -38,7 +38,7 @@ pub enum CallError {
 }
 
 impl CallError {
-    pub fn kind(&self) -> &'static str {
+    pub(crate) fn kind(&self) -> &'static str {
         match self {
             CallError::Failed { error, .. } => error.kind(),
             CallError::TooLarge(_) => "too_large",
@@ -47,7 +47,7 @@ impl CallError {
     }
 
     /// What was spent before the failure (nothing for a call never sent).
-    pub fn usage(&self) -> Usage {
+    pub(crate) fn usage(&self) -> Usage {
         match self {
             CallError::Failed { usage, .. } => *usage,
             _ => Usage::default(),
@@ -56,7 +56,7 @@ impl CallError {
 
     /// The same failure, also carrying `spent` on the article's other calls, so that the
     /// record of a failed article still says what it cost.
-    pub fn with_usage(self, spent: Usage) -> CallError {
+    pub(crate) fn with_usage(self, spent: Usage) -> CallError {
         match self {
             CallError::Failed { error, attempts, mut usage } => {
                 usage += spent;
@@ -69,40 +69,40 @@ impl CallError {
 
 /// A parsed answer and what it cost.
 #[derive(Debug, Clone)]
-pub struct Completion<T> {
-    pub reply: T,
-    pub usage: Usage,
+pub(crate) struct Completion<T> {
+    pub(crate) reply: T,
+    pub(crate) usage: Usage,
 }
 
 /// What a call in flight will produce; followers of the same key wait on it.
-type Outcome = Option<Result<Answer, CallError>>;
+type Settled = Option<Result<StoredAnswer, CallError>>;
 
 /// Counters of a run, for progress and the closing summary.
 #[derive(Debug, Default)]
-pub struct PoolStats {
+pub(crate) struct PoolStats {
     /// HTTP requests sent (attempts, retries included).
-    pub sent: AtomicU64,
+    pub(crate) sent: AtomicU64,
     /// Requests on the wire right now.
-    pub in_flight: AtomicU64,
+    pub(crate) in_flight: AtomicU64,
     /// Tokens billed in this run.
-    pub prompt_tokens: AtomicU64,
-    pub completion_tokens: AtomicU64,
+    pub(crate) prompt_tokens: AtomicU64,
+    pub(crate) completion_tokens: AtomicU64,
     /// Calls answered from the cache.
-    pub from_cache: AtomicU64,
+    pub(crate) from_cache: AtomicU64,
     /// Calls that waited for an identical call in flight instead of sending their own.
-    pub shared: AtomicU64,
+    pub(crate) shared: AtomicU64,
     /// Requests that found every concurrency slot taken and waited for one.
-    pub slot_waits: AtomicU64,
+    pub(crate) slot_waits: AtomicU64,
     /// Retries, by the kind of error that caused them.
     retries: Mutex<BTreeMap<&'static str, u64>>,
 }
 
 impl PoolStats {
-    pub fn retries(&self) -> BTreeMap<&'static str, u64> {
+    pub(crate) fn retries(&self) -> BTreeMap<&'static str, u64> {
         self.retries.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    pub fn total_retries(&self) -> u64 {
+    pub(crate) fn total_retries(&self) -> u64 {
         self.retries().values().sum()
     }
 
@@ -113,13 +113,13 @@ impl PoolStats {
 
 /// How the scheduler runs.
 #[derive(Debug, Clone)]
-pub struct PoolSettings {
+pub(crate) struct PoolSettings {
     /// Requests in flight at once.
-    pub concurrency: usize,
+    pub(crate) concurrency: usize,
     /// Requests- and tokens-per-minute budgets.
-    pub budget: Budget,
+    pub(crate) budget: Budget,
     /// How patiently a failed request is tried again.
-    pub retry: RetryPolicy,
+    pub(crate) retry: RetryPolicy,
 }
 
 impl PoolSettings {
@@ -131,7 +131,7 @@ impl PoolSettings {
     /// API); with no budget (often a local server, which queues what it cannot run) 16 is
     /// enough. Counted requests cost about 3,000 tokens (a 6,000-token chunk's summary is
     /// rarer than a short article's), which turns a TPM budget into requests.
-    pub fn default_concurrency(budget: Budget) -> usize {
+    pub(crate) fn default_concurrency(budget: Budget) -> usize {
         const FLOOR: usize = 16;
         const CEILING: usize = 256;
         const SECONDS_PER_REQUEST: u64 = 20;
@@ -150,7 +150,7 @@ impl PoolSettings {
 }
 
 /// Shared by every article of a run.
-pub struct Pool {
+pub(crate) struct Pool {
     client: Client,
     limiter: Limiter,
     permits: Semaphore,
@@ -162,14 +162,14 @@ pub struct Pool {
     cache: Option<Cache>,
     /// The endpoint as the cache knows it (see [`Pool::new`]).
     endpoint_id: String,
-    in_flight: Mutex<HashMap<Key, watch::Receiver<Outcome>>>,
+    in_flight: Mutex<HashMap<Key, watch::Receiver<Settled>>>,
 }
 
 impl Pool {
     /// A pool sending through `client`, looking answers up in `cache` and storing new ones
     /// there. `endpoint_id` names the endpoint in cache keys: its base URL, or `mock` for the
     /// built-in mock (whose port changes every run while its answers do not).
-    pub fn new(
+    pub(crate) fn new(
         client: Client,
         settings: PoolSettings,
         counter: TokenCounter,
@@ -193,38 +193,38 @@ impl Pool {
         }
     }
 
-    pub fn cache(&self) -> Option<&Cache> {
+    pub(crate) fn cache(&self) -> Option<&Cache> {
         self.cache.as_ref()
     }
 
     /// The endpoint's identity in cache keys.
-    pub fn endpoint_id(&self) -> &str {
+    pub(crate) fn endpoint_id(&self) -> &str {
         &self.endpoint_id
     }
 
-    pub fn client(&self) -> &Client {
+    pub(crate) fn client(&self) -> &Client {
         &self.client
     }
 
-    pub fn counter(&self) -> TokenCounter {
+    pub(crate) fn counter(&self) -> TokenCounter {
         self.counter
     }
 
-    pub fn stats(&self) -> &PoolStats {
+    pub(crate) fn stats(&self) -> &PoolStats {
         &self.stats
     }
 
     /// Requests allowed in flight at once.
-    pub fn concurrency(&self) -> usize {
+    pub(crate) fn concurrency(&self) -> usize {
         self.concurrency
     }
 
-    pub fn limiter(&self) -> &Limiter {
+    pub(crate) fn limiter(&self) -> &Limiter {
         &self.limiter
     }
 
     /// Why the run was stopped, if it was.
-    pub fn stop_reason(&self) -> Option<String> {
+    pub(crate) fn stop_reason(&self) -> Option<String> {
         self.stopped.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
@@ -234,7 +234,7 @@ impl Pool {
 
     /// The answer to `request` as a `T`: from the cache, from an identical call already in
     /// flight, or sent (and retried) until it parses or the policy gives up.
-    pub async fn complete<T: DeserializeOwned>(
+    pub(crate) async fn complete<T: DeserializeOwned>(
         &self,
         request: &ChatRequest<'_>,
     ) -> Result<Completion<T>, CallError> {
@@ -258,7 +258,7 @@ impl Pool {
         key: Key,
         wire: WireRequest,
         valid: &(dyn Fn(&str) -> Result<(), ClientError> + Sync),
-    ) -> Result<Answer, CallError> {
+    ) -> Result<StoredAnswer, CallError> {
         loop {
             let lead = {
                 let mut in_flight = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
@@ -293,7 +293,7 @@ impl Pool {
         key: Key,
         wire: WireRequest,
         valid: &(dyn Fn(&str) -> Result<(), ClientError> + Sync),
-    ) -> Result<Answer, CallError> {
+    ) -> Result<StoredAnswer, CallError> {
         // A cached answer that no longer parses (a reply type changed) is bought again.
         if let Some(cache) = &self.cache
             && let Some(hit) = cache.answer(key).await.filter(|hit| valid(&hit.content).is_ok())
@@ -306,7 +306,7 @@ impl Pool {
 
     /// Commit a new answer to the cache before anyone uses it: a crash from here on loses
     /// nothing that was paid for.
-    async fn commit(&self, key: Key, answer: &Answer) {
+    async fn commit(&self, key: Key, answer: &StoredAnswer) {
         let Some(cache) = &self.cache else { return };
         if let Err(e) = cache.store_answer(key, answer).await {
             self.stop(format!(
@@ -323,7 +323,7 @@ impl Pool {
         key: Key,
         mut wire: WireRequest,
         valid: &(dyn Fn(&str) -> Result<(), ClientError> + Sync),
-    ) -> Result<Answer, CallError> {
+    ) -> Result<StoredAnswer, CallError> {
         let prompt_tokens = wire.prompt_estimate(&self.counter);
         let mut retry = RetryState::new(&self.retry);
         let mut usage = Usage::default();
@@ -356,7 +356,7 @@ impl Pool {
             }
             let error = match self.accept(attempt, valid, &mut usage) {
                 Ok(content) => {
-                    let answer = Answer { content, usage };
+                    let answer = StoredAnswer { content, usage };
                     // The slot is held until the answer is committed, so that at most
                     // `concurrency` answers are ever paid for but not yet on disk.
                     self.commit(key, &answer).await;
@@ -436,7 +436,7 @@ impl Drop for InFlight<'_> {
 
 /// Parse the model's JSON, tolerating a code fence around it (models without structured
 /// outputs often add one).
-pub fn parse_reply<T: DeserializeOwned>(content: &str) -> Result<T, ClientError> {
+pub(crate) fn parse_reply<T: DeserializeOwned>(content: &str) -> Result<T, ClientError> {
     let trimmed = content.trim();
     let unfenced = trimmed
         .strip_prefix("```json")

@@ -14,7 +14,7 @@ use crate::pool::PoolStats;
 use crate::record::Record;
 
 /// What the run tells whoever watches it.
-pub trait Reporter: Send + Sync {
+pub(crate) trait Progress: Send + Sync {
     /// How many articles the run has, once known.
     fn set_total(&self, total: u64);
     /// An article's record is final; `stats` is the pool's state now.
@@ -24,16 +24,16 @@ pub trait Reporter: Send + Sync {
 }
 
 /// Says nothing.
-pub struct Silent;
+pub(crate) struct Silent;
 
-impl Reporter for Silent {
+impl Progress for Silent {
     fn set_total(&self, _: u64) {}
     fn article_done(&self, _: &Record, _: &PoolStats) {}
     fn finish(&self) {}
 }
 
 /// The reporter for stderr: a bar on a terminal, periodic lines elsewhere, nothing when quiet.
-pub fn stderr_reporter(quiet: bool) -> Box<dyn Reporter> {
+pub(crate) fn stderr_reporter(quiet: bool) -> Box<dyn Progress> {
     if quiet {
         Box::new(Silent)
     } else if std::io::stderr().is_terminal() {
@@ -54,7 +54,7 @@ fn status(stats: &PoolStats) -> String {
 }
 
 /// An indicatif bar: articles done of total, requests in flight, tokens, retries, ETA.
-pub struct BarReporter {
+pub(crate) struct BarReporter {
     bar: ProgressBar,
     failed: std::sync::atomic::AtomicU64,
 }
@@ -76,7 +76,7 @@ impl BarReporter {
     }
 }
 
-impl Reporter for BarReporter {
+impl Progress for BarReporter {
     fn set_total(&self, total: u64) {
         self.bar.set_length(total);
     }
@@ -97,7 +97,7 @@ impl Reporter for BarReporter {
 }
 
 /// One plain line every `every`, for logs.
-pub struct LineReporter {
+pub(crate) struct LineReporter {
     every: Duration,
     state: Mutex<LineState>,
 }
@@ -118,7 +118,7 @@ impl LineReporter {
     }
 }
 
-impl Reporter for LineReporter {
+impl Progress for LineReporter {
     fn set_total(&self, total: u64) {
         self.state.lock().unwrap_or_else(|e| e.into_inner()).total = Some(total);
     }
@@ -139,29 +139,29 @@ impl Reporter for LineReporter {
 
 /// The closing summary of a batch.
 #[derive(Debug, Clone, Default)]
-pub struct RunSummary {
-    pub ok: u64,
-    pub failed: u64,
-    pub sent: u64,
-    pub prompt_tokens: u64,
-    pub completion_tokens: u64,
+pub(crate) struct RunSummary {
+    pub(crate) ok: u64,
+    pub(crate) failed: u64,
+    pub(crate) sent: u64,
+    pub(crate) prompt_tokens: u64,
+    pub(crate) completion_tokens: u64,
     /// Tokens counted against the TPM budget (prompt plus completion budget per request).
-    pub budget_tokens: u64,
-    pub retries: Vec<(&'static str, u64)>,
+    pub(crate) budget_tokens: u64,
+    pub(crate) retries: Vec<(&'static str, u64)>,
     /// Calls answered from the cache.
-    pub answers_from_cache: u64,
+    pub(crate) answers_from_cache: u64,
     /// Articles whose whole record came from the cache; None without a cache.
-    pub articles_from_cache: Option<u64>,
-    pub elapsed: Duration,
-    pub budget: Option<Budget>,
+    pub(crate) articles_from_cache: Option<u64>,
+    pub(crate) elapsed: Duration,
+    pub(crate) budget: Option<Budget>,
     /// Requests allowed in flight, and how many requests waited for one of those slots.
-    pub concurrency: usize,
-    pub slot_waits: u64,
+    pub(crate) concurrency: usize,
+    pub(crate) slot_waits: u64,
 }
 
 impl RunSummary {
     /// One paragraph for stderr.
-    pub fn render(&self) -> String {
+    pub(crate) fn render(&self) -> String {
         let articles = self.ok + self.failed;
         let mut out = format!(
             "ko2en: {articles} article{}: {} ok, {} failed · {} request{} sent",
@@ -213,7 +213,7 @@ impl RunSummary {
     /// Advice when the concurrency, not the budget, set the pace of a run of a minute or more:
     /// most requests waited for a slot while less than half of every known budget was used. Requests waiting on a slot
     /// while budget sits idle is time lost for nothing, since the limiter paces sending anyway.
-    pub fn hint(&self) -> Option<String> {
+    pub(crate) fn hint(&self) -> Option<String> {
         let (rpm_share, tpm_share) = self.budget_shares();
         let shares: Vec<f64> = [rpm_share, tpm_share].into_iter().flatten().collect();
         let idle = !shares.is_empty() && shares.iter().all(|s| *s < 0.5);

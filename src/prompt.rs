@@ -22,7 +22,7 @@ const TEMPLATES: &[(&str, &str)] = &[
 ];
 
 #[derive(Debug, thiserror::Error)]
-pub enum PromptError {
+pub(crate) enum PromptError {
     #[error("cannot read prompt template {path}: {message}")]
     Read { path: String, message: String },
     #[error("prompt template {name} is invalid: {message}")]
@@ -31,41 +31,41 @@ pub enum PromptError {
 
 /// A system and a user message, ready to send, and any turns that follow them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Messages {
-    pub system: String,
-    pub user: String,
+pub(crate) struct Messages {
+    pub(crate) system: String,
+    pub(crate) user: String,
     /// Turns after the first user message, in order: for a repair, the previous answer (as the
     /// assistant) and the request to fix it. Empty for every first request, so those bodies
     /// (and their cache keys) are exactly what they were before repairs existed.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub history: Vec<Turn>,
+    pub(crate) history: Vec<Turn>,
 }
 
 impl Messages {
     /// A first request: a system and a user message, no history.
-    pub fn new(system: String, user: String) -> Messages {
+    pub(crate) fn new(system: String, user: String) -> Messages {
         Messages { system, user, history: Vec::new() }
     }
 }
 
 /// One chat turn after the first user message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Turn {
-    pub role: Role,
-    pub content: String,
+pub(crate) struct Turn {
+    pub(crate) role: Role,
+    pub(crate) content: String,
 }
 
 /// Who says a [`Turn`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Role {
+pub(crate) enum Role {
     Assistant,
     User,
 }
 
 impl Role {
     /// The role's name in the chat-completions API.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Role::Assistant => "assistant",
             Role::User => "user",
@@ -75,57 +75,57 @@ impl Role {
 
 /// The loaded, compiled templates.
 #[derive(Debug)]
-pub struct Prompts {
+pub(crate) struct Prompts {
     env: minijinja::Environment<'static>,
 }
 
 /// What a summary prompt says about its article.
 #[derive(Debug, Clone, Serialize)]
-pub struct SummaryInput<'a> {
-    pub title: Option<&'a str>,
-    pub text: &'a str,
+pub(crate) struct SummaryInput<'a> {
+    pub(crate) title: Option<&'a str>,
+    pub(crate) text: &'a str,
     /// 1-based part number when the article was split, with `part_count` parts.
-    pub part: usize,
-    pub part_count: usize,
-    pub glossary: &'a [&'a Term],
+    pub(crate) part: usize,
+    pub(crate) part_count: usize,
+    pub(crate) glossary: &'a [&'a Term],
 }
 
 /// What a combine (reduce) prompt receives: the parts' summaries in order.
 #[derive(Debug, Clone, Serialize)]
-pub struct CombineInput<'a> {
-    pub title: Option<&'a str>,
-    pub parts: &'a [PartSummary<'a>],
-    pub glossary: &'a [&'a Term],
+pub(crate) struct CombineInput<'a> {
+    pub(crate) title: Option<&'a str>,
+    pub(crate) parts: &'a [PartSummary<'a>],
+    pub(crate) glossary: &'a [&'a Term],
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct PartSummary<'a> {
-    pub summary_ko: &'a str,
-    pub summary_en: &'a str,
+pub(crate) struct PartSummary<'a> {
+    pub(crate) summary_ko: &'a str,
+    pub(crate) summary_en: &'a str,
 }
 
 /// What a translation prompt says about its passage.
 #[derive(Debug, Clone, Serialize)]
-pub struct TranslationInput<'a> {
-    pub title: Option<&'a str>,
-    pub text: &'a str,
+pub(crate) struct TranslationInput<'a> {
+    pub(crate) title: Option<&'a str>,
+    pub(crate) text: &'a str,
     /// The end of the previous passage, for continuity; not to be translated.
-    pub context: Option<&'a str>,
-    pub glossary: &'a [&'a Term],
+    pub(crate) context: Option<&'a str>,
+    pub(crate) glossary: &'a [&'a Term],
 }
 
 /// What a name-extraction prompt says about its article.
 #[derive(Debug, Clone, Serialize)]
-pub struct NamesInput<'a> {
-    pub title: Option<&'a str>,
-    pub text: &'a str,
+pub(crate) struct NamesInput<'a> {
+    pub(crate) title: Option<&'a str>,
+    pub(crate) text: &'a str,
     /// Fixed renderings the answer must use.
-    pub glossary: &'a [&'a Term],
+    pub(crate) glossary: &'a [&'a Term],
 }
 
 impl Prompts {
     /// The built-in templates, each replaced by `dir/<name>` where that file exists.
-    pub fn load(dir: Option<&Path>) -> Result<Prompts, PromptError> {
+    pub(crate) fn load(dir: Option<&Path>) -> Result<Prompts, PromptError> {
         let mut env = minijinja::Environment::new();
         env.set_syntax(
             minijinja::syntax::SyntaxConfig::builder()
@@ -151,7 +151,7 @@ impl Prompts {
 
     /// The hash of every template's source as loaded (built-in or the user's), so that an
     /// edited template misses the article cache.
-    pub fn fingerprint(&self) -> String {
+    pub(crate) fn fingerprint(&self) -> String {
         let sources: Vec<(&str, String)> = TEMPLATES
             .iter()
             .map(|(name, _)| {
@@ -162,7 +162,11 @@ impl Prompts {
     }
 
     /// Messages that summarize one article (or one part of it).
-    pub fn summary(&self, input: &SummaryInput<'_>, schema: Option<&str>) -> Result<Messages, PromptError> {
+    pub(crate) fn summary(
+        &self,
+        input: &SummaryInput<'_>,
+        schema: Option<&str>,
+    ) -> Result<Messages, PromptError> {
         let text = delimit(input.text, "article");
         let title = input.title.map(|t| delimit(t, "article"));
         let system = self.render(
@@ -179,7 +183,11 @@ impl Prompts {
     }
 
     /// Messages that combine part summaries into one.
-    pub fn combine(&self, input: &CombineInput<'_>, schema: Option<&str>) -> Result<Messages, PromptError> {
+    pub(crate) fn combine(
+        &self,
+        input: &CombineInput<'_>,
+        schema: Option<&str>,
+    ) -> Result<Messages, PromptError> {
         let parts: Vec<PartSummary<'_>> = input.parts.to_vec();
         let system = self.render(
             "summarize.system.j2",
@@ -199,7 +207,7 @@ impl Prompts {
     }
 
     /// Messages that translate one passage.
-    pub fn translation(
+    pub(crate) fn translation(
         &self,
         input: &TranslationInput<'_>,
         schema: Option<&str>,
@@ -222,7 +230,11 @@ impl Prompts {
     }
 
     /// Messages that ask for the article's names and their English renderings.
-    pub fn names(&self, input: &NamesInput<'_>, schema: Option<&str>) -> Result<Messages, PromptError> {
+    pub(crate) fn names(
+        &self,
+        input: &NamesInput<'_>,
+        schema: Option<&str>,
+    ) -> Result<Messages, PromptError> {
         let system = self.render(
             "names.system.j2",
             minijinja::context! { glossary => minijinja::Value::from(minijinja::value::Serde(input.glossary)), schema => schema },
@@ -239,7 +251,7 @@ impl Prompts {
     /// The messages of `original` followed by the model's `previous_answer` and a request to fix
     /// `problems` (one sentence each). The body therefore differs from the original request, so
     /// a cache keyed on the body cannot hand back the answer being repaired.
-    pub fn repair(
+    pub(crate) fn repair(
         &self,
         original: &Messages,
         previous_answer: &str,

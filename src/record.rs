@@ -10,32 +10,32 @@ use crate::input::clean::ArticleMetadata;
 
 /// One article's result. Field names are stable: the README documents them.
 #[derive(Debug, Clone, Serialize)]
-pub struct Record {
-    pub id: String,
-    pub source: SourceRef,
-    pub title_ko: Option<String>,
+pub(crate) struct Record {
+    pub(crate) id: String,
+    pub(crate) source: SourceRef,
+    pub(crate) title_ko: Option<String>,
     /// What the model's answers decide, in the record's place for them.
     #[serde(flatten)]
-    pub answers: Answers,
-    pub model: String,
-    pub usage: Usage,
+    pub(crate) answers: Answers,
+    pub(crate) model: String,
+    pub(crate) usage: Usage,
     /// What the checks found in the accepted answers (kind + one sentence naming the figure,
     /// term or field); `--strict` turns a non-empty list into an error.
-    pub warnings: Vec<Warning>,
-    pub error: Option<RecordError>,
+    pub(crate) warnings: Vec<Warning>,
+    pub(crate) error: Option<RecordError>,
     /// Facts the cleaner took out of the body: `{"reporters": [{"name", "email"}],
     /// "photo_credits": [..], "copyright": ".." | null}`. Empty with `--no-clean`.
-    pub byline: ArticleMetadata,
+    pub(crate) byline: ArticleMetadata,
     /// The id of the earlier article in the batch this one is identical to (cleaned headline
     /// and body), whose results it shares without being sent again; null otherwise.
-    pub duplicate_of: Option<String>,
+    pub(crate) duplicate_of: Option<String>,
     /// A JSONL input line's own extra fields, untouched.
-    pub meta: serde_json::Map<String, serde_json::Value>,
+    pub(crate) meta: serde_json::Map<String, serde_json::Value>,
 }
 
 impl Record {
     /// A record with no results yet.
-    pub fn new(id: String, source: SourceRef, model: &str) -> Self {
+    pub(crate) fn new(id: String, source: SourceRef, model: &str) -> Self {
         Record {
             id,
             source,
@@ -54,14 +54,14 @@ impl Record {
     /// Take `first`'s results (answers, warnings, error) for this record of an identical
     /// article, which keeps its own id, source, headline, byline and meta. Its usage stays
     /// zero: nothing was sent for it.
-    pub fn share_results_of(&mut self, first: &Record) {
+    pub(crate) fn share_results_of(&mut self, first: &Record) {
         self.answers = first.answers.clone();
         self.model = first.model.clone();
         self.warnings = first.warnings.clone();
         self.error = first.error.clone();
     }
 
-    pub fn failed(&self) -> bool {
+    pub(crate) fn failed(&self) -> bool {
         self.error.is_some()
     }
 }
@@ -69,22 +69,22 @@ impl Record {
 /// The fields of a record that the model's answers decide: the one list of them, shared by
 /// the record, the article cache and the record of a duplicate.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Answers {
-    pub title_en: Option<String>,
-    pub summary_ko: Option<String>,
-    pub summary_en: Option<String>,
-    pub key_points_en: Vec<String>,
+pub(crate) struct Answers {
+    pub(crate) title_en: Option<String>,
+    pub(crate) summary_ko: Option<String>,
+    pub(crate) summary_en: Option<String>,
+    pub(crate) key_points_en: Vec<String>,
     /// Only `ko2en translate` fills this.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub translation_en: Option<String>,
+    pub(crate) translation_en: Option<String>,
 }
 
 /// Tokens and requests an article cost.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Usage {
-    pub prompt_tokens: u64,
-    pub completion_tokens: u64,
-    pub requests: u64,
+pub(crate) struct Usage {
+    pub(crate) prompt_tokens: u64,
+    pub(crate) completion_tokens: u64,
+    pub(crate) requests: u64,
 }
 
 impl std::ops::AddAssign for Usage {
@@ -97,61 +97,61 @@ impl std::ops::AddAssign for Usage {
 
 /// Something the checks found that did not stop the article.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Warning {
-    pub kind: String,
-    pub message: String,
+pub(crate) struct Warning {
+    pub(crate) kind: String,
+    pub(crate) message: String,
 }
 
 /// Why an article has no result.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct RecordError {
-    pub kind: String,
-    pub message: String,
+pub(crate) struct RecordError {
+    pub(crate) kind: String,
+    pub(crate) message: String,
 }
 
 /// What the model returns for a summary.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct SummaryReply {
+pub(crate) struct SummaryReply {
     /// The headline in English.
-    pub title_en: String,
+    pub(crate) title_en: String,
     /// A faithful summary in Korean, 3 to 5 sentences.
-    pub summary_ko: String,
+    pub(crate) summary_ko: String,
     /// The same summary in English.
-    pub summary_en: String,
+    pub(crate) summary_en: String,
     /// 3 to 5 short key points in English.
-    pub key_points_en: Vec<String>,
+    pub(crate) key_points_en: Vec<String>,
 }
 
 /// What the model returns for one translated passage.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct TranslationReply {
+pub(crate) struct TranslationReply {
     /// The complete English translation of the passage.
-    pub translation_en: String,
+    pub(crate) translation_en: String,
 }
 
 /// What the model returns when asked for an article's names (see `terms::extract_names`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct NamesReply {
+pub(crate) struct NamesReply {
     /// Every person, organization, place and event named in the article, each once.
-    pub names: Vec<NameReply>,
+    pub(crate) names: Vec<NameReply>,
 }
 
 /// One name of an article and its English rendering.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct NameReply {
+pub(crate) struct NameReply {
     /// The name exactly as written in the Korean article.
-    pub name_ko: String,
+    pub(crate) name_ko: String,
     /// Its English rendering.
-    pub name_en: String,
+    pub(crate) name_en: String,
 }
 
 /// The JSON schema of `T` in the form OpenAI's strict structured outputs accept: every
 /// property required, no additional properties, no `$schema`/`title` noise.
-pub fn strict_schema<T: JsonSchema>() -> serde_json::Value {
+pub(crate) fn strict_schema<T: JsonSchema>() -> serde_json::Value {
     let mut schema = serde_json::to_value(schemars::schema_for!(T)).expect("a schema is JSON");
     if let Some(obj) = schema.as_object_mut() {
         obj.remove("$schema");

@@ -4,7 +4,7 @@ use std::sync::LazyLock;
 
 /// Replace `key` and anything shaped like an OpenAI-style secret (`sk-…`) with `[redacted]`.
 /// Servers echo keys back in 401 messages ("Incorrect API key provided: sk-abc…").
-pub fn redact(text: &str, key: Option<&str>) -> String {
+pub(crate) fn redact(text: &str, key: Option<&str>) -> String {
     static SECRET: LazyLock<regex::Regex> =
         LazyLock::new(|| regex::Regex::new(r"sk-[A-Za-z0-9_\-*]{6,}").expect("valid regex"));
     let mut out = text.to_string();

@@ -18,11 +18,11 @@ use crate::prompt::{NamesInput, Prompts};
 use crate::record::{NamesReply, Usage, Warning, strict_schema};
 
 /// The warning kind of a glossary term rendered in some chunks and not in others.
-pub const INCONSISTENT_TERM: &str = "inconsistent_term";
+pub(crate) const INCONSISTENT_TERM: &str = "inconsistent_term";
 
 /// The glossary terms of the whole article (headline and body), in order of first
 /// occurrence: the list every chunk's prompt gets, so that all chunks share it.
-pub fn article_terms<'g>(glossary: &'g Glossary, title: &str, text: &str) -> Vec<&'g Term> {
+pub(crate) fn article_terms<'g>(glossary: &'g Glossary, title: &str, text: &str) -> Vec<&'g Term> {
     if glossary.is_empty() {
         return Vec::new();
     }
@@ -33,7 +33,7 @@ pub fn article_terms<'g>(glossary: &'g Glossary, title: &str, text: &str) -> Vec
 /// (Korean, English) pairs in article order; a chunk counts only when its Korean contains the
 /// term. A term missing from every chunk that has it is a `missing_term` warning of each
 /// chunk's own check, not an inconsistency, and is not reported here.
-pub fn inconsistent_terms(terms: &[&Term], chunks: &[(&str, &str)]) -> Vec<Warning> {
+pub(crate) fn inconsistent_terms(terms: &[&Term], chunks: &[(&str, &str)]) -> Vec<Warning> {
     let mut warnings = Vec::new();
     for term in terms {
         let (mut kept, mut lost) = (Vec::new(), Vec::new());
@@ -71,7 +71,7 @@ const NAMES_MAX_TOKENS: u32 = 1_500;
 /// Ask the model for the names in the article (`title`, `text`) with their English renderings,
 /// the user's `glossary` terms given as fixed. Only names that really occur in the article and
 /// are not covered by the glossary are returned (see [`accept_names`]).
-pub async fn extract_names(
+pub(crate) async fn extract_names(
     pool: &Pool,
     prompts: &Prompts,
     title: &str,
@@ -91,7 +91,7 @@ pub async fn extract_names(
 /// The extracted names worth fixing: the Korean occurs in the article (the model may invent
 /// or inflect), the English is non-empty and free of Hangul, and no glossary term overlaps
 /// it (the user's rendering wins, also over a longer name containing it). Each name once.
-pub fn accept_names(reply: NamesReply, title: &str, text: &str, glossary: &[&Term]) -> Vec<Term> {
+pub(crate) fn accept_names(reply: NamesReply, title: &str, text: &str, glossary: &[&Term]) -> Vec<Term> {
     let mut accepted: Vec<Term> = Vec::new();
     for name in reply.names {
         let (ko, en) = (name.name_ko.trim(), name.name_en.trim());
@@ -111,7 +111,7 @@ pub fn accept_names(reply: NamesReply, title: &str, text: &str, glossary: &[&Ter
 
 /// The article-level term list for every chunk: the user's glossary terms first, then the
 /// extracted names.
-pub fn article_glossary(glossary: &[&Term], names: Vec<Term>) -> Vec<Term> {
+pub(crate) fn article_glossary(glossary: &[&Term], names: Vec<Term>) -> Vec<Term> {
     glossary.iter().map(|t| (*t).clone()).chain(names).collect()
 }
 

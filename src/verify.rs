@@ -19,20 +19,20 @@ use crate::prompt::Prompts;
 use crate::record::{Record, RecordError, SummaryReply, Usage, Warning};
 
 /// The error kind of a record that `--strict` failed because of its warnings.
-pub const CHECK_FAILED: &str = "check_failed";
+pub(crate) const CHECK_FAILED: &str = "check_failed";
 
 /// An accepted reply, what it cost (the repair included) and what is still wrong with it.
 #[derive(Debug, Clone)]
-pub struct Checked<T> {
-    pub reply: T,
-    pub usage: Usage,
-    pub findings: Vec<Finding>,
+pub(crate) struct Checked<T> {
+    pub(crate) reply: T,
+    pub(crate) usage: Usage,
+    pub(crate) findings: Vec<Finding>,
 }
 
 /// Send `request`, check the reply with `check`, and when it finds problems send one repair
 /// request. The reply with fewer problems is kept (the repair on a tie): a repair that makes
 /// things worse, or fails outright, must not cost the article the answer it already had.
-pub async fn complete_checked<T, F>(
+pub(crate) async fn complete_checked<T, F>(
     pool: &Pool,
     prompts: &Prompts,
     request: &ChatRequest<'_>,
@@ -78,7 +78,12 @@ where
 /// Figures: a summary may leave numbers out but must not change or invent them. Terms: a
 /// summary need not mention every name, so a term is required in the English headline when
 /// the Korean headline has it, and in the English summary when the Korean summary has it.
-pub fn summary_findings(title: &str, text: &str, terms: &[&Term], reply: &SummaryReply) -> Vec<Finding> {
+pub(crate) fn summary_findings(
+    title: &str,
+    text: &str,
+    terms: &[&Term],
+    reply: &SummaryReply,
+) -> Vec<Finding> {
     let mut findings = Vec::new();
     let mut english: Vec<(String, &str)> =
         vec![("headline".into(), reply.title_en.as_str()), ("summary".into(), reply.summary_en.as_str())];
@@ -124,7 +129,7 @@ pub fn summary_findings(title: &str, text: &str, terms: &[&Term], reply: &Summar
 /// Problems of `english`, the translation of the Korean passage `source` (with its headline,
 /// when the headline was translated with it): Hangul left over, figures lost, an answer far
 /// too short for its input, and glossary terms of the passage not rendered as the glossary says.
-pub fn translation_findings(source: &str, terms: &[&Term], english: &str) -> Vec<Finding> {
+pub(crate) fn translation_findings(source: &str, terms: &[&Term], english: &str) -> Vec<Finding> {
     let mut findings: Vec<Finding> = check::hangul_outside_quotes(english)
         .into_iter()
         .map(|excerpt| Finding::HangulInEnglish { field: "translation".into(), excerpt })
@@ -160,7 +165,7 @@ fn missing_terms(terms: &[&Term], english: &str) -> Vec<Finding> {
 
 /// The record's warning for a finding: its kind (`missing_term`, `missing_number`,
 /// `unsupported_number`, `hangul_in_english`, `too_short`) and one sentence naming what.
-pub fn warning(finding: &Finding) -> Warning {
+pub(crate) fn warning(finding: &Finding) -> Warning {
     let kind = serde_json::to_value(finding)
         .ok()
         .and_then(|v| v.get("kind").and_then(|k| k.as_str()).map(str::to_string))
@@ -170,7 +175,7 @@ pub fn warning(finding: &Finding) -> Warning {
 
 /// Under `--strict`, a record with warnings fails (`error.kind` = `check_failed`); the
 /// warnings stay, so the user sees what failed it. An earlier error is never replaced.
-pub fn enforce_strict(record: &mut Record, strict: bool) {
+pub(crate) fn enforce_strict(record: &mut Record, strict: bool) {
     if !strict || record.error.is_some() || record.warnings.is_empty() {
         return;
     }

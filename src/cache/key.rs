@@ -10,14 +10,14 @@ use sha2::{Digest, Sha256};
 /// Bumped whenever what ko2en stores, or how it builds requests and records from answers,
 /// changes in a way that makes an old entry wrong. It is hashed into every key, so old entries
 /// simply stop matching (they are never misread).
-pub const KEY_VERSION: u32 = 1;
+pub(crate) const KEY_VERSION: u32 = 1;
 
 /// A 32-byte key, shown in hex.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Key(pub(crate) [u8; 32]);
+pub(crate) struct Key(pub(crate) [u8; 32]);
 
 impl Key {
-    pub fn hex(&self) -> String {
+    pub(crate) fn hex(&self) -> String {
         hex::encode(self.0)
     }
 }
@@ -43,7 +43,7 @@ fn hash_parts<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> Key {
 /// `mock` for the built-in mock, whose port changes every run) and the exact JSON body sent —
 /// which holds the model, the fully rendered messages, the response format and its schema, the
 /// completion budget and the sampling parameters.
-pub fn call_key(endpoint: &str, body: &Value) -> Key {
+pub(crate) fn call_key(endpoint: &str, body: &Value) -> Key {
     let body = canonical_json(body);
     hash_parts([b"call".as_slice(), &KEY_VERSION.to_le_bytes(), endpoint.as_bytes(), body.as_bytes()])
 }
@@ -51,21 +51,21 @@ pub fn call_key(endpoint: &str, body: &Value) -> Key {
 /// What, besides the article itself, decides an article's record: every setting that shapes
 /// a request or the record built from the answers.
 #[derive(Debug, Clone, Serialize)]
-pub struct ArticleIdentity<'a> {
+pub(crate) struct ArticleIdentity<'a> {
     /// `summarize` or `translate`.
-    pub mode: &'a str,
-    pub endpoint: &'a str,
-    pub model: &'a str,
+    pub(crate) mode: &'a str,
+    pub(crate) endpoint: &'a str,
+    pub(crate) model: &'a str,
     /// The request body with no article in it: response format, schemas, parameters.
-    pub request_shape: &'a Value,
+    pub(crate) request_shape: &'a Value,
     /// The hash of every prompt template's source, as loaded (built-in or the user's).
-    pub prompts: &'a str,
+    pub(crate) prompts: &'a str,
     /// The glossary terms given to the model, in order.
-    pub glossary: &'a [(String, String)],
+    pub(crate) glossary: &'a [(String, String)],
 }
 
 /// The key of an article's whole record: the cleaned headline and text, and the settings.
-pub fn article_key(settings: &ArticleIdentity<'_>, title: &str, text: &str) -> Key {
+pub(crate) fn article_key(settings: &ArticleIdentity<'_>, title: &str, text: &str) -> Key {
     let settings = canonical_json(&serde_json::to_value(settings).expect("settings are JSON"));
     hash_parts([
         b"article".as_slice(),
@@ -77,7 +77,7 @@ pub fn article_key(settings: &ArticleIdentity<'_>, title: &str, text: &str) -> K
 }
 
 /// The hash of named texts (prompt templates), for `ArticleIdentity::prompts`.
-pub fn texts_fingerprint<'a>(texts: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
+pub(crate) fn texts_fingerprint<'a>(texts: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
     let mut parts: Vec<(&str, &str)> = texts.into_iter().collect();
     parts.sort();
     hash_parts(parts.iter().flat_map(|(name, text)| [name.as_bytes(), text.as_bytes()])).hex()
@@ -85,7 +85,7 @@ pub fn texts_fingerprint<'a>(texts: impl IntoIterator<Item = (&'a str, &'a str)>
 
 /// JSON with object keys sorted at every level, whatever map order serde_json was built with,
 /// so that equal values always hash the same.
-pub fn canonical_json(value: &Value) -> String {
+pub(crate) fn canonical_json(value: &Value) -> String {
     fn sorted(value: &Value) -> Value {
         match value {
             Value::Object(map) => {

@@ -10,22 +10,21 @@
 //! Cached usage is what the answer cost when it was bought: a rerun reproduces the same records
 //! byte for byte, and the end-of-run summary says how many requests were actually sent.
 
-pub mod key;
+pub(crate) mod key;
 mod store;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-pub use key::{ArticleIdentity, Key, article_key, call_key};
-pub use store::SCHEMA_VERSION;
+pub(crate) use key::{ArticleIdentity, Key, article_key, call_key};
 use store::{Store, Write};
 
 use crate::record::Usage;
 
 /// Why the cache cannot be used. Every message says what to do next.
 #[derive(Debug, Clone, thiserror::Error)]
-pub enum CacheError {
+pub(crate) enum CacheError {
     #[error(
         "the cache {path} is damaged or is not a ko2en cache ({message}); it was left untouched. \
          Run `ko2en cache clear --cache {path}` to start a new one, or use --cache other.sqlite"
@@ -44,41 +43,41 @@ pub enum CacheError {
 
 /// Where answers already paid for are kept: the cache's own settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CacheSettings {
+pub(crate) struct CacheSettings {
     /// The SQLite file, or None for no cache (`--no-cache`).
-    pub path: Option<PathBuf>,
+    pub(crate) path: Option<PathBuf>,
     /// Look nothing up, but store every new answer (`--refresh`).
-    pub refresh: bool,
+    pub(crate) refresh: bool,
 }
 
 /// A cached answer: the content as the model gave it, and what it cost then.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Answer {
-    pub content: String,
-    pub usage: Usage,
+pub(crate) struct StoredAnswer {
+    pub(crate) content: String,
+    pub(crate) usage: Usage,
 }
 
 /// What one run found in the cache.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct RunStats {
+pub(crate) struct RunStats {
     /// Articles whose whole record came from the cache.
-    pub articles_hit: u64,
-    pub articles_missed: u64,
+    pub(crate) articles_hit: u64,
+    pub(crate) articles_missed: u64,
     /// LLM calls answered from the cache.
-    pub answers_hit: u64,
-    pub answers_missed: u64,
+    pub(crate) answers_hit: u64,
+    pub(crate) answers_missed: u64,
     /// Requests that reached the endpoint.
-    pub requests_sent: u64,
+    pub(crate) requests_sent: u64,
 }
 
 /// What `ko2en cache stats` shows.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CacheSummary {
-    pub answers: u64,
-    pub articles: u64,
+pub(crate) struct CacheSummary {
+    pub(crate) answers: u64,
+    pub(crate) articles: u64,
     /// The file and its WAL, in bytes.
-    pub bytes_on_disk: u64,
-    pub last_run: Option<RunStats>,
+    pub(crate) bytes_on_disk: u64,
+    pub(crate) last_run: Option<RunStats>,
 }
 
 #[derive(Default)]
@@ -91,7 +90,7 @@ struct Counters {
 
 /// A handle on the open cache, shared by every task of a run.
 #[derive(Clone)]
-pub struct Cache {
+pub(crate) struct Cache {
     store: Arc<Store>,
     /// Lookups always miss; answers are still stored (`--refresh`).
     refresh: bool,
@@ -107,17 +106,13 @@ impl std::fmt::Debug for Cache {
 impl Cache {
     /// Open or create the cache at `path`. Blocking (it touches the disk): call it off the
     /// runtime, e.g. in `spawn_blocking`.
-    pub fn open(path: &Path, refresh: bool) -> Result<Cache, CacheError> {
+    pub(crate) fn open(path: &Path, refresh: bool) -> Result<Cache, CacheError> {
         Ok(Cache { store: Arc::new(Store::open(path)?), refresh, counters: Default::default() })
-    }
-
-    pub fn path(&self) -> &Path {
-        self.store.path()
     }
 
     /// The answer stored under `key`. A read error is a miss (and a warning): the answer is
     /// bought again rather than the batch stopped.
-    pub async fn answer(&self, key: Key) -> Option<Answer> {
+    pub(crate) async fn answer(&self, key: Key) -> Option<StoredAnswer> {
         let found = if self.refresh {
             None
         } else {
@@ -129,16 +124,18 @@ impl Cache {
         let counter =
             if found.is_some() { &self.counters.answers_hit } else { &self.counters.answers_missed };
         counter.fetch_add(1, Ordering::Relaxed);
-        found.map(|(content, usage)| Answer { content, usage })
+        found.map(|(content, usage)| StoredAnswer { content, usage })
     }
 
     /// Store `answer` under `key`; returns once it is committed to disk.
-    pub async fn store_answer(&self, key: Key, answer: &Answer) -> Result<(), CacheError> {
-        self.store.write(Write::Answer { key, content: answer.content.clone(), usage: answer.usage }).await
+    pub(crate) async fn store_answer(&self, key: Key, answer: &StoredAnswer) -> Result<(), CacheError> {
+        self.store
+            .write(Write::StoredAnswer { key, content: answer.content.clone(), usage: answer.usage })
+            .await
     }
 
     /// The record result (JSON) stored under an article's `key`.
-    pub async fn article(&self, key: Key) -> Option<String> {
+    pub(crate) async fn article(&self, key: Key) -> Option<String> {
         let found = if self.refresh {
             None
         } else {
@@ -154,12 +151,12 @@ impl Cache {
     }
 
     /// Store an article's record result (JSON); returns once it is committed.
-    pub async fn store_article(&self, key: Key, result: String) -> Result<(), CacheError> {
+    pub(crate) async fn store_article(&self, key: Key, result: String) -> Result<(), CacheError> {
         self.store.write(Write::Article { key, result }).await
     }
 
     /// This run's hits and misses so far.
-    pub fn run_stats(&self, requests_sent: u64) -> RunStats {
+    pub(crate) fn run_stats(&self, requests_sent: u64) -> RunStats {
         let c = &self.counters;
         RunStats {
             articles_hit: c.articles_hit.load(Ordering::Relaxed),
@@ -171,7 +168,7 @@ impl Cache {
     }
 
     /// Record this run's statistics (for `ko2en cache stats`) and close the file.
-    pub async fn finish(self, requests_sent: u64) -> Result<RunStats, CacheError> {
+    pub(crate) async fn finish(self, requests_sent: u64) -> Result<RunStats, CacheError> {
         let stats = self.run_stats(requests_sent);
         self.store.write(Write::Run(stats)).await?;
         let store = self.store;
@@ -182,7 +179,7 @@ impl Cache {
 
 /// Entries, size and last run of the cache at `path`; None when there is no cache there yet.
 /// Opens the file read-only: looking never changes it.
-pub fn summary(path: &Path) -> Result<Option<CacheSummary>, CacheError> {
+pub(crate) fn summary(path: &Path) -> Result<Option<CacheSummary>, CacheError> {
     if !path.exists() {
         return Ok(None);
     }
@@ -195,7 +192,7 @@ pub fn summary(path: &Path) -> Result<Option<CacheSummary>, CacheError> {
 
 /// Delete the cache at `path` with its WAL files, without opening it (so a damaged file can be
 /// cleared too). Returns whether there was anything to delete.
-pub fn clear(path: &Path) -> std::io::Result<bool> {
+pub(crate) fn clear(path: &Path) -> std::io::Result<bool> {
     let mut removed = false;
     for file in companion_files(path) {
         match std::fs::remove_file(&file) {

@@ -19,7 +19,7 @@ use crate::record::Usage;
 
 /// The layout of the file, in `PRAGMA user_version`. A file with a larger number was written
 /// by a newer ko2en and is refused rather than misread or rewritten.
-pub const SCHEMA_VERSION: i64 = 1;
+pub(crate) const SCHEMA_VERSION: i64 = 1;
 
 const SCHEMA: &str = "
     CREATE TABLE answer (
@@ -52,8 +52,8 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 const MAX_GROUP: usize = 512;
 
 /// Something to commit.
-pub enum Write {
-    Answer { key: Key, content: String, usage: Usage },
+pub(crate) enum Write {
+    StoredAnswer { key: Key, content: String, usage: Usage },
     Article { key: Key, result: String },
     Run(RunStats),
 }
@@ -64,7 +64,7 @@ struct Job {
 }
 
 /// An open cache file.
-pub struct Store {
+pub(crate) struct Store {
     path: PathBuf,
     writer: Mutex<Option<mpsc::UnboundedSender<Job>>>,
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
@@ -73,7 +73,7 @@ pub struct Store {
 
 impl Store {
     /// Open (creating if needed) the cache at `path`. Blocking: call it off the runtime.
-    pub fn open(path: &Path) -> Result<Store, CacheError> {
+    pub(crate) fn open(path: &Path) -> Result<Store, CacheError> {
         create_private(path)?;
         let mut conn = Connection::open_with_flags(
             path,
@@ -110,12 +110,12 @@ impl Store {
         })
     }
 
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.path
     }
 
     /// Commit `write`; returns once the transaction holding it has committed.
-    pub async fn write(&self, write: Write) -> Result<(), CacheError> {
+    pub(crate) async fn write(&self, write: Write) -> Result<(), CacheError> {
         let (done, committed) = oneshot::channel();
         let sent = match &*self.writer.lock().unwrap_or_else(|e| e.into_inner()) {
             Some(tx) => tx.send(Job { write, done }).is_ok(),
@@ -129,7 +129,7 @@ impl Store {
     }
 
     /// Run `query` on a read-only connection on a blocking thread.
-    pub async fn read<T: Send + 'static>(
+    pub(crate) async fn read<T: Send + 'static>(
         self: &Arc<Self>,
         query: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> Result<T, CacheError> {
@@ -155,7 +155,7 @@ impl Store {
 
     /// Stop the writer after what was queued, and wait for it (its connection closes, and
     /// SQLite folds the WAL back into the file).
-    pub fn close(&self) {
+    pub(crate) fn close(&self) {
         self.readers.lock().unwrap_or_else(|e| e.into_inner()).clear();
         drop(self.writer.lock().unwrap_or_else(|e| e.into_inner()).take());
         if let Some(thread) = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take() {
@@ -191,7 +191,7 @@ fn commit(conn: &mut Connection, group: &[Job]) -> rusqlite::Result<()> {
     let tx = conn.transaction()?;
     for job in group {
         match &job.write {
-            Write::Answer { key, content, usage } => {
+            Write::StoredAnswer { key, content, usage } => {
                 tx.prepare_cached(
                     "INSERT OR REPLACE INTO answer
                      (key, content, prompt_tokens, completion_tokens, requests, created_at)
@@ -232,7 +232,7 @@ fn commit(conn: &mut Connection, group: &[Job]) -> rusqlite::Result<()> {
 }
 
 /// The cached answer under `key`.
-pub fn answer(conn: &Connection, key: Key) -> rusqlite::Result<Option<(String, Usage)>> {
+pub(crate) fn answer(conn: &Connection, key: Key) -> rusqlite::Result<Option<(String, Usage)>> {
     conn.prepare_cached(
         "SELECT content, prompt_tokens, completion_tokens, requests FROM answer WHERE key = ?1",
     )?
@@ -250,14 +250,14 @@ pub fn answer(conn: &Connection, key: Key) -> rusqlite::Result<Option<(String, U
 }
 
 /// The cached article result under `key`.
-pub fn article(conn: &Connection, key: Key) -> rusqlite::Result<Option<String>> {
+pub(crate) fn article(conn: &Connection, key: Key) -> rusqlite::Result<Option<String>> {
     conn.prepare_cached("SELECT result FROM article WHERE key = ?1")?
         .query_row([key.0.as_slice()], |row| row.get(0))
         .optional()
 }
 
 /// Entries and the last run, for `ko2en cache stats`.
-pub fn summary(conn: &Connection) -> rusqlite::Result<(u64, u64, Option<RunStats>)> {
+pub(crate) fn summary(conn: &Connection) -> rusqlite::Result<(u64, u64, Option<RunStats>)> {
     let count = |table: &str| -> rusqlite::Result<u64> {
         conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get::<_, i64>(0)).map(|n| n as u64)
     };
@@ -281,7 +281,7 @@ pub fn summary(conn: &Connection) -> rusqlite::Result<(u64, u64, Option<RunStats
 }
 
 /// A read-only connection to an existing cache whose version was checked.
-pub fn open_reader(path: &Path) -> Result<Connection, CacheError> {
+pub(crate) fn open_reader(path: &Path) -> Result<Connection, CacheError> {
     let conn =
         Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
             .map_err(|e| classify(path, e))?;

@@ -1,10 +1,14 @@
 //! The cache file's guarantees, on real SQLite files in a temporary directory.
 
+use super::store::SCHEMA_VERSION;
 use super::*;
 use serde_json::json;
 
-fn answer(text: &str) -> Answer {
-    Answer { content: text.into(), usage: Usage { prompt_tokens: 10, completion_tokens: 5, requests: 1 } }
+fn answer(text: &str) -> StoredAnswer {
+    StoredAnswer {
+        content: text.into(),
+        usage: Usage { prompt_tokens: 10, completion_tokens: 5, requests: 1 },
+    }
 }
 
 fn some_key(n: u8) -> Key {

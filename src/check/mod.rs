@@ -15,7 +15,7 @@ use crate::glossary::Term;
 /// A problem found in an LLM answer.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Finding {
+pub(crate) enum Finding {
     /// An English field still has Hangul outside a quoted original name.
     HangulInEnglish { field: String, excerpt: String },
     /// A figure in the Korean source is not recognisable in the English.
@@ -30,7 +30,7 @@ pub enum Finding {
 
 impl Finding {
     /// One readable sentence naming the figure/term/field.
-    pub fn message(&self) -> String {
+    pub(crate) fn message(&self) -> String {
         match self {
             Finding::HangulInEnglish { field, excerpt } => {
                 format!("The English {field} still contains untranslated Korean: \"{excerpt}\".")
@@ -128,7 +128,7 @@ fn contains_word(hay: &[char], needle: &[char]) -> bool {
 /// Glossary terms (already found in the Korean, e.g. by `Glossary::terms_in`) whose English
 /// rendering does not occur in `english` (case-insensitive, whitespace-folded, curly quotes
 /// folded, at word boundaries so "SK" is not found inside "risk").
-pub fn missing_terms<'g>(terms: &[&'g Term], english: &str) -> Vec<&'g Term> {
+pub(crate) fn missing_terms<'g>(terms: &[&'g Term], english: &str) -> Vec<&'g Term> {
     let hay = fold(english);
     terms.iter().filter(|t| !contains_word(&hay, &fold(&t.en))).copied().collect()
 }

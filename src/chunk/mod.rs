@@ -31,16 +31,18 @@ mod tests;
 mod token;
 
 use sentence::sentence_ranges;
-pub use sentence::{sentences, tail_sentences};
+#[cfg(test)]
+use sentence::sentences;
+pub(crate) use sentence::tail_sentences;
 pub use token::{Encoding, TokenCounter};
 
 /// How articles are cut for the model: the chunk module's own settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ChunkLimits {
+pub(crate) struct ChunkLimits {
     /// Largest piece of an article summarized in one request.
-    pub summary_tokens: usize,
+    pub(crate) summary_tokens: usize,
     /// Largest passage translated in one request (its English must fit the completion budget).
-    pub translation_tokens: usize,
+    pub(crate) translation_tokens: usize,
 }
 
 impl Default for ChunkLimits {
@@ -66,7 +68,8 @@ pub struct Chunk {
 
 /// Concatenates `joiner + text` of every chunk: the input, trimmed, with each whitespace run
 /// at a cut replaced by the cut's joiner.
-pub fn join(chunks: &[Chunk]) -> String {
+#[cfg(test)]
+pub(crate) fn join(chunks: &[Chunk]) -> String {
     let mut s = String::with_capacity(chunks.iter().map(|c| c.text.len() + 1).sum());
     for c in chunks {
         s.push_str(c.joiner);

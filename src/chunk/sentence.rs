@@ -10,13 +10,14 @@ use std::ops::Range;
 /// lowercase Latin word, in "2023. 1. 5."-style dates, inside quotes/brackets that close
 /// within the paragraph, or inside e-mails/URLs (no whitespace follows their dots). Returns
 /// trimmed slices of the input; the input is those slices plus the whitespace between them.
-pub fn sentences(paragraph: &str) -> Vec<&str> {
+#[cfg(test)]
+pub(crate) fn sentences(paragraph: &str) -> Vec<&str> {
     sentence_ranges(paragraph).into_iter().map(|r| &paragraph[r]).collect()
 }
 
 /// The last `n` sentences of `text` (all lines), as one slice of `text` without trailing
 /// whitespace; the whole trimmed text if it has fewer, "" for n == 0.
-pub fn tail_sentences(text: &str, n: usize) -> &str {
+pub(crate) fn tail_sentences(text: &str, n: usize) -> &str {
     let end = text.trim_end().len();
     if n == 0 || end == 0 {
         return "";

@@ -17,7 +17,7 @@ impl Encoding {
     /// Best guess for a model name: gpt-4o*/gpt-4.1*/gpt-5*/o1*/o3*/o4* -> O200kBase;
     /// gpt-4*/gpt-3.5* -> Cl100kBase; anything else (llama, qwen, solar...) -> O200kBase as a
     /// reasonable estimate (their tokenizers are closer to o200k's Korean efficiency).
-    pub fn for_model(model: &str) -> Encoding {
+    pub(crate) fn for_model(model: &str) -> Encoding {
         // Accept provider-qualified names such as "openai/gpt-4o" or "azure:gpt-4".
         let m = model.trim().to_ascii_lowercase();
         let m = m.rsplit(['/', ':']).next().unwrap_or("");
@@ -34,7 +34,7 @@ impl Encoding {
     }
 
     /// The tiktoken name, e.g. "o200k_base".
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Encoding::O200kBase => "o200k_base",
             Encoding::Cl100kBase => "cl100k_base",
@@ -42,7 +42,7 @@ impl Encoding {
     }
 
     /// Parses "o200k_base"/"cl100k_base" (case-insensitive, "-" for "_", "_base" optional).
-    pub fn parse(s: &str) -> Option<Encoding> {
+    pub(crate) fn parse(s: &str) -> Option<Encoding> {
         let s = s.trim().to_ascii_lowercase().replace('-', "_");
         match s.strip_suffix("_base").unwrap_or(&s) {
             "o200k" => Some(Encoding::O200kBase),
@@ -80,7 +80,7 @@ impl TokenCounter {
         self.encoding.bpe().encode_ordinary(text).len()
     }
 
-    pub fn encoding(&self) -> Encoding {
+    pub(crate) fn encoding(&self) -> Encoding {
         self.encoding
     }
 }

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 /// One failed request.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum ClientError {
+pub(crate) enum ClientError {
     /// The server answered with an error status.
     #[error("the endpoint answered HTTP {status}{}: {message}", code.as_ref().map(|c| format!(" ({c})")).unwrap_or_default())]
     Status { status: u16, code: Option<String>, message: String, retry_after: Option<Duration> },
@@ -30,7 +30,7 @@ pub enum ClientError {
 
 impl ClientError {
     /// A short stable name for records, logs and the retry statistics.
-    pub fn kind(&self) -> &'static str {
+    pub(crate) fn kind(&self) -> &'static str {
         match self {
             ClientError::Status { status: 429, code, .. }
                 if code.as_deref() == Some("insufficient_quota") =>
@@ -51,7 +51,7 @@ impl ClientError {
     }
 
     /// The server's own wait hint, when it gave one.
-    pub fn retry_after(&self) -> Option<Duration> {
+    pub(crate) fn retry_after(&self) -> Option<Duration> {
         match self {
             ClientError::Status { retry_after, .. } => *retry_after,
             _ => None,

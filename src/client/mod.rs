@@ -17,10 +17,10 @@ use async_openai::config::OpenAIConfig;
 use async_openai::error::OpenAIError;
 use serde_json::Value;
 
-pub use error::ClientError;
-pub use retry::{Decision, RetryPolicy, RetryState};
-pub use settings::{ApiKey, EndpointSettings, ResponseFormat};
-pub use wire::WireRequest;
+pub(crate) use error::ClientError;
+pub(crate) use retry::{Decision, RetryPolicy, RetryState};
+pub(crate) use settings::{ApiKey, EndpointSettings, ResponseFormat};
+pub(crate) use wire::WireRequest;
 
 use crate::limiter::ServerState;
 use crate::prompt::Messages;
@@ -29,34 +29,34 @@ use wire::{parse_completion, truncate};
 
 /// A reply shape: its name and strict JSON schema.
 #[derive(Debug, Clone)]
-pub struct ReplySchema {
-    pub name: &'static str,
-    pub schema: Value,
+pub(crate) struct ReplySchema {
+    pub(crate) name: &'static str,
+    pub(crate) schema: Value,
 }
 
 /// One chat request, before it becomes JSON.
 #[derive(Debug, Clone)]
-pub struct ChatRequest<'a> {
-    pub messages: &'a Messages,
-    pub schema: &'a ReplySchema,
+pub(crate) struct ChatRequest<'a> {
+    pub(crate) messages: &'a Messages,
+    pub(crate) schema: &'a ReplySchema,
     /// The completion budget.
-    pub max_tokens: u32,
+    pub(crate) max_tokens: u32,
 }
 
 /// A successful answer.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ChatResponse {
-    pub content: String,
-    pub prompt_tokens: u64,
-    pub completion_tokens: u64,
+pub(crate) struct ChatResponse {
+    pub(crate) content: String,
+    pub(crate) prompt_tokens: u64,
+    pub(crate) completion_tokens: u64,
 }
 
 /// The outcome of one attempt: the answer or error, and what the response headers said about
 /// the server's limits.
 #[derive(Debug)]
-pub struct Attempt {
-    pub result: Result<ChatResponse, ClientError>,
-    pub server: Option<ServerState>,
+pub(crate) struct Attempt {
+    pub(crate) result: Result<ChatResponse, ClientError>,
+    pub(crate) server: Option<ServerState>,
 }
 
 impl Attempt {
@@ -67,7 +67,7 @@ impl Attempt {
     /// the whole completion budget asked for, used or not (refunding unused completion tokens
     /// would overdraw them). A rate-limited request was not counted at all. Other failures keep
     /// their charge, to stay on the safe side.
-    pub fn charged(&self, request: &WireRequest) -> Option<u32> {
+    pub(crate) fn charged(&self, request: &WireRequest) -> Option<u32> {
         match &self.result {
             Ok(response) => Some(
                 u32::try_from(response.prompt_tokens)
@@ -82,7 +82,7 @@ impl Attempt {
 
 /// The endpoint, as the engine sees it.
 #[derive(Clone)]
-pub struct Client {
+pub(crate) struct Client {
     inner: async_openai::Client<OpenAIConfig>,
     model: String,
     response_format: ResponseFormat,
@@ -107,7 +107,7 @@ pub fn install_crypto_provider() {
 
 impl Client {
     /// Build the one HTTP client of the run, for the endpoint at `base_url` (…/v1).
-    pub fn new(base_url: &str, endpoint: &EndpointSettings) -> Result<Client, ClientError> {
+    pub(crate) fn new(base_url: &str, endpoint: &EndpointSettings) -> Result<Client, ClientError> {
         install_crypto_provider();
         let http = reqwest::Client::builder()
             .timeout(endpoint.timeout)
@@ -132,26 +132,22 @@ impl Client {
         })
     }
 
-    pub fn model(&self) -> &str {
+    pub(crate) fn model(&self) -> &str {
         &self.model
     }
 
-    pub fn base_url(&self) -> &str {
-        &self.base_url
-    }
-
     /// `request` as it will go on the wire.
-    pub fn prepare(&self, request: &ChatRequest<'_>) -> WireRequest {
+    pub(crate) fn prepare(&self, request: &ChatRequest<'_>) -> WireRequest {
         WireRequest::new(&self.model, request, self.response_format, self.temperature)
     }
 
     /// Whether the prompt itself must carry the schema (the server does not enforce it).
-    pub fn schema_in_prompt(&self) -> bool {
+    pub(crate) fn schema_in_prompt(&self) -> bool {
         self.response_format != ResponseFormat::JsonSchema
     }
 
     /// Send one request, once.
-    pub async fn send(&self, request: &WireRequest) -> Attempt {
+    pub(crate) async fn send(&self, request: &WireRequest) -> Attempt {
         let slot: transport::MetaSlot = Arc::new(Mutex::new(None));
         let chat = self.inner.chat();
         let call = chat.create_byot::<&Value, Value>(request.body());

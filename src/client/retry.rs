@@ -19,15 +19,15 @@ use super::wire::WireRequest;
 
 /// How patient retrying is. Which errors are retried at all is [`RetryState::decide`]'s rule.
 #[derive(Debug, Clone)]
-pub struct RetryPolicy {
+pub(crate) struct RetryPolicy {
     /// Attempts in all, the first included.
-    pub max_attempts: u32,
+    pub(crate) max_attempts: u32,
     /// First backoff; doubled each retry, with jitter.
-    pub base_delay: Duration,
+    pub(crate) base_delay: Duration,
     /// Longest single backoff.
-    pub max_delay: Duration,
+    pub(crate) max_delay: Duration,
     /// Largest completion budget a truncated answer may be retried with.
-    pub max_completion_tokens: u32,
+    pub(crate) max_completion_tokens: u32,
 }
 
 impl Default for RetryPolicy {
@@ -57,7 +57,7 @@ impl RetryPolicy {
 
 /// What to do after a failed attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Decision {
+pub(crate) enum Decision {
     /// Send the (possibly enlarged) request again after this wait.
     Retry(Duration),
     /// This request can never succeed as is: record the failure, go on with other articles.
@@ -68,24 +68,24 @@ pub enum Decision {
 
 /// One request's attempts so far.
 #[derive(Debug)]
-pub struct RetryState<'p> {
+pub(crate) struct RetryState<'p> {
     policy: &'p RetryPolicy,
     attempts: u32,
 }
 
 impl<'p> RetryState<'p> {
-    pub fn new(policy: &'p RetryPolicy) -> Self {
+    pub(crate) fn new(policy: &'p RetryPolicy) -> Self {
         RetryState { policy, attempts: 0 }
     }
 
     /// Attempts that failed so far (each decided once).
-    pub fn attempts(&self) -> u32 {
+    pub(crate) fn attempts(&self) -> u32 {
         self.attempts
     }
 
     /// The decision after `error` on the latest attempt of `request`, which is enlarged here
     /// when the answer was cut at its budget.
-    pub fn decide(&mut self, error: &ClientError, request: &mut WireRequest) -> Decision {
+    pub(crate) fn decide(&mut self, error: &ClientError, request: &mut WireRequest) -> Decision {
         self.attempts += 1;
         let retry = match error {
             ClientError::Status { status, code, .. } => match (*status, code.as_deref()) {

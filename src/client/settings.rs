@@ -7,7 +7,7 @@ use std::time::Duration;
 /// The API key. It has no `Serialize` and its `Debug` prints nothing of it, so it cannot leak
 /// into logs, records or the cache by accident.
 #[derive(Clone)]
-pub struct ApiKey(String);
+pub(crate) struct ApiKey(String);
 
 impl ApiKey {
     pub(crate) fn new(key: impl Into<String>) -> Self {
@@ -29,7 +29,7 @@ impl fmt::Debug for ApiKey {
 
 /// How the model is asked to shape its answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ResponseFormat {
+pub(crate) enum ResponseFormat {
     /// `response_format: json_schema`, strict: the server guarantees the shape.
     JsonSchema,
     /// `response_format: json_object`: any JSON; the schema is given in the prompt.
@@ -41,15 +41,15 @@ pub enum ResponseFormat {
 /// How requests to the endpoint are made. Where they go (a URL, or the built-in mock's
 /// address) is the run's choice, given to [`super::Client::new`] beside these.
 #[derive(Debug, Clone)]
-pub struct EndpointSettings {
+pub(crate) struct EndpointSettings {
     /// None for a server that needs no key (the built-in mock).
-    pub api_key: Option<ApiKey>,
+    pub(crate) api_key: Option<ApiKey>,
     /// Model name sent with every request, and part of every cache key.
-    pub model: String,
+    pub(crate) model: String,
     /// How answers are constrained.
-    pub response_format: ResponseFormat,
+    pub(crate) response_format: ResponseFormat,
     /// Sampling temperature, sent only when set.
-    pub temperature: Option<f32>,
+    pub(crate) temperature: Option<f32>,
     /// Per-request timeout.
-    pub timeout: Duration,
+    pub(crate) timeout: Duration,
 }

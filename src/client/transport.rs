@@ -12,21 +12,21 @@ use futures::future::BoxFuture;
 use super::header::{ResponseMeta, is_kept};
 
 /// A slot the caller owns for the duration of one request.
-pub type MetaSlot = Arc<Mutex<Option<ResponseMeta>>>;
+pub(crate) type MetaSlot = Arc<Mutex<Option<ResponseMeta>>>;
 
 tokio::task_local! {
     /// Set around each request by the client, read by `HeaderCapture` in the same task.
-    pub static META_SLOT: MetaSlot;
+    pub(crate) static META_SLOT: MetaSlot;
 }
 
 /// Records response metadata into the task's `META_SLOT`, if one is set.
 #[derive(Clone)]
-pub struct HeaderCapture {
+pub(crate) struct HeaderCapture {
     inner: ReqwestService,
 }
 
 impl HeaderCapture {
-    pub fn new(client: reqwest::Client) -> Self {
+    pub(crate) fn new(client: reqwest::Client) -> Self {
         Self { inner: ReqwestService::new(client) }
     }
 }

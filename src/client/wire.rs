@@ -16,7 +16,7 @@ const TOKENS_PER_REQUEST: u32 = 3;
 /// A request as it goes on the wire. Its body is deterministic, so it keys the cache; the
 /// completion budget can only change through [`WireRequest::enlarge`].
 #[derive(Debug, Clone)]
-pub struct WireRequest {
+pub(crate) struct WireRequest {
     body: Value,
     /// The field that carries the completion budget for this model.
     budget_field: &'static str,
@@ -57,18 +57,18 @@ impl WireRequest {
     }
 
     /// The exact JSON sent.
-    pub fn body(&self) -> &Value {
+    pub(crate) fn body(&self) -> &Value {
         &self.body
     }
 
     /// The completion budget asked for.
-    pub fn max_tokens(&self) -> u32 {
+    pub(crate) fn max_tokens(&self) -> u32 {
         self.max_tokens
     }
 
     /// Prompt tokens as the server will count them: each message's content by `counter`, plus
     /// the chat framing. Tokenizing is not free: count once per request, not per attempt.
-    pub fn prompt_estimate(&self, counter: &TokenCounter) -> u32 {
+    pub(crate) fn prompt_estimate(&self, counter: &TokenCounter) -> u32 {
         let messages = self.body["messages"].as_array().map(Vec::as_slice).unwrap_or_default();
         let tokens: usize = messages
             .iter()

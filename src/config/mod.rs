@@ -185,9 +185,9 @@ impl Settings {
             Command::MockServer(args) => Settings::MockServer(resolve_mock_server(args)?),
             Command::Cache(args) => Settings::Cache(CacheCommandSettings {
                 action: match args.action {
-                    cli::CacheAction::Stats => CacheAction::Stats,
-                    cli::CacheAction::Clear => CacheAction::Clear,
-                    cli::CacheAction::Path => CacheAction::Path,
+                    cli::CacheActionArg::Stats => CacheAction::Stats,
+                    cli::CacheActionArg::Clear => CacheAction::Clear,
+                    cli::CacheActionArg::Path => CacheAction::Path,
                 },
                 path: match args.cache {
                     Some(path) => path,

@@ -17,13 +17,13 @@ use std::sync::LazyLock;
 use dom_smoothie::{Config, Readability, TextMode};
 use regex::Regex;
 
-pub struct HtmlArticle {
-    pub title: Option<String>,
-    pub text: String,
+pub(crate) struct HtmlArticle {
+    pub(crate) title: Option<String>,
+    pub(crate) text: String,
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum HtmlError {
+pub(crate) enum HtmlError {
     #[error("no article text found in the HTML document")]
     NoContent,
     #[error("HTML document is empty")]
@@ -59,7 +59,7 @@ static TAG: LazyLock<Regex> = LazyLock::new(|| re(r"(?s)<[^>]*>"));
 static ENTITY: LazyLock<Regex> = LazyLock::new(|| re(r"&(#x[0-9A-Fa-f]{1,6}|#[0-9]{1,7}|[A-Za-z]{2,8});"));
 
 /// Extract headline (og:title, then <title> minus a " - SiteName"/" | SiteName" suffix, then <h1>) and main text (paragraphs separated by \n) using the dom_smoothie crate (readability port; crate version 0.19). Fall back to the visible text of <body> block elements if readability finds nothing. The result is then passed through clean() by the caller.
-pub fn extract(html: &str) -> Result<HtmlArticle, HtmlError> {
+pub(crate) fn extract(html: &str) -> Result<HtmlArticle, HtmlError> {
     if html.trim().is_empty() {
         return Err(HtmlError::Empty);
     }

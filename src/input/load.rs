@@ -33,13 +33,13 @@ fn kind_of(path: &Path) -> Kind {
 ///
 /// Directories are listed as the walk reaches them, so what is held is the listings along the
 /// current path, not every file of a tree of any size.
-pub fn expand_inputs(inputs: &[PathBuf]) -> InputPaths {
+pub(crate) fn expand_inputs(inputs: &[PathBuf]) -> InputPaths {
     InputPaths { pending: inputs.iter().rev().cloned().map(Pending::Given).collect() }
 }
 
 /// Iterator over the article files of some inputs; see [`expand_inputs`].
 #[derive(Debug)]
-pub struct InputPaths {
+pub(crate) struct InputPaths {
     /// What is left to visit, the next one last.
     pending: Vec<Pending>,
 }
@@ -94,7 +94,7 @@ fn is_article_file(path: &Path) -> bool {
 /// How many articles the inputs hold, for progress: one per file, one per non-empty JSONL
 /// line. None when stdin is among them (it can be read only once). Streams through the files,
 /// so it costs a quick read but no memory.
-pub fn count_articles(inputs: &[PathBuf]) -> Option<u64> {
+pub(crate) fn count_articles(inputs: &[PathBuf]) -> Option<u64> {
     let mut total = 0u64;
     for path in expand_inputs(inputs) {
         if path == Path::new("-") {
@@ -119,12 +119,12 @@ pub fn count_articles(inputs: &[PathBuf]) -> Option<u64> {
 
 /// Start the reader thread. At most `capacity` articles wait in the channel, which bounds
 /// memory whatever the batch size.
-pub fn spawn_reader(inputs: Vec<PathBuf>, capacity: usize) -> mpsc::Receiver<Loaded> {
+pub(crate) fn spawn_reader(inputs: Vec<PathBuf>, capacity: usize) -> mpsc::Receiver<Loaded> {
     let (tx, rx) = mpsc::channel(capacity.max(1));
     std::thread::Builder::new()
         .name("ko2en-reader".into())
         .spawn(move || {
-            let mut reader = Reader { tx, index: 0 };
+            let mut reader = Reader { tx };
             for path in expand_inputs(&inputs) {
                 if !reader.read_path(&path) {
                     break; // the receiver is gone: the run is over
@@ -137,14 +137,12 @@ pub fn spawn_reader(inputs: Vec<PathBuf>, capacity: usize) -> mpsc::Receiver<Loa
 
 struct Reader {
     tx: mpsc::Sender<Loaded>,
-    index: usize,
 }
 
 impl Reader {
     /// Send one item; false when nobody listens any more.
     fn send(&mut self, id: String, source: SourceRef, article: Result<Article, InputError>) -> bool {
-        let loaded = Loaded { index: self.index, id, source, article };
-        self.index += 1;
+        let loaded = Loaded { id, source, article };
         self.tx.blocking_send(loaded).is_ok()
     }
 
@@ -378,7 +376,6 @@ mod tests {
         assert_eq!(items[2].id, "batch:4");
         let err = items[3].article.as_ref().unwrap_err().to_string();
         assert!(err.contains("\"text\" is missing"), "{err}");
-        assert_eq!(items.iter().map(|l| l.index).collect::<Vec<_>>(), [0, 1, 2, 3]);
     }
 
     #[test]

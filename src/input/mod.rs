@@ -5,8 +5,8 @@
 //! and file I/O never blocks the async runtime. Each is then prepared for the model (`prepare`:
 //! cleaned by [`clean`], headline found).
 
-pub mod clean;
-pub mod html;
+pub(crate) mod clean;
+pub(crate) mod html;
 mod load;
 mod prepare;
 
@@ -15,15 +15,15 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-pub use load::{count_articles, expand_inputs, spawn_reader};
-pub use prepare::{Prepared, prepare};
+pub(crate) use load::{count_articles, spawn_reader};
+pub(crate) use prepare::{Prepared, prepare};
 
 /// Where an article came from: a path (or `-` for stdin) and, for JSONL, its line number.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SourceRef {
-    pub path: PathBuf,
+pub(crate) struct SourceRef {
+    pub(crate) path: PathBuf,
     /// 1-based line of a JSONL file.
-    pub line: Option<usize>,
+    pub(crate) line: Option<usize>,
 }
 
 impl fmt::Display for SourceRef {
@@ -45,21 +45,21 @@ impl Serialize for SourceRef {
 
 /// One article as read, before cleaning.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Article {
-    pub id: String,
-    pub source: SourceRef,
+pub(crate) struct Article {
+    pub(crate) id: String,
+    pub(crate) source: SourceRef,
     /// The headline, when the source names one (JSONL `title`, HTML `og:title`). A plain text
     /// file's headline is found by cleaning (its first surviving line).
-    pub title: Option<String>,
+    pub(crate) title: Option<String>,
     /// The body as read.
-    pub text: String,
+    pub(crate) text: String,
     /// Fields of a JSONL line other than `id`, `title` and `text`, untouched.
-    pub meta: serde_json::Map<String, serde_json::Value>,
+    pub(crate) meta: serde_json::Map<String, serde_json::Value>,
 }
 
 /// Why one article could not be read. It becomes that article's error record; the batch goes on.
 #[derive(Debug, Clone, thiserror::Error)]
-pub enum InputError {
+pub(crate) enum InputError {
     #[error("cannot read {path}: {message}")]
     Io { path: String, message: String },
     #[error("{path} is not UTF-8 text (invalid byte at offset {offset}); convert it to UTF-8 first")]
@@ -78,7 +78,7 @@ pub enum InputError {
 
 impl InputError {
     /// Stable machine-readable kind for the record's `error.kind`.
-    pub fn kind(&self) -> &'static str {
+    pub(crate) fn kind(&self) -> &'static str {
         match self {
             InputError::Io { .. } => "io",
             InputError::NotUtf8 { .. } => "not_utf8",
@@ -90,13 +90,12 @@ impl InputError {
     }
 }
 
-/// An item of the input stream: the article, or why the thing at `source` could not be read.
+/// An item of the input stream, in input order: the article, or why the thing at `source`
+/// could not be read.
 #[derive(Debug)]
-pub struct Loaded {
-    /// Position in the batch (0-based), which fixes the output order.
-    pub index: usize,
+pub(crate) struct Loaded {
     /// A fallback id for error records (file stem, or stem:line).
-    pub id: String,
-    pub source: SourceRef,
-    pub article: Result<Article, InputError>,
+    pub(crate) id: String,
+    pub(crate) source: SourceRef,
+    pub(crate) article: Result<Article, InputError>,
 }

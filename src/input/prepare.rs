@@ -6,23 +6,23 @@ use super::{Article, InputError, SourceRef};
 
 /// An article ready for the model.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Prepared {
-    pub id: String,
-    pub source: SourceRef,
-    pub title: String,
-    pub text: String,
-    pub meta: serde_json::Map<String, serde_json::Value>,
+pub(crate) struct Prepared {
+    pub(crate) id: String,
+    pub(crate) source: SourceRef,
+    pub(crate) title: String,
+    pub(crate) text: String,
+    pub(crate) meta: serde_json::Map<String, serde_json::Value>,
     /// Reporters, photo credits and copyright holder the cleaner took out of the text.
-    pub byline: ArticleMetadata,
+    pub(crate) byline: ArticleMetadata,
     /// What cleaning removed and why (shown by `ko2en clean`).
-    pub removed: Vec<Removed>,
+    pub(crate) removed: Vec<Removed>,
 }
 
 /// Clean the page (furniture, promos, bylines, trailing headlines: see [`clean`]) and find the
 /// headline: the source's own title, or the first line that survives cleaning. With `clean`
 /// false (`--no-clean`) the text is only normalised (NFC, whitespace): the headline is the
 /// given title or the first non-empty line, the body everything else.
-pub fn prepare(article: Article, clean: bool) -> Result<Prepared, InputError> {
+pub(crate) fn prepare(article: Article, clean: bool) -> Result<Prepared, InputError> {
     let cleaned = if clean {
         clean::clean(article.title.as_deref(), &article.text)
     } else {

@@ -15,7 +15,7 @@ pub(super) const UNIT: i128 = 60_000_000_000;
 /// `tokio::time::advance`) drive governor too. Its instants are durations
 /// since the limiter's origin, which governor supports out of the box.
 #[derive(Debug, Clone)]
-pub struct TokioClock {
+pub(crate) struct TokioClock {
     pub(super) origin: Instant,
 }
 

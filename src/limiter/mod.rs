@@ -90,33 +90,33 @@ use governor::{Quota, RateLimiter};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-pub use bucket::TokioClock;
+pub(crate) use bucket::TokioClock;
 use bucket::{Bucket, UNIT};
 
 /// What a response's headers said about the server's limits (parsed by the client, which
 /// owns every header).
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct ServerState {
-    pub limit_requests: Option<u32>,
-    pub remaining_requests: Option<u32>,
-    pub reset_requests: Option<Duration>,
-    pub limit_tokens: Option<u32>,
-    pub remaining_tokens: Option<u32>,
-    pub reset_tokens: Option<Duration>,
-    pub retry_after: Option<Duration>,
+pub(crate) struct ServerState {
+    pub(crate) limit_requests: Option<u32>,
+    pub(crate) remaining_requests: Option<u32>,
+    pub(crate) reset_requests: Option<Duration>,
+    pub(crate) limit_tokens: Option<u32>,
+    pub(crate) remaining_tokens: Option<u32>,
+    pub(crate) reset_tokens: Option<Duration>,
+    pub(crate) retry_after: Option<Duration>,
 }
 
 /// No limit at all by default.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Budget {
+pub(crate) struct Budget {
     /// requests per minute, None = unlimited
-    pub rpm: Option<NonZeroU32>,
+    pub(crate) rpm: Option<NonZeroU32>,
     /// tokens per minute, None = unlimited
-    pub tpm: Option<NonZeroU32>,
+    pub(crate) tpm: Option<NonZeroU32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum LimitError {
+pub(crate) enum LimitError {
     #[error(
         "this request needs {needed} tokens but the whole tokens-per-minute budget is {budget}; it can never be sent as is"
     )]
@@ -124,12 +124,12 @@ pub enum LimitError {
 }
 
 #[derive(Debug, Clone, Default)]
-pub struct LimiterStats {
-    pub requests: u64,
-    pub tokens_charged: u64,
-    pub tokens_refunded: u64,
-    pub waited: Duration,
-    pub server_tightened: u64,
+pub(crate) struct LimiterStats {
+    pub(crate) requests: u64,
+    pub(crate) tokens_charged: u64,
+    pub(crate) tokens_refunded: u64,
+    pub(crate) waited: Duration,
+    pub(crate) server_tightened: u64,
 }
 
 type Gov = RateLimiter<NotKeyed, InMemoryState, TokioClock, NoOpMiddleware<Duration>>;
@@ -157,7 +157,7 @@ struct Inner {
     stats: LimiterStats,
 }
 
-enum Decision {
+enum Plan {
     /// Granted, with the grant's sequence number.
     Granted(u64),
     /// Sleep until this instant (ns since origin), or until notified.
@@ -178,11 +178,11 @@ impl Inner {
         r
     }
 
-    fn decide(&mut self, id: u64, now: i128, origin: Instant) -> Decision {
+    fn decide(&mut self, id: u64, now: i128, origin: Instant) -> Plan {
         let me = self.queue[&id].tokens;
         let r_me = self.ready(me, self.tokens.as_ref(), self.reqs.as_ref());
         if r_me > now {
-            return Decision::At(r_me);
+            return Plan::At(r_me);
         }
         let (&head_id, head) = self.queue.first_key_value().expect("we are queued");
         if head_id != id {
@@ -202,7 +202,7 @@ impl Inner {
                 b.charge(1, now);
             }
             if self.ready(head.tokens, tb.as_ref(), rb.as_ref()) > allowed_until {
-                return Decision::Blocked;
+                return Plan::Blocked;
             }
         }
         if let Some(gov) = &self.gov
@@ -210,7 +210,7 @@ impl Inner {
         {
             // Governor is the authority on requests; trust its wake-up time.
             let at = origin + not_until.earliest_possible();
-            return Decision::At(at.saturating_duration_since(origin).as_nanos() as i128);
+            return Plan::At(at.saturating_duration_since(origin).as_nanos() as i128);
         }
         if let Some(b) = self.reqs.as_mut() {
             b.charge(1, now);
@@ -223,7 +223,7 @@ impl Inner {
         self.stats.tokens_charged += me as u64;
         self.next_grant += 1;
         self.open.insert(self.next_grant, (me, now));
-        Decision::Granted(self.next_grant)
+        Plan::Granted(self.next_grant)
     }
 }
 
@@ -249,7 +249,7 @@ impl Shared {
 }
 
 /// Shared as `Arc<Limiter>` by the worker pool.
-pub struct Limiter {
+pub(crate) struct Limiter {
     shared: Arc<Shared>,
 }
 
@@ -272,13 +272,14 @@ impl Drop for WaitGuard<'_> {
 
 impl Limiter {
     /// A limiter that grants exactly the budget (the arithmetic the tests pin).
-    pub fn new(budget: Budget) -> Limiter {
+    #[cfg(test)]
+    pub(crate) fn new(budget: Budget) -> Limiter {
         Limiter::with_reserve(budget, 0)
     }
 
     /// A limiter that keeps `reserve_permille` thousandths of each budget (at least one unit)
     /// unused, so that the drift between our clock and the server's never meets a 429.
-    pub fn with_reserve(budget: Budget, reserve_permille: u32) -> Limiter {
+    pub(crate) fn with_reserve(budget: Budget, reserve_permille: u32) -> Limiter {
         let origin = Instant::now();
         let gov = budget
             .rpm
@@ -305,7 +306,7 @@ impl Limiter {
     }
 
     /// Wait until one request costing `tokens` may be sent, then charge it.
-    pub async fn acquire(&self, tokens: u32) -> Result<Grant, LimitError> {
+    pub(crate) async fn acquire(&self, tokens: u32) -> Result<Grant, LimitError> {
         if let Some(tpm) = self.shared.tpm
             && tokens > tpm.get()
         {
@@ -330,25 +331,25 @@ impl Limiter {
             let decision = {
                 let mut inner = shared.lock();
                 let d = inner.decide(id, shared.now_ns(), shared.origin);
-                if let Decision::Granted(_) = d {
+                if let Plan::Granted(_) = d {
                     inner.stats.waited += start.elapsed();
                 }
                 d
             };
             match decision {
-                Decision::Granted(seq) => {
+                Plan::Granted(seq) => {
                     guard.done = true;
                     // Budget moved: the next head / overtakers must re-plan.
                     shared.notify.notify_waiters();
                     return Ok(Grant { shared: self.shared.clone(), tokens, seq });
                 }
-                Decision::At(ns) => {
+                Plan::At(ns) => {
                     tokio::select! {
                         _ = tokio::time::sleep_until(shared.instant(ns)) => {}
                         _ = &mut notified => {}
                     }
                 }
-                Decision::Blocked => notified.await,
+                Plan::Blocked => notified.await,
             }
         }
     }
@@ -365,17 +366,18 @@ impl Limiter {
     ///
     /// Without the grant whose answer this is (see [`Grant::observe`]), the figures are taken
     /// as measured now.
-    pub fn observe(&self, state: &ServerState) {
+    #[cfg(test)]
+    pub(crate) fn observe(&self, state: &ServerState) {
         observe_after(&self.shared, None, state);
     }
 
-    pub fn stats(&self) -> LimiterStats {
+    pub(crate) fn stats(&self) -> LimiterStats {
         self.shared.lock().stats.clone()
     }
 
     /// The limits paced to now: the settings, or the server's where it advertised stricter
     /// ones or none were set.
-    pub fn budget(&self) -> Budget {
+    pub(crate) fn budget(&self) -> Budget {
         let inner = self.shared.lock();
         let cap =
             |b: Option<&Bucket>| b.and_then(|b| NonZeroU32::new(u32::try_from(b.cap).unwrap_or(u32::MAX)));
@@ -500,7 +502,7 @@ fn adopted(
 /// full charge (the conservative choice). After a 429 the request used no
 /// tokens server-side: `settle(0)` gives them back.
 #[must_use = "settle the grant with the usage the server reported"]
-pub struct Grant {
+pub(crate) struct Grant {
     shared: Arc<Shared>,
     tokens: u32,
     /// Issue order: tells which grants went out after this one.
@@ -521,18 +523,14 @@ impl Drop for Grant {
 }
 
 impl Grant {
-    pub fn tokens(&self) -> u32 {
-        self.tokens
-    }
-
     /// [`Limiter::observe`] for the response to this grant's request, whose figures the server
     /// measured when the request arrived.
-    pub fn observe(&self, state: &ServerState) {
+    pub(crate) fn observe(&self, state: &ServerState) {
         observe_after(&self.shared, Some(self.seq), state);
     }
 
     /// Reconcile with the server-reported usage (prompt + completion).
-    pub fn settle(self, actual_tokens: u32) {
+    pub(crate) fn settle(self, actual_tokens: u32) {
         let shared = &*self.shared;
         let now = shared.now_ns();
         let mut inner = shared.lock();

@@ -12,12 +12,12 @@ use serde_json::{Value, json};
 use super::budget::{self, Verdict};
 use super::fault::{self, Fault};
 use super::log::Trace;
-use super::{DropConnection, MOCK_MODEL, Shared, reply};
+use super::{DropConnection, MOCK_MODEL, MockShared, reply};
 
 /// What `answer` decided: a response to send now, or a completion to stream.
-pub(crate) enum Answer {
+pub(crate) enum MockAnswer {
     Now(Response),
-    Stream { completion: Completion, include_usage: bool },
+    Stream { completion: MockCompletion, include_usage: bool },
 }
 
 /// OpenAI's error body.
@@ -31,17 +31,17 @@ fn bad_request(message: &str) -> Response {
 }
 
 /// A finished answer, before it is sent whole or streamed.
-pub(crate) struct Completion {
-    pub id: String,
-    pub created: u64,
-    pub model: String,
-    pub content: String,
-    pub finish_reason: &'static str,
-    pub prompt_tokens: u64,
-    pub completion_tokens: u64,
+pub(crate) struct MockCompletion {
+    pub(crate) id: String,
+    pub(crate) created: u64,
+    pub(crate) model: String,
+    pub(crate) content: String,
+    pub(crate) finish_reason: &'static str,
+    pub(crate) prompt_tokens: u64,
+    pub(crate) completion_tokens: u64,
 }
 
-impl Completion {
+impl MockCompletion {
     pub(crate) fn usage(&self) -> Value {
         json!({
             "prompt_tokens": self.prompt_tokens,
@@ -73,13 +73,13 @@ impl Completion {
 /// receives the `x-ratelimit-*` headers as they stood when the request was admitted or
 /// refused, which is when an API's limiter measures them (not after the answer's latency).
 pub(crate) async fn answer(
-    shared: &Shared,
+    shared: &MockShared,
     headers: &HeaderMap,
     body: &[u8],
     hash: [u8; 32],
     trace: &mut Trace,
     rate_limits: &mut Vec<(&'static str, String)>,
-) -> Answer {
+) -> MockAnswer {
     let options = &shared.options;
     if let Some(key) = &options.require_key {
         let sent = headers
@@ -89,7 +89,7 @@ pub(crate) async fn answer(
             .unwrap_or_default();
         if sent != key {
             trace.entry.faults.push("invalid_api_key".into());
-            return Answer::Now(error(
+            return MockAnswer::Now(error(
                 StatusCode::UNAUTHORIZED,
                 "invalid_request_error",
                 Some("invalid_api_key"),
@@ -99,7 +99,7 @@ pub(crate) async fn answer(
     }
     if options.quota_exhausted {
         trace.entry.faults.push("insufficient_quota".into());
-        return Answer::Now(error(
+        return MockAnswer::Now(error(
             StatusCode::TOO_MANY_REQUESTS,
             "insufficient_quota",
             Some("insufficient_quota"),
@@ -108,11 +108,11 @@ pub(crate) async fn answer(
     }
     let request: Value = match serde_json::from_slice(body) {
         Ok(v @ Value::Object(_)) => v,
-        Ok(_) => return Answer::Now(bad_request("the body must be a JSON object")),
-        Err(e) => return Answer::Now(bad_request(&format!("invalid JSON body: {e}"))),
+        Ok(_) => return MockAnswer::Now(bad_request("the body must be a JSON object")),
+        Err(e) => return MockAnswer::Now(bad_request(&format!("invalid JSON body: {e}"))),
     };
     let Some(messages) = request.get("messages").and_then(Value::as_array).filter(|m| !m.is_empty()) else {
-        return Answer::Now(bad_request("'messages' must be a non-empty array"));
+        return MockAnswer::Now(bad_request("'messages' must be a non-empty array"));
     };
     let model = request.get("model").and_then(Value::as_str).unwrap_or(MOCK_MODEL).to_string();
     let max_tokens = request
@@ -139,7 +139,7 @@ pub(crate) async fn answer(
         Verdict::Admitted => {}
         Verdict::TooLarge { per_minute, requested } => {
             trace.entry.faults.push("request_too_large".into());
-            return Answer::Now(rate_limited(
+            return MockAnswer::Now(rate_limited(
                 budget::Limit::Tokens,
                 &format!(
                     "Request too large for {model} on tokens per min (TPM): Limit {per_minute}, Requested {requested}. The input or output tokens must be reduced in order to run successfully."
@@ -154,7 +154,7 @@ pub(crate) async fn answer(
                 limit.describe(),
                 budget::go_duration(wait),
             );
-            return Answer::Now(rate_limited(limit, &message, Some(wait)));
+            return MockAnswer::Now(rate_limited(limit, &message, Some(wait)));
         }
     }
 
@@ -171,17 +171,17 @@ pub(crate) async fn answer(
         Some(Fault::Drop) => {
             let mut response = StatusCode::OK.into_response();
             response.extensions_mut().insert(DropConnection);
-            return Answer::Now(response);
+            return MockAnswer::Now(response);
         }
         Some(Fault::Fail(502)) => {
             // What a reverse proxy in front of the API sends, not OpenAI's JSON.
             let page = "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n";
-            return Answer::Now(
+            return MockAnswer::Now(
                 (StatusCode::BAD_GATEWAY, [(header::CONTENT_TYPE, "text/html")], page).into_response(),
             );
         }
         Some(Fault::Fail(503)) => {
-            return Answer::Now(error(
+            return MockAnswer::Now(error(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "server_error",
                 None,
@@ -196,7 +196,7 @@ pub(crate) async fn answer(
             } else {
                 format!("The mock answered {status} because it was asked to.")
             };
-            return Answer::Now(error(status, kind, None, &message));
+            return MockAnswer::Now(error(status, kind, None, &message));
         }
         Some(Fault::Hang) => tokio::time::sleep(options.hang).await,
         Some(Fault::Hangul) => content = reply::leak_hangul(&content),
@@ -214,7 +214,7 @@ pub(crate) async fn answer(
         finish_reason = "length";
     }
     trace.entry.completion_tokens = completion_tokens as u64;
-    let completion = Completion {
+    let completion = MockCompletion {
         id: format!("chatcmpl-mock-{}", &trace.entry.body_sha256[..16]),
         created,
         model,
@@ -227,19 +227,19 @@ pub(crate) async fn answer(
         // A body cut off mid-way, as from a proxy that gave up: a 200 that is not JSON.
         let text = completion.to_json().to_string();
         let cut: String = text.chars().take(text.chars().count() / 2).collect();
-        return Answer::Now(
+        return MockAnswer::Now(
             (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], cut).into_response(),
         );
     }
     if trace.entry.stream {
         let include_usage =
             request.pointer("/stream_options/include_usage").and_then(Value::as_bool).unwrap_or(false);
-        return Answer::Stream { completion, include_usage };
+        return MockAnswer::Stream { completion, include_usage };
     }
     if !options.per_token.is_zero() {
         tokio::time::sleep(options.per_token * completion.completion_tokens as u32).await;
     }
-    Answer::Now(Json(completion.to_json()).into_response())
+    MockAnswer::Now(Json(completion.to_json()).into_response())
 }
 
 /// A 429 `rate_limit_exceeded`, with OpenAI's wait hints when waiting helps.
@@ -259,7 +259,7 @@ fn rate_limited(limit: budget::Limit, message: &str, wait: Option<Duration>) -> 
 
 /// Tokens of a message list as OpenAI counts them: each message's content plus a few tokens of
 /// framing per message and for the reply's priming.
-pub fn prompt_tokens(messages: &[Value]) -> usize {
+pub(crate) fn prompt_tokens(messages: &[Value]) -> usize {
     let content: usize = messages
         .iter()
         .map(|m| m.get("content").and_then(Value::as_str).map(count_tokens).unwrap_or(0) + 4)

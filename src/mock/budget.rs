@@ -12,16 +12,16 @@ use tokio::time::Instant;
 
 /// One per-minute budget.
 #[derive(Debug, Clone)]
-struct Bucket {
+struct MockBucket {
     /// The budget per minute, which is also the bucket's size.
     limit: u64,
     level: f64,
     updated: Instant,
 }
 
-impl Bucket {
-    fn full(limit: u64, now: Instant) -> Bucket {
-        Bucket { limit, level: limit as f64, updated: now }
+impl MockBucket {
+    fn full(limit: u64, now: Instant) -> MockBucket {
+        MockBucket { limit, level: limit as f64, updated: now }
     }
 
     fn per_second(&self) -> f64 {
@@ -52,14 +52,14 @@ impl Bucket {
 
 /// Which budget a refusal is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Limit {
+pub(crate) enum Limit {
     Requests,
     Tokens,
 }
 
 impl Limit {
     /// OpenAI's wording in error messages.
-    pub fn describe(self) -> &'static str {
+    pub(crate) fn describe(self) -> &'static str {
         match self {
             Limit::Requests => "requests per min (RPM)",
             Limit::Tokens => "tokens per min (TPM)",
@@ -67,7 +67,7 @@ impl Limit {
     }
 
     /// OpenAI's error `type` for this limit.
-    pub fn kind(self) -> &'static str {
+    pub(crate) fn kind(self) -> &'static str {
         match self {
             Limit::Requests => "requests",
             Limit::Tokens => "tokens",
@@ -77,7 +77,7 @@ impl Limit {
 
 /// What the budget decided for one request.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Verdict {
+pub(crate) enum Verdict {
     /// Admitted; its cost has been taken.
     Admitted,
     /// Over a budget for now; `wait` is how long until it would fit.
@@ -88,27 +88,30 @@ pub enum Verdict {
 
 /// One budget's state as the `x-ratelimit-*` headers report it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LimitState {
-    pub limit: u64,
-    pub remaining: u64,
-    pub reset: Duration,
+pub(crate) struct LimitState {
+    pub(crate) limit: u64,
+    pub(crate) remaining: u64,
+    pub(crate) reset: Duration,
 }
 
 /// Both budgets; `None` where no limit is set.
 #[derive(Debug)]
-pub struct Budget {
-    requests: Option<Bucket>,
-    tokens: Option<Bucket>,
+pub(crate) struct MockBudget {
+    requests: Option<MockBucket>,
+    tokens: Option<MockBucket>,
 }
 
-impl Budget {
-    pub fn new(rpm: Option<u64>, tpm: Option<u64>, now: Instant) -> Budget {
-        Budget { requests: rpm.map(|l| Bucket::full(l, now)), tokens: tpm.map(|l| Bucket::full(l, now)) }
+impl MockBudget {
+    pub(crate) fn new(rpm: Option<u64>, tpm: Option<u64>, now: Instant) -> MockBudget {
+        MockBudget {
+            requests: rpm.map(|l| MockBucket::full(l, now)),
+            tokens: tpm.map(|l| MockBucket::full(l, now)),
+        }
     }
 
     /// Admit a request costing one request and `tokens` tokens, or say why not. A refused
     /// request takes nothing from either budget, as with OpenAI.
-    pub fn admit(&mut self, tokens: u64, now: Instant) -> Verdict {
+    pub(crate) fn admit(&mut self, tokens: u64, now: Instant) -> Verdict {
         for bucket in self.requests.iter_mut().chain(self.tokens.iter_mut()) {
             bucket.refill(now);
         }
@@ -144,7 +147,7 @@ impl Budget {
     }
 
     /// The six `x-ratelimit-*` headers, for the budgets that are set.
-    pub fn headers(&mut self, now: Instant) -> Vec<(&'static str, String)> {
+    pub(crate) fn headers(&mut self, now: Instant) -> Vec<(&'static str, String)> {
         let mut out = Vec::new();
         let named = [("requests", &mut self.requests), ("tokens", &mut self.tokens)];
         for (name, bucket) in named {
@@ -169,7 +172,7 @@ impl Budget {
 
 /// A duration the way OpenAI writes it in reset headers (Go's `Duration.String` at millisecond
 /// precision): "120ms", "1s", "1.5s", "6m0s", "1h2m3s".
-pub fn go_duration(duration: Duration) -> String {
+pub(crate) fn go_duration(duration: Duration) -> String {
     let ms = duration.as_millis();
     if ms < 1000 {
         return format!("{ms}ms");
@@ -204,7 +207,7 @@ mod tests {
     #[test]
     fn the_budget_starts_full_and_refuses_the_request_over_it() {
         let start = Instant::now();
-        let mut budget = Budget::new(Some(3), None, start);
+        let mut budget = MockBudget::new(Some(3), None, start);
         for _ in 0..3 {
             assert_eq!(budget.admit(10, start), Verdict::Admitted);
         }
@@ -217,7 +220,7 @@ mod tests {
     #[test]
     fn the_budget_refills_continuously() {
         let start = Instant::now();
-        let mut budget = Budget::new(None, Some(6000), start);
+        let mut budget = MockBudget::new(None, Some(6000), start);
         assert_eq!(budget.admit(6000, start), Verdict::Admitted);
         assert!(matches!(budget.admit(100, start), Verdict::Limited { limit: Limit::Tokens, .. }));
         // 6000 per minute is 100 per second.
@@ -231,7 +234,7 @@ mod tests {
     #[test]
     fn a_refused_request_takes_nothing_and_one_too_large_is_told_so() {
         let start = Instant::now();
-        let mut budget = Budget::new(Some(10), Some(1000), start);
+        let mut budget = MockBudget::new(Some(10), Some(1000), start);
         assert_eq!(budget.admit(1001, start), Verdict::TooLarge { per_minute: 1000, requested: 1001 });
         assert_eq!(budget.admit(900, start), Verdict::Admitted);
         assert!(matches!(budget.admit(200, start), Verdict::Limited { limit: Limit::Tokens, .. }));

@@ -21,7 +21,7 @@ use super::MockOptions;
 
 /// A fault to inflict on one request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Fault {
+pub(crate) enum Fault {
     /// A server error: 500 or 503 with OpenAI's error body, 502 with a proxy's HTML page.
     Fail(u16),
     /// Close the connection without answering.
@@ -30,7 +30,7 @@ pub enum Fault {
     Garbage,
     /// A 200 cut short: `finish_reason: "length"` and half the content.
     Truncate,
-    /// Answer only after `hang` (longer than any sane client timeout).
+    /// MockAnswer only after `hang` (longer than any sane client timeout).
     Hang,
     /// A 200 with Korean left in an English field.
     Hangul,
@@ -40,7 +40,7 @@ pub enum Fault {
 
 impl Fault {
     /// The fault's name in the request log.
-    pub fn name(self) -> String {
+    pub(crate) fn name(self) -> String {
         match self {
             Fault::Fail(status) => format!("fail={status}"),
             Fault::Drop => "drop".into(),
@@ -55,11 +55,11 @@ impl Fault {
 
 /// How many times each request body has been seen, keyed by its SHA-256.
 #[derive(Debug, Default)]
-pub struct Attempts(Mutex<HashMap<[u8; 32], u64>>);
+pub(crate) struct Attempts(Mutex<HashMap<[u8; 32], u64>>);
 
 impl Attempts {
     /// The attempt number of a request with this body hash (0 for the first), counting it.
-    pub fn next(&self, body_hash: [u8; 32]) -> u64 {
+    pub(crate) fn next(&self, body_hash: [u8; 32]) -> u64 {
         let mut seen = self.0.lock().unwrap_or_else(|e| e.into_inner());
         let count = seen.entry(body_hash).or_insert(0);
         *count += 1;
@@ -71,7 +71,7 @@ impl Attempts {
 /// `messages`), not the whole body — a client that retries a truncated answer with a larger
 /// `max_tokens`, or with another temperature, is still retrying the same request. Bodies that
 /// are not JSON chat requests fall back to the whole body.
-pub fn conversation_hash(body: &[u8]) -> [u8; 32] {
+pub(crate) fn conversation_hash(body: &[u8]) -> [u8; 32] {
     match serde_json::from_slice::<serde_json::Value>(body) {
         Ok(value) if value.get("messages").is_some() => Sha256::digest(value["messages"].to_string()).into(),
         _ => body_hash(body),
@@ -79,13 +79,13 @@ pub fn conversation_hash(body: &[u8]) -> [u8; 32] {
 }
 
 /// The SHA-256 of a request body: names the request in the log and seeds its draws.
-pub fn body_hash(body: &[u8]) -> [u8; 32] {
+pub(crate) fn body_hash(body: &[u8]) -> [u8; 32] {
     Sha256::digest(body).into()
 }
 
 /// The fault for one request: a marker in its body wins; otherwise each kind draws against its
 /// rate, in a fixed order so that the outcome depends only on seed, body and attempt.
-pub fn choose(options: &MockOptions, body: &[u8], hash: [u8; 32], attempt: u64) -> Option<Fault> {
+pub(crate) fn choose(options: &MockOptions, body: &[u8], hash: [u8; 32], attempt: u64) -> Option<Fault> {
     if let Some(marker) = marker(&String::from_utf8_lossy(body)) {
         return (!marker.once || attempt == 0).then_some(marker.fault);
     }

@@ -22,20 +22,20 @@ use serde::Serialize;
 #[derive(Debug)]
 enum Message {
     Line(String),
-    /// Answer once every line sent before has been written.
+    /// MockAnswer once every line sent before has been written.
     Flush(SyncSender<()>),
 }
 
 /// The writer: a channel to the thread that owns the file. The thread ends when the last
 /// sender is dropped, that is when the server is gone.
 #[derive(Debug)]
-pub struct RequestLog {
+pub(crate) struct RequestLog {
     messages: Sender<Message>,
 }
 
 impl RequestLog {
     /// Create (truncate) the file and start its writer thread.
-    pub fn create(path: &Path) -> std::io::Result<RequestLog> {
+    pub(crate) fn create(path: &Path) -> std::io::Result<RequestLog> {
         let mut file = std::io::BufWriter::new(std::fs::File::create(path)?);
         let (messages, receiver) = channel::<Message>();
         std::thread::Builder::new().name("ko2en-mock-log".into()).spawn(move || {
@@ -56,7 +56,7 @@ impl RequestLog {
 
     /// Wait (a few seconds at most) until every line logged so far is on disk. For the end of a
     /// run: the process may exit right after, taking the writer thread with it.
-    pub fn flush(&self) {
+    pub(crate) fn flush(&self) {
         let (done, wait) = sync_channel(1);
         if self.messages.send(Message::Flush(done)).is_ok() {
             let _ = wait.recv_timeout(Duration::from_secs(5));
@@ -66,42 +66,42 @@ impl RequestLog {
 
 /// One line of the log.
 #[derive(Debug, Clone, Default, Serialize)]
-pub struct Entry {
+pub(crate) struct Entry {
     /// Arrival order, from 0.
-    pub seq: u64,
-    pub arrived_unix_ms: u64,
+    pub(crate) seq: u64,
+    pub(crate) arrived_unix_ms: u64,
     /// When a server slot was free (later than arrival under `max_concurrency`).
-    pub started_unix_ms: u64,
-    pub finished_unix_ms: u64,
+    pub(crate) started_unix_ms: u64,
+    pub(crate) finished_unix_ms: u64,
     /// The HTTP status sent, or None if no response was.
-    pub status: Option<u16>,
-    pub prompt_tokens: u64,
-    pub completion_tokens: u64,
+    pub(crate) status: Option<u16>,
+    pub(crate) prompt_tokens: u64,
+    pub(crate) completion_tokens: u64,
     /// SHA-256 of the request body, hex: equal bodies are the same request retried.
-    pub body_sha256: String,
+    pub(crate) body_sha256: String,
     /// How many times the same body had been seen before this one.
-    pub attempt: u64,
-    pub stream: bool,
+    pub(crate) attempt: u64,
+    pub(crate) stream: bool,
     /// What the mock did on purpose: "fail=503", "drop", "rate_limit", "quota"…
-    pub faults: Vec<String>,
+    pub(crate) faults: Vec<String>,
 }
 
 /// A request in flight. It writes its entry when dropped, so a request whose client went away
 /// (and whose handler was cancelled) is logged too, with the status it never got.
 #[derive(Debug)]
-pub struct Trace {
-    pub entry: Entry,
+pub(crate) struct Trace {
+    pub(crate) entry: Entry,
     log: Option<Arc<RequestLog>>,
 }
 
 impl Trace {
-    pub fn new(log: Option<Arc<RequestLog>>, seq: u64) -> Trace {
+    pub(crate) fn new(log: Option<Arc<RequestLog>>, seq: u64) -> Trace {
         let now = unix_ms();
         Trace { entry: Entry { seq, arrived_unix_ms: now, started_unix_ms: now, ..Entry::default() }, log }
     }
 
     /// The request got its server slot now.
-    pub fn started(&mut self) {
+    pub(crate) fn started(&mut self) {
         self.entry.started_unix_ms = unix_ms();
     }
 }

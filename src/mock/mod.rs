@@ -34,21 +34,20 @@ use axum::{Json, Router};
 use serde_json::{Value, json};
 use tokio::sync::{Semaphore, oneshot};
 
-use answer::{Answer, answer};
-use budget::Budget;
+use answer::{MockAnswer, answer};
+use budget::MockBudget;
 use fault::Attempts;
 use log::{RequestLog, Trace};
 
-pub use answer::prompt_tokens;
 pub use options::MockOptions;
-pub(crate) use options::{Kind, OPTIONS, OptionError, set_option, validate};
+pub(crate) use options::{OPTIONS, OptionError, OptionKind, set_option, validate};
 
 /// The model name the mock reports when a request names none.
-pub const MOCK_MODEL: &str = "ko2en-mock";
+pub(crate) const MOCK_MODEL: &str = "ko2en-mock";
 
-struct Shared {
+struct MockShared {
     options: MockOptions,
-    budget: Mutex<Budget>,
+    budget: Mutex<MockBudget>,
     slots: Option<Arc<Semaphore>>,
     attempts: Attempts,
     log: Option<Arc<RequestLog>>,
@@ -75,7 +74,7 @@ impl std::error::Error for Dropped {}
 /// A running mock server. Dropping it shuts the server down.
 pub struct MockServer {
     addr: SocketAddr,
-    shared: Arc<Shared>,
+    shared: Arc<MockShared>,
     log: Option<Arc<RequestLog>>,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
@@ -87,9 +86,9 @@ impl MockServer {
         let log = options.log.as_deref().map(RequestLog::create).transpose()?.map(Arc::new);
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
-        let shared = Arc::new(Shared {
+        let shared = Arc::new(MockShared {
             log: log.clone(),
-            budget: Mutex::new(Budget::new(options.rpm, options.tpm, tokio::time::Instant::now())),
+            budget: Mutex::new(MockBudget::new(options.rpm, options.tpm, tokio::time::Instant::now())),
             slots: options.max_concurrency.map(|n| Arc::new(Semaphore::new(n))),
             attempts: Attempts::default(),
             seq: AtomicU64::new(0),
@@ -194,7 +193,7 @@ struct Exchange {
 }
 
 async fn chat_completions(
-    State(shared): State<Arc<Shared>>,
+    State(shared): State<Arc<MockShared>>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
@@ -212,12 +211,12 @@ async fn chat_completions(
     let mut rate_limits = Vec::new();
     let answer = answer(&shared, &headers, &body, hash, &mut exchange.trace, &mut rate_limits).await;
     let mut response = match answer {
-        Answer::Now(response) => {
+        MockAnswer::Now(response) => {
             let dropped = response.extensions().get::<DropConnection>().is_some();
             exchange.trace.entry.status = (!dropped).then(|| response.status().as_u16());
             response
         }
-        Answer::Stream { completion, include_usage } => {
+        MockAnswer::Stream { completion, include_usage } => {
             exchange.trace.entry.status = Some(200);
             let body = stream::body(&completion, include_usage, shared.options.per_token, exchange);
             let mut response = Response::new(body);

@@ -68,7 +68,7 @@ impl Default for MockOptions {
 
 /// What one option takes, for its parser, its help and its error message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Kind {
+pub(crate) enum OptionKind {
     /// A whole number (milliseconds, seconds, a count or a limit).
     Number,
     /// A share of requests, 0 to 1.
@@ -79,14 +79,14 @@ pub(crate) enum Kind {
     Switch,
 }
 
-impl Kind {
+impl OptionKind {
     /// What the option takes, as an error message says it.
     pub(crate) fn what(self) -> &'static str {
         match self {
-            Kind::Number => "a whole number",
-            Kind::Rate => "a rate between 0 and 1",
-            Kind::Text => "a value",
-            Kind::Switch => "true or false",
+            OptionKind::Number => "a whole number",
+            OptionKind::Rate => "a rate between 0 and 1",
+            OptionKind::Text => "a value",
+            OptionKind::Switch => "true or false",
         }
     }
 }
@@ -95,7 +95,7 @@ impl Kind {
 /// help, the default shown there, and how it sets [`MockOptions`].
 pub(crate) struct OptionDef {
     pub(crate) key: &'static str,
-    pub(crate) kind: Kind,
+    pub(crate) kind: OptionKind,
     pub(crate) value_name: &'static str,
     pub(crate) help: &'static str,
     /// As shown in `--help`; a test checks it is [`MockOptions::default`]'s value.
@@ -119,7 +119,7 @@ fn switch(value: &str) -> Result<bool, ()> {
 pub(crate) const OPTIONS: &[OptionDef] = &[
     OptionDef {
         key: "latency-ms",
-        kind: Kind::Number,
+        kind: OptionKind::Number,
         value_name: "MS",
         help: "Milliseconds before the first byte of every answer",
         default: Some("0"),
@@ -130,7 +130,7 @@ pub(crate) const OPTIONS: &[OptionDef] = &[
     },
     OptionDef {
         key: "ms-per-token",
-        kind: Kind::Number,
+        kind: OptionKind::Number,
         value_name: "MS",
         help: "Milliseconds per completion token (streamed answers are paced the same way)",
         default: Some("0"),
@@ -141,7 +141,7 @@ pub(crate) const OPTIONS: &[OptionDef] = &[
     },
     OptionDef {
         key: "rpm",
-        kind: Kind::Number,
+        kind: OptionKind::Number,
         value_name: "N",
         help: "Requests per minute; more get 429 rate_limit_exceeded",
         default: None,
@@ -152,7 +152,7 @@ pub(crate) const OPTIONS: &[OptionDef] = &[
     },
     OptionDef {
         key: "tpm",
-        kind: Kind::Number,
+        kind: OptionKind::Number,
         value_name: "N",
         help: "Tokens per minute (prompt tokens plus max_tokens); more get 429 rate_limit_exceeded",
         default: None,
@@ -163,7 +163,7 @@ pub(crate) const OPTIONS: &[OptionDef] = &[
     },
     OptionDef {
         key: "max-concurrency",
-        kind: Kind::Number,
+        kind: OptionKind::Number,
         value_name: "N",
         help: "Requests served at once; more wait",
         default: None,
@@ -174,7 +174,7 @@ pub(crate) const OPTIONS: &[OptionDef] = &[
     },
     OptionDef {
         key: "seed",
-        kind: Kind::Number,
+        kind: OptionKind::Number,
         value_name: "N",
         help: "Seed of the fault draws",
         default: Some("0"),
@@ -185,7 +185,7 @@ pub(crate) const OPTIONS: &[OptionDef] = &[
     },
     OptionDef {
         key: "fail-rate",
-        kind: Kind::Rate,
+        kind: OptionKind::Rate,
         value_name: "RATE",
         help: "Share of requests answered 500, 502 (HTML, like a proxy) or 503",
         default: Some("0"),
@@ -196,7 +196,7 @@ pub(crate) const OPTIONS: &[OptionDef] = &[
     },
     OptionDef {
         key: "drop-rate",
-        kind: Kind::Rate,
+        kind: OptionKind::Rate,
         value_name: "RATE",
         help: "Share of requests whose connection is closed without an answer",
         default: Some("0"),
@@ -207,7 +207,7 @@ pub(crate) const OPTIONS: &[OptionDef] = &[
     },
     OptionDef {
         key: "garbage-rate",
-        kind: Kind::Rate,
+        kind: OptionKind::Rate,
         value_name: "RATE",
         help: "Share of requests answered 200 with a body that is not JSON",
         default: Some("0"),
@@ -218,7 +218,7 @@ pub(crate) const OPTIONS: &[OptionDef] = &[
     },
     OptionDef {
         key: "truncate-rate",
-        kind: Kind::Rate,
+        kind: OptionKind::Rate,
         value_name: "RATE",
         help: "Share of requests cut short (finish_reason \"length\")",
         default: Some("0"),
@@ -229,7 +229,7 @@ pub(crate) const OPTIONS: &[OptionDef] = &[
     },
     OptionDef {
         key: "hang-rate",
-        kind: Kind::Rate,
+        kind: OptionKind::Rate,
         value_name: "RATE",
         help: "Share of requests answered only after --hang-s",
         default: Some("0"),
@@ -240,7 +240,7 @@ pub(crate) const OPTIONS: &[OptionDef] = &[
     },
     OptionDef {
         key: "hang-s",
-        kind: Kind::Number,
+        kind: OptionKind::Number,
         value_name: "SECONDS",
         help: "Seconds a hanging request waits (longer than the client's timeout)",
         default: Some("600"),
@@ -251,7 +251,7 @@ pub(crate) const OPTIONS: &[OptionDef] = &[
     },
     OptionDef {
         key: "hangul-rate",
-        kind: Kind::Rate,
+        kind: OptionKind::Rate,
         value_name: "RATE",
         help: "Share of requests with Korean left in an English field",
         default: Some("0"),
@@ -262,7 +262,7 @@ pub(crate) const OPTIONS: &[OptionDef] = &[
     },
     OptionDef {
         key: "require-key",
-        kind: Kind::Text,
+        kind: OptionKind::Text,
         value_name: "KEY",
         help: "Accept only this bearer key (401 invalid_api_key otherwise)",
         default: None,
@@ -273,7 +273,7 @@ pub(crate) const OPTIONS: &[OptionDef] = &[
     },
     OptionDef {
         key: "quota-exhausted",
-        kind: Kind::Switch,
+        kind: OptionKind::Switch,
         value_name: "BOOL",
         help: "Answer everything 429 insufficient_quota, which must not be retried",
         default: None,
@@ -284,7 +284,7 @@ pub(crate) const OPTIONS: &[OptionDef] = &[
     },
     OptionDef {
         key: "log",
-        kind: Kind::Text,
+        kind: OptionKind::Text,
         value_name: "FILE",
         help: "Write one JSON line per request to FILE (replacing it)",
         default: None,
@@ -354,10 +354,10 @@ mod tests {
         for (i, def) in OPTIONS.iter().enumerate() {
             assert!(OPTIONS[..i].iter().all(|d| d.key != def.key), "{} twice", def.key);
             let value = match def.kind {
-                Kind::Number => "7",
-                Kind::Rate => "0.5",
-                Kind::Text => "x",
-                Kind::Switch => "true",
+                OptionKind::Number => "7",
+                OptionKind::Rate => "0.5",
+                OptionKind::Text => "x",
+                OptionKind::Switch => "true",
             };
             let mut options = MockOptions::default();
             set_option(&mut options, def.key, value).unwrap();

@@ -45,7 +45,7 @@ const KOREAN_SENTENCES: &[&str] = &[
 ];
 
 /// A deterministic stream of choices seeded by the request.
-pub struct Generator {
+pub(crate) struct Generator {
     state: u64,
     /// Characters of Korean per paragraph of the request's source text: sizes "translation"
     /// fields, one English paragraph per Korean one, so that a rehearsal shows the real shape.
@@ -55,7 +55,7 @@ pub struct Generator {
 }
 
 impl Generator {
-    pub fn new(request: &Value) -> Generator {
+    pub(crate) fn new(request: &Value) -> Generator {
         let digest =
             Sha256::digest(request.get("messages").map(|m| m.to_string()).unwrap_or_default().as_bytes());
         let state = u64::from_le_bytes(digest[..8].try_into().expect("8 bytes"));
@@ -76,7 +76,7 @@ impl Generator {
     }
 
     /// English text of roughly `words` words.
-    pub fn english(&mut self, words: usize) -> String {
+    pub(crate) fn english(&mut self, words: usize) -> String {
         let mut out = String::from("[mock]");
         for i in 0..words.max(3) {
             out.push(' ');
@@ -90,7 +90,7 @@ impl Generator {
     }
 
     /// Korean text of `sentences` sentences.
-    pub fn korean(&mut self, sentences: usize) -> String {
+    pub(crate) fn korean(&mut self, sentences: usize) -> String {
         let mut out = String::from("[mock]");
         for _ in 0..sentences.max(1) {
             out.push(' ');
@@ -103,7 +103,7 @@ impl Generator {
     /// syllables), with one paragraph per Korean paragraph, separated by "\n", ending with the
     /// request's figures in English, so that a mock translation keeps its numbers as a real one
     /// must and figure checks stay quiet on mock runs.
-    pub fn english_translation(&mut self) -> String {
+    pub(crate) fn english_translation(&mut self) -> String {
         let paragraphs = self.source_paragraphs.clone();
         let mut text = if paragraphs.is_empty() {
             self.english(0)
@@ -118,12 +118,12 @@ impl Generator {
     }
 
     /// Plain-text reply for requests that ask for no JSON.
-    pub fn plain(&mut self) -> String {
+    pub(crate) fn plain(&mut self) -> String {
         self.english_translation()
     }
 
     /// An instance of `schema` (resolving `$ref`s against `root`).
-    pub fn instance(&mut self, schema: &Value, root: &Value, field: &str) -> Value {
+    pub(crate) fn instance(&mut self, schema: &Value, root: &Value, field: &str) -> Value {
         if let Some(reference) = schema.get("$ref").and_then(Value::as_str) {
             let target = reference.strip_prefix("#/").map(|p| p.split('/').fold(root, |v, k| &v[k]));
             return match target {
@@ -193,7 +193,7 @@ impl Generator {
 }
 
 /// The reply content for a request: JSON for structured requests, text otherwise.
-pub fn content_for(request: &Value) -> String {
+pub(crate) fn content_for(request: &Value) -> String {
     let mut generator = Generator::new(request);
     let format = request.get("response_format");
     let format_type = format.and_then(|f| f.get("type")).and_then(Value::as_str);
@@ -244,7 +244,7 @@ fn source_paragraphs(user: &str) -> Vec<usize> {
 /// The reply with Korean left inside its first English text: the fault a careless model makes,
 /// for testing the check that catches it. JSON replies get it in their first string field not
 /// ending in `_ko`; text replies get it appended.
-pub fn leak_hangul(content: &str) -> String {
+pub(crate) fn leak_hangul(content: &str) -> String {
     const LEFTOVER: &str = " 정부는 관련 산업의 성장을 지원하겠다고 밝혔다.";
     fn first_english(value: &mut Value) -> Option<&mut String> {
         match value {
@@ -399,7 +399,7 @@ mod tests {
     fn a_schema_in_the_prompt_is_followed_without_response_format() {
         let schema = strict_schema::<TranslationReply>();
         let request = json!({"messages": [
-            {"role": "system", "content": format!("Answer valid against this JSON schema:\n{schema}")},
+            {"role": "system", "content": format!("MockAnswer valid against this JSON schema:\n{schema}")},
             {"role": "user", "content": "안녕하세요"}]});
         assert!(serde_json::from_str::<TranslationReply>(&content_for(&request)).is_ok());
         let plain = json!({"messages": [{"role": "user", "content": "안녕하세요"}]});

@@ -10,15 +10,15 @@ use std::time::Duration;
 use axum::body::{Body, Bytes};
 use serde_json::{Value, json};
 
-use super::answer::{Completion, count_tokens};
+use super::answer::{MockCompletion, count_tokens};
 
 /// Words per content chunk: enough to keep the event count sane for long translations.
 const WORDS_PER_CHUNK: usize = 4;
 
 /// The SSE body of `completion`. `guard` lives until the last event is sent: it holds the
 /// server slot and the request's log entry, which must cover the whole stream.
-pub fn body(
-    completion: &Completion,
+pub(crate) fn body(
+    completion: &MockCompletion,
     include_usage: bool,
     per_token: Duration,
     guard: impl Send + 'static,

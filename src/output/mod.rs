@@ -11,12 +11,12 @@ mod writer;
 use std::io;
 use std::path::PathBuf;
 
-pub use writer::{WriteOutcome, Writer, partial_path};
+pub(crate) use writer::{WriteOutcome, Writer};
 
 use crate::record::Record;
 
 /// Renders records in one format. Stateful, so a footer can sum up what it saw.
-pub trait Exporter: Send {
+pub(crate) trait Exporter: Send {
     /// Bytes before the first record.
     fn start(&mut self) -> Vec<u8> {
         Vec::new()
@@ -31,7 +31,7 @@ pub trait Exporter: Send {
 
 /// The formats records can be written in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
+pub(crate) enum Format {
     /// One JSON record per line.
     Jsonl,
     /// A readable document per record.
@@ -49,27 +49,27 @@ impl Format {
 
 /// Where output goes.
 #[derive(Debug, Clone)]
-pub enum Destination {
+pub(crate) enum Destination {
     Stdout,
     File(PathBuf),
 }
 
 /// Where records go and in what format: the output's own settings.
 #[derive(Debug, Clone)]
-pub struct OutputSettings {
-    pub destination: Destination,
-    pub format: Format,
+pub(crate) struct OutputSettings {
+    pub(crate) destination: Destination,
+    pub(crate) format: Format,
 }
 
 /// Records on their way out: an exporter in front of the writer thread.
-pub struct Output {
+pub(crate) struct Output {
     exporter: Box<dyn Exporter>,
     writer: Writer,
 }
 
 impl Output {
     /// Open the destination now, so that an unwritable path fails before anything is paid for.
-    pub fn create(settings: &OutputSettings) -> io::Result<Output> {
+    pub(crate) fn create(settings: &OutputSettings) -> io::Result<Output> {
         let mut exporter = settings.format.exporter();
         let writer = Writer::create(settings.destination.clone(), exporter.start())?;
         Ok(Output { exporter, writer })
@@ -77,13 +77,13 @@ impl Output {
 
     /// Queue one record. False when the writer has stopped (closed pipe or I/O error: `finish`
     /// says which), so the caller can stop producing.
-    pub async fn write(&mut self, record: &Record) -> bool {
+    pub(crate) async fn write(&mut self, record: &Record) -> bool {
         let bytes = self.exporter.record(record);
         self.writer.write(bytes).await
     }
 
     /// Write the format's end, flush, close and (for a file) move into place.
-    pub async fn finish(mut self) -> io::Result<WriteOutcome> {
+    pub(crate) async fn finish(mut self) -> io::Result<WriteOutcome> {
         let end = self.exporter.end();
         if !end.is_empty() {
             self.writer.write(end).await;

@@ -13,21 +13,21 @@ use super::Destination;
 
 /// How writing ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct WriteOutcome {
+pub(crate) struct WriteOutcome {
     /// Chunks of bytes written (records, for JSONL).
-    pub written: u64,
+    pub(crate) written: u64,
     /// The reader of stdout went away; not an error.
-    pub pipe_closed: bool,
+    pub(crate) pipe_closed: bool,
 }
 
 /// The writer thread's handle.
-pub struct Writer {
+pub(crate) struct Writer {
     tx: Option<mpsc::Sender<Vec<u8>>>,
     thread: Option<std::thread::JoinHandle<io::Result<WriteOutcome>>>,
 }
 
 /// `FILE.partial`, beside FILE.
-pub fn partial_path(path: &Path) -> PathBuf {
+pub(crate) fn partial_path(path: &Path) -> PathBuf {
     let mut name = path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
     name.push(".partial");
     path.with_file_name(name)
@@ -36,7 +36,7 @@ pub fn partial_path(path: &Path) -> PathBuf {
 impl Writer {
     /// Open the destination now, so that an unwritable path fails before anything is paid for.
     /// `head` (a format's header, possibly empty) is written first.
-    pub fn create(destination: Destination, head: Vec<u8>) -> io::Result<Writer> {
+    pub(crate) fn create(destination: Destination, head: Vec<u8>) -> io::Result<Writer> {
         let (sink, finalize): (Box<dyn Write + Send>, Option<(PathBuf, PathBuf)>) = match destination {
             Destination::Stdout => (Box::new(io::stdout()), None),
             Destination::File(path) => {
@@ -86,7 +86,7 @@ impl Writer {
 
     /// Queue bytes for writing. False when the writer has stopped (closed pipe or I/O error:
     /// `finish` says which), so the caller can stop producing.
-    pub async fn write(&self, bytes: Vec<u8>) -> bool {
+    pub(crate) async fn write(&self, bytes: Vec<u8>) -> bool {
         match &self.tx {
             Some(tx) => tx.send(bytes).await.is_ok(),
             None => false,
@@ -94,7 +94,7 @@ impl Writer {
     }
 
     /// Flush, close and (for a file) move into place.
-    pub async fn finish(mut self) -> io::Result<WriteOutcome> {
+    pub(crate) async fn finish(mut self) -> io::Result<WriteOutcome> {
         drop(self.tx.take());
         let thread = self.thread.take().expect("finish is called once");
         tokio::task::spawn_blocking(move || thread.join())

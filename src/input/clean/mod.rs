@@ -22,25 +22,25 @@ use serde::Serialize;
 use unicode_normalization::UnicodeNormalization;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Cleaned {
+pub(crate) struct Cleaned {
     /// The headline: the given title, or (when None was given) the first line that survives cleaning.
-    pub title: String,
+    pub(crate) title: String,
     /// The article body, paragraphs separated by "\n", NFC, whitespace normalised, without the title line.
-    pub text: String,
+    pub(crate) text: String,
     /// Every removed line (or removed part of a line), in input order, with why.
-    pub removed: Vec<Removed>,
-    pub metadata: ArticleMetadata,
+    pub(crate) removed: Vec<Removed>,
+    pub(crate) metadata: ArticleMetadata,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Removed {
-    pub line: String,
-    pub reason: Reason,
+pub(crate) struct Removed {
+    pub(crate) line: String,
+    pub(crate) reason: Reason,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Reason {
+pub(crate) enum Reason {
     PageFurniture,
     Breadcrumb,
     PhotoPlaceholder,
@@ -61,17 +61,17 @@ pub enum Reason {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct ArticleMetadata {
-    pub reporters: Vec<Reporter>,
-    pub photo_credits: Vec<String>,
-    pub copyright: Option<String>,
+pub(crate) struct ArticleMetadata {
+    pub(crate) reporters: Vec<Reporter>,
+    pub(crate) photo_credits: Vec<String>,
+    pub(crate) copyright: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Reporter {
+pub(crate) struct Reporter {
     /// None when only an address was found (wire copy often ends with a bare one).
-    pub name: Option<String>,
-    pub email: Option<String>,
+    pub(crate) name: Option<String>,
+    pub(crate) email: Option<String>,
 }
 
 mod patterns;
@@ -79,7 +79,7 @@ mod patterns;
 use patterns::*;
 
 /// Unicode NFC, CRLF->LF, trims each line, folds runs of spaces/tabs/NBSP/zero-width chars to one space, drops control chars.
-pub fn normalize(text: &str) -> String {
+pub(crate) fn normalize(text: &str) -> String {
     let unified = text.replace("\r\n", "\n").replace('\r', "\n");
     let nfc: String = unified.nfc().collect();
     let mut out = String::with_capacity(nfc.len());
@@ -128,7 +128,7 @@ fn char_len(s: &str) -> usize {
 
 /// Structural role needed by the later, position-aware passes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Role {
+enum LineRole {
     Plain,
     /// A standalone byline/e-mail line: the soft end of the article.
     BylineLine,
@@ -142,7 +142,7 @@ struct Line {
     /// The article text of the line (after any stripped prefix).
     text: String,
     removed: Option<Reason>,
-    role: Role,
+    role: LineRole,
     /// Parts of the line removed while the rest was kept (byline prefix, trailing photo credit).
     stripped: Vec<(String, Reason)>,
 }
@@ -157,7 +157,7 @@ impl Line {
 }
 
 /// Clean one article. `title`: Some for sources that carry one (JSONL), None for a plain text page whose headline must be found.
-pub fn clean(title: Option<&str>, text: &str) -> Cleaned {
+pub(crate) fn clean(title: Option<&str>, text: &str) -> Cleaned {
     let mut meta = ArticleMetadata::default();
     let normalized = normalize(text);
     let mut lines: Vec<Line> = if normalized.is_empty() {
@@ -244,7 +244,7 @@ fn mark_related_runs(lines: &mut [Line]) {
     // subhead marker means the article has resumed.
     let mut list_style: Option<Option<bool>> = None;
     for l in lines.iter_mut() {
-        if l.role == Role::RelatedHeader {
+        if l.role == LineRole::RelatedHeader {
             list_style = Some(None);
             continue;
         }
@@ -298,8 +298,8 @@ fn mark_after_end(lines: &mut [Line]) {
             continue;
         }
         match l.role {
-            Role::BylineLine if soft_end.is_none() => soft_end = Some(i),
-            Role::CopyrightLine => {
+            LineRole::BylineLine if soft_end.is_none() => soft_end = Some(i),
+            LineRole::CopyrightLine => {
                 hard_end = Some(i);
                 break;
             }

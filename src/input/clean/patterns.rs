@@ -160,7 +160,7 @@ pub(super) fn classify(line: &str, meta: &mut ArticleMetadata) -> Line {
         role,
         stripped: Vec::new(),
     };
-    let remove = |reason| mk(Some(reason), Role::Plain);
+    let remove = |reason| mk(Some(reason), LineRole::Plain);
     if line.is_empty() {
         return remove(Reason::Empty);
     }
@@ -186,17 +186,17 @@ pub(super) fn classify(line: &str, meta: &mut ArticleMetadata) -> Line {
                 meta.copyright = Some(holder.to_string());
             }
         }
-        return mk(Some(Reason::Copyright), Role::CopyrightLine);
+        return mk(Some(Reason::Copyright), LineRole::CopyrightLine);
     }
     if len <= 80
         && let Some(c) = BYLINE_LINE.captures(line)
     {
         add_reporters(meta, &c["names"], c.name("email").map(|m| m.as_str()));
-        return mk(Some(Reason::Byline), Role::BylineLine);
+        return mk(Some(Reason::Byline), LineRole::BylineLine);
     }
     if let Some(c) = EMAIL_LINE.captures(line) {
         add_email_only(meta, &c["email"]);
-        return mk(Some(Reason::Byline), Role::BylineLine);
+        return mk(Some(Reason::Byline), LineRole::BylineLine);
     }
     if len <= 80 {
         if let Some(c) = PHOTO.captures(line) {
@@ -209,7 +209,7 @@ pub(super) fn classify(line: &str, meta: &mut ArticleMetadata) -> Line {
         }
     }
     if !sentence && len <= 80 && RELATED_HEADER.is_match(line) {
-        return mk(Some(Reason::RelatedLinks), Role::RelatedHeader);
+        return mk(Some(Reason::RelatedLinks), LineRole::RelatedHeader);
     }
     if short {
         if BREADCRUMB.is_match(line) {
@@ -226,7 +226,7 @@ pub(super) fn classify(line: &str, meta: &mut ArticleMetadata) -> Line {
         }
     }
 
-    let mut kept = mk(None, Role::Plain);
+    let mut kept = mk(None, LineRole::Plain);
     // A trailing "(사진=연합뉴스)" on a caption or paragraph: the credit is metadata, the text stays.
     if let Some(c) = PHOTO_SUFFIX.captures(&kept.text) {
         let whole = c.get(0).map_or("", |m| m.as_str());
