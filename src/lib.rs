@@ -2,23 +2,32 @@
 //! bilingual summary of every article in a batch, and full translations of single articles.
 //!
 //! The map of the house, in the order data flows:
-//! - [`cli`] parses the command line; [`config`] resolves it once into plain settings.
-//! - [`input`] reads articles (files, directories, JSONL, stdin) on a thread, in order.
-//! - [`pipeline`] turns one article into one [`record::Record`]: prepare, summarize, translate;
+//! - [`cli`] parses the command line; [`config`] resolves it, with the environment, once into
+//!   each part's own settings (the parts never import it: `tests/architecture.rs` checks that
+//!   no module imports one that imports it back).
+//! - `input` reads articles (files, directories, JSONL, stdin) on a thread, in order, and
+//!   prepares each for the model (cleaning, headline).
+//! - `pipeline` turns one article into one `record::Record`: summarize, translate;
 //!   [`chunk`] splits long articles by token count at Korean sentence boundaries.
-//! - [`prompt`] renders the templates of `prompts/`; [`record`] defines the replies' schemas.
-//! - [`pool`] schedules every LLM call (cache, concurrency, retries); [`client`] sends one.
-//! - [`cache`] keeps every answer bought, and every finished record, in SQLite.
-//! - [`output`] writes records (JSONL, Markdown) without blocking the runtime.
+//! - `prompt` renders the templates of `prompts/`; `record` defines the record and the
+//!   replies' schemas.
+//! - `pool` schedules every LLM call: cache, slot, budget, send, settle, decide.
+//! - [`client`] owns the wire: the JSON of a request and the providers' rules, every response
+//!   header, the errors, and whether and when to retry (`client::retry`).
+//! - `limiter` keeps requests within the RPM/TPM budgets the server allows.
+//! - `cache` keeps every answer bought, and every finished record, in SQLite.
+//! - `output` writes records through one exporter per format (JSONL, Markdown) without
+//!   blocking the runtime; `progress` reports on stderr.
 //! - [`mock`] is the built-in OpenAI-compatible server, with the rate limits and faults of real
-//!   endpoints on demand; [`progress`] reports on stderr.
-//! - [`limiter`] keeps requests within the RPM/TPM budgets the server allows.
-//! - [`check`] inspects every answer (Hangul left over, figures, glossary terms);
-//!   [`glossary`] holds the user's Korean → English terms.
-//! - [`verify`] applies the checks to each answer: one repair retry, then warnings (or a
-//!   failure under `--strict`); [`terms`] keeps a name rendered one way across an article's
-//!   chunks; [`dedupe`] sends an article repeated in a batch only once.
-//! - [`app`] wires a command together; [`redact`] keeps the API key out of everything.
+//!   endpoints on demand.
+//! - [`check`] inspects every answer (Hangul left over, figures, glossary terms); `glossary`
+//!   holds the user's Korean → English terms.
+//! - `verify` applies the checks to each answer: one repair retry, then warnings (or a
+//!   failure under `--strict`); `terms` keeps a name rendered one way across an article's
+//!   chunks; `dedupe` sends an article repeated in a batch only once.
+//! - [`app`] wires a command together; `redact` keeps the API key out of everything.
+//!
+//! Only what the binary, the integration tests and the benchmarks use is public.
 
 pub mod app;
 mod cache;

@@ -1,7 +1,7 @@
-//! The OpenAI-compatible chat-completions client, which owns the wire: a typed [`ChatRequest`]
+//! The OpenAI-compatible chat-completions client, which owns the wire: a typed `ChatRequest`
 //! goes in and becomes JSON only here (`wire`, with the providers' rules), answers are parsed
 //! leniently, errors classified, and every header read once (`header`). One `send` is one
-//! attempt; whether to try again is [`RetryState`]'s decision (`retry`), pacing the limiter's.
+//! attempt; whether to try again is `RetryState`'s decision (`retry`), pacing the limiter's.
 
 mod error;
 mod header;

@@ -1,12 +1,12 @@
 //! Resolving the command line and the environment, once, into each part's own settings:
-//! [`EndpointSettings`] for the client, [`PoolSettings`] for the scheduler, [`ChunkLimits`],
-//! [`CacheSettings`], [`ArticleSettings`], [`OutputSettings`], [`MockOptions`]. This is the one
+//! `EndpointSettings` for the client, `PoolSettings` for the scheduler, `ChunkLimits`,
+//! `CacheSettings`, `ArticleSettings`, `OutputSettings`, `MockOptions`. This is the one
 //! module that knows them all; the parts never import it. Validation happens here, so that the
 //! heavy things (HTTP client, mock server) are only built from settings known to be sound.
 //!
 //! Precedence, for every setting that has several sources: flag > environment variable >
 //! default. The environment comes in through one door, the lookup given to
-//! [`Settings::resolve`], so tests are hermetic. The built-in mock's options, from two sources
+//! `Settings::resolve`, so tests are hermetic. The built-in mock's options, from two sources
 //! (`mock-server`'s flags, `--mock-opt`), are resolved in `mock`.
 
 use std::net::SocketAddr;

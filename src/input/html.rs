@@ -3,14 +3,14 @@
 //! This module owns only *extraction*: which element holds the headline and which block of the
 //! DOM holds the article. Readability (the `dom_smoothie` port) does the heavy lifting because it
 //! scores the DOM by structure (text density, link density, paragraph counts) rather than by site
-//! specific selectors, which is the same philosophy as [`crate::clean`]: it works on any news site
+//! specific selectors, which is the same philosophy as [`super::clean`]: it works on any news site
 //! without a per-site rule list. What readability leaves behind (bylines, copyright lines, promo
-//! boxes inside the article container) is the job of [`crate::clean::clean`], which the caller runs
-//! on [`HtmlArticle::text`].
+//! boxes inside the article container) is the job of [`super::clean::clean`], which the caller
+//! runs on [`HtmlArticle::text`].
 //!
-//! The headline and the fallback text are read with small regexes instead of a second DOM parser,
-//! to stay within the allowed dependencies; they only need `<meta>`, `<title>`, `<h1>` and block
-//! boundaries, which are regular enough for that.
+//! The headline and the fallback text are read with small regexes instead of a second DOM parser:
+//! they only need `<meta>`, `<title>`, `<h1>` and block boundaries, which are regular enough for
+//! that, and a second parser would be one more dependency to build.
 
 use std::sync::LazyLock;
 
@@ -83,7 +83,7 @@ fn readability_text(html: &str) -> Option<String> {
 }
 
 /// Collapse whitespace inside each paragraph and drop empty ones, so the output has exactly one
-/// paragraph per line like the text inputs that [`crate::clean::clean`] is tuned for.
+/// paragraph per line like the text inputs that [`super::clean::clean`] is tuned for.
 fn paragraphs(text: &str) -> String {
     text.lines()
         .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
