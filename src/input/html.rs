@@ -28,6 +28,58 @@ pub(crate) enum HtmlError {
     NoContent,
     #[error("HTML document is empty")]
     Empty,
+    #[error(
+        "the page nests its elements {0} levels deep (more than {MAX_DEPTH}); no news page does, so it was not parsed"
+    )]
+    TooDeep(usize),
+    #[error(
+        "the page is {0} MiB, more than the {MAX_MIB} MiB a news page can reasonably be; it was not parsed"
+    )]
+    TooLarge(usize),
+}
+
+/// Deeper than any real page (they nest a few dozen levels); the DOM walk recurses, so a
+/// hostile page nested tens of thousands deep would exhaust the stack.
+const MAX_DEPTH: usize = 1_000;
+/// Larger than any real article page with its scripts inlined; parsing is roughly linear but
+/// not cheap, so a pathological file must not hold a batch up for minutes.
+const MAX_MIB: usize = 8;
+
+/// Elements that never have a closing tag, so they open no level.
+const VOID: &[&str] = &[
+    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source", "track",
+    "wbr", "keygen",
+];
+
+/// How deep the page's elements nest, counted from its tags (opening tags that are not void
+/// or self-closed, minus closing tags). An estimate, as tag soup allows: enough to refuse a
+/// page no parser should walk.
+fn nesting_depth(html: &str) -> usize {
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    let bytes = html.as_bytes();
+    let mut at = 0;
+    while let Some(offset) = memchr(b'<', &bytes[at..]) {
+        let start = at + offset + 1;
+        let end = memchr(b'>', &bytes[start..]).map_or(bytes.len(), |e| start + e);
+        let tag = &html[start..end];
+        at = end.min(bytes.len());
+        if let Some(closing) = tag.strip_prefix('/') {
+            if closing.starts_with(|c: char| c.is_ascii_alphabetic()) {
+                depth = depth.saturating_sub(1);
+            }
+        } else if tag.starts_with(|c: char| c.is_ascii_alphabetic()) && !tag.ends_with('/') {
+            let name = tag.split(|c: char| c.is_ascii_whitespace() || c == '/').next().unwrap_or("");
+            if !VOID.iter().any(|v| v.eq_ignore_ascii_case(name)) {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+        }
+    }
+    deepest
+}
+
+fn memchr(needle: u8, haystack: &[u8]) -> Option<usize> {
+    haystack.iter().position(|&b| b == needle)
 }
 
 fn re(pattern: &str) -> Regex {
@@ -58,10 +110,21 @@ static BLOCK_BOUNDARY: LazyLock<Regex> = LazyLock::new(|| {
 static TAG: LazyLock<Regex> = LazyLock::new(|| re(r"(?s)<[^>]*>"));
 static ENTITY: LazyLock<Regex> = LazyLock::new(|| re(r"&(#x[0-9A-Fa-f]{1,6}|#[0-9]{1,7}|[A-Za-z]{2,8});"));
 
-/// Extract headline (og:title, then <title> minus a " - SiteName"/" | SiteName" suffix, then <h1>) and main text (paragraphs separated by \n) using the dom_smoothie crate (readability port; crate version 0.19). Fall back to the visible text of <body> block elements if readability finds nothing. The result is then passed through clean() by the caller.
+/// Extract the headline (og:title, then <title> minus a " - SiteName"/" | SiteName" suffix,
+/// then <h1>) and the main text (paragraphs separated by \n) with readability (dom_smoothie),
+/// falling back to the visible text of <body>'s block elements when it finds nothing. A page
+/// nested absurdly deep, or absurdly large, is refused before parsing. The caller cleans the
+/// result.
 pub(crate) fn extract(html: &str) -> Result<HtmlArticle, HtmlError> {
     if html.trim().is_empty() {
         return Err(HtmlError::Empty);
+    }
+    if html.len() > MAX_MIB << 20 {
+        return Err(HtmlError::TooLarge(html.len() >> 20));
+    }
+    let depth = nesting_depth(html);
+    if depth > MAX_DEPTH {
+        return Err(HtmlError::TooDeep(depth));
     }
     let title = find_title(html);
     let mut text = readability_text(html).unwrap_or_default();
@@ -212,5 +275,26 @@ mod tests {
             extract("<html><body><script>x()</script><!-- 광고 --></body></html>"),
             Err(HtmlError::NoContent)
         ));
+    }
+
+    #[test]
+    fn nesting_is_counted_from_tags_and_void_or_self_closed_ones_open_no_level() {
+        assert_eq!(nesting_depth("<html><body><div><p>a<br>b<img src=x/></p></div></body></html>"), 4);
+        assert_eq!(nesting_depth("<p>a</p><p>b</p>"), 1);
+        assert_eq!(nesting_depth("<!DOCTYPE html><!-- x --><div/>"), 0);
+        assert_eq!(nesting_depth("a < b and c > d"), 0);
+    }
+
+    #[test]
+    fn a_page_nested_too_deep_is_refused_before_parsing() {
+        let page =
+            format!("<html><body>{}기사{}</body></html>", "<div>".repeat(32_000), "</div>".repeat(32_000));
+        assert!(matches!(extract(&page), Err(HtmlError::TooDeep(n)) if n > 32_000));
+        let fine = format!(
+            "<html><body>{}<p>정부가 계획을 발표했다.</p>{}</body></html>",
+            "<div>".repeat(200),
+            "</div>".repeat(200)
+        );
+        assert!(extract(&fine).is_ok());
     }
 }

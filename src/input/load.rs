@@ -1,7 +1,9 @@
 //! The reader thread: walks the inputs in order and sends one `Loaded` per article.
 
+use std::collections::HashSet;
 use std::fs;
 use std::io::{BufRead, BufReader, Read};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use tokio::sync::mpsc;
@@ -32,9 +34,11 @@ fn kind_of(path: &Path) -> Kind {
 /// that article's error record rather than a silent skip.
 ///
 /// Directories are listed as the walk reaches them, so what is held is the listings along the
-/// current path, not every file of a tree of any size.
-pub(crate) fn expand_inputs(inputs: &[PathBuf]) -> InputPaths {
-    InputPaths { pending: inputs.iter().rev().cloned().map(Pending::Given).collect() }
+/// current path, not every file of a tree of any size. Each directory is entered once and each
+/// file read once, by device and inode, however many paths (symlinks, a loop back to a parent)
+/// reach it.
+fn expand_inputs(inputs: &[PathBuf]) -> InputPaths {
+    InputPaths { pending: inputs.iter().rev().cloned().map(Pending::Given).collect(), seen: HashSet::new() }
 }
 
 /// Iterator over the article files of some inputs; see [`expand_inputs`].
@@ -42,6 +46,8 @@ pub(crate) fn expand_inputs(inputs: &[PathBuf]) -> InputPaths {
 pub(crate) struct InputPaths {
     /// What is left to visit, the next one last.
     pending: Vec<Pending>,
+    /// Device and inode of every directory entered and file yielded.
+    seen: HashSet<(u64, u64)>,
 }
 
 #[derive(Debug)]
@@ -61,6 +67,13 @@ impl Iterator for InputPaths {
                 Pending::Given(path) => (path, true),
                 Pending::Found(path) => (path, false),
             };
+            // A path reached before by another way is skipped; one that cannot be looked at
+            // (missing, unreadable) is yielded, to become its article's error record.
+            if let Ok(meta) = fs::metadata(&path)
+                && !self.seen.insert((meta.dev(), meta.ino()))
+            {
+                continue;
+            }
             if path.is_dir() {
                 match sorted_entries(&path) {
                     Ok(entries) => self.pending.extend(entries.into_iter().rev().map(Pending::Found)),
@@ -85,15 +98,16 @@ fn sorted_entries(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     Ok(paths)
 }
 
-fn is_article_file(path: &Path) -> bool {
+pub(crate) fn is_article_file(path: &Path) -> bool {
     path.extension()
         .and_then(|e| e.to_str())
         .is_some_and(|e| ARTICLE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
 }
 
 /// How many articles the inputs hold, for progress: one per file, one per non-empty JSONL
-/// line. None when stdin is among them (it can be read only once). Streams through the files,
-/// so it costs a quick read but no memory.
+/// line. None when stdin or a JSONL batch that is not a regular file (a named pipe, a
+/// `<(zcat …)`) is among them: those can be read only once, and the reader must get them
+/// whole. Streams through the files, so it costs a quick read but no memory.
 pub(crate) fn count_articles(inputs: &[PathBuf]) -> Option<u64> {
     let mut total = 0u64;
     for path in expand_inputs(inputs) {
@@ -104,8 +118,16 @@ pub(crate) fn count_articles(inputs: &[PathBuf]) -> Option<u64> {
             total += 1;
             continue;
         }
+        match fs::metadata(&path) {
+            Ok(meta) if !meta.is_file() => return None,
+            Ok(_) => {}
+            Err(_) => {
+                total += 1; // reported as one error record
+                continue;
+            }
+        }
         let Ok(file) = fs::File::open(&path) else {
-            total += 1; // reported as one error record
+            total += 1;
             continue;
         };
         total += BufReader::new(file)
@@ -123,6 +145,9 @@ pub(crate) fn spawn_reader(inputs: Vec<PathBuf>, capacity: usize) -> mpsc::Recei
     let (tx, rx) = mpsc::channel(capacity.max(1));
     std::thread::Builder::new()
         .name("ko2en-reader".into())
+        // HTML extraction recurses over the DOM: room for pages nested as deep as `html`
+        // allows, and then some.
+        .stack_size(32 << 20)
         .spawn(move || {
             let mut reader = Reader { tx };
             for path in expand_inputs(&inputs) {
