@@ -26,15 +26,25 @@ use crate::record::Usage;
 #[derive(Debug, Clone, thiserror::Error)]
 pub(crate) enum CacheError {
     #[error(
-        "the cache {path} is damaged or is not a ko2en cache ({message}); it was left untouched. \
+        "the cache {path} is damaged ({message}); it was left untouched. \
          Run `ko2en cache clear --cache {path}` to start a new one, or use --cache other.sqlite"
     )]
     Corrupt { path: PathBuf, message: String },
+    #[error(
+        "{path} is not a ko2en cache (it is another program's file, or not a database); it was left \
+         untouched. Choose another --cache path"
+    )]
+    Foreign { path: PathBuf },
     #[error(
         "the cache {path} was written by a newer ko2en (cache schema {found}; this one knows {known}); \
          it was left untouched. Upgrade ko2en, run `ko2en cache clear --cache {path}`, or use --cache other.sqlite"
     )]
     Newer { path: PathBuf, found: i64, known: i64 },
+    #[error(
+        "{path} is not a ko2en cache (it does not carry ko2en's mark), so `cache clear` left it \
+         untouched. If it is yours to delete, delete it yourself"
+    )]
+    NotOurs { path: PathBuf },
     #[error("cannot use the cache {path}: {message}")]
     Io { path: PathBuf, message: String },
     #[error("the cache {path} failed: {message}")]
@@ -190,16 +200,23 @@ pub(crate) fn summary(path: &Path) -> Result<Option<CacheSummary>, CacheError> {
     Ok(Some(CacheSummary { answers, articles, bytes_on_disk, last_run }))
 }
 
-/// Delete the cache at `path` with its WAL files, without opening it (so a damaged file can be
-/// cleared too). Returns whether there was anything to delete.
-pub(crate) fn clear(path: &Path) -> std::io::Result<bool> {
+/// Delete the cache at `path` with its WAL files, when it is ko2en's (see `store::is_ours`;
+/// a damaged cache with ko2en's mark too). Returns whether there was anything to delete. A
+/// file that is not ko2en's is never deleted.
+pub(crate) fn clear(path: &Path) -> Result<bool, CacheError> {
+    match store::is_ours(path) {
+        Ok(true) => {}
+        Ok(false) => return Err(CacheError::NotOurs { path: path.to_path_buf() }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(CacheError::Io { path: path.to_path_buf(), message: e.to_string() }),
+    }
     let mut removed = false;
     for file in companion_files(path) {
         match std::fs::remove_file(&file) {
             Ok(()) => removed = true,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => {
-                return Err(std::io::Error::new(e.kind(), format!("cannot delete {}: {e}", file.display())));
+                return Err(CacheError::Io { path: file, message: format!("cannot delete it: {e}") });
             }
         }
     }

@@ -46,6 +46,10 @@ const SCHEMA: &str = "
     );
 ";
 
+/// ko2en's mark in the file's header (`PRAGMA application_id`, "k2en"): `cache clear` deletes
+/// only a file that carries it, and a database of another program is never taken for a cache.
+pub(crate) const APPLICATION_ID: i32 = 0x6B32_656E;
+
 /// A second writer (another ko2en on the same cache) is waited for, not failed on.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Most writes committed in one transaction.
@@ -91,12 +95,20 @@ impl Store {
             });
         }
         conn.pragma_update(None, "synchronous", "FULL").map_err(|e| classify(path, e))?;
-        if user_version(&conn, path)? == 0 {
-            let tx = conn.transaction().map_err(|e| classify(path, e))?;
+        // Another run may be creating the same new cache right now: the schema is created in
+        // an exclusive transaction that looks again, so exactly one of them creates it.
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Exclusive)
+            .map_err(|e| classify(path, e))?;
+        if user_version(&tx, path)? == 0 {
             tx.execute_batch(SCHEMA).map_err(|e| classify(path, e))?;
             tx.pragma_update(None, "user_version", SCHEMA_VERSION).map_err(|e| classify(path, e))?;
-            tx.commit().map_err(|e| classify(path, e))?;
         }
+        // Caches made before the mark existed are marked now.
+        if application_id(&tx, path)? == 0 {
+            tx.pragma_update(None, "application_id", APPLICATION_ID).map_err(|e| classify(path, e))?;
+        }
+        tx.commit().map_err(|e| classify(path, e))?;
         let (tx, rx) = mpsc::unbounded_channel();
         let thread = std::thread::Builder::new()
             .name("ko2en-cache".into())
@@ -294,8 +306,17 @@ fn user_version(conn: &Connection, path: &Path) -> Result<i64, CacheError> {
     conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(|e| classify(path, e))
 }
 
+fn application_id(conn: &Connection, path: &Path) -> Result<i32, CacheError> {
+    conn.pragma_query_value(None, "application_id", |r| r.get(0)).map_err(|e| classify(path, e))
+}
+
 /// Refuse a file from a newer ko2en, or one that is a database but not a ko2en cache.
 fn check_version(conn: &Connection, path: &Path) -> Result<(), CacheError> {
+    let foreign = || Err(CacheError::Foreign { path: path.to_path_buf() });
+    let mark = application_id(conn, path)?;
+    if mark != 0 && mark != APPLICATION_ID {
+        return foreign();
+    }
     let version = user_version(conn, path)?;
     if version > SCHEMA_VERSION {
         return Err(CacheError::Newer { path: path.to_path_buf(), found: version, known: SCHEMA_VERSION });
@@ -315,21 +336,43 @@ fn check_version(conn: &Connection, path: &Path) -> Result<(), CacheError> {
         _ => tables == 3,
     };
     if !sound {
-        return Err(CacheError::Corrupt {
-            path: path.to_path_buf(),
-            message: "it is an SQLite database, but not a ko2en cache".into(),
-        });
+        return foreign();
     }
     Ok(())
+}
+
+/// Whether the file at `path` is a ko2en cache that may be deleted: it carries ko2en's mark
+/// in its header (read as bytes, so a cache damaged past opening still counts), or it is an
+/// unmarked cache of an earlier ko2en (its tables say so), or it is empty (created, then
+/// interrupted before the schema).
+pub(crate) fn is_ours(path: &Path) -> std::io::Result<bool> {
+    use std::io::Read;
+    let mut header = Vec::with_capacity(100);
+    fs::File::open(path)?.take(100).read_to_end(&mut header)?;
+    if header.is_empty() {
+        return Ok(true);
+    }
+    if header.len() < 100 || !header.starts_with(b"SQLite format 3\0") {
+        return Ok(false);
+    }
+    let mark = i32::from_be_bytes([header[68], header[69], header[70], header[71]]);
+    if mark != 0 {
+        return Ok(mark == APPLICATION_ID);
+    }
+    Ok(open_reader(path).is_ok())
 }
 
 /// Damage and foreign files get the message that says what to do; the rest stay SQLite errors.
 fn classify(path: &Path, error: rusqlite::Error) -> CacheError {
     use rusqlite::ErrorCode;
     match error.sqlite_error_code() {
-        Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt) => {
+        // Not a database at all: nobody can tell it was ever a cache, so it is treated as
+        // someone else's file (never offered for deletion).
+        Some(ErrorCode::NotADatabase) => CacheError::Foreign { path: path.to_path_buf() },
+        Some(ErrorCode::DatabaseCorrupt) if is_ours(path).unwrap_or(false) => {
             CacheError::Corrupt { path: path.to_path_buf(), message: error.to_string() }
         }
+        Some(ErrorCode::DatabaseCorrupt) => CacheError::Foreign { path: path.to_path_buf() },
         _ => CacheError::Sqlite { path: path.to_path_buf(), message: error.to_string() },
     }
 }

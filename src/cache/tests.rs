@@ -84,26 +84,67 @@ async fn the_cache_is_private_to_the_user() {
 }
 
 #[test]
-fn a_damaged_file_is_refused_with_what_to_do_and_left_untouched() {
+fn a_file_that_is_not_a_database_is_refused_left_untouched_and_never_cleared() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("c.sqlite");
     let garbage = b"this is not an SQLite database, just some bytes that happen to be here.".repeat(100);
     std::fs::write(&path, &garbage).unwrap();
     let err = Cache::open(&path, false).unwrap_err();
-    assert!(matches!(err, CacheError::Corrupt { .. }), "{err:?}");
+    assert!(matches!(err, CacheError::Foreign { .. }), "{err:?}");
     let message = err.to_string();
-    assert!(message.contains("ko2en cache clear") && message.contains("--cache other.sqlite"), "{message}");
-    assert_eq!(std::fs::read(&path).unwrap(), garbage);
+    assert!(message.contains("Choose another --cache path") && !message.contains("cache clear"), "{message}");
     assert!(summary(&path).is_err());
+    assert!(matches!(clear(&path), Err(CacheError::NotOurs { .. })));
+    assert_eq!(std::fs::read(&path).unwrap(), garbage);
+}
+
+#[test]
+fn a_database_that_is_not_a_ko2en_cache_is_refused_and_never_cleared() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("other.sqlite");
+    rusqlite::Connection::open(&path).unwrap().execute_batch("CREATE TABLE t (x)").unwrap();
+    assert!(matches!(Cache::open(&path, false), Err(CacheError::Foreign { .. })));
+    assert!(matches!(clear(&path), Err(CacheError::NotOurs { .. })));
+    // Even one that has ko2en's table names, if another program marked it as its own.
+    let marked = dir.path().join("marked.sqlite");
+    let conn = rusqlite::Connection::open(&marked).unwrap();
+    conn.execute_batch("CREATE TABLE answer (x); CREATE TABLE article (x); CREATE TABLE run (x);").unwrap();
+    conn.pragma_update(None, "user_version", 1).unwrap();
+    conn.pragma_update(None, "application_id", 42).unwrap();
+    drop(conn);
+    assert!(matches!(Cache::open(&marked, false), Err(CacheError::Foreign { .. })));
+    assert!(matches!(clear(&marked), Err(CacheError::NotOurs { .. })) && marked.exists());
+}
+
+#[test]
+fn a_cache_carries_ko2ens_mark_and_a_damaged_one_can_still_be_cleared() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.sqlite");
+    drop(Cache::open(&path, false).unwrap());
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let mark: i32 = conn.pragma_query_value(None, "application_id", |r| r.get(0)).unwrap();
+    assert_eq!(mark, super::store::APPLICATION_ID);
+    drop(conn);
+    // Pages after the header overwritten: the mark in the header still says whose it is.
+    let mut bytes = std::fs::read(&path).unwrap();
+    for b in bytes.iter_mut().skip(100) {
+        *b = 0xA5;
+    }
+    std::fs::write(&path, &bytes).unwrap();
     assert!(clear(&path).unwrap() && !path.exists());
 }
 
 #[test]
-fn a_database_that_is_not_a_ko2en_cache_is_refused() {
+fn a_cache_of_an_earlier_ko2en_without_the_mark_is_adopted() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("other.sqlite");
-    rusqlite::Connection::open(&path).unwrap().execute_batch("CREATE TABLE t (x)").unwrap();
-    assert!(matches!(Cache::open(&path, false), Err(CacheError::Corrupt { .. })));
+    let path = dir.path().join("c.sqlite");
+    drop(Cache::open(&path, false).unwrap());
+    rusqlite::Connection::open(&path).unwrap().pragma_update(None, "application_id", 0).unwrap();
+    assert!(super::store::is_ours(&path).unwrap());
+    drop(Cache::open(&path, false).unwrap());
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let mark: i32 = conn.pragma_query_value(None, "application_id", |r| r.get(0)).unwrap();
+    assert_eq!(mark, super::store::APPLICATION_ID);
 }
 
 #[test]
