@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use futures::{Stream, StreamExt};
+use std::io::Write as _;
 
 use crate::cache::{self, Cache};
 use crate::chunk::{Encoding, TokenCounter};
@@ -20,12 +21,18 @@ use crate::dedupe::{self, Dedupe};
 use crate::input::clean::{ArticleMetadata, Removed};
 use crate::input::{SourceRef, count_articles, prepare, spawn_reader};
 use crate::mock::MockServer;
-use crate::output::{Output, Writer};
+use crate::output::{Destination, Output, Writer};
 use crate::pipeline::{ArticleSettings, Mode, Pipeline};
 use crate::pool::Pool;
 use crate::progress::{Progress, RunSummary, stderr_reporter};
 use crate::prompt::Prompts;
 use crate::record::Record;
+use crate::shutdown::{Shutdown, Why};
+
+/// `println!` that drops the line when nobody reads stdout any more, instead of panicking.
+macro_rules! say {
+    ($($arg:tt)*) => { say(format_args!($($arg)*)) };
+}
 
 /// How a run ended, for the exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,6 +45,12 @@ pub enum Outcome {
     Stopped,
     /// Ctrl-C: the articles in flight were finished and written, no others started.
     Interrupted,
+}
+
+/// Send log lines to stderr for a run of `settings`: ko2en's own only (errors only under
+/// `-q`), unless `filter` (`KO2EN_LOG`) asks for more, and never the key.
+pub fn init_logging(settings: &Settings, filter: Option<String>) {
+    crate::logging::init(settings.quiet(), settings.api_key(), filter);
 }
 
 /// Run one resolved command.
@@ -111,16 +124,18 @@ async fn summarize(settings: SummarizeSettings) -> Result<Outcome> {
     if !quiet {
         count_in_background(settings.inputs.clone(), Arc::clone(&reporter));
     }
-    let interrupted = interrupt_signal(quiet);
+    let shutdown = Shutdown::listen(quiet, matches!(settings.run.output.destination, Destination::Stdout));
+    halt_on(shutdown.clone(), Arc::clone(&pipeline));
     // A window of articles in flight, a few times the request concurrency so that a slow
     // article does not idle the others; records come back in input order, so the window is
     // also the bound on the reorder buffer.
     let window = settings.run.pool.concurrency * 4;
-    let records =
-        records_in_order(Arc::clone(&pipeline), settings.inputs.clone(), window, interrupted.clone());
-    let mut summary = write_all(records, &mut output, &pipeline, reporter.as_ref()).await?;
+    let records = records_in_order(Arc::clone(&pipeline), settings.inputs.clone(), window, shutdown.clone());
+    let mut summary = write_all(records, &mut output, &pipeline, reporter.as_ref()).await;
     reporter.finish();
-    let written = output.finish().await.context("cannot write the output")?;
+    // The final name means "every input article has a record".
+    let complete = shutdown.why().is_none() && pipeline.pool().stop_reason().is_none() && !summary.cut_short;
+    let written = output.finish(complete).await.context("cannot write the output")?;
     let cached = finish_cache(&pipeline).await;
     summary.add_run_facts(&pipeline, cached, started);
     if !quiet {
@@ -131,17 +146,33 @@ async fn summarize(settings: SummarizeSettings) -> Result<Outcome> {
             eprintln!("{hint}");
         }
     }
+    if let Some(partial) = &written.kept_partial {
+        eprintln!(
+            "ko2en: the run did not finish: the {} records written so far are in {}. Run the same \
+             command again to finish it: every answer already bought comes from the cache",
+            summary.ok + summary.failed,
+            partial.display()
+        );
+    }
     if let Some(reason) = pipeline.pool().stop_reason() {
         eprintln!("ko2en: stopped, nothing more was sent: {reason}");
         return Ok(Outcome::Stopped);
     }
-    if interrupted.is_set() {
-        return Ok(Outcome::Interrupted);
-    }
-    if written.pipe_closed {
-        return Ok(Outcome::Success);
+    match shutdown.why() {
+        Some(Why::Signal(_)) => return Ok(Outcome::Interrupted),
+        Some(Why::ReaderGone) => return Ok(Outcome::Success),
+        None if written.pipe_closed => return Ok(Outcome::Success),
+        None => {}
     }
     Ok(if summary.failed > 0 { Outcome::SomeFailed } else { Outcome::Success })
+}
+
+/// When the run is told to stop, the pool starts no request any more.
+fn halt_on(shutdown: Shutdown, pipeline: Arc<Pipeline>) {
+    tokio::spawn(async move {
+        shutdown.wait().await;
+        pipeline.pool().interrupt();
+    });
 }
 
 /// The total is only for progress: with --quiet nobody sees it, so the inputs are not read an
@@ -154,23 +185,35 @@ fn count_in_background(inputs: Vec<std::path::PathBuf>, reporter: Arc<dyn Progre
     });
 }
 
-/// Every article of `inputs` as a record, in input order, `window` at a time. After Ctrl-C no
-/// new article starts; those in flight finish.
+/// Every article of `inputs` as a record, in input order, `window` at a time. After a
+/// shutdown no new article starts; those in flight finish. A panic in one article's work
+/// becomes that article's error record: the batch goes on.
 fn records_in_order(
     pipeline: Arc<Pipeline>,
     inputs: Vec<std::path::PathBuf>,
     window: usize,
-    interrupted: Interrupt,
-) -> impl Stream<Item = Result<Record>> {
+    shutdown: Shutdown,
+) -> impl Stream<Item = Record> {
     let reader = spawn_reader(inputs, window);
     // Stage one: cleaning is CPU work, so it runs on the blocking pool, several articles at a
     // time, and comes back in input order.
     let cleaning = Arc::clone(&pipeline);
     let admitted = futures::stream::unfold(reader, |mut rx| async move { rx.recv().await.map(|l| (l, rx)) })
-        .take_until(interrupted.wait_owned())
+        .take_until(shutdown.wait())
+        // After a refused key or an exhausted quota nothing can succeed: no article starts,
+        // those in flight finish (each record says whether it was refused or never sent).
+        .take_while({
+            let pipeline = Arc::clone(&pipeline);
+            move |_| std::future::ready(pipeline.pool().stop_reason().is_none())
+        })
         .map(move |loaded| {
             let pipeline = Arc::clone(&cleaning);
-            tokio::task::spawn_blocking(move || pipeline.admit(loaded))
+            let (id, source) = (loaded.id.clone(), loaded.source.clone());
+            let task = tokio::task::spawn_blocking({
+                let pipeline = Arc::clone(&pipeline);
+                move || pipeline.admit(loaded)
+            });
+            async move { task.await.unwrap_or_else(|_| Err(Box::new(pipeline.crashed(id, source)))) }
         })
         .buffered(window);
     // Stage two: deduplicated in input order, so that the first of identical articles is the
@@ -179,14 +222,15 @@ fn records_in_order(
     admitted
         .map(move |admitted| {
             let pipeline = Arc::clone(&pipeline);
-            let admission = admitted
-                .as_ref()
-                .ok()
-                .and_then(|a| a.as_ref().ok())
-                .map(|p| dedupe.admit(dedupe::key(&p.title, &p.text), &p.id));
-            async move {
-                let admitted = admitted.context("cleaning an article panicked")?;
-                tokio::spawn(async move {
+            let admission =
+                admitted.as_ref().ok().map(|p| dedupe.admit(dedupe::key(&p.title, &p.text), &p.id));
+            let (id, source) = match &admitted {
+                Ok(prepared) => (prepared.id.clone(), prepared.source.clone()),
+                Err(record) => (record.id.clone(), record.source.clone()),
+            };
+            let task = tokio::spawn({
+                let pipeline = Arc::clone(&pipeline);
+                async move {
                     match (admitted, admission) {
                         (Ok(prepared), Some(admission)) => {
                             let shell = pipeline.start_record(&prepared);
@@ -195,37 +239,36 @@ fn records_in_order(
                         (Ok(prepared), None) => pipeline.process_prepared(prepared).await,
                         (Err(record), _) => *record,
                     }
-                })
-                .await
-                .context("an article's task panicked")
-            }
+                }
+            });
+            async move { task.await.unwrap_or_else(|_| pipeline.crashed(id, source)) }
         })
         .buffered(window)
 }
 
-/// Write records as they come, until they end, the reader of the output leaves or the run is
-/// stopped; the articles counted, ok and failed.
+/// Write records as they come, until they end or the output fails; the articles counted, ok
+/// and failed, and whether writing stopped before the records ended.
 async fn write_all(
-    records: impl Stream<Item = Result<Record>>,
+    records: impl Stream<Item = Record>,
     output: &mut Output,
     pipeline: &Pipeline,
     reporter: &dyn Progress,
-) -> Result<RunSummary> {
+) -> RunSummary {
     let mut records = std::pin::pin!(records);
     let mut summary = RunSummary::default();
     while let Some(record) = records.next().await {
-        let record = record?;
         reporter.article_done(&record, pipeline.pool().stats());
         if record.failed() {
             summary.failed += 1
         } else {
             summary.ok += 1
         }
-        if !output.write(&record).await || pipeline.pool().stop_reason().is_some() {
+        if !output.write(&record).await {
+            summary.cut_short = true;
             break;
         }
     }
-    Ok(summary)
+    summary
 }
 
 impl RunSummary {
@@ -249,46 +292,6 @@ impl RunSummary {
     }
 }
 
-/// A flag raised by the first Ctrl-C. The second Ctrl-C ends the process at once (exit 130):
-/// what was written so far stays in the `.partial` file.
-fn interrupt_signal(quiet: bool) -> Interrupt {
-    let interrupt = Interrupt::default();
-    let raised = interrupt.clone();
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_err() {
-            return;
-        }
-        if !quiet {
-            eprintln!("\nko2en: interrupted: finishing the articles in flight (Ctrl-C again to abort)");
-        }
-        raised.raise();
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("ko2en: aborted");
-            std::process::exit(130);
-        }
-    });
-    interrupt
-}
-
-/// A one-way flag that futures can wait on.
-#[derive(Clone, Default)]
-struct Interrupt(Arc<tokio::sync::watch::Sender<bool>>);
-
-impl Interrupt {
-    fn raise(&self) {
-        self.0.send_replace(true);
-    }
-
-    fn is_set(&self) -> bool {
-        *self.0.borrow()
-    }
-
-    async fn wait_owned(self) {
-        let mut rx = self.0.subscribe();
-        let _ = rx.wait_for(|set| *set).await;
-    }
-}
-
 async fn translate(settings: TranslateSettings) -> Result<Outcome> {
     let (client, _mock) = connect(&settings.target, &settings.endpoint).await?;
     let pipeline =
@@ -304,14 +307,19 @@ async fn translate(settings: TranslateSettings) -> Result<Outcome> {
         );
     }
     let mut output = Output::create(&settings.run.output)?;
+    let shutdown = Shutdown::listen(settings.run.quiet, false);
+    let pipeline = Arc::new(pipeline);
+    halt_on(shutdown.clone(), Arc::clone(&pipeline));
     let record = pipeline.process(loaded).await;
     output.write(&record).await;
-    output.finish().await.context("cannot write the output")?;
+    let complete = shutdown.why().is_none() && pipeline.pool().stop_reason().is_none();
+    output.finish(complete).await.context("cannot write the output")?;
     finish_cache(&pipeline).await;
     if let Some(error) = &record.error {
         eprintln!("ko2en: {} failed: {}", record.id, error.message);
     }
     Ok(match (pipeline.pool().stop_reason(), record.failed()) {
+        (None, _) if shutdown.why().is_some() => Outcome::Interrupted,
         (Some(_), _) => Outcome::Stopped,
         (None, true) => Outcome::SomeFailed,
         (None, false) => Outcome::Success,
@@ -365,7 +373,7 @@ async fn clean(settings: CleanSettings) -> Result<Outcome> {
             break;
         }
     }
-    let outcome = writer.finish().await.context("cannot write the output")?;
+    let outcome = writer.finish(true).await.context("cannot write the output")?;
     Ok(if failed > 0 && !outcome.pipe_closed { Outcome::SomeFailed } else { Outcome::Success })
 }
 
@@ -373,10 +381,9 @@ async fn mock_server(settings: MockServerSettings) -> Result<Outcome> {
     let server = MockServer::start(settings.addr, settings.options)
         .await
         .with_context(|| format!("cannot listen on {}", settings.addr))?;
-    // The base URL comes first on stdout so scripts and tests can read it.
-    println!("{}", server.base_url());
-    use std::io::Write;
-    std::io::stdout().flush().ok();
+    // The base URL comes first on stdout so scripts and tests can read it; a reader that has
+    // already gone (`| true`) is no reason to fail.
+    say!("{}", server.base_url());
     tokio::select! {
         _ = server.wait() => {}
         _ = tokio::signal::ctrl_c() => {}
@@ -387,25 +394,25 @@ async fn mock_server(settings: MockServerSettings) -> Result<Outcome> {
 async fn cache_command(settings: CacheCommandSettings) -> Result<Outcome> {
     let path = settings.path;
     match settings.action {
-        CacheAction::Path => println!("{}", path.display()),
+        CacheAction::Path => say!("{}", path.display()),
         CacheAction::Clear => {
             let target = path.clone();
             if tokio::task::spawn_blocking(move || cache::clear(&target)).await?? {
-                println!("ko2en: cleared the cache {}", path.display());
+                say!("ko2en: cleared the cache {}", path.display());
             } else {
-                println!("ko2en: there is no cache at {}", path.display());
+                say!("ko2en: there is no cache at {}", path.display());
             }
         }
         CacheAction::Stats => {
             let target = path.clone();
             match tokio::task::spawn_blocking(move || cache::summary(&target)).await?? {
-                None => println!("cache: {} (none yet)", path.display()),
+                None => say!("cache: {} (none yet)", path.display()),
                 Some(s) => {
-                    println!("cache: {}", path.display());
-                    println!("entries: {} answers, {} article records", s.answers, s.articles);
-                    println!("size on disk: {:.1} MiB", s.bytes_on_disk as f64 / (1024.0 * 1024.0));
+                    say!("cache: {}", path.display());
+                    say!("entries: {} answers, {} article records", s.answers, s.articles);
+                    say!("size on disk: {:.1} MiB", s.bytes_on_disk as f64 / (1024.0 * 1024.0));
                     match s.last_run {
-                        Some(r) => println!(
+                        Some(r) => say!(
                             "last run: {} requests sent; answers {} hit, {} missed; articles {} hit, {} missed",
                             r.requests_sent,
                             r.answers_hit,
@@ -413,11 +420,18 @@ async fn cache_command(settings: CacheCommandSettings) -> Result<Outcome> {
                             r.articles_hit,
                             r.articles_missed
                         ),
-                        None => println!("last run: none recorded"),
+                        None => say!("last run: none recorded"),
                     }
                 }
             }
         }
     }
     Ok(Outcome::Success)
+}
+
+/// One line on stdout. A closed stdout (`ko2en cache stats | true`) is not an error worth a
+/// panic: the line is dropped.
+fn say(line: std::fmt::Arguments<'_>) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}").and_then(|()| out.flush());
 }

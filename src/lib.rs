@@ -25,7 +25,9 @@
 //! - `verify` applies the checks to each answer: one repair retry, then warnings (or a
 //!   failure under `--strict`); `terms` keeps a name rendered one way across an article's
 //!   chunks; `dedupe` sends an article repeated in a batch only once.
-//! - [`app`] wires a command together; `redact` keeps the API key out of everything.
+//! - [`app`] wires a command together; `shutdown` is the one path by which a run ends early
+//!   (signals, a closed stdout); `logging` lets only ko2en's own lines onto stderr, and
+//!   `redact` keeps the API key out of everything.
 //!
 //! Only what the binary, the integration tests and the benchmarks use is public.
 
@@ -40,6 +42,7 @@ mod dedupe;
 mod glossary;
 mod input;
 mod limiter;
+mod logging;
 pub mod mock;
 mod output;
 mod pipeline;
@@ -48,5 +51,6 @@ mod progress;
 mod prompt;
 mod record;
 mod redact;
+mod shutdown;
 mod terms;
 mod verify;

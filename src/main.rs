@@ -9,12 +9,6 @@ use ko2en::config::Settings;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("KO2EN_LOG").unwrap_or_else(|_| "warn".into()),
-        )
-        .init();
     let settings = match Settings::resolve(cli, |name| std::env::var(name).ok()) {
         Ok(s) => s,
         Err(e) => {
@@ -22,6 +16,8 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // After the settings: the logger must know the key to keep it out of every line.
+    app::init_logging(&settings, std::env::var("KO2EN_LOG").ok());
     // Blocking work is CPU-bound (cleaning, tokenizing) or short (cache reads): more threads
     // than cores adds nothing but per-thread caches (regex caches, allocator arenas).
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());

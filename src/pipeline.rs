@@ -161,6 +161,18 @@ impl Pipeline {
         })
     }
 
+    /// The record of an article whose work panicked: a bug, reported as that article's error
+    /// so that the batch goes on.
+    pub(crate) fn crashed(&self, id: String, source: crate::input::SourceRef) -> Record {
+        let mut record = Record::new(id, source, self.pool.client().model());
+        record.error = Some(RecordError {
+            kind: "internal".into(),
+            message: "ko2en failed on this article (a bug; please report it); the rest of the batch went on"
+                .into(),
+        });
+        record
+    }
+
     /// The record of `prepared` before any answer: what is known from the input alone.
     pub(crate) fn start_record(&self, prepared: &Prepared) -> Record {
         let mut record =
@@ -260,7 +272,9 @@ impl Pipeline {
         let (text, counter) = (text.to_string(), self.pool.counter());
         match tokio::task::spawn_blocking(move || chunk::split(&text, max_tokens, counter)).await {
             Ok(chunks) => chunks,
-            Err(e) => std::panic::resume_unwind(e.into_panic()),
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            // Cancelled: the runtime is shutting down and this article will not be written.
+            Err(_) => Vec::new(),
         }
     }
 

@@ -11,7 +11,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use serde::de::DeserializeOwned;
 use tokio::sync::{Semaphore, watch};
@@ -159,6 +159,8 @@ pub(crate) struct Pool {
     counter: TokenCounter,
     stats: PoolStats,
     stopped: Mutex<Option<String>>,
+    /// Set by a signal: no request starts any more; those on the wire finish.
+    interrupted: AtomicBool,
     cache: Option<Cache>,
     /// The endpoint as the cache knows it (see [`Pool::new`]).
     endpoint_id: String,
@@ -187,6 +189,7 @@ impl Pool {
             counter,
             stats: PoolStats::default(),
             stopped: Mutex::new(None),
+            interrupted: AtomicBool::new(false),
             cache,
             endpoint_id,
             in_flight: Mutex::new(HashMap::new()),
@@ -226,6 +229,17 @@ impl Pool {
     /// Why the run was stopped, if it was.
     pub(crate) fn stop_reason(&self) -> Option<String> {
         self.stopped.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// After a signal: no request starts from now on; those on the wire finish and are kept.
+    pub(crate) fn interrupt(&self) {
+        self.interrupted.store(true, Ordering::Release);
+    }
+
+    /// Why no request may start now: the run was stopped, or interrupted.
+    fn halted(&self) -> Option<String> {
+        self.stop_reason()
+            .or_else(|| self.interrupted.load(Ordering::Acquire).then(|| "interrupted".to_string()))
     }
 
     fn stop(&self, reason: String) {
@@ -328,7 +342,7 @@ impl Pool {
         let mut retry = RetryState::new(&self.retry);
         let mut usage = Usage::default();
         loop {
-            if let Some(reason) = self.stop_reason() {
+            if let Some(reason) = self.halted() {
                 return Err(CallError::Stopped(reason));
             }
             // Slot. Then budget: a grant is charged just before its request goes out, so that
@@ -338,8 +352,8 @@ impl Pool {
             let cost = prompt_tokens.saturating_add(wire.max_tokens());
             let grant = self.limiter.acquire(cost).await.map_err(CallError::TooLarge)?;
             // Checked again at the last moment: the waits for a slot and for budget may have
-            // been long, and after a 401 or an exhausted quota nothing else may go out.
-            if let Some(reason) = self.stop_reason() {
+            // been long, and after a 401, an exhausted quota or a signal nothing else may go out.
+            if let Some(reason) = self.halted() {
                 grant.settle(0);
                 return Err(CallError::Stopped(reason));
             }

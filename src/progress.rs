@@ -157,6 +157,8 @@ pub(crate) struct RunSummary {
     /// Requests allowed in flight, and how many requests waited for one of those slots.
     pub(crate) concurrency: usize,
     pub(crate) slot_waits: u64,
+    /// Writing stopped before every record was written: the output failed.
+    pub(crate) cut_short: bool,
 }
 
 impl RunSummary {
@@ -256,6 +258,7 @@ mod tests {
             budget: Some(Budget { rpm: NonZeroU32::new(6), tpm: None }),
             concurrency: 16,
             slot_waits: 0,
+            cut_short: false,
         };
         let text = summary.render();
         assert!(text.contains("10 articles: 9 ok, 1 failed"), "{text}");

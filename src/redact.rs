@@ -2,16 +2,27 @@
 
 use std::sync::LazyLock;
 
-/// Replace `key` and anything shaped like an OpenAI-style secret (`sk-…`) with `[redacted]`.
-/// Servers echo keys back in 401 messages ("Incorrect API key provided: sk-abc…").
+/// Replace `key` and anything shaped like a secret with `[redacted]`: OpenAI-style keys
+/// (`sk-…`), and whatever follows `Bearer` or an `api-key:` / `x-api-key:` header, whatever
+/// the key's shape (Azure's are hex). Servers echo keys back in 401 messages ("Incorrect API
+/// key provided: sk-abc…") and in error pages that dump the request's headers.
 pub(crate) fn redact(text: &str, key: Option<&str>) -> String {
-    static SECRET: LazyLock<regex::Regex> =
-        LazyLock::new(|| regex::Regex::new(r"sk-[A-Za-z0-9_\-*]{6,}").expect("valid regex"));
+    static SECRET: LazyLock<regex::Regex> = LazyLock::new(|| {
+        regex::Regex::new(
+            r#"(?i)(sk-[A-Za-z0-9_\-*]{6,})|(\bbearer\s+)[^\s"',;]+|(\b(?:x-)?api[-_]key["']?\s*[:=]\s*["']?)[^\s"',;]+"#,
+        )
+        .expect("valid regex")
+    });
     let mut out = text.to_string();
     if let Some(key) = key.filter(|k| k.len() >= 4) {
         out = out.replace(key, "[redacted]");
     }
-    SECRET.replace_all(&out, "[redacted]").into_owned()
+    SECRET
+        .replace_all(&out, |c: &regex::Captures<'_>| {
+            let prefix = c.get(2).or_else(|| c.get(3)).map_or("", |m| m.as_str());
+            format!("{prefix}[redacted]")
+        })
+        .into_owned()
 }
 
 #[cfg(test)]
@@ -24,5 +35,16 @@ mod tests {
         let out = redact(text, Some("my-secret-key"));
         assert!(!out.contains("my-secret-key") && !out.contains("sk-proj"), "{out}");
         assert_eq!(redact("no secrets here", None), "no secrets here");
+    }
+
+    #[test]
+    fn bearer_tokens_and_api_key_headers_are_removed_whatever_their_shape() {
+        let text =
+            "headers: Authorization: Bearer 0123abcdef4567; api-key: 9f8e7d6c5b4a, \"x-api-key\": \"zzz999\"";
+        let out = redact(text, None);
+        for secret in ["0123abcdef4567", "9f8e7d6c5b4a", "zzz999"] {
+            assert!(!out.contains(secret), "{out}");
+        }
+        assert!(out.contains("Bearer [redacted]") && out.contains("api-key: [redacted]"), "{out}");
     }
 }

@@ -255,24 +255,31 @@ async fn duplicate_articles_in_a_batch_are_sent_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_damaged_cache_stops_the_run_before_anything_is_sent() {
+async fn a_file_that_is_not_a_cache_stops_the_run_before_anything_is_sent_and_is_never_deleted() {
     let mock = start_mock().await;
     let dir = tempfile::tempdir().unwrap();
     let input = articles(dir.path(), 2);
     let cache = dir.path().join("c.sqlite");
-    std::fs::write(&cache, "not a database, but someone's notes".repeat(200)).unwrap();
+    let notes = "not a database, but someone's notes".repeat(200);
+    std::fs::write(&cache, &notes).unwrap();
     let (output, sent) = run(&mock, summarize(&mock, &input, &cache, &[])).await;
     assert_eq!((output.status.code(), sent), (Some(2), 0));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("ko2en cache clear") && stderr.contains("--cache other.sqlite"), "{stderr}");
+    assert!(stderr.contains("Choose another --cache path") && !stderr.contains("cache clear"), "{stderr}");
 
-    let clear = std::process::Command::new(env!("CARGO_BIN_EXE_ko2en"))
-        .args(["cache", "clear", "--cache"])
-        .arg(&cache)
-        .output()
-        .unwrap();
-    assert!(clear.status.success() && !cache.exists());
-    let (output, sent) = run(&mock, summarize(&mock, &input, &cache, &[])).await;
+    for victim in [&cache, &input] {
+        let before = std::fs::read(victim).unwrap();
+        let clear = std::process::Command::new(env!("CARGO_BIN_EXE_ko2en"))
+            .args(["cache", "clear", "--cache"])
+            .arg(victim)
+            .output()
+            .unwrap();
+        assert_eq!(clear.status.code(), Some(2), "{}", String::from_utf8_lossy(&clear.stderr));
+        assert!(String::from_utf8_lossy(&clear.stderr).contains("not a ko2en cache"));
+        assert_eq!(std::fs::read(victim).unwrap(), before, "cache clear touched {}", victim.display());
+    }
+    let elsewhere = dir.path().join("new.sqlite");
+    let (output, sent) = run(&mock, summarize(&mock, &input, &elsewhere, &[])).await;
     assert_success(&output);
     assert_eq!(sent, 2);
 }

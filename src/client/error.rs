@@ -38,7 +38,8 @@ impl ClientError {
                 "insufficient_quota"
             }
             ClientError::Status { status: 429, .. } => "rate_limited",
-            ClientError::Status { status: 401 | 403, .. } => "unauthorized",
+            ClientError::Status { status: 401, .. } => "unauthorized",
+            ClientError::Status { status: 403, .. } => "forbidden",
             ClientError::Status { status: 500..=599, .. } => "server_error",
             ClientError::Status { .. } => "http_error",
             ClientError::Timeout(_) => "timeout",

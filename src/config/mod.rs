@@ -11,7 +11,7 @@
 
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -160,27 +160,34 @@ impl Settings {
         Ok(match cli.command {
             Command::Summarize(args) => {
                 let (target, endpoint) = resolve_endpoint(args.endpoint, &env)?;
+                let run = resolve_run(args.run, Format::Jsonl, &env)?;
+                check_output(&run.output.destination, &args.inputs, run.cache.path.as_deref())?;
                 Settings::Summarize(SummarizeSettings {
                     inputs: args.inputs,
                     target,
                     endpoint,
-                    run: resolve_run(args.run, Format::Jsonl, &env)?,
+                    run,
                     article: resolve_article(args.article)?,
                 })
             }
             Command::Translate(args) => {
                 let (target, endpoint) = resolve_endpoint(args.endpoint, &env)?;
                 let format = if args.json { Format::Jsonl } else { Format::Markdown };
+                let run = resolve_run(args.run, format, &env)?;
+                let inputs = std::slice::from_ref(&args.file);
+                check_output(&run.output.destination, inputs, run.cache.path.as_deref())?;
                 Settings::Translate(TranslateSettings {
                     input: args.file,
                     target,
                     endpoint,
-                    run: resolve_run(args.run, format, &env)?,
+                    run,
                     article: resolve_article(args.article)?,
                 })
             }
             Command::Clean(args) => {
-                Settings::Clean(CleanSettings { inputs: args.inputs, output: destination(args.output) })
+                let output = destination(args.output);
+                check_output(&output, &args.inputs, None)?;
+                Settings::Clean(CleanSettings { inputs: args.inputs, output })
             }
             Command::MockServer(args) => Settings::MockServer(resolve_mock_server(args)?),
             Command::Cache(args) => Settings::Cache(CacheCommandSettings {
@@ -198,6 +205,27 @@ impl Settings {
     }
 }
 
+impl Settings {
+    /// No progress or warnings on stderr, only errors (`-q`).
+    pub(crate) fn quiet(&self) -> bool {
+        match self {
+            Settings::Summarize(s) => s.run.quiet,
+            Settings::Translate(s) => s.run.quiet,
+            _ => false,
+        }
+    }
+
+    /// The key the run sends, to be kept out of everything it prints.
+    pub(crate) fn api_key(&self) -> Option<&str> {
+        let endpoint = match self {
+            Settings::Summarize(s) => &s.endpoint,
+            Settings::Translate(s) => &s.endpoint,
+            _ => return None,
+        };
+        endpoint.api_key.as_ref().map(ApiKey::expose)
+    }
+}
+
 /// A flag's value, else the environment variable's; blank counts as absent.
 fn flag_or_env(flag: Option<String>, var: &str, env: &impl Fn(&str) -> Option<String>) -> Option<String> {
     flag.or_else(|| env(var)).map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
@@ -209,6 +237,15 @@ fn resolve_endpoint(
 ) -> Result<(Target, EndpointSettings), ConfigError> {
     if !args.mock_opt.is_empty() && !args.mock {
         return Err(ConfigError::Invalid("--mock-opt only applies with --mock".into()));
+    }
+    if !is_variable_name(&args.api_key_env) {
+        // Most likely the key itself, pasted where its variable's name belongs: never echoed.
+        return Err(ConfigError::Invalid(
+            "--api-key-env takes the name of the environment variable that holds the key (like \
+             OPENAI_API_KEY), not the key itself; the value given is not shown. Put the key in a \
+             variable and name that variable"
+                .into(),
+        ));
     }
     let api_key =
         env(&args.api_key_env).filter(|key| !key.trim().is_empty()).map(|key| ApiKey::new(key.trim()));
@@ -251,8 +288,69 @@ fn resolve_endpoint(
     Ok((target, endpoint))
 }
 
+/// `-o FILE`, or stdout without it or with `-o -`.
+/// An environment variable's name as shells write one (letters, digits, `_`; not a digit
+/// first), and not shaped like a key (`sk-…` is not a name anyway).
+fn is_variable_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && name.len() <= 64
+}
+
+/// `-o FILE`, or stdout without it or with `-o -`.
 fn destination(path: Option<PathBuf>) -> Destination {
-    path.map(Destination::File).unwrap_or(Destination::Stdout)
+    match path {
+        Some(path) if path != Path::new("-") => Destination::File(path),
+        _ => Destination::Stdout,
+    }
+}
+
+/// The path a file would have once symlinks and `..` are resolved, whether or not it exists
+/// yet (then its directory is resolved). None when not even the directory exists.
+fn resolved(path: &Path) -> Option<PathBuf> {
+    if let Ok(path) = path.canonicalize() {
+        return Some(path);
+    }
+    let name = path.file_name()?;
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.canonicalize().ok()?,
+        _ => std::env::current_dir().ok()?,
+    };
+    Some(dir.join(name))
+}
+
+/// `-o` must not name what the run reads: an input, an article file inside an input
+/// directory, or the cache. The run would destroy it, so it is refused before anything starts.
+fn check_output(output: &Destination, inputs: &[PathBuf], cache: Option<&Path>) -> Result<(), ConfigError> {
+    let Destination::File(path) = output else { return Ok(()) };
+    let Some(out) = resolved(path) else { return Ok(()) }; // the writer reports a missing directory
+    let refuse = |what: String| {
+        Err(ConfigError::Invalid(format!(
+            "-o {} is {what}: the run would overwrite what it reads; write the output to another file",
+            path.display()
+        )))
+    };
+    for input in inputs.iter().filter(|i| *i != Path::new("-")) {
+        let Some(read) = resolved(input) else { continue };
+        if read == out {
+            return refuse(format!("the input {}", input.display()));
+        }
+        if read.is_dir() && out.starts_with(&read) && crate::input::is_article_file(&out) {
+            return refuse(format!("an article file inside the input directory {}", input.display()));
+        }
+    }
+    if let Some(cache) = cache.and_then(resolved) {
+        let names = ["", "-wal", "-shm", "-journal"].map(|suffix| {
+            let mut name = cache.as_os_str().to_owned();
+            name.push(suffix);
+            PathBuf::from(name)
+        });
+        if names.contains(&out) {
+            return refuse(format!("the cache {}", cache.display()));
+        }
+    }
+    Ok(())
 }
 
 fn resolve_article(args: cli::ArticleArgs) -> Result<ArticleSettings, ConfigError> {

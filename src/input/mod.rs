@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-pub(crate) use load::{count_articles, spawn_reader};
+pub(crate) use load::{count_articles, is_article_file, spawn_reader};
 pub(crate) use prepare::{Prepared, prepare};
 
 /// Where an article came from: a path (or `-` for stdin) and, for JSONL, its line number.

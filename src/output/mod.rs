@@ -82,12 +82,13 @@ impl Output {
         self.writer.write(bytes).await
     }
 
-    /// Write the format's end, flush, close and (for a file) move into place.
-    pub(crate) async fn finish(mut self) -> io::Result<WriteOutcome> {
+    /// Write the format's end, flush and close. A file is moved into place only when
+    /// `complete` (every input article has its record); otherwise it stays `FILE.partial`.
+    pub(crate) async fn finish(mut self, complete: bool) -> io::Result<WriteOutcome> {
         let end = self.exporter.end();
         if !end.is_empty() {
             self.writer.write(end).await;
         }
-        self.writer.finish().await
+        self.writer.finish(complete).await
     }
 }

@@ -1,9 +1,12 @@
 //! A small builder for running the real `ko2en` binary in tests.
 #![allow(dead_code)]
 
-use std::io::Write;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 pub fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(name)
@@ -131,3 +134,78 @@ impl Run {
 pub fn has_hangul(text: &str) -> bool {
     text.chars().any(|c| ('\u{AC00}'..='\u{D7A3}').contains(&c))
 }
+
+/// A server on 127.0.0.1 whose `n`th answer (counted from 0) is `answer(n)`: the status line
+/// and headers, before a JSON body. Returns its base URL and its request counter.
+pub fn serve(
+    answer: impl Fn(usize) -> (&'static str, Vec<(&'static str, &'static str)>, String) + Send + Sync + 'static,
+) -> (String, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/v1", listener.local_addr().unwrap());
+    let count = Arc::new(AtomicUsize::new(0));
+    let seen = Arc::clone(&count);
+    let answer = Arc::new(answer);
+    std::thread::spawn(move || {
+        // A thread per connection: the client may open several, and keeps them alive.
+        for stream in listener.incoming().flatten() {
+            let (seen, answer) = (Arc::clone(&seen), Arc::clone(&answer));
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(&stream);
+                while let Some(()) = read_request(&mut reader) {
+                    let n = seen.fetch_add(1, Ordering::SeqCst);
+                    let (status, headers, body) = answer(n);
+                    let mut response = format!(
+                        "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n",
+                        body.len()
+                    );
+                    for (name, value) in headers {
+                        response.push_str(&format!("{name}: {value}\r\n"));
+                    }
+                    response.push_str("\r\n");
+                    response.push_str(&body);
+                    if (&stream).write_all(response.as_bytes()).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    (url, count)
+}
+
+/// Read one request (headers and a content-length body); None when the client hung up.
+fn read_request(reader: &mut BufReader<&TcpStream>) -> Option<()> {
+    let mut length = 0;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).ok()? == 0 {
+            return None;
+        }
+        if line == "\r\n" {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':')
+            && name.eq_ignore_ascii_case("content-length")
+        {
+            length = value.trim().parse().ok()?;
+        }
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).ok()
+}
+
+pub fn completion(content: &str) -> String {
+    serde_json::json!({
+        "id": "x", "object": "chat.completion", "created": 0, "model": "m",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 100, "completion_tokens": 50, "total_tokens": 150},
+    })
+    .to_string()
+}
+
+/// A valid summary reply, as a model would give it.
+pub const REPLY: &str = r#"{"title_en":"Seoul announces a new export plan","summary_ko":"정부가 새 수출 계획을 발표했다. 계획은 내년에 시작된다.","summary_en":"The government announced a new export plan. The plan starts next year.","key_points_en":["A new export plan was announced.","It starts next year."]}"#;
+
+/// A short Korean article: a headline line, then the body.
+pub const ARTICLE: &str =
+    "정부, 새 수출 계획 발표\n정부가 새 수출 계획을 발표했다. 계획은 내년에 시작된다.\n";
