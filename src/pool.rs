@@ -12,6 +12,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use tokio::sync::{Semaphore, watch};
@@ -308,14 +309,28 @@ impl Pool {
         wire: WireRequest,
         valid: &(dyn Fn(&str) -> Result<(), ClientError> + Sync),
     ) -> Result<StoredAnswer, CallError> {
-        // A cached answer that no longer parses (a reply type changed) is bought again.
-        if let Some(cache) = &self.cache
-            && let Some(hit) = cache.answer(key).await.filter(|hit| valid(&hit.content).is_ok())
-        {
-            self.stats.from_cache.fetch_add(1, Ordering::Relaxed);
-            return Ok(hit);
+        let Some(cache) = &self.cache else { return self.send_until_valid(key, wire, valid).await };
+        // Another run on the same cache may be buying this very answer: wait for it instead
+        // of paying twice. Its claim ends with its answer, its failure, or its lease.
+        let lease = self.client.timeout() + CLAIM_MARGIN;
+        loop {
+            // A cached answer that no longer parses (a reply type changed) is bought again.
+            if let Some(hit) = cache.answer(key).await.filter(|hit| valid(&hit.content).is_ok()) {
+                self.stats.from_cache.fetch_add(1, Ordering::Relaxed);
+                return Ok(hit);
+            }
+            if cache.claim(key, lease).await {
+                break;
+            }
+            if let Some(reason) = self.halted() {
+                return Err(CallError::Stopped(reason));
+            }
+            tokio::time::sleep(CLAIM_POLL).await;
         }
-        self.send_until_valid(key, wire, valid).await
+        let claim = Claim { cache: cache.clone(), key, settled: false };
+        let outcome = self.send_until_valid(key, wire, valid).await;
+        claim.settle(outcome.is_ok()).await;
+        outcome
     }
 
     /// Commit a new answer to the cache before anyone uses it: a crash from here on loses
@@ -324,8 +339,8 @@ impl Pool {
         let Some(cache) = &self.cache else { return };
         if let Err(e) = cache.store_answer(key, answer).await {
             self.stop(format!(
-                "{e}; nothing more is sent, so that no answer is bought and then lost. \
-                 Free space or fix the cache and rerun: every answer already cached is reused"
+                "{e}. Nothing more is sent until the cache can be written: free space or fix the \
+                 cache and rerun; every answer already bought is reused"
             ));
         }
     }
@@ -344,6 +359,12 @@ impl Pool {
         loop {
             if let Some(reason) = self.halted() {
                 return Err(CallError::Stopped(reason));
+            }
+            // A retry renews this run's claim, whose lease covers one attempt.
+            if retry.attempts() > 0
+                && let Some(cache) = &self.cache
+            {
+                cache.claim(key, self.client.timeout() + CLAIM_MARGIN).await;
             }
             // Slot. Then budget: a grant is charged just before its request goes out, so that
             // no grant waits for a slot under limits that may meanwhile turn out stricter (a
@@ -433,6 +454,41 @@ impl Pool {
         self.stats.completion_tokens.fetch_add(response.completion_tokens, Ordering::Relaxed);
         valid(&response.content)?;
         Ok(response.content)
+    }
+}
+
+/// How long a claim outlives its request's timeout: the margin for retries' backoff. A run
+/// that dies holding a claim delays others by at most the timeout plus this.
+const CLAIM_MARGIN: Duration = Duration::from_secs(60);
+/// How often a run waiting for another's answer looks again.
+const CLAIM_POLL: Duration = Duration::from_millis(500);
+
+/// This run's claim on a request (see `Cache::claim`): given up when the request fails, or
+/// when the leader is cancelled, so that another run need not wait for the lease to end. An
+/// answer ends it in the same transaction that stores the answer.
+struct Claim {
+    cache: Cache,
+    key: Key,
+    settled: bool,
+}
+
+impl Claim {
+    async fn settle(mut self, answered: bool) {
+        self.settled = true;
+        if !answered {
+            self.cache.release(self.key).await;
+        }
+    }
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        if !self.settled
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            let (cache, key) = (self.cache.clone(), self.key);
+            runtime.spawn(async move { cache.release(key).await });
+        }
     }
 }
 

@@ -205,6 +205,82 @@ fn runs_started_together_on_a_new_cache_all_succeed() {
     }
 }
 
+#[test]
+fn two_runs_on_one_cache_never_buy_the_same_answer_twice() {
+    let runtime = runtime();
+    let mock = slow_mock(&runtime);
+    let dir = tempfile::tempdir().unwrap();
+    let all = std::fs::read_to_string(batch(dir.path(), 30)).unwrap();
+    let lines: Vec<&str> = all.lines().collect();
+    // Two batches that share ten articles, started together on one new cache.
+    let first = dir.path().join("first.jsonl");
+    let second = dir.path().join("second.jsonl");
+    std::fs::write(&first, lines[..20].join("\n")).unwrap();
+    std::fs::write(&second, lines[10..].join("\n")).unwrap();
+    let cache = dir.path().join("shared.sqlite");
+    let runs: Vec<_> = [&first, &second]
+        .into_iter()
+        .map(|input| {
+            Command::new(env!("CARGO_BIN_EXE_ko2en"))
+                .args([
+                    "summarize",
+                    "--quiet",
+                    "--concurrency",
+                    "8",
+                    "--base-url",
+                    &mock.base_url(),
+                    "--cache",
+                ])
+                .arg(&cache)
+                .arg(input)
+                .env("OPENAI_API_KEY", "sk-test")
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for run in runs {
+        let output = run.wait_with_output().unwrap();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        assert_eq!(records_of(&String::from_utf8_lossy(&output.stdout)).len(), 20);
+    }
+    assert_eq!(mock.requests_received(), 30, "an answer was bought by both runs");
+}
+
+#[test]
+fn answers_bought_while_the_cache_cannot_be_written_are_not_bought_again() {
+    let runtime = runtime();
+    let mock =
+        runtime.block_on(MockServer::start("127.0.0.1:0".parse().unwrap(), MockOptions::default())).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let input = batch(dir.path(), 60);
+    let cache = dir.path().join("c.sqlite");
+    // A file-size limit stands in for a full disk: the cache's files stop growing at 48 KiB.
+    let script = format!(
+        "trap '' XFSZ; ulimit -f 96; exec '{}' summarize --quiet --concurrency 8 --base-url '{}' --cache '{}' '{}'",
+        env!("CARGO_BIN_EXE_ko2en"),
+        mock.base_url(),
+        cache.display(),
+        input.display()
+    );
+    let limited = Command::new("sh").arg("-c").arg(script).env("OPENAI_API_KEY", "sk-test").output().unwrap();
+    let stderr = String::from_utf8_lossy(&limited.stderr);
+    assert_eq!(limited.status.code(), Some(2), "the limit did not bite: {stderr}");
+    assert!(stderr.contains("which the next run reads"), "{stderr}");
+    let bought = mock.requests_received();
+    assert!(bought < 60, "{bought}");
+    let rerun = Ko2en::new(["summarize", "--quiet", "--base-url", &mock.base_url(), "--cache"])
+        .arg_path(&cache)
+        .arg_path(&input)
+        .env("OPENAI_API_KEY", "sk-test")
+        .run();
+    rerun.assert_code(0);
+    assert_eq!(rerun.records().len(), 60);
+    assert_eq!(mock.requests_received(), 60, "answers bought by the first run were bought again");
+    assert!(!dir.path().join("c.sqlite-spill.jsonl").exists(), "the spilled answers were not taken in");
+}
+
 // ---- Signals and stopping ---------------------------------------------------------------
 
 /// A slow mock in this process, so that the test can count what reaches it.

@@ -11,11 +11,14 @@
 //! byte for byte, and the end-of-run summary says how many requests were actually sent.
 
 pub(crate) mod key;
+mod spill;
 mod store;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 pub(crate) use key::{ArticleIdentity, Key, article_key, call_key};
 use store::{Store, Write};
@@ -49,6 +52,17 @@ pub(crate) enum CacheError {
     Io { path: PathBuf, message: String },
     #[error("the cache {path} failed: {message}")]
     Sqlite { path: PathBuf, message: String },
+    #[error("the cache {path} is busy: {message}; another ko2en run may be holding it, try again")]
+    Busy { path: PathBuf, message: String },
+    /// An answer that was paid for could not be committed; where it went instead.
+    #[error(
+        "an answer could not be saved in the cache {path} ({message}); {}",
+        match spilled_to {
+            Some(file) => format!("it was kept in {}, which the next run reads", file.display()),
+            None => "nor anywhere else; it is used in this run only".to_string(),
+        }
+    )]
+    NotSaved { path: PathBuf, message: String, spilled_to: Option<PathBuf> },
 }
 
 /// Where answers already paid for are kept: the cache's own settings.
@@ -105,6 +119,10 @@ pub(crate) struct Cache {
     /// Lookups always miss; answers are still stored (`--refresh`).
     refresh: bool,
     counters: Arc<Counters>,
+    /// This run, as the owner of its claims.
+    owner: Arc<str>,
+    /// Answers paid for that the file did not take (see `spill`): still answers.
+    unsaved: Arc<Mutex<HashMap<Key, StoredAnswer>>>,
 }
 
 impl std::fmt::Debug for Cache {
@@ -117,7 +135,38 @@ impl Cache {
     /// Open or create the cache at `path`. Blocking (it touches the disk): call it off the
     /// runtime, e.g. in `spawn_blocking`.
     pub(crate) fn open(path: &Path, refresh: bool) -> Result<Cache, CacheError> {
-        Ok(Cache { store: Arc::new(Store::open(path)?), refresh, counters: Default::default() })
+        let store = Arc::new(Store::open(path)?);
+        let owner = format!("{}-{:016x}", std::process::id(), fastrand::u64(..));
+        let cache = Cache {
+            store,
+            refresh,
+            counters: Default::default(),
+            owner: owner.into(),
+            unsaved: Default::default(),
+        };
+        cache.import_spilled();
+        Ok(cache)
+    }
+
+    /// Take in the answers an earlier run paid for but could not save: into the file when it
+    /// takes them now (then the spill files go), else into memory for this run.
+    fn import_spilled(&self) {
+        let (answers, files) = spill::read(self.store.path());
+        if files.is_empty() {
+            return;
+        }
+        let saved = answers.iter().all(|(key, answer)| {
+            let write =
+                Write::StoredAnswer { key: *key, content: answer.content.clone(), usage: answer.usage };
+            self.store.write_blocking(write).is_ok()
+        });
+        if saved {
+            for file in files {
+                let _ = std::fs::remove_file(file);
+            }
+        } else {
+            self.unsaved.lock().unwrap_or_else(|e| e.into_inner()).extend(answers);
+        }
     }
 
     /// The answer stored under `key`. A read error is a miss (and a warning): the answer is
@@ -126,22 +175,61 @@ impl Cache {
         let found = if self.refresh {
             None
         } else {
-            self.store.read(move |conn| store::answer(conn, key)).await.unwrap_or_else(|e| {
+            let stored = self.store.read(move |conn| store::answer(conn, key)).await.unwrap_or_else(|e| {
                 tracing::warn!("{e}");
                 None
-            })
+            });
+            stored
+                .map(|(content, usage)| StoredAnswer { content, usage })
+                .or_else(|| self.unsaved.lock().unwrap_or_else(|e| e.into_inner()).get(&key).cloned())
         };
         let counter =
             if found.is_some() { &self.counters.answers_hit } else { &self.counters.answers_missed };
         counter.fetch_add(1, Ordering::Relaxed);
-        found.map(|(content, usage)| StoredAnswer { content, usage })
+        found
     }
 
-    /// Store `answer` under `key`; returns once it is committed to disk.
+    /// Store `answer` under `key`; returns once it is committed to disk. An answer the file
+    /// does not take is not lost: it is spilled where the next run reads it, and kept for this
+    /// one; the error says where it went.
     pub(crate) async fn store_answer(&self, key: Key, answer: &StoredAnswer) -> Result<(), CacheError> {
-        self.store
-            .write(Write::StoredAnswer { key, content: answer.content.clone(), usage: answer.usage })
-            .await
+        let write = Write::StoredAnswer { key, content: answer.content.clone(), usage: answer.usage };
+        let Err(error) = self.store.write(write).await else { return Ok(()) };
+        self.unsaved.lock().unwrap_or_else(|e| e.into_inner()).insert(key, answer.clone());
+        let (path, answer) = (self.store.path().to_path_buf(), answer.clone());
+        let spilled_to =
+            tokio::task::spawn_blocking(move || spill::write(&path, key, &answer)).await.ok().flatten();
+        Err(CacheError::NotSaved {
+            path: self.store.path().to_path_buf(),
+            message: error.to_string(),
+            spilled_to,
+        })
+    }
+
+    /// Claim `key` for this run for `lease`, so that another run on the same cache waits for
+    /// this run's answer instead of buying it too. False when another run holds a live claim;
+    /// a claim that cannot be written (a failing disk) is treated as taken: claims only save
+    /// money, and must never stop a run.
+    pub(crate) async fn claim(&self, key: Key, lease: Duration) -> bool {
+        let until = store::now_secs() + lease.as_secs() as i64;
+        let claim = |void| Write::Claim { key, owner: self.owner.to_string(), until, void };
+        if self.store.write(claim(None)).await.unwrap_or(true) {
+            return true;
+        }
+        // Held by another run. One that died (a crash, kill -9, a full disk) answers nothing:
+        // its claim is void at once rather than at the end of its lease.
+        let holder = self.store.read(move |conn| store::claim_owner(conn, key)).await.ok().flatten();
+        match holder {
+            Some(holder) if !owner_alive(&holder) => {
+                self.store.write(claim(Some(holder))).await.unwrap_or(true)
+            }
+            _ => false,
+        }
+    }
+
+    /// Give up this run's claim on `key` (its request failed): another run may send it.
+    pub(crate) async fn release(&self, key: Key) {
+        let _ = self.store.write(Write::Release { key, owner: self.owner.to_string() }).await;
     }
 
     /// The record result (JSON) stored under an article's `key`.
@@ -162,7 +250,7 @@ impl Cache {
 
     /// Store an article's record result (JSON); returns once it is committed.
     pub(crate) async fn store_article(&self, key: Key, result: String) -> Result<(), CacheError> {
-        self.store.write(Write::Article { key, result }).await
+        self.store.write(Write::Article { key, result }).await.map(drop)
     }
 
     /// This run's hits and misses so far.
@@ -181,10 +269,25 @@ impl Cache {
     pub(crate) async fn finish(self, requests_sent: u64) -> Result<RunStats, CacheError> {
         let stats = self.run_stats(requests_sent);
         self.store.write(Write::Run(stats)).await?;
+        let unsaved = self.unsaved.lock().unwrap_or_else(|e| e.into_inner()).len();
+        if unsaved > 0 {
+            tracing::warn!(
+                "{unsaved} answers of this run are kept outside the cache file until a run can save them"
+            );
+        }
         let store = self.store;
         tokio::task::spawn_blocking(move || store.close()).await.ok();
         Ok(stats)
     }
+}
+
+/// Whether the process of a claim's owner (`PID-random`) still runs on this machine. An
+/// owner that cannot be read is taken to be alive: its lease ends the wait anyway.
+fn owner_alive(owner: &str) -> bool {
+    let Some(pid) = owner.split('-').next().and_then(|p| p.parse::<libc::pid_t>().ok()) else { return true };
+    // SAFETY: signal 0 sends nothing; it only asks whether the process exists.
+    let result = unsafe { libc::kill(pid, 0) };
+    result == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
 }
 
 /// Entries, size and last run of the cache at `path`; None when there is no cache there yet.
@@ -230,7 +333,8 @@ fn companion_files(path: &Path) -> Vec<PathBuf> {
         name.push(suffix);
         PathBuf::from(name)
     };
-    vec![path.to_path_buf(), with_suffix("-wal"), with_suffix("-shm")]
+    let [beside, elsewhere] = spill::paths(path);
+    vec![path.to_path_buf(), with_suffix("-wal"), with_suffix("-shm"), beside, elsewhere]
 }
 
 #[cfg(test)]

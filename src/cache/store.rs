@@ -46,6 +46,16 @@ const SCHEMA: &str = "
     );
 ";
 
+/// Requests another run has on the wire (see `Cache::claim`). Added to caches of every
+/// version when opened; earlier ko2en versions ignore the table.
+const CLAIMS: &str = "
+    CREATE TABLE IF NOT EXISTS claim (
+        key BLOB PRIMARY KEY,
+        owner TEXT NOT NULL,
+        expires_at INTEGER NOT NULL
+    ) WITHOUT ROWID;
+";
+
 /// ko2en's mark in the file's header (`PRAGMA application_id`, "k2en"): `cache clear` deletes
 /// only a file that carries it, and a database of another program is never taken for a cache.
 pub(crate) const APPLICATION_ID: i32 = 0x6B32_656E;
@@ -57,14 +67,37 @@ const MAX_GROUP: usize = 512;
 
 /// Something to commit.
 pub(crate) enum Write {
-    StoredAnswer { key: Key, content: String, usage: Usage },
-    Article { key: Key, result: String },
+    /// An answer; it ends any claim on its key.
+    StoredAnswer {
+        key: Key,
+        content: String,
+        usage: Usage,
+    },
+    Article {
+        key: Key,
+        result: String,
+    },
     Run(RunStats),
+    /// Take (or renew) the claim on `key` for `owner` until `until` (seconds since the epoch),
+    /// unless another owner's claim is still live (`void` names an owner known to be gone,
+    /// whose claim is taken over). Its outcome says whether it was taken.
+    Claim {
+        key: Key,
+        owner: String,
+        until: i64,
+        void: Option<String>,
+    },
+    /// Give up `owner`'s claim on `key` without an answer.
+    Release {
+        key: Key,
+        owner: String,
+    },
 }
 
 struct Job {
     write: Write,
-    done: oneshot::Sender<Result<(), String>>,
+    /// Whether the write took effect (false only for a claim someone else holds).
+    done: oneshot::Sender<Result<bool, String>>,
 }
 
 /// An open cache file.
@@ -79,36 +112,17 @@ impl Store {
     /// Open (creating if needed) the cache at `path`. Blocking: call it off the runtime.
     pub(crate) fn open(path: &Path) -> Result<Store, CacheError> {
         create_private(path)?;
-        let mut conn = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(|e| classify(path, e))?;
-        conn.busy_timeout(BUSY_TIMEOUT).map_err(|e| classify(path, e))?;
-        check_version(&conn, path)?;
-        let mode: String =
-            conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0)).map_err(|e| classify(path, e))?;
-        if !mode.eq_ignore_ascii_case("wal") {
-            return Err(CacheError::Sqlite {
-                path: path.to_path_buf(),
-                message: format!("cannot switch to WAL mode (got {mode})"),
-            });
-        }
-        conn.pragma_update(None, "synchronous", "FULL").map_err(|e| classify(path, e))?;
-        // Another run may be creating the same new cache right now: the schema is created in
-        // an exclusive transaction that looks again, so exactly one of them creates it.
-        let tx = conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Exclusive)
-            .map_err(|e| classify(path, e))?;
-        if user_version(&tx, path)? == 0 {
-            tx.execute_batch(SCHEMA).map_err(|e| classify(path, e))?;
-            tx.pragma_update(None, "user_version", SCHEMA_VERSION).map_err(|e| classify(path, e))?;
-        }
-        // Caches made before the mark existed are marked now.
-        if application_id(&tx, path)? == 0 {
-            tx.pragma_update(None, "application_id", APPLICATION_ID).map_err(|e| classify(path, e))?;
-        }
-        tx.commit().map_err(|e| classify(path, e))?;
+        // Runs that open one cache at the same moment can meet SQLITE_BUSY where SQLite does
+        // not wait by itself (switching the journal mode): such an open is tried again.
+        let started = std::time::Instant::now();
+        let conn = loop {
+            match prepare(path) {
+                Err(CacheError::Busy { .. }) if started.elapsed() < BUSY_TIMEOUT => {
+                    std::thread::sleep(Duration::from_millis(20 + fastrand::u64(..30)));
+                }
+                other => break other?,
+            }
+        };
         let (tx, rx) = mpsc::unbounded_channel();
         let thread = std::thread::Builder::new()
             .name("ko2en-cache".into())
@@ -126,18 +140,37 @@ impl Store {
         &self.path
     }
 
-    /// Commit `write`; returns once the transaction holding it has committed.
-    pub(crate) async fn write(&self, write: Write) -> Result<(), CacheError> {
+    /// Commit `write`; returns once the transaction holding it has committed, with whether it
+    /// took effect.
+    pub(crate) async fn write(&self, write: Write) -> Result<bool, CacheError> {
+        let committed = self.send(write)?;
+        committed.await.map_err(|_| self.failed("the cache writer stopped"))?.map_err(|e| self.failed(&e))
+    }
+
+    /// [`Store::write`] from a thread that may block (opening the cache).
+    pub(crate) fn write_blocking(&self, write: Write) -> Result<bool, CacheError> {
+        let committed = self.send(write)?;
+        committed
+            .blocking_recv()
+            .map_err(|_| self.failed("the cache writer stopped"))?
+            .map_err(|e| self.failed(&e))
+    }
+
+    fn failed(&self, message: &str) -> CacheError {
+        CacheError::Sqlite { path: self.path.clone(), message: message.to_string() }
+    }
+
+    /// Queue `write` for the writer thread; the receiver gets its outcome once committed.
+    fn send(&self, write: Write) -> Result<oneshot::Receiver<Result<bool, String>>, CacheError> {
         let (done, committed) = oneshot::channel();
         let sent = match &*self.writer.lock().unwrap_or_else(|e| e.into_inner()) {
             Some(tx) => tx.send(Job { write, done }).is_ok(),
             None => false,
         };
-        let failed = |message: String| CacheError::Sqlite { path: self.path.clone(), message };
         if !sent {
-            return Err(failed("the cache is closed".into()));
+            return Err(self.failed("the cache is closed"));
         }
-        committed.await.map_err(|_| failed("the cache writer stopped".into()))?.map_err(failed)
+        Ok(committed)
     }
 
     /// Run `query` on a read-only connection on a blocking thread.
@@ -191,17 +224,33 @@ fn write_loop(mut conn: Connection, mut rx: mpsc::UnboundedReceiver<Job>) {
                 Err(_) => break,
             }
         }
-        let result = commit(&mut conn, &group).map_err(|e| e.to_string());
-        for job in group {
-            let _ = job.done.send(result.clone());
+        match commit(&mut conn, &group) {
+            Ok(took) => {
+                for (job, took) in group.into_iter().zip(took) {
+                    let _ = job.done.send(Ok(took));
+                }
+            }
+            Err(e) => {
+                for job in group {
+                    let _ = job.done.send(Err(e.to_string()));
+                }
+            }
         }
     }
 }
 
-fn commit(conn: &mut Connection, group: &[Job]) -> rusqlite::Result<()> {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+/// Seconds since the epoch, the clock of claims.
+pub(crate) fn now_secs() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+/// Commit a group of writes in one transaction; whether each took effect.
+fn commit(conn: &mut Connection, group: &[Job]) -> rusqlite::Result<Vec<bool>> {
+    let now = now_secs();
     let tx = conn.transaction()?;
+    let mut took = Vec::with_capacity(group.len());
     for job in group {
+        took.push(true);
         match &job.write {
             Write::StoredAnswer { key, content, usage } => {
                 tx.prepare_cached(
@@ -217,6 +266,21 @@ fn commit(conn: &mut Connection, group: &[Job]) -> rusqlite::Result<()> {
                     usage.requests as i64,
                     now
                 ])?;
+                tx.prepare_cached("DELETE FROM claim WHERE key = ?1")?.execute([key.0.as_slice()])?;
+            }
+            Write::Claim { key, owner, until, void } => {
+                let changed = tx
+                    .prepare_cached(
+                        "INSERT INTO claim (key, owner, expires_at) VALUES (?1, ?2, ?3)
+                         ON CONFLICT(key) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
+                         WHERE claim.owner = excluded.owner OR claim.expires_at < ?4 OR claim.owner = ?5",
+                    )?
+                    .execute(params![key.0.as_slice(), owner, until, now, void])?;
+                *took.last_mut().expect("pushed above") = changed == 1;
+            }
+            Write::Release { key, owner } => {
+                tx.prepare_cached("DELETE FROM claim WHERE key = ?1 AND owner = ?2")?
+                    .execute(params![key.0.as_slice(), owner])?;
             }
             Write::Article { key, result } => {
                 tx.prepare_cached(
@@ -240,7 +304,8 @@ fn commit(conn: &mut Connection, group: &[Job]) -> rusqlite::Result<()> {
             }
         }
     }
-    tx.commit()
+    tx.commit()?;
+    Ok(took)
 }
 
 /// The cached answer under `key`.
@@ -265,6 +330,13 @@ pub(crate) fn answer(conn: &Connection, key: Key) -> rusqlite::Result<Option<(St
 pub(crate) fn article(conn: &Connection, key: Key) -> rusqlite::Result<Option<String>> {
     conn.prepare_cached("SELECT result FROM article WHERE key = ?1")?
         .query_row([key.0.as_slice()], |row| row.get(0))
+        .optional()
+}
+
+/// Who holds the claim on `key`, if anyone.
+pub(crate) fn claim_owner(conn: &Connection, key: Key) -> rusqlite::Result<Option<String>> {
+    conn.prepare_cached("SELECT owner FROM claim WHERE key = ?1")?
+        .query_row([key.0.as_slice()], |r| r.get(0))
         .optional()
 }
 
@@ -299,6 +371,42 @@ pub(crate) fn open_reader(path: &Path) -> Result<Connection, CacheError> {
             .map_err(|e| classify(path, e))?;
     conn.busy_timeout(BUSY_TIMEOUT).map_err(|e| classify(path, e))?;
     check_version(&conn, path)?;
+    Ok(conn)
+}
+
+/// Open the file, check it is a ko2en cache, and bring its schema up to date.
+fn prepare(path: &Path) -> Result<Connection, CacheError> {
+    let mut conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| classify(path, e))?;
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(|e| classify(path, e))?;
+    check_version(&conn, path)?;
+    let mode: String =
+        conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0)).map_err(|e| classify(path, e))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(CacheError::Sqlite {
+            path: path.to_path_buf(),
+            message: format!("cannot switch to WAL mode (got {mode})"),
+        });
+    }
+    conn.pragma_update(None, "synchronous", "FULL").map_err(|e| classify(path, e))?;
+    // Another run may be creating the same new cache right now: the schema is created in
+    // an exclusive transaction that looks again, so exactly one of them creates it.
+    let tx = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Exclusive)
+        .map_err(|e| classify(path, e))?;
+    if user_version(&tx, path)? == 0 {
+        tx.execute_batch(SCHEMA).map_err(|e| classify(path, e))?;
+        tx.pragma_update(None, "user_version", SCHEMA_VERSION).map_err(|e| classify(path, e))?;
+    }
+    tx.execute_batch(CLAIMS).map_err(|e| classify(path, e))?;
+    // Caches made before the mark existed are marked now.
+    if application_id(&tx, path)? == 0 {
+        tx.pragma_update(None, "application_id", APPLICATION_ID).map_err(|e| classify(path, e))?;
+    }
+    tx.commit().map_err(|e| classify(path, e))?;
     Ok(conn)
 }
 
@@ -373,6 +481,9 @@ fn classify(path: &Path, error: rusqlite::Error) -> CacheError {
             CacheError::Corrupt { path: path.to_path_buf(), message: error.to_string() }
         }
         Some(ErrorCode::DatabaseCorrupt) => CacheError::Foreign { path: path.to_path_buf() },
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => {
+            CacheError::Busy { path: path.to_path_buf(), message: error.to_string() }
+        }
         _ => CacheError::Sqlite { path: path.to_path_buf(), message: error.to_string() },
     }
 }

@@ -141,6 +141,11 @@ impl Client {
         WireRequest::new(&self.model, request, self.response_format, self.temperature)
     }
 
+    /// How long one attempt may take.
+    pub(crate) fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
     /// Whether the prompt itself must carry the schema (the server does not enforce it).
     pub(crate) fn schema_in_prompt(&self) -> bool {
         self.response_format != ResponseFormat::JsonSchema
