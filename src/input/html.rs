@@ -17,6 +17,7 @@ use std::sync::LazyLock;
 use dom_smoothie::{Config, Readability, TextMode};
 use regex::Regex;
 
+#[derive(Debug)]
 pub(crate) struct HtmlArticle {
     pub(crate) title: Option<String>,
     pub(crate) text: String,
@@ -32,10 +33,18 @@ pub(crate) enum HtmlError {
         "the page nests its elements {0} levels deep (more than {MAX_DEPTH}); no news page does, so it was not parsed"
     )]
     TooDeep(usize),
-    #[error(
-        "the page is {0} MiB, more than the {MAX_MIB} MiB a news page can reasonably be; it was not parsed"
-    )]
-    TooLarge(usize),
+    #[error("the page is {0}, more than the {MAX_MIB} MiB a news page can reasonably be; it was not parsed")]
+    TooLarge(Mib),
+}
+
+/// A size in bytes, shown in MiB with one decimal.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Mib(usize);
+
+impl std::fmt::Display for Mib {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:.1} MiB", self.0 as f64 / (1024.0 * 1024.0))
+    }
 }
 
 /// Deeper than any real page (they nest a few dozen levels); the DOM walk recurses, so a
@@ -120,7 +129,7 @@ pub(crate) fn extract(html: &str) -> Result<HtmlArticle, HtmlError> {
         return Err(HtmlError::Empty);
     }
     if html.len() > MAX_MIB << 20 {
-        return Err(HtmlError::TooLarge(html.len() >> 20));
+        return Err(HtmlError::TooLarge(Mib(html.len())));
     }
     let depth = nesting_depth(html);
     if depth > MAX_DEPTH {
@@ -296,5 +305,13 @@ mod tests {
             "</div>".repeat(200)
         );
         assert!(extract(&fine).is_ok());
+    }
+
+    #[test]
+    fn a_page_larger_than_any_news_page_is_refused_saying_its_size() {
+        let page = format!("<html><body><p>{}</p></body></html>", "가".repeat(3 << 20));
+        let error = extract(&page).unwrap_err();
+        assert!(matches!(error, HtmlError::TooLarge(_)));
+        assert!(error.to_string().starts_with("the page is 9.0 MiB, more than the 8 MiB"), "{error}");
     }
 }
