@@ -103,6 +103,15 @@ fn a_fifo_destination_is_written_through_and_stays_a_fifo() {
 }
 
 #[test]
+fn dev_stdout_is_written_through() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = batch(dir.path(), 2);
+    let run = Ko2en::new(["summarize", "--mock", "--quiet", "-o", "/dev/stdout"]).arg_path(&input).run();
+    run.assert_code(0);
+    assert_eq!(run.records().len(), 2);
+}
+
+#[test]
 fn a_symlinked_destination_keeps_its_link_and_its_target_gets_the_output() {
     let dir = tempfile::tempdir().unwrap();
     let input = batch(dir.path(), 2);

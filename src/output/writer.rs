@@ -85,22 +85,25 @@ impl Sink {
             Destination::Stdout => return Ok(Sink::Stdout(io::stdout())),
             Destination::File(path) => path,
         };
-        let target = follow_links(&path)?;
-        if let Ok(meta) = fs::metadata(&target)
-            && !meta.is_file()
-        {
-            if meta.is_dir() {
+        // The kind of file the path leads to, links followed: `/dev/stdout` leads through
+        // /proc's links to a pipe or a terminal, which are written through.
+        let target = match fs::metadata(&path) {
+            Ok(meta) if meta.is_dir() => {
                 return Err(io::Error::other(format!(
                     "{} is a directory; name a file with -o",
                     path.display()
                 )));
             }
-            let file = OpenOptions::new()
-                .write(true)
-                .open(&target)
-                .map_err(|e| io::Error::new(e.kind(), format!("cannot write to {}: {e}", path.display())))?;
-            return Ok(Sink::Through(file));
-        }
+            Ok(meta) if !meta.is_file() => {
+                let file = OpenOptions::new().write(true).open(&path).map_err(|e| {
+                    io::Error::new(e.kind(), format!("cannot write to {}: {e}", path.display()))
+                })?;
+                return Ok(Sink::Through(file));
+            }
+            Ok(_) => path.canonicalize()?,
+            // Not there yet, or a link to a file not there yet: the link's target is created.
+            Err(_) => follow_links(&path)?,
+        };
         let partial = partial_path(&target);
         // Not truncated before the lock is held: the file may be another run's work.
         let file = OpenOptions::new()
