@@ -34,6 +34,19 @@ fn records_of(text: &str) -> Vec<Value> {
         .collect()
 }
 
+/// `ko2en ARGS…` run with every file it writes limited to `blocks` of 512 bytes: a stand-in
+/// for a full disk that needs no privileges (writes past it fail with EFBIG; SIGXFSZ is
+/// ignored, and the shell passes that on).
+fn with_file_size_limit(blocks: u32, args: &[&str]) -> std::process::Output {
+    let quoted: Vec<String> = args.iter().map(|a| format!("'{a}'")).collect();
+    let script = format!(
+        "trap '' XFSZ; ulimit -f {blocks}; exec '{}' {}",
+        env!("CARGO_BIN_EXE_ko2en"),
+        quoted.join(" ")
+    );
+    Command::new("sh").arg("-c").arg(script).env("OPENAI_API_KEY", "sk-test").output().unwrap()
+}
+
 fn mkfifo(path: &Path) {
     let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
     // SAFETY: a valid, NUL-terminated path.
@@ -170,15 +183,11 @@ fn a_full_disk_leaves_only_whole_records_in_the_partial_file() {
     let dir = tempfile::tempdir().unwrap();
     let input = batch(dir.path(), 40);
     let out = dir.path().join("out.jsonl");
-    // A file-size limit stands in for a full disk: writes past it fail with EFBIG (SIGXFSZ is
-    // ignored, as the shell passes it on). 4 blocks hold a few records, not all 40.
-    let script = format!(
-        "trap '' XFSZ; ulimit -f 4; exec '{}' summarize --mock --quiet --no-cache --concurrency 4 '{}' -o '{}'",
-        env!("CARGO_BIN_EXE_ko2en"),
-        input.display(),
-        out.display()
-    );
-    let output = Command::new("sh").arg("-c").arg(script).output().unwrap();
+    // 4 blocks hold a few records, not all 40.
+    let (input, out_path) = (input.display().to_string(), out.display().to_string());
+    let args =
+        ["summarize", "--mock", "--quiet", "--no-cache", "--concurrency", "4", &input, "-o", &out_path];
+    let output = with_file_size_limit(4, &args);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("cannot write the output"), "{stderr}");
@@ -265,15 +274,21 @@ fn answers_bought_while_the_cache_cannot_be_written_are_not_bought_again() {
     let dir = tempfile::tempdir().unwrap();
     let input = batch(dir.path(), 60);
     let cache = dir.path().join("c.sqlite");
-    // A file-size limit stands in for a full disk: the cache's files stop growing at 48 KiB.
-    let script = format!(
-        "trap '' XFSZ; ulimit -f 96; exec '{}' summarize --quiet --concurrency 8 --base-url '{}' --cache '{}' '{}'",
-        env!("CARGO_BIN_EXE_ko2en"),
-        mock.base_url(),
-        cache.display(),
-        input.display()
-    );
-    let limited = Command::new("sh").arg("-c").arg(script).env("OPENAI_API_KEY", "sk-test").output().unwrap();
+    // The cache's files stop growing at 48 KiB.
+    let (url, cache_path, input_path) =
+        (mock.base_url(), cache.display().to_string(), input.display().to_string());
+    let args = [
+        "summarize",
+        "--quiet",
+        "--concurrency",
+        "8",
+        "--base-url",
+        &url,
+        "--cache",
+        &cache_path,
+        &input_path,
+    ];
+    let limited = with_file_size_limit(96, &args);
     let stderr = String::from_utf8_lossy(&limited.stderr);
     assert_eq!(limited.status.code(), Some(2), "the limit did not bite: {stderr}");
     assert!(stderr.contains("which the next run reads"), "{stderr}");

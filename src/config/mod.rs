@@ -159,30 +159,17 @@ impl Settings {
     pub fn resolve(cli: Cli, env: impl Fn(&str) -> Option<String>) -> Result<Settings, ConfigError> {
         Ok(match cli.command {
             Command::Summarize(args) => {
-                let (target, endpoint) = resolve_endpoint(args.endpoint, &env)?;
-                let run = resolve_run(args.run, Format::Jsonl, &env)?;
-                check_output(&run.output.destination, &args.inputs, run.cache.path.as_deref())?;
-                Settings::Summarize(SummarizeSettings {
-                    inputs: args.inputs,
-                    target,
-                    endpoint,
-                    run,
-                    article: resolve_article(args.article)?,
-                })
+                let job =
+                    resolve_job(args.endpoint, args.run, args.article, Format::Jsonl, &args.inputs, &env)?;
+                let (target, endpoint, run, article) = job;
+                Settings::Summarize(SummarizeSettings { inputs: args.inputs, target, endpoint, run, article })
             }
             Command::Translate(args) => {
-                let (target, endpoint) = resolve_endpoint(args.endpoint, &env)?;
                 let format = if args.json { Format::Jsonl } else { Format::Markdown };
-                let run = resolve_run(args.run, format, &env)?;
                 let inputs = std::slice::from_ref(&args.file);
-                check_output(&run.output.destination, inputs, run.cache.path.as_deref())?;
-                Settings::Translate(TranslateSettings {
-                    input: args.file,
-                    target,
-                    endpoint,
-                    run,
-                    article: resolve_article(args.article)?,
-                })
+                let (target, endpoint, run, article) =
+                    resolve_job(args.endpoint, args.run, args.article, format, inputs, &env)?;
+                Settings::Translate(TranslateSettings { input: args.file, target, endpoint, run, article })
             }
             Command::Clean(args) => {
                 let output = destination(args.output);
@@ -224,6 +211,21 @@ impl Settings {
         };
         endpoint.api_key.as_ref().map(ApiKey::expose)
     }
+}
+
+/// The settings every command that sends requests shares, checked against its `inputs`.
+fn resolve_job(
+    endpoint: cli::EndpointArgs,
+    run: cli::RunArgs,
+    article: cli::ArticleArgs,
+    format: Format,
+    inputs: &[PathBuf],
+    env: &impl Fn(&str) -> Option<String>,
+) -> Result<(Target, EndpointSettings, RunSettings, ArticleSettings), ConfigError> {
+    let (target, endpoint) = resolve_endpoint(endpoint, env)?;
+    let run = resolve_run(run, format, env)?;
+    check_output(&run.output.destination, inputs, run.cache.path.as_deref())?;
+    Ok((target, endpoint, run, resolve_article(article)?))
 }
 
 /// A flag's value, else the environment variable's; blank counts as absent.
