@@ -19,7 +19,7 @@ use crate::config::{
 };
 use crate::dedupe::{self, Dedupe};
 use crate::input::clean::{ArticleMetadata, Removed};
-use crate::input::{SourceRef, count_articles, prepare, spawn_reader};
+use crate::input::{ReadSettings, SourceRef, check_inputs, count_articles, prepare, spawn_reader};
 use crate::mock::MockServer;
 use crate::output::{Destination, Output, Writer};
 use crate::pipeline::{ArticleSettings, Mode, Pipeline};
@@ -112,9 +112,16 @@ async fn finish_cache(pipeline: &Pipeline) -> Option<cache::RunStats> {
     }
 }
 
+/// A run whose inputs cannot hold an article stops here, before anything is paid for.
+async fn check(inputs: &[std::path::PathBuf]) -> Result<()> {
+    let inputs = inputs.to_vec();
+    tokio::task::spawn_blocking(move || check_inputs(&inputs)).await?.map_err(anyhow::Error::msg)
+}
+
 async fn summarize(settings: SummarizeSettings) -> Result<Outcome> {
     let started = Instant::now();
     let quiet = settings.run.quiet;
+    check(&settings.inputs).await?;
     let (client, _mock) = connect(&settings.target, &settings.endpoint).await?;
     let pipeline = Arc::new(
         pipeline(client, &settings.target, &settings.run, settings.article.clone(), Mode::Summarize).await?,
@@ -130,7 +137,13 @@ async fn summarize(settings: SummarizeSettings) -> Result<Outcome> {
     // article does not idle the others; records come back in input order, so the window is
     // also the bound on the reorder buffer.
     let window = settings.run.pool.concurrency * 4;
-    let records = records_in_order(Arc::clone(&pipeline), settings.inputs.clone(), window, shutdown.clone());
+    let records = records_in_order(
+        Arc::clone(&pipeline),
+        settings.inputs.clone(),
+        settings.read,
+        window,
+        shutdown.clone(),
+    );
     let mut summary = write_all(records, &mut output, &pipeline, reporter.as_ref()).await;
     reporter.finish();
     // The final name means "every input article has a record".
@@ -191,10 +204,11 @@ fn count_in_background(inputs: Vec<std::path::PathBuf>, reporter: Arc<dyn Progre
 fn records_in_order(
     pipeline: Arc<Pipeline>,
     inputs: Vec<std::path::PathBuf>,
+    read: ReadSettings,
     window: usize,
     shutdown: Shutdown,
 ) -> impl Stream<Item = Record> {
-    let reader = spawn_reader(inputs, window);
+    let reader = spawn_reader(inputs, window, read);
     // Stage one: cleaning is CPU work, so it runs on the blocking pool, several articles at a
     // time, and comes back in input order.
     let cleaning = Arc::clone(&pipeline);
@@ -293,10 +307,11 @@ impl RunSummary {
 }
 
 async fn translate(settings: TranslateSettings) -> Result<Outcome> {
+    check(std::slice::from_ref(&settings.input)).await?;
     let (client, _mock) = connect(&settings.target, &settings.endpoint).await?;
     let pipeline =
         pipeline(client, &settings.target, &settings.run, settings.article.clone(), Mode::Translate).await?;
-    let mut reader = spawn_reader(vec![settings.input.clone()], 2);
+    let mut reader = spawn_reader(vec![settings.input.clone()], 2, settings.read);
     let Some(loaded) = reader.recv().await else {
         bail!("{} holds no article", settings.input.display());
     };
@@ -346,8 +361,9 @@ struct CleanError<'a> {
 }
 
 async fn clean(settings: CleanSettings) -> Result<Outcome> {
+    check(&settings.inputs).await?;
     let writer = Writer::create(settings.output.clone(), Vec::new())?;
-    let mut reader = spawn_reader(settings.inputs.clone(), 16);
+    let mut reader = spawn_reader(settings.inputs.clone(), 16, settings.read);
     let mut failed = 0u64;
     while let Some(loaded) = reader.recv().await {
         let (id, source) = (loaded.id.clone(), loaded.source.clone());

@@ -44,6 +44,9 @@ pub struct CleanArgs {
     /// Write output here instead of stdout.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Read every input in this encoding (euc-kr, cp949, utf-16le…) instead of detecting it.
+    #[arg(long, value_name = "NAME")]
+    pub input_encoding: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -89,6 +92,10 @@ pub struct ArticleArgs {
     /// Fail an article (exit 1) when any check of its answers still fails after the repair retry.
     #[arg(long)]
     pub strict: bool,
+    /// Read every input in this encoding (euc-kr, cp949, utf-16le…) instead of detecting it
+    /// [default: UTF-8, UTF-16 by its BOM, a charset the page declares, else EUC-KR/CP949].
+    #[arg(long, value_name = "NAME")]
+    pub input_encoding: Option<String>,
 }
 
 /// Where requests go and how they are shaped.

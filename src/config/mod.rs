@@ -20,6 +20,7 @@ use crate::chunk::{ChunkLimits, Encoding};
 use crate::cli::{self, Cli, Command};
 use crate::client::{ApiKey, EndpointSettings, ResponseFormat, RetryPolicy};
 use crate::glossary::Glossary;
+use crate::input::ReadSettings;
 use crate::limiter::Budget;
 use crate::mock::MockOptions;
 use crate::output::{Destination, Format, OutputSettings};
@@ -95,6 +96,8 @@ pub struct SummarizeSettings {
     pub(crate) run: RunSettings,
     /// Cleaning, glossary and strictness for every article.
     pub(crate) article: ArticleSettings,
+    /// How inputs are decoded.
+    pub(crate) read: ReadSettings,
 }
 
 /// `ko2en clean`.
@@ -104,6 +107,8 @@ pub struct CleanSettings {
     pub(crate) inputs: Vec<PathBuf>,
     /// Where the cleaned articles go.
     pub(crate) output: Destination,
+    /// How inputs are decoded.
+    pub(crate) read: ReadSettings,
 }
 
 /// `ko2en translate`.
@@ -115,6 +120,8 @@ pub struct TranslateSettings {
     pub(crate) run: RunSettings,
     /// Cleaning, glossary and strictness for every article.
     pub(crate) article: ArticleSettings,
+    /// How inputs are decoded.
+    pub(crate) read: ReadSettings,
 }
 
 /// What `ko2en cache` does.
@@ -159,22 +166,39 @@ impl Settings {
     pub fn resolve(cli: Cli, env: impl Fn(&str) -> Option<String>) -> Result<Settings, ConfigError> {
         Ok(match cli.command {
             Command::Summarize(args) => {
+                let read = resolve_read(args.article.input_encoding.as_deref())?;
                 let job =
                     resolve_job(args.endpoint, args.run, args.article, Format::Jsonl, &args.inputs, &env)?;
                 let (target, endpoint, run, article) = job;
-                Settings::Summarize(SummarizeSettings { inputs: args.inputs, target, endpoint, run, article })
+                Settings::Summarize(SummarizeSettings {
+                    inputs: args.inputs,
+                    target,
+                    endpoint,
+                    run,
+                    article,
+                    read,
+                })
             }
             Command::Translate(args) => {
                 let format = if args.json { Format::Jsonl } else { Format::Markdown };
                 let inputs = std::slice::from_ref(&args.file);
+                let read = resolve_read(args.article.input_encoding.as_deref())?;
                 let (target, endpoint, run, article) =
                     resolve_job(args.endpoint, args.run, args.article, format, inputs, &env)?;
-                Settings::Translate(TranslateSettings { input: args.file, target, endpoint, run, article })
+                Settings::Translate(TranslateSettings {
+                    input: args.file,
+                    target,
+                    endpoint,
+                    run,
+                    article,
+                    read,
+                })
             }
             Command::Clean(args) => {
                 let output = destination(args.output);
                 check_output(&output, &args.inputs, None)?;
-                Settings::Clean(CleanSettings { inputs: args.inputs, output })
+                let read = resolve_read(args.input_encoding.as_deref())?;
+                Settings::Clean(CleanSettings { inputs: args.inputs, output, read })
             }
             Command::MockServer(args) => Settings::MockServer(resolve_mock_server(args)?),
             Command::Cache(args) => Settings::Cache(CacheCommandSettings {
@@ -211,6 +235,19 @@ impl Settings {
         };
         endpoint.api_key.as_ref().map(ApiKey::expose)
     }
+}
+
+/// `--input-encoding`, by any label a browser knows.
+fn resolve_read(label: Option<&str>) -> Result<ReadSettings, ConfigError> {
+    let encoding = match label {
+        None => None,
+        Some(label) => Some(crate::input::encoding_for_label(label).ok_or_else(|| {
+            ConfigError::Invalid(format!(
+                "--input-encoding {label:?} is not an encoding ko2en knows; try euc-kr, cp949, utf-8 or utf-16le"
+            ))
+        })?),
+    };
+    Ok(ReadSettings { encoding })
 }
 
 /// The settings every command that sends requests shares, checked against its `inputs`.

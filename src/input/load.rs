@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use tokio::sync::mpsc;
 
+use super::decode::{ReadSettings, decode};
 use super::{Article, InputError, Loaded, SourceRef};
 
 /// File endings read as articles when a directory is walked.
@@ -104,6 +105,29 @@ pub(crate) fn is_article_file(path: &Path) -> bool {
         .is_some_and(|e| ARTICLE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
 }
 
+/// Stop a run whose inputs cannot hold an article, before anything is paid for: a path that
+/// does not exist, or a directory in which no article file is found. Walks a directory only
+/// until its first article. Blocking.
+pub(crate) fn check_inputs(inputs: &[PathBuf]) -> Result<(), String> {
+    for input in inputs.iter().filter(|p| *p != Path::new("-")) {
+        match fs::metadata(input) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(format!("{} does not exist; check the path", input.display()));
+            }
+            Err(e) => return Err(format!("cannot read {}: {e}", input.display())),
+            Ok(meta) if meta.is_dir() && expand_inputs(std::slice::from_ref(input)).next().is_none() => {
+                return Err(format!(
+                    "{} holds no articles: ko2en reads {} files in it, recursively",
+                    input.display(),
+                    ARTICLE_EXTENSIONS.iter().map(|e| format!(".{e}")).collect::<Vec<_>>().join(", ")
+                ));
+            }
+            Ok(_) => {}
+        }
+    }
+    Ok(())
+}
+
 /// How many articles the inputs hold, for progress: one per file, one per non-empty JSONL
 /// line. None when stdin or a JSONL batch that is not a regular file (a named pipe, a
 /// `<(zcat …)`) is among them: those can be read only once, and the reader must get them
@@ -141,7 +165,11 @@ pub(crate) fn count_articles(inputs: &[PathBuf]) -> Option<u64> {
 
 /// Start the reader thread. At most `capacity` articles wait in the channel, which bounds
 /// memory whatever the batch size.
-pub(crate) fn spawn_reader(inputs: Vec<PathBuf>, capacity: usize) -> mpsc::Receiver<Loaded> {
+pub(crate) fn spawn_reader(
+    inputs: Vec<PathBuf>,
+    capacity: usize,
+    settings: ReadSettings,
+) -> mpsc::Receiver<Loaded> {
     let (tx, rx) = mpsc::channel(capacity.max(1));
     std::thread::Builder::new()
         .name("ko2en-reader".into())
@@ -149,7 +177,7 @@ pub(crate) fn spawn_reader(inputs: Vec<PathBuf>, capacity: usize) -> mpsc::Recei
         // allows, and then some.
         .stack_size(32 << 20)
         .spawn(move || {
-            let mut reader = Reader { tx };
+            let mut reader = Reader { tx, settings };
             for path in expand_inputs(&inputs) {
                 if !reader.read_path(&path) {
                     break; // the receiver is gone: the run is over
@@ -162,6 +190,7 @@ pub(crate) fn spawn_reader(inputs: Vec<PathBuf>, capacity: usize) -> mpsc::Recei
 
 struct Reader {
     tx: mpsc::Sender<Loaded>,
+    settings: ReadSettings,
 }
 
 impl Reader {
@@ -190,7 +219,10 @@ impl Reader {
         } else {
             fs::read(path)
         };
-        let text = match bytes.map_err(|e| io_error(&display, &e)).and_then(|b| decode(&display, b)) {
+        let text = match bytes
+            .map_err(|e| io_error(&display, &e))
+            .and_then(|b| decode(&display, b, self.settings))
+        {
             Ok(text) => text,
             Err(e) => return self.send(stem, source, Err(e)),
         };
@@ -229,7 +261,7 @@ impl Reader {
                 }
                 Ok(bytes) => {
                     let display = source.to_string();
-                    match decode(&display, bytes) {
+                    match decode(&display, bytes, self.settings) {
                         Ok(text) if text.trim().is_empty() => continue,
                         Ok(text) => parse_json_article(&text, &source, &fallback_id),
                         Err(e) => Err(e),
@@ -270,19 +302,6 @@ fn parse_json_article(line: &str, source: &SourceRef, fallback_id: &str) -> Resu
         Some(_) => return Err(bad("\"text\" must be a string".into())),
     };
     Ok(Article { id, source: source.clone(), title, text, meta: map })
-}
-
-/// Bytes to text: a UTF-8 BOM is dropped; NUL bytes mean binary; invalid UTF-8 is an error
-/// that names the offset rather than a lossy guess that would be paid for and translated.
-fn decode(display: &str, mut bytes: Vec<u8>) -> Result<String, InputError> {
-    if bytes.starts_with(&[0xEF, 0xBB, 0xBF]) {
-        bytes.drain(..3);
-    }
-    if bytes.iter().take(8192).any(|&b| b == 0) {
-        return Err(InputError::Binary { path: display.to_string() });
-    }
-    String::from_utf8(bytes)
-        .map_err(|e| InputError::NotUtf8 { path: display.to_string(), offset: e.utf8_error().valid_up_to() })
 }
 
 /// What stdin carries.
@@ -339,7 +358,7 @@ mod tests {
     use super::*;
 
     fn read_all(inputs: Vec<PathBuf>) -> Vec<Loaded> {
-        let mut rx = spawn_reader(inputs, 2);
+        let mut rx = spawn_reader(inputs, 2, ReadSettings::default());
         let mut out = Vec::new();
         while let Some(item) = rx.blocking_recv() {
             out.push(item);
@@ -414,7 +433,7 @@ mod tests {
             dir.path().join("missing.txt"),
         ]);
         assert!(matches!(items[0].article, Err(InputError::Binary { .. })));
-        assert!(matches!(items[1].article, Err(InputError::NotUtf8 { offset: 3, .. })));
+        assert!(matches!(items[1].article, Err(InputError::NotText { offset: 3, .. })));
         let missing = items[2].article.as_ref().unwrap_err().to_string();
         assert!(missing.contains("no such file"), "{missing}");
     }
@@ -426,10 +445,5 @@ mod tests {
         fs::write(dir.path().join("b.jsonl"), "{}\n\n{}\n{}").unwrap();
         assert_eq!(count_articles(&[dir.path().into()]), Some(4));
         assert_eq!(count_articles(&["-".into()]), None);
-    }
-
-    #[test]
-    fn a_utf8_bom_is_not_part_of_the_text() {
-        assert_eq!(decode("x", b"\xEF\xBB\xBF\xEC\xA0\x9C\xEB\xAA\xA9".to_vec()).unwrap(), "제목");
     }
 }

@@ -6,6 +6,7 @@
 //! cleaned by [`clean`], headline found).
 
 pub(crate) mod clean;
+mod decode;
 pub(crate) mod html;
 mod load;
 mod prepare;
@@ -15,7 +16,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-pub(crate) use load::{count_articles, is_article_file, spawn_reader};
+pub use decode::ReadSettings;
+pub(crate) use decode::encoding_for_label;
+pub(crate) use load::{check_inputs, count_articles, is_article_file, spawn_reader};
 pub(crate) use prepare::{Prepared, prepare};
 
 /// Where an article came from: a path (or `-` for stdin) and, for JSONL, its line number.
@@ -62,8 +65,11 @@ pub(crate) struct Article {
 pub(crate) enum InputError {
     #[error("cannot read {path}: {message}")]
     Io { path: String, message: String },
-    #[error("{path} is not UTF-8 text (invalid byte at offset {offset}); convert it to UTF-8 first")]
-    NotUtf8 { path: String, offset: usize },
+    #[error(
+        "{path} is not text in any encoding tried ({tried}; invalid byte at offset {offset}); convert it to \
+         UTF-8, or name its encoding with --input-encoding"
+    )]
+    NotText { path: String, offset: usize, tried: String },
     #[error("{path} looks like a binary file, not an article")]
     Binary { path: String },
     #[error("{location} is empty: there is no article to summarize")]
@@ -81,7 +87,7 @@ impl InputError {
     pub(crate) fn kind(&self) -> &'static str {
         match self {
             InputError::Io { .. } => "io",
-            InputError::NotUtf8 { .. } => "not_utf8",
+            InputError::NotText { .. } => "not_utf8",
             InputError::Binary { .. } => "binary",
             InputError::Empty { .. } => "empty",
             InputError::BadJsonLine { .. } => "bad_json_line",
