@@ -131,3 +131,84 @@ fn clean_reads_legacy_encodings_too() {
     let line: Value = serde_json::from_str(run.stdout().lines().next().unwrap()).unwrap();
     assert_eq!(line["title"], "정부, 새 수출 계획 발표");
 }
+
+/// `n` article objects.
+fn objects(n: usize) -> Vec<Value> {
+    (0..n)
+        .map(|i| {
+            serde_json::json!({"id": format!("j{i}"), "title": format!("정부 발표 {i}"),
+                "text": format!("정부가 {i}번째 계획을 발표했다. 계획은 내년에 시작된다."), "url": format!("http://x/{i}")})
+        })
+        .collect()
+}
+
+fn jsonl(items: &[Value]) -> String {
+    items.iter().map(|v| v.to_string() + "\n").collect()
+}
+
+#[test]
+fn json_shapes_are_told_by_content_whatever_the_files_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let items = objects(6);
+    // A JSON array, pretty-printed, named .json; JSONL named .json; one pretty object.
+    std::fs::write(dir.path().join("a-array.json"), serde_json::to_string_pretty(&items[..2]).unwrap())
+        .unwrap();
+    std::fs::write(dir.path().join("b-lines.json"), jsonl(&items[2..4])).unwrap();
+    std::fs::write(dir.path().join("c-one.json"), serde_json::to_string_pretty(&items[4]).unwrap()).unwrap();
+    std::fs::write(dir.path().join("d-lines.txt"), jsonl(&items[5..])).unwrap();
+    let (run, sent) = summarize(dir.path(), &[dir.path()], &[]);
+    run.assert_code(0);
+    let records = run.records();
+    let ids: Vec<&str> = records.iter().map(|r| r["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["j0", "j1", "j2", "j3", "j4", "j5"]);
+    assert_eq!(records[0]["meta"]["url"], "http://x/0");
+    assert_eq!(records[1]["source"], format!("{}:2", dir.path().join("a-array.json").display()));
+    assert_eq!(sent, 6);
+}
+
+#[test]
+fn gzipped_batches_are_read_as_they_decompress_in_folders_and_by_name() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let items = objects(5);
+    let gz = |text: String| {
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        encoder.write_all(text.as_bytes()).unwrap();
+        encoder.finish().unwrap()
+    };
+    let folder = dir.path().join("archive");
+    std::fs::create_dir(&folder).unwrap();
+    std::fs::write(folder.join("2019.jsonl.gz"), gz(jsonl(&items[..3]))).unwrap();
+    std::fs::write(folder.join("2020.json.gz"), gz(serde_json::to_string(&items[3..]).unwrap())).unwrap();
+    let (run, sent) = summarize(dir.path(), &[&folder], &[]);
+    run.assert_code(0);
+    let ids: Vec<String> = run.records().iter().map(|r| r["id"].as_str().unwrap().to_string()).collect();
+    assert_eq!(ids, ["j0", "j1", "j2", "j3", "j4"]);
+    assert_eq!(sent, 5);
+    // A compressed file whose name says nothing: the magic number does.
+    let anonymous = dir.path().join("download");
+    std::fs::write(&anonymous, gz(jsonl(&items[..2]))).unwrap();
+    let (run, _) = summarize(dir.path(), &[&anonymous], &[]);
+    run.assert_code(0);
+    assert_eq!(run.records().len(), 2);
+}
+
+#[test]
+fn a_batch_through_a_process_substitution_or_stdin_is_a_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let batch = dir.path().join("batch.jsonl");
+    std::fs::write(&batch, jsonl(&objects(3))).unwrap();
+    let script = format!(
+        "exec '{}' summarize --mock --quiet --no-cache <(cat '{}')",
+        env!("CARGO_BIN_EXE_ko2en"),
+        batch.display()
+    );
+    let output = std::process::Command::new("bash").arg("-c").arg(script).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(String::from_utf8_lossy(&output.stdout).lines().count(), 3);
+
+    let array = serde_json::to_string(&objects(4)).unwrap();
+    let run = Ko2en::new(["summarize", "--mock", "--quiet", "-"]).stdin(array).run();
+    run.assert_code(0);
+    assert_eq!(run.records().len(), 4);
+}

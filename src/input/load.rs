@@ -9,23 +9,38 @@ use std::path::{Path, PathBuf};
 use tokio::sync::mpsc;
 
 use super::decode::{ReadSettings, decode};
+use super::json::{self, Shape};
 use super::{Article, InputError, Loaded, SourceRef};
 
-/// File endings read as articles when a directory is walked.
-const ARTICLE_EXTENSIONS: &[&str] = &["txt", "md", "markdown", "html", "htm", "jsonl", "ndjson"];
+/// File endings read as articles when a directory is walked, each also gzipped (`.jsonl.gz`).
+const ARTICLE_EXTENSIONS: &[&str] = &["txt", "md", "markdown", "html", "htm", "json", "jsonl", "ndjson"];
 
-/// How a path is read.
+/// What a path's name says about it; its content decides the rest (see `json`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
     Text,
     Html,
+    /// `.jsonl`/`.ndjson`: lines can be counted for progress without parsing.
     Jsonl,
+    /// `.json`, or compressed: read to be known.
+    Opaque,
+}
+
+/// A path's ending, lower-cased, and whether `.gz` followed it.
+fn extension(path: &Path) -> (Option<String>, bool) {
+    let lower = |p: &Path| p.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+    match lower(path).as_deref() {
+        Some("gz") => (path.file_stem().and_then(|stem| lower(Path::new(stem))), true),
+        other => (other.map(str::to_string), false),
+    }
 }
 
 fn kind_of(path: &Path) -> Kind {
-    match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
-        Some("jsonl") | Some("ndjson") => Kind::Jsonl,
-        Some("html") | Some("htm") => Kind::Html,
+    match extension(path) {
+        (Some(e), false) if e == "jsonl" || e == "ndjson" => Kind::Jsonl,
+        (Some(e), _) if e == "html" || e == "htm" => Kind::Html,
+        (Some(e), _) if e == "json" => Kind::Opaque,
+        (_, true) => Kind::Opaque,
         _ => Kind::Text,
     }
 }
@@ -100,9 +115,7 @@ fn sorted_entries(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
 }
 
 pub(crate) fn is_article_file(path: &Path) -> bool {
-    path.extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| ARTICLE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+    extension(path).0.is_some_and(|e| ARTICLE_EXTENSIONS.contains(&e.as_str()))
 }
 
 /// Stop a run whose inputs cannot hold an article, before anything is paid for: a path that
@@ -138,9 +151,13 @@ pub(crate) fn count_articles(inputs: &[PathBuf]) -> Option<u64> {
         if path == Path::new("-") {
             return None;
         }
-        if kind_of(&path) != Kind::Jsonl {
-            total += 1;
-            continue;
+        match kind_of(&path) {
+            Kind::Opaque => return None,
+            Kind::Jsonl => {}
+            Kind::Text | Kind::Html => {
+                total += 1;
+                continue;
+            }
         }
         match fs::metadata(&path) {
             Ok(meta) if !meta.is_file() => return None,
@@ -205,28 +222,43 @@ impl Reader {
         let stem = if is_stdin { "stdin".to_string() } else { file_stem(path) };
         let source = SourceRef { path: path.to_path_buf(), line: None };
         let display = source.to_string();
-        if !is_stdin && kind_of(path) == Kind::Jsonl {
-            return match fs::File::open(path) {
-                Ok(file) => self.read_jsonl(BufReader::new(file), path, &stem),
-                Err(e) => self.send(stem, source, Err(io_error(&display, &e))),
-            };
-        }
-        let bytes = if is_stdin {
-            match sniff_stdin() {
-                Stdin::Batch(lines) => return self.read_jsonl(lines, path, &stem),
-                Stdin::Article(bytes) => bytes,
-            }
-        } else {
-            fs::read(path)
+        let stream = match open(path) {
+            Ok(stream) => stream,
+            Err(e) => return self.send(stem, source, Err(io_error(&display, &e))),
         };
-        let text = match bytes
+        let kind = kind_of(path);
+        // Pages are pages; anything else is told by its content.
+        let (shape, head, rest) = if kind == Kind::Html {
+            (Shape::Text, std::io::Cursor::new(Vec::new()), stream)
+        } else {
+            match json::sniff(stream) {
+                Ok(sniffed) => sniffed,
+                Err(e) => return self.send(stem, source, Err(io_error(&display, &e))),
+            }
+        };
+        let mut whole = head.chain(rest);
+        match shape {
+            Shape::Lines => return self.read_jsonl(BufReader::new(whole), path, &stem),
+            Shape::Array => return self.read_array(whole, path, &stem),
+            Shape::MaybeObject | Shape::Text => {}
+        }
+        let mut bytes = Vec::new();
+        let text = match whole
+            .read_to_end(&mut bytes)
             .map_err(|e| io_error(&display, &e))
-            .and_then(|b| decode(&display, b, self.settings))
+            .and_then(|_| decode(&display, bytes, self.settings))
         {
             Ok(text) => text,
             Err(e) => return self.send(stem, source, Err(e)),
         };
-        let article = if kind_of(path) == Kind::Html {
+        if let Shape::MaybeObject = shape
+            && let Ok(value) = serde_json::from_str::<serde_json::Value>(&text)
+        {
+            let article = json::article_from(value, &source, &stem);
+            let id = article.as_ref().map(|a| a.id.clone()).unwrap_or(stem);
+            return self.send(id, source, article);
+        }
+        let article = if kind == Kind::Html {
             super::html::extract(&text)
                 .map(|page| Article {
                     id: stem.clone(),
@@ -248,6 +280,27 @@ impl Reader {
         self.send(stem, source, article)
     }
 
+    /// The articles of a JSON array, element by element; item N is reported as `path:N`.
+    fn read_array(&mut self, reader: impl Read, path: &Path, stem: &str) -> bool {
+        let mut listening = true;
+        let result = json::each_element(reader, |n, value| {
+            let source = SourceRef { path: path.to_path_buf(), line: Some(n) };
+            let fallback_id = format!("{stem}:{n}");
+            let article = json::article_from(value, &source, &fallback_id);
+            let id = article.as_ref().map(|a| a.id.clone()).unwrap_or(fallback_id);
+            listening = self.send(id, source, article);
+            listening
+        });
+        match result {
+            Ok(()) => listening,
+            Err((after, message)) => {
+                let source = SourceRef { path: path.to_path_buf(), line: Some(after + 1) };
+                let error = InputError::BadJsonLine { location: source.to_string(), message };
+                self.send(format!("{stem}:{}", after + 1), source, Err(error))
+            }
+        }
+    }
+
     fn read_jsonl(&mut self, reader: impl BufRead, path: &Path, stem: &str) -> bool {
         for (n, line) in reader.split(b'\n').enumerate() {
             let line_no = n + 1;
@@ -263,7 +316,7 @@ impl Reader {
                     let display = source.to_string();
                     match decode(&display, bytes, self.settings) {
                         Ok(text) if text.trim().is_empty() => continue,
-                        Ok(text) => parse_json_article(&text, &source, &fallback_id),
+                        Ok(text) => json::parse_line(&text, &source, &fallback_id),
                         Err(e) => Err(e),
                     }
                 }
@@ -277,67 +330,18 @@ impl Reader {
     }
 }
 
-fn parse_json_article(line: &str, source: &SourceRef, fallback_id: &str) -> Result<Article, InputError> {
-    let bad = |message: String| InputError::BadJsonLine { location: source.to_string(), message };
-    let value: serde_json::Value = serde_json::from_str(line).map_err(|e| bad(e.to_string()))?;
-    let serde_json::Value::Object(mut map) = value else {
-        return Err(bad("the line is not a JSON object".into()));
+/// A path as a stream of bytes: stdin, or a file, gunzipped when it starts with gzip's magic
+/// number (whatever its name), decompressed as it is read.
+fn open(path: &Path) -> std::io::Result<Box<dyn BufRead + Send>> {
+    let mut stream: Box<dyn BufRead + Send> = if path == Path::new("-") {
+        Box::new(BufReader::new(std::io::stdin()))
+    } else {
+        Box::new(BufReader::new(fs::File::open(path)?))
     };
-    let id = match map.remove("id") {
-        Some(serde_json::Value::String(s)) if !s.trim().is_empty() => s,
-        Some(serde_json::Value::Number(n)) => n.to_string(),
-        None | Some(serde_json::Value::Null) => fallback_id.to_string(),
-        Some(_) => return Err(bad("\"id\" must be a string or a number".into())),
-    };
-    // A JSONL article's headline is its `title` field, never its first line: without one, the
-    // whole text is body.
-    let title = match map.remove("title") {
-        Some(serde_json::Value::String(s)) => Some(s),
-        None | Some(serde_json::Value::Null) => Some(String::new()),
-        Some(_) => return Err(bad("\"title\" must be a string".into())),
-    };
-    let text = match map.remove("text") {
-        Some(serde_json::Value::String(s)) => s,
-        None => return Err(bad("\"text\" is missing".into())),
-        Some(_) => return Err(bad("\"text\" must be a string".into())),
-    };
-    Ok(Article { id, source: source.clone(), title, text, meta: map })
-}
-
-/// What stdin carries.
-enum Stdin {
-    /// A JSONL batch, to be read line by line however long it is: the lines already read,
-    /// then the rest.
-    Batch(std::io::Chain<std::io::Cursor<Vec<u8>>, std::io::StdinLock<'static>>),
-    /// One article, read whole.
-    Article(std::io::Result<Vec<u8>>),
-}
-
-/// Stdin is a JSONL batch when its first non-blank line is a JSON object; anything else (a
-/// headline like `{단독} ...` included) is one article. Only that first line is read to tell.
-fn sniff_stdin() -> Stdin {
-    let mut stdin = std::io::stdin().lock();
-    let mut head = Vec::new();
-    let first_line = loop {
-        let start = head.len();
-        match stdin.read_until(b'\n', &mut head) {
-            Ok(0) => break None,
-            Ok(_) => {
-                let line =
-                    head[start..].strip_prefix(&[0xEF, 0xBB, 0xBF]).unwrap_or(&head[start..]).trim_ascii();
-                if !line.is_empty() {
-                    break Some(
-                        serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(line).is_ok(),
-                    );
-                }
-            }
-            Err(e) => return Stdin::Article(Err(e)),
-        }
-    };
-    if first_line == Some(true) {
-        return Stdin::Batch(std::io::Cursor::new(head).chain(stdin));
+    if stream.fill_buf()?.starts_with(&[0x1f, 0x8b]) {
+        stream = Box::new(BufReader::new(flate2::bufread::MultiGzDecoder::new(stream)));
     }
-    Stdin::Article(stdin.read_to_end(&mut head).map(|_| head))
+    Ok(stream)
 }
 
 fn io_error(display: &str, e: &std::io::Error) -> InputError {
@@ -349,8 +353,13 @@ fn io_error(display: &str, e: &std::io::Error) -> InputError {
     InputError::Io { path: display.to_string(), message }
 }
 
+/// A file's name without its ending (and without `.gz` before that): `batch.jsonl.gz` is `batch`.
 fn file_stem(path: &Path) -> String {
-    path.file_stem().and_then(|s| s.to_str()).unwrap_or("article").to_string()
+    let stem = |p: &Path| p.file_stem().and_then(|s| s.to_str()).unwrap_or("article").to_string();
+    match extension(path) {
+        (_, true) => stem(Path::new(&stem(path))),
+        _ => stem(path),
+    }
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@
 pub(crate) mod clean;
 mod decode;
 pub(crate) mod html;
+mod json;
 mod load;
 mod prepare;
 
