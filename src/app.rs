@@ -26,7 +26,7 @@ use crate::pipeline::{ArticleSettings, Mode, Pipeline};
 use crate::pool::Pool;
 use crate::progress::{Progress, RunSummary, stderr_reporter};
 use crate::prompt::Prompts;
-use crate::record::Record;
+use crate::record::{Record, Warning};
 use crate::shutdown::{Shutdown, Why};
 
 /// `println!` that drops the line when nobody reads stdout any more, instead of panicking.
@@ -270,7 +270,18 @@ async fn write_all(
 ) -> RunSummary {
     let mut records = std::pin::pin!(records);
     let mut summary = RunSummary::default();
-    while let Some(record) = records.next().await {
+    // The ids seen, as 64-bit hashes: 8 bytes an article, however long the ids.
+    let mut ids = std::collections::HashSet::new();
+    while let Some(mut record) = records.next().await {
+        if !ids.insert(id_hash(&record.id)) {
+            record.warnings.push(Warning {
+                kind: "duplicate_id".into(),
+                message: format!(
+                    "an earlier article of this batch has the id {:?} too: the id no longer tells their records apart",
+                    record.id
+                ),
+            });
+        }
         reporter.article_done(&record, pipeline.pool().stats());
         if record.failed() {
             summary.failed += 1
@@ -283,6 +294,13 @@ async fn write_all(
         }
     }
     summary
+}
+
+fn id_hash(id: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    id.hash(&mut hasher);
+    hasher.finish()
 }
 
 impl RunSummary {

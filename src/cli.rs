@@ -96,6 +96,13 @@ pub struct ArticleArgs {
     /// [default: UTF-8, UTF-16 by its BOM, a charset the page declares, else EUC-KR/CP949].
     #[arg(long, value_name = "NAME")]
     pub input_encoding: Option<String>,
+    /// Send articles that are not in Korean too (by default they get a `not_korean` error
+    /// record and are not sent).
+    #[arg(long)]
+    pub allow_non_korean: bool,
+    /// Longest article sent, in tokens; a longer one gets a `too_long` error record, unpaid.
+    #[arg(long, default_value_t = 30_000, value_name = "TOKENS")]
+    pub max_article_tokens: usize,
 }
 
 /// Where requests go and how they are shaped.

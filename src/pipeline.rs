@@ -69,7 +69,14 @@ pub(crate) struct ArticleSettings {
     pub(crate) glossary: Arc<Glossary>,
     /// Warnings fail the article (`--strict`).
     pub(crate) strict: bool,
+    /// Send articles that are not in Korean too (`--allow-non-korean`).
+    pub(crate) allow_non_korean: bool,
+    /// Longest article sent, in tokens (`--max-article-tokens`): longer is a mistake, not news.
+    pub(crate) max_article_tokens: usize,
 }
+
+/// Less of its letters in Korean than this, and an article is not Korean news.
+const KOREAN_FLOOR: f64 = 0.3;
 
 /// Everything a run shares to turn articles into records.
 pub(crate) struct Pipeline {
@@ -154,11 +161,45 @@ impl Pipeline {
 
     /// The article prepared for the model, or the error record of one that cannot be.
     pub(crate) fn admit(&self, loaded: Loaded) -> Result<Prepared, Box<Record>> {
-        loaded.article.and_then(|a| prepare(a, self.article.clean)).map_err(|e| {
-            let mut record = Record::new(loaded.id, loaded.source, self.pool.client().model());
-            record.error = Some(RecordError { kind: e.kind().to_string(), message: e.to_string() });
+        let refused = |kind: &str, message: String| {
+            let mut record =
+                Record::new(loaded.id.clone(), loaded.source.clone(), self.pool.client().model());
+            record.error = Some(RecordError { kind: kind.to_string(), message });
             Box::new(record)
-        })
+        };
+        let prepared = loaded
+            .article
+            .and_then(|a| prepare(a, self.article.clean))
+            .map_err(|e| refused(e.kind(), e.to_string()))?;
+        // What would be paid for by mistake is refused here, before any request.
+        let share = crate::check::korean_share(&format!("{}\n{}", prepared.title, prepared.text));
+        if !self.article.allow_non_korean && share < KOREAN_FLOOR {
+            return Err(refused(
+                "not_korean",
+                format!(
+                    "{} is not in Korean (only {:.0}% of its letters are Korean); it was not sent. \
+                     Pass --allow-non-korean to send it anyway",
+                    prepared.source,
+                    share * 100.0
+                ),
+            ));
+        }
+        let limit = self.article.max_article_tokens;
+        // A token is at least a byte: only a text longer than the limit in bytes is counted.
+        if prepared.text.len() > limit {
+            let tokens = self.pool.counter().count(&prepared.text);
+            if tokens > limit {
+                return Err(refused(
+                    "too_long",
+                    format!(
+                        "{} is {tokens} tokens long, more than any news article (--max-article-tokens \
+                         {limit}); it was not sent. Raise --max-article-tokens to send it",
+                        prepared.source
+                    ),
+                ));
+            }
+        }
+        Ok(prepared)
     }
 
     /// The record of an article whose work panicked: a bug, reported as that article's error

@@ -27,6 +27,11 @@ pub(crate) enum PromptError {
     Read { path: String, message: String },
     #[error("prompt template {name} is invalid: {message}")]
     Template { name: String, message: String },
+    #[error(
+        "prompt template {name} never puts the {what} in the request (it must use {{{{ {variable} }}}}), \
+         so nothing would be sent to translate; fix the template or remove it from --prompts"
+    )]
+    Omits { name: &'static str, what: &'static str, variable: &'static str },
 }
 
 /// A system and a user message, ready to send, and any turns that follow them.
@@ -146,7 +151,35 @@ impl Prompts {
             env.add_template_owned(name.to_string(), source)
                 .map_err(|e| PromptError::Template { name: name.to_string(), message: e.to_string() })?;
         }
-        Ok(Prompts { env })
+        let prompts = Prompts { env };
+        if dir.is_some() {
+            prompts.check_the_article_goes_in()?;
+        }
+        Ok(prompts)
+    }
+
+    /// A user's template that renders without the text it is given would send requests with
+    /// nothing to summarize or translate, every one of them paid for and "ok": each template
+    /// that carries the article (or its parts) is rendered once with a marker, which must show.
+    fn check_the_article_goes_in(&self) -> Result<(), PromptError> {
+        const MARK: &str = "KO2EN-ARTICLE-MARK";
+        let summary = SummaryInput { title: Some("t"), text: MARK, part: 1, part_count: 1, glossary: &[] };
+        let translation = TranslationInput { title: Some("t"), text: MARK, context: None, glossary: &[] };
+        let names = NamesInput { title: Some("t"), text: MARK, glossary: &[] };
+        let parts = [PartSummary { summary_ko: MARK, summary_en: MARK }];
+        let combine = CombineInput { title: Some("t"), parts: &parts, glossary: &[] };
+        let checks = [
+            ("summarize.user.j2", "article text", "text", self.summary(&summary, None)?),
+            ("translate.user.j2", "passage to translate", "text", self.translation(&translation, None)?),
+            ("names.user.j2", "article text", "text", self.names(&names, None)?),
+            ("combine.user.j2", "part summaries", "parts", self.combine(&combine, None)?),
+        ];
+        for (name, what, variable, messages) in checks {
+            if !messages.user.contains(MARK) {
+                return Err(PromptError::Omits { name, what, variable });
+            }
+        }
+        Ok(())
     }
 
     /// The hash of every template's source as loaded (built-in or the user's), so that an

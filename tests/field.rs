@@ -18,6 +18,7 @@ fn requests(log: &Path) -> usize {
 /// `ko2en summarize --mock --quiet INPUT… [ARGS…]` with a request log; the run and the log.
 fn summarize(dir: &Path, inputs: &[&Path], args: &[&str]) -> (common::Run, usize) {
     let log = dir.join("mock.log");
+    let _ = std::fs::remove_file(&log); // a run that never starts the mock leaves none
     let mut ko2en = Ko2en::new(["summarize", "--mock", "--quiet", "--no-cache"])
         .arg("--mock-opt")
         .arg(format!("log={}", log.display()))
@@ -211,4 +212,96 @@ fn a_batch_through_a_process_substitution_or_stdin_is_a_batch() {
     let run = Ko2en::new(["summarize", "--mock", "--quiet", "-"]).stdin(array).run();
     run.assert_code(0);
     assert_eq!(run.records().len(), 4);
+}
+
+#[test]
+fn articles_not_in_korean_are_refused_unpaid_unless_allowed_and_mixed_news_stays_korean() {
+    let dir = tempfile::tempdir().unwrap();
+    let english = dir.path().join("a-english.txt");
+    std::fs::write(
+        &english,
+        "Seoul unveils export plan\nThe government announced a new export plan on Monday.\n",
+    )
+    .unwrap();
+    let japanese = dir.path().join("b-japanese.txt");
+    std::fs::write(&japanese, "政府、新たな輸出計画を発表\n政府は月曜日、新しい輸出計画を発表した。\n")
+        .unwrap();
+    let mixed = dir.path().join("c-mixed.txt");
+    std::fs::write(
+        &mixed,
+        "삼성전자, AI 반도체 HBM3E 양산\n삼성전자가 NVIDIA와 Google에 HBM3E memory를 공급한다고 밝혔다. \
+         업계는 AI data center 수요가 계속 늘 것으로 본다.\n",
+    )
+    .unwrap();
+    let (run, sent) = summarize(dir.path(), &[&english, &japanese, &mixed], &[]);
+    run.assert_code(1);
+    let records = run.records();
+    let kinds: Vec<&Value> = records.iter().map(|r| &r["error"]["kind"]).collect();
+    assert_eq!(kinds, [&Value::from("not_korean"), &Value::from("not_korean"), &Value::Null]);
+    assert!(records[0]["error"]["message"].as_str().unwrap().contains("--allow-non-korean"));
+    assert_eq!(sent, 1);
+    let (run, sent) = summarize(dir.path(), &[&english], &["--allow-non-korean"]);
+    run.assert_code(0);
+    assert_eq!(sent, 1);
+}
+
+#[test]
+fn an_article_longer_than_any_news_is_refused_unpaid_and_tiny_chunks_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let huge = dir.path().join("huge.txt");
+    let body = "정부가 새 수출 계획을 발표했다. 계획은 내년에 시작된다. ".repeat(3_000);
+    std::fs::write(&huge, format!("정부, 새 수출 계획 발표\n{body}\n")).unwrap();
+    let (run, sent) = summarize(dir.path(), &[&huge], &[]);
+    run.assert_code(1);
+    let error = &run.records()[0]["error"];
+    assert_eq!(error["kind"], "too_long");
+    assert!(error["message"].as_str().unwrap().contains("--max-article-tokens"), "{error}");
+    assert_eq!(sent, 0);
+    let (run, sent) = summarize(dir.path(), &[&huge], &["--max-article-tokens", "100000"]);
+    run.assert_code(0);
+    assert!(sent > 1, "a long article is sent in parts once allowed");
+
+    let (run, sent) = summarize(dir.path(), &[&huge], &["--max-chunk-tokens", "1"]);
+    run.assert_code(2);
+    assert!(run.stderr().contains("--max-chunk-tokens must be at least"), "{}", run.stderr());
+    assert_eq!(sent, 0);
+}
+
+#[test]
+fn two_different_articles_with_one_id_warn_on_the_later_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut items = objects(3);
+    items[2]["id"] = "j0".into();
+    let batch = dir.path().join("batch.jsonl");
+    std::fs::write(&batch, jsonl(&items)).unwrap();
+    let (run, _) = summarize(dir.path(), &[&batch], &[]);
+    run.assert_code(0);
+    let records = run.records();
+    let warned: Vec<bool> = records
+        .iter()
+        .map(|r| r["warnings"].as_array().unwrap().iter().any(|w| w["kind"] == "duplicate_id"))
+        .collect();
+    assert_eq!(warned, [false, false, true]);
+}
+
+#[test]
+fn a_template_that_never_renders_the_article_is_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let prompts = dir.path().join("prompts");
+    std::fs::create_dir(&prompts).unwrap();
+    std::fs::write(prompts.join("summarize.user.j2"), "Summarize the article about {{ title }}.\n").unwrap();
+    let article = dir.path().join("a.txt");
+    std::fs::write(&article, ARTICLE).unwrap();
+    let (run, sent) = summarize(dir.path(), &[&article], &["--prompts", prompts.to_str().unwrap()]);
+    run.assert_code(2);
+    assert!(
+        run.stderr().contains("summarize.user.j2") && run.stderr().contains("{{ text }}"),
+        "{}",
+        run.stderr()
+    );
+    assert_eq!(sent, 0);
+    // A template that does use the text is taken.
+    std::fs::write(prompts.join("summarize.user.j2"), "Summarize:\n{{ text }}\n").unwrap();
+    let (run, _) = summarize(dir.path(), &[&article], &["--prompts", prompts.to_str().unwrap()]);
+    run.assert_code(0);
 }

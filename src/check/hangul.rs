@@ -3,6 +3,23 @@
 
 use crate::glossary::is_hangul;
 
+/// The share of an article's letters that are Korean, weighting a Latin letter a quarter (a
+/// syllable block carries a few letters' worth), so that Korean news full of English names and
+/// terms still counts as Korean while English, Japanese or Chinese text does not.
+pub(crate) fn korean_share(text: &str) -> f64 {
+    let (mut korean, mut other) = (0.0, 0.0);
+    for c in text.chars().filter(|c| c.is_alphabetic()) {
+        if is_hangul(c) {
+            korean += 1.0;
+        } else if c.is_ascii_alphabetic() {
+            other += 0.25;
+        } else {
+            other += 1.0;
+        }
+    }
+    if korean + other == 0.0 { 0.0 } else { korean / (korean + other) }
+}
+
 /// Maximum length (chars) of a quoted / parenthesised Korean original that is accepted as a
 /// name rather than untranslated text.
 const MAX_QUOTED_ORIGINAL: usize = 40;

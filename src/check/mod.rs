@@ -58,6 +58,7 @@ pub use figures::{
     Figure, FigureKind, english_figures, korean_figures, missing_figures, unsupported_figures,
 };
 pub use hangul::hangul_outside_quotes;
+pub(crate) use hangul::korean_share;
 
 // ---------------------------------------------------------------------------------------------
 // Length and glossary

@@ -398,7 +398,16 @@ fn resolve_article(args: cli::ArticleArgs) -> Result<ArticleSettings, ConfigErro
         Some(path) => Glossary::load(path).map_err(|e| ConfigError::Invalid(format!("--glossary: {e}")))?,
         None => Glossary::default(),
     };
-    Ok(ArticleSettings { clean: !args.no_clean, glossary: Arc::new(glossary), strict: args.strict })
+    if args.max_article_tokens == 0 {
+        return Err(ConfigError::Invalid("--max-article-tokens must be at least 1".into()));
+    }
+    Ok(ArticleSettings {
+        clean: !args.no_clean,
+        glossary: Arc::new(glossary),
+        strict: args.strict,
+        allow_non_korean: args.allow_non_korean,
+        max_article_tokens: args.max_article_tokens,
+    })
 }
 
 /// `$XDG_CACHE_HOME/ko2en/cache.sqlite` when that variable holds an absolute path, else the
@@ -473,12 +482,21 @@ fn resolve_run(
     })
 }
 
+/// The smallest `--max-chunk-tokens`: each request also carries several hundred tokens of
+/// instructions.
+const MIN_CHUNK_TOKENS: usize = 200;
+
 /// Chunk sizes: the flag for both kinds of request, else the defaults — shrunk when a small
 /// tokens-per-minute budget could never hold a request of the default size.
 fn chunk_limits(flag: Option<usize>, tpm: Option<NonZeroU32>) -> Result<ChunkLimits, ConfigError> {
     let defaults = ChunkLimits::default();
     let mut limits = match flag {
-        Some(0) => return Err(ConfigError::Invalid("--max-chunk-tokens must be at least 1".into())),
+        Some(n) if n < MIN_CHUNK_TOKENS => {
+            return Err(ConfigError::Invalid(format!(
+                "--max-chunk-tokens must be at least {MIN_CHUNK_TOKENS}: smaller pieces spend more on \
+                 instructions than on the article, and multiply the requests"
+            )));
+        }
         Some(n) => ChunkLimits { summary_tokens: n, translation_tokens: n },
         None => defaults,
     };
