@@ -162,3 +162,39 @@ fn terms_and_messages() {
     let j = serde_json::to_string(&korean_figures("3.5%")[0]).unwrap();
     assert_eq!(j, r#"{"text":"3.5%","value":3.5,"kind":"percent"}"#);
 }
+
+#[test]
+fn sino_korean_numbers_in_words_are_figures_when_a_counter_follows() {
+    // As written in the corpus (tests/data, shared/corpus).
+    assert_eq!(vals(&korean_figures("피해액은 천만원을 넘었다")), [1e7]);
+    assert_eq!(vals(&korean_figures("이용자가 백만 명을 돌파했다")), [1e6]);
+    assert_eq!(vals(&korean_figures("천억원 규모의 투자")), [1e11]);
+    assert_eq!(vals(&korean_figures("수출액 백만 달러")), [1e6]);
+    assert_eq!(vals(&korean_figures("약 십억 년 전")), [1e9]);
+    // The grammar: digits times 십/백/천, sections times 만/억/조.
+    assert_eq!(vals(&korean_figures("삼십 명이 다쳤다")), [30.0]);
+    assert_eq!(vals(&korean_figures("삼천오백만 원")), [3.5e7]);
+    assert_eq!(vals(&korean_figures("이십만 가구")), [2e5]);
+    assert_eq!(vals(&korean_figures("삼십여 명")), [30.0]);
+    let money = korean_figures("오백만 달러를 투자");
+    assert_eq!((money[0].kind, money[0].text.as_str()), (FigureKind::Money, "오백만 달러"));
+    // Digits and words mixed were already read: "3천5백만".
+    assert_eq!(vals(&korean_figures("3천5백만 원")), [3.5e7]);
+}
+
+#[test]
+fn words_that_only_look_like_numbers_are_not_figures() {
+    for text in [
+        "조사 대상은 없었다",    // 조사: an investigation
+        "구조대가 출동했다",     // 구조: rescue
+        "구조원 두 명",          // 구조: rescue
+        "이천시에서 열렸다",     // 이천: Icheon
+        "천만에요",              // not at all
+        "오만 명이 모였다",      // 오만: also arrogance, and Oman
+        "일부 지역",             // 일: one, in a word
+        "이번 조치는 삼십 가지", // no counter follows 삼십
+        "삼십오 명",             // ends in a digit: not read
+    ] {
+        assert_eq!(vals(&korean_figures(text)), Vec::<f64>::new(), "{text}");
+    }
+}

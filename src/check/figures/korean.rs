@@ -99,11 +99,27 @@ pub(super) fn korean_figs(text: &str) -> Vec<Fig> {
     let mut out = Vec::new();
     let mut i = 0;
     while i < n {
+        let start = i;
         if !c[i].is_ascii_digit() {
-            i += 1;
+            // A number in words ("삼십 명", "천만 원"): a figure as good as "30명".
+            if let Some((value, end)) = numeral_word(&c, i) {
+                let (kind, text_end) =
+                    match KO_CURRENCIES.iter().find(|w| starts_with_at(&c, skip_space(&c, end), w)) {
+                        Some(w) => (FigureKind::Money, skip_space(&c, end) + w.chars().count()),
+                        None => (FigureKind::Plain, end),
+                    };
+                out.push(Fig {
+                    fig: Figure { text: c[start..text_end].iter().collect(), value, kind },
+                    alt: false,
+                    small_word: false,
+                    parts: None,
+                });
+                i = end;
+            } else {
+                i += 1;
+            }
             continue;
         }
-        let start = i;
         let Some((v0, mut j, big0, _, _)) = ko_group(&c, i) else {
             i += 1;
             continue;
@@ -218,6 +234,80 @@ pub(super) fn korean_figs(text: &str) -> Vec<Fig> {
     out
 }
 
+/// What may follow a number written in words: counters and currencies. Without one, words
+/// like 이천 (Icheon), 천만에 or 구조 (rescue) would be read as numbers.
+const WORD_NUMBER_COUNTERS: [&str; 17] = [
+    "명", "개", "원", "달러", "유로", "엔", "위안", "년", "세", "곳", "건", "대", "마리", "톤", "배", "가구",
+    "여",
+];
+
+fn sino_digit(ch: char) -> Option<f64> {
+    Some(match ch {
+        '일' => 1.0,
+        '이' => 2.0,
+        '삼' => 3.0,
+        '사' => 4.0,
+        '오' => 5.0,
+        '육' | '륙' => 6.0,
+        '칠' => 7.0,
+        '팔' => 8.0,
+        '구' => 9.0,
+        _ => return None,
+    })
+}
+
+fn small_unit_word(ch: char) -> Option<f64> {
+    match ch {
+        '십' => Some(10.0),
+        _ => small_unit_ko(ch),
+    }
+}
+
+/// A Sino-Korean number in words at `i` ("삼십", "오백", "삼천오백만", "천억"): its value and
+/// where it ends. To keep ordinary words out, it must start a word, end in a unit (a bare
+/// "구" or "오" is too common a syllable), put 만/억/조 only after 십/백/천 ("오만" is also
+/// arrogance and Oman, "구조" is rescue), and be followed by a counter or a currency.
+fn numeral_word(c: &[char], i: usize) -> Option<(f64, usize)> {
+    if i > 0 && crate::glossary::is_hangul(c[i - 1]) {
+        return None;
+    }
+    let (mut total, mut section, mut digit) = (0.0, 0.0, None::<f64>);
+    let (mut last_small, mut last_big) = (f64::INFINITY, f64::INFINITY);
+    let mut previous_was_small = false;
+    let mut j = i;
+    while let Some(&ch) = c.get(j) {
+        if let Some(d) = sino_digit(ch) {
+            if digit.is_some() {
+                return None; // "이삼" is a colloquial range, not a number
+            }
+            digit = Some(d);
+            previous_was_small = false;
+        } else if let Some(unit) = small_unit_word(ch) {
+            if unit >= last_small {
+                return None;
+            }
+            section += digit.take().unwrap_or(1.0) * unit;
+            last_small = unit;
+            previous_was_small = true;
+        } else if let Some(unit) = big_unit_ko(ch) {
+            if !previous_was_small || unit >= last_big {
+                return None;
+            }
+            total += (section + digit.take().unwrap_or(0.0)) * unit;
+            (section, last_small, last_big) = (0.0, f64::INFINITY, unit);
+            previous_was_small = false;
+        } else {
+            break;
+        }
+        j += 1;
+    }
+    if j - i < 2 || digit.is_some() {
+        return None;
+    }
+    let after = skip_space(c, j);
+    WORD_NUMBER_COUNTERS.iter().any(|w| starts_with_at(c, after, w)).then_some((total + section, j))
+}
+
 /// After a denominator ending at `j`, "분의 M": the numerator M and where it ends.
 fn fraction_numerator(c: &[char], j: usize) -> Option<(f64, usize)> {
     let k = skip_space(c, j);
@@ -233,7 +323,7 @@ fn fraction_numerator(c: &[char], j: usize) -> Option<(f64, usize)> {
 /// 2 and 3, "2~3만" gives 20,000 and 30,000), years ("2023년"), percentages ("3.5%",
 /// "3.5퍼센트") and money ("1억 달러", "1,350억 원"). Counters (세, 개, 일, 위, 회, 배…) need no
 /// special handling: their number is a plain figure. Fractions ("3분의 2") are one figure.
-/// Sino-Korean numeral words are not parsed.
+/// Sino-Korean numbers in words ("삼십 명", "천만 원") count when a counter or currency follows.
 pub fn korean_figures(text: &str) -> Vec<Figure> {
     korean_figs(text).into_iter().filter(|f| !f.alt).map(|f| f.fig).collect()
 }
