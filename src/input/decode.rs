@@ -100,16 +100,10 @@ fn declared_charset(bytes: &[u8]) -> Option<&'static Encoding> {
     })
 }
 
-/// Whether most of the letters of `text` are Hangul: what sets CP949 apart from the other
-/// encodings a byte string may happen to decode in.
+/// Whether `text` reads as Korean (see `check::korean_share`): what sets a CP949 decoding apart
+/// from the garbage other byte strings may happen to decode to.
 fn mostly_hangul(text: &str) -> bool {
-    let letters = text.chars().filter(|c| c.is_alphabetic());
-    let (mut hangul, mut all) = (0usize, 0usize);
-    for c in letters {
-        all += 1;
-        hangul += usize::from(crate::glossary::is_hangul(c));
-    }
-    all > 0 && hangul * 2 >= all
+    crate::check::korean_share(text) >= 0.3
 }
 
 #[cfg(test)]
@@ -125,6 +119,13 @@ mod tests {
     #[test]
     fn euc_kr_without_a_declaration_is_recognised_by_its_hangul() {
         assert_eq!(decode("a.txt", euc_kr(KOREAN), ReadSettings::default()).unwrap(), KOREAN);
+    }
+
+    #[test]
+    fn euc_kr_korean_full_of_latin_and_cyrillic_names_is_still_recognised() {
+        let text = "러시아어 위키백과가 Wikipedia의 .ru 도메인 검열에 반대했다. Википедия, Roskomnadzor, \
+                    State Duma 등이 언급됐다.";
+        assert_eq!(decode("a.txt", euc_kr(text), ReadSettings::default()).unwrap(), text);
     }
 
     #[test]
