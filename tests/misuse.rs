@@ -47,6 +47,17 @@ fn with_file_size_limit(blocks: u32, args: &[&str]) -> std::process::Output {
     Command::new("sh").arg("-c").arg(script).env("OPENAI_API_KEY", "sk-test").output().unwrap()
 }
 
+/// Wait for runs started together; each must succeed.
+fn wait_for_success(runs: Vec<std::process::Child>) -> Vec<std::process::Output> {
+    runs.into_iter()
+        .map(|run| {
+            let output = run.wait_with_output().unwrap();
+            assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+            output
+        })
+        .collect()
+}
+
 fn mkfifo(path: &Path) {
     let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
     // SAFETY: a valid, NUL-terminated path.
@@ -217,10 +228,7 @@ fn runs_started_together_on_a_new_cache_all_succeed() {
                 .unwrap()
         })
         .collect();
-    for run in runs {
-        let output = run.wait_with_output().unwrap();
-        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    }
+    wait_for_success(runs);
 }
 
 #[test]
@@ -258,9 +266,7 @@ fn two_runs_on_one_cache_never_buy_the_same_answer_twice() {
                 .unwrap()
         })
         .collect();
-    for run in runs {
-        let output = run.wait_with_output().unwrap();
-        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    for output in wait_for_success(runs) {
         assert_eq!(records_of(&String::from_utf8_lossy(&output.stdout)).len(), 20);
     }
     assert_eq!(mock.requests_received(), 30, "an answer was bought by both runs");
