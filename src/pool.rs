@@ -313,13 +313,24 @@ impl Pool {
         // Another run on the same cache may be buying this very answer: wait for it instead
         // of paying twice. Its claim ends with its answer, its failure, or its lease.
         let lease = self.client.timeout() + CLAIM_MARGIN;
+        let from_cache = |hit: StoredAnswer| {
+            cache.count_answer(true);
+            self.stats.from_cache.fetch_add(1, Ordering::Relaxed);
+            Ok(hit)
+        };
         loop {
             // A cached answer that no longer parses (a reply type changed) is bought again.
-            if let Some(hit) = cache.answer(key).await.filter(|hit| valid(&hit.content).is_ok()) {
-                self.stats.from_cache.fetch_add(1, Ordering::Relaxed);
-                return Ok(hit);
+            if let Some(hit) = cache.lookup(key).await.filter(|hit| valid(&hit.content).is_ok()) {
+                return from_cache(hit);
             }
             if cache.claim(key, lease).await {
+                // The run that held the claim may have stored its answer between the look and
+                // the claim (storing it ends the claim): look once more before paying.
+                if let Some(hit) = cache.lookup(key).await.filter(|hit| valid(&hit.content).is_ok()) {
+                    cache.release(key).await;
+                    return from_cache(hit);
+                }
+                cache.count_answer(false);
                 break;
             }
             if let Some(reason) = self.halted() {

@@ -171,22 +171,32 @@ impl Cache {
 
     /// The answer stored under `key`. A read error is a miss (and a warning): the answer is
     /// bought again rather than the batch stopped.
+    #[cfg(test)]
     pub(crate) async fn answer(&self, key: Key) -> Option<StoredAnswer> {
-        let found = if self.refresh {
-            None
-        } else {
-            let stored = self.store.read(move |conn| store::answer(conn, key)).await.unwrap_or_else(|e| {
-                tracing::warn!("{e}");
-                None
-            });
-            stored
-                .map(|(content, usage)| StoredAnswer { content, usage })
-                .or_else(|| self.unsaved.lock().unwrap_or_else(|e| e.into_inner()).get(&key).cloned())
-        };
-        let counter =
-            if found.is_some() { &self.counters.answers_hit } else { &self.counters.answers_missed };
-        counter.fetch_add(1, Ordering::Relaxed);
+        let found = self.lookup(key).await;
+        self.count_answer(found.is_some());
         found
+    }
+
+    /// The stored answer, without counting a hit or a miss: for a caller that looks more than
+    /// once for one answer and counts once, with [`Cache::count_answer`].
+    pub(crate) async fn lookup(&self, key: Key) -> Option<StoredAnswer> {
+        if self.refresh {
+            return None;
+        }
+        let stored = self.store.read(move |conn| store::answer(conn, key)).await.unwrap_or_else(|e| {
+            tracing::warn!("{e}");
+            None
+        });
+        stored
+            .map(|(content, usage)| StoredAnswer { content, usage })
+            .or_else(|| self.unsaved.lock().unwrap_or_else(|e| e.into_inner()).get(&key).cloned())
+    }
+
+    /// Count one answer looked for: found, or to be bought.
+    pub(crate) fn count_answer(&self, hit: bool) {
+        let counter = if hit { &self.counters.answers_hit } else { &self.counters.answers_missed };
+        counter.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Store `answer` under `key`; returns once it is committed to disk. An answer the file

@@ -420,25 +420,26 @@ fn application_id(conn: &Connection, path: &Path) -> Result<i32, CacheError> {
 
 /// Refuse a file from a newer ko2en, or one that is a database but not a ko2en cache.
 fn check_version(conn: &Connection, path: &Path) -> Result<(), CacheError> {
+    // One statement, so one snapshot: another run may be creating this cache right now, and
+    // figures read before and after its commit would describe a file that never existed.
+    let (mark, version, tables, objects): (i32, i64, i64, i64) = conn
+        .query_row(
+            "SELECT (SELECT application_id FROM pragma_application_id),
+                    (SELECT user_version FROM pragma_user_version),
+                    (SELECT count(*) FROM sqlite_master
+                     WHERE type = 'table' AND name IN ('answer', 'article', 'run')),
+                    (SELECT count(*) FROM sqlite_master)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .map_err(|e| classify(path, e))?;
     let foreign = || Err(CacheError::Foreign { path: path.to_path_buf() });
-    let mark = application_id(conn, path)?;
     if mark != 0 && mark != APPLICATION_ID {
         return foreign();
     }
-    let version = user_version(conn, path)?;
     if version > SCHEMA_VERSION {
         return Err(CacheError::Newer { path: path.to_path_buf(), found: version, known: SCHEMA_VERSION });
     }
-    let tables: i64 = conn
-        .query_row(
-            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('answer', 'article', 'run')",
-            [],
-            |r| r.get(0),
-        )
-        .map_err(|e| classify(path, e))?;
-    let objects: i64 = conn
-        .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
-        .map_err(|e| classify(path, e))?;
     let sound = match version {
         0 => objects == 0,
         _ => tables == 3,
