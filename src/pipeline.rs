@@ -172,7 +172,7 @@ impl Pipeline {
             .and_then(|a| prepare(a, self.article.clean))
             .map_err(|e| refused(e.kind(), e.to_string()))?;
         // What would be paid for by mistake is refused here, before any request.
-        let share = crate::check::korean_share(&format!("{}\n{}", prepared.title, prepared.text));
+        let share = crate::check::korean_share(&[&prepared.title, &prepared.text]);
         if !self.article.allow_non_korean && share < KOREAN_FLOOR {
             return Err(refused(
                 "not_korean",

@@ -5,15 +5,19 @@ use crate::glossary::is_hangul;
 
 /// The share of an article's letters that are Korean, weighting a Latin letter a quarter (a
 /// syllable block carries a few letters' worth), so that Korean news full of English names and
-/// terms still counts as Korean while English, Japanese or Chinese text does not.
-pub(crate) fn korean_share(text: &str) -> f64 {
+/// terms still counts as Korean while English, Japanese or Chinese text does not. Reads at most
+/// the first 4,096 characters of each part: enough to judge, and the same cost for any length.
+pub(crate) fn korean_share(parts: &[&str]) -> f64 {
     let (mut korean, mut other) = (0.0, 0.0);
-    for c in text.chars().filter(|c| c.is_alphabetic()) {
+    for c in parts.iter().flat_map(|part| part.chars().take(4_096)) {
+        // Hangul first: a range test, where `is_alphabetic` walks a Unicode table.
         if is_hangul(c) {
             korean += 1.0;
-        } else if c.is_ascii_alphabetic() {
-            other += 0.25;
-        } else {
+        } else if c.is_ascii() {
+            if c.is_ascii_alphabetic() {
+                other += 0.25;
+            }
+        } else if c.is_alphabetic() {
             other += 1.0;
         }
     }

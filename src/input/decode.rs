@@ -103,7 +103,7 @@ fn declared_charset(bytes: &[u8]) -> Option<&'static Encoding> {
 /// Whether `text` reads as Korean (see `check::korean_share`): what sets a CP949 decoding apart
 /// from the garbage other byte strings may happen to decode to.
 fn mostly_hangul(text: &str) -> bool {
-    crate::check::korean_share(text) >= 0.3
+    crate::check::korean_share(&[text]) >= 0.3
 }
 
 #[cfg(test)]
