@@ -101,7 +101,8 @@ fn watch_stdout(shutdown: Shutdown) {
     if !is_pipe {
         return;
     }
-    let spawned = std::thread::Builder::new().name("ko2en-stdout-watch".into()).spawn(move || {
+    // A watcher that cannot start only means the leaving is noticed at the next write, as before.
+    let _ = std::thread::Builder::new().name("ko2en-stdout-watch".into()).spawn(move || {
         loop {
             let mut poll = libc::pollfd { fd, events: 0, revents: 0 };
             // SAFETY: one valid pollfd, for the duration of the call.
@@ -115,7 +116,6 @@ fn watch_stdout(shutdown: Shutdown) {
             }
         }
     });
-    drop(spawned);
 }
 
 #[cfg(not(unix))]
