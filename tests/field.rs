@@ -133,6 +133,32 @@ fn clean_reads_legacy_encodings_too() {
     assert_eq!(line["title"], "정부, 새 수출 계획 발표");
 }
 
+#[test]
+fn a_page_flattened_to_one_line_is_cleaned_like_the_page_it_came_from() {
+    let dir = tempfile::tempdir().unwrap();
+    let clean = |path: &Path| -> Value {
+        let run = Ko2en::new(["clean"]).arg_path(path).run();
+        run.assert_code(0);
+        serde_json::from_str(run.stdout().lines().next().unwrap()).unwrap()
+    };
+    let words = |v: &Value| v.as_str().unwrap().split_whitespace().collect::<Vec<_>>().join(" ");
+    for name in ["alibaba-cloud-korea.txt", "k-it-smart-city-exports.txt"] {
+        let page = std::fs::read_to_string(common::fixture(name)).unwrap();
+        let flat: Vec<&str> = page.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+        let flat_path = dir.path().join(name);
+        std::fs::write(&flat_path, flat.join(" ")).unwrap();
+        let (original, flattened) = (clean(&common::fixture(name)), clean(&flat_path));
+        assert_eq!(flattened["title"], original["title"], "{name}");
+        assert_eq!(words(&flattened["text"]), words(&original["text"]), "{name}");
+        assert_eq!(flattened["byline"], original["byline"], "{name}");
+        // The furniture is still reported, not silently dropped.
+        assert!(
+            flattened["removed"].as_array().unwrap().iter().any(|r| r["reason"] == "copyright"),
+            "{name}"
+        );
+    }
+}
+
 /// `n` article objects.
 fn objects(n: usize) -> Vec<Value> {
     (0..n)

@@ -75,13 +75,19 @@ pub(crate) struct Reporter {
 }
 
 mod patterns;
+mod split;
 
 use patterns::*;
 
 /// Unicode NFC, CRLF->LF, trims each line, folds runs of spaces/tabs/NBSP/zero-width chars to one space, drops control chars.
 pub(crate) fn normalize(text: &str) -> String {
     let unified = text.replace("\r\n", "\n").replace('\r', "\n");
-    let nfc: String = unified.nfc().collect();
+    // Nearly every page is NFC already (precomposed Hangul); the quick check spares the
+    // decompose-recompose round that would otherwise cost a sixth of cleaning.
+    let nfc = match unicode_normalization::is_nfc_quick(unified.chars()) {
+        unicode_normalization::IsNormalized::Yes => unified,
+        _ => unified.nfc().collect(),
+    };
     let mut out = String::with_capacity(nfc.len());
     for (i, line) in nfc.split('\n').enumerate() {
         if i > 0 {
@@ -145,6 +151,8 @@ struct Line {
     role: LineRole,
     /// Parts of the line removed while the rest was kept (byline prefix, trailing photo credit).
     stripped: Vec<(String, Reason)>,
+    /// For a piece of a longer input line (see `split`), how it joins the piece before it.
+    glue: Option<&'static str>,
 }
 
 impl Line {
@@ -163,7 +171,18 @@ pub(crate) fn clean(title: Option<&str>, text: &str) -> Cleaned {
     let mut lines: Vec<Line> = if normalized.is_empty() {
         Vec::new()
     } else {
-        normalized.lines().map(|l| classify(l, &mut meta)).collect()
+        let mut lines = Vec::new();
+        for line in normalized.lines() {
+            for piece in split::pieces(line) {
+                let mut l = classify(&line[piece.range], &mut meta);
+                l.glue = piece.glue;
+                lines.push(l);
+            }
+            if line.is_empty() {
+                lines.push(classify(line, &mut meta));
+            }
+        }
+        lines
     };
 
     mark_comment_followers(&mut lines);
@@ -202,7 +221,12 @@ pub(crate) fn clean(title: Option<&str>, text: &str) -> Cleaned {
                             l.removed = Some(Reason::PageFurniture);
                         }
                     }
-                    lines[h].removed = Some(Reason::Title);
+                    // A page that opens with prose (or whose headline a flattening glued to the
+                    // first sentence) has no headline line: the sentence is the best title there
+                    // is, but it is body too and stays there.
+                    if !lines[h].kept().is_some_and(is_sentence) {
+                        lines[h].removed = Some(Reason::Title);
+                    }
                     lines[h].text.clone()
                 }
                 None => String::new(),
@@ -211,18 +235,32 @@ pub(crate) fn clean(title: Option<&str>, text: &str) -> Cleaned {
     };
 
     let mut removed = Vec::new();
-    let mut body = Vec::new();
+    let mut body: Vec<String> = Vec::new();
+    // Kept pieces of one input line glue back together, except around a subhead: a marked piece
+    // after a full sentence, and whatever follows a marked piece that is not one, start anew.
+    let mut previous_kept = false;
+    let mut previous_subhead = false;
     for l in lines {
         let was_stripped = !l.stripped.is_empty();
         removed.extend(l.stripped.into_iter().map(|(line, reason)| Removed { line, reason }));
-        match l.removed {
-            None => body.push(l.text),
+        let kept = l.removed.is_none();
+        let marked = kept && MARKED_PIECE.is_match(&l.text);
+        let subhead = marked && !is_sentence(&l.text);
+        let new_paragraph = previous_subhead || (marked && body.last().is_some_and(|p| is_sentence(p)));
+        previous_subhead = subhead;
+        match (l.removed, l.glue, body.last_mut()) {
+            (None, Some(glue), Some(paragraph)) if previous_kept && !new_paragraph => {
+                paragraph.push_str(glue);
+                paragraph.push_str(&l.text);
+            }
+            (None, ..) => body.push(l.text),
             // Blank lines are layout, not content: dropping them is not worth reporting.
-            Some(Reason::Empty) => {}
+            (Some(Reason::Empty), ..) => {}
             // A stripped line later removed as a whole is reported once: parts, then remainder.
-            Some(reason) if was_stripped => removed.push(Removed { line: l.text, reason }),
-            Some(reason) => removed.push(Removed { line: l.original, reason }),
+            (Some(reason), ..) if was_stripped => removed.push(Removed { line: l.text, reason }),
+            (Some(reason), ..) => removed.push(Removed { line: l.original, reason }),
         }
+        previous_kept = kept;
     }
     Cleaned { title, text: body.join("\n"), removed, metadata: meta }
 }
@@ -357,14 +395,26 @@ const SUMMARY_BOX_LINES: usize = 8;
 fn mark_repeated_summaries(lines: &mut [Line]) {
     let top: Vec<usize> =
         (0..lines.len()).filter(|&i| lines[i].kept().is_some()).take(SUMMARY_BOX_LINES).collect();
+    let Some(&first) = top.first() else { return };
+    // The kept text from the first candidate on, once: pieces of one line glued as they will be
+    // in the body, lines apart. `starts[j]`: where line `first + j` begins in it.
+    let mut rest = String::new();
+    let mut starts = Vec::with_capacity(lines.len() - first);
+    for l in &lines[first..] {
+        starts.push(rest.len());
+        if let Some(k) = l.kept() {
+            rest.push_str(l.glue.unwrap_or("\n"));
+            rest.push_str(k);
+        }
+    }
     for i in top {
         let Some(k) = lines[i].kept() else { continue };
         let needle = k.trim_end_matches(['.', '…']).trim_end_matches("...").trim_end();
         if char_len(needle) < 20 {
             continue;
         }
-        let repeated = lines[i + 1..].iter().any(|l| l.kept().is_some_and(|later| later.contains(needle)));
-        if repeated {
+        let after = starts.get(i + 1 - first).map_or("", |&s| &rest[s..]);
+        if after.contains(needle) {
             lines[i].removed = Some(Reason::RepeatedSummary);
         }
     }

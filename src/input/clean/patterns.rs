@@ -19,9 +19,11 @@ pub(super) static SENTENCE_END: LazyLock<Regex> =
     LazyLock::new(|| re(r#"(?:다|요|죠|까|오|음|함|임|됨|라|자|네|군)\s*[.!?…]+["'”’」』)\]]*$"#));
 
 /// Widget phrases so specific that they can be removed even though they are full sentences.
+/// Where the widget's whole sentence is known it is spelled out, so that a flattened page can be
+/// cut where the widget starts (see `split`).
 pub(super) static FURNITURE_STRONG: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r"글자\s*크기로\s*변경됩니다|본문\s*보기를\s*권장합니다|언론사에서\s*\S+\s*섹션으로\s*분류했습니다|이\s*기사는\s*언론사에서\s*.*분류",
+        r"(?:이\s*)?글자\s*크기로\s*변경됩니다|(?:전체\s*맥락을\s*이해하기\s*위해서는\s*)?본문\s*보기를\s*권장합니다|언론사에서\s*\S+\s*섹션으로\s*분류했습니다|이\s*기사는\s*언론사에서\s*.*분류",
     )
 });
 /// Short furniture lines: spacers, navigation, timestamps, portal "기사제공".
@@ -52,9 +54,12 @@ pub(super) static PHOTO_SUFFIX: LazyLock<Regex> = LazyLock::new(|| {
 pub(super) static PHOTO_CREDIT_ONLY: LazyLock<Regex> =
     LazyLock::new(|| re(r"^[<\[(（【〈]\s*(.{1,30}?\s*(?:제공|캡처|캡쳐))\s*[>\])）】〉]$"));
 /// Portal/wire promos recognisable by their fixed wording or by a link marker plus a call to act.
+/// A marker's call to act closes the promo (within its last words): a marker followed by a
+/// sentence that mentions "구독" is a link or subhead glued to prose on a flattened page.
+/// Daum's "(예시)" box is two sentences; on a flattened page they are two pieces, so both are here.
 pub(super) static PROMO_STRONG: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r"(?i)^\(예시\)|뉴스를\s*만나보세요|제보는\s*카카오톡|카카오톡\s*okjebo|^※\s*(?:제보|기사\s*제보)|^[▶☞▷►]\s*.*(?:구독|채널\s*추가|바로\s*가기|클릭|다운로드)|^\[?(?:광고|AD)\]?$",
+        r"(?i)^\(예시\)|뉴스를\s*만나보세요|다음\s*뉴스는\s*국내외\s*주요\s*이슈와\s*실시간\s*속보|제보는\s*카카오톡|카카오톡\s*okjebo|^※\s*(?:제보|기사\s*제보)|^[▶☞▷►]\s*.*(?:구독|채널\s*추가|바로\s*가기|클릭|다운로드)\S*(?:\s+\S+){0,2}$|^\[?(?:광고|AD)\]?$",
     )
 });
 pub(super) static PROMO_WEAK: LazyLock<Regex> = LazyLock::new(|| {
@@ -116,6 +121,34 @@ pub(super) static BYLINE_WIRE_PREFIX: LazyLock<Regex> = LazyLock::new(|| {
 });
 pub(super) static DATELINE_PREFIX: LazyLock<Regex> =
     LazyLock::new(|| re(r"^[\[(【]\s*[가-힣A-Za-z]{1,10}\s*=\s*[^\])】]{1,30}[\])】]\s*"));
+/// CMS spacers and skip links that open a page: on a flattened page they prefix the breadcrumb.
+/// Only words that never open an article sentence are listed ("여백" alone could).
+pub(super) static LEADING_SPACER: LazyLock<Regex> =
+    LazyLock::new(|| re(r"^ ?(?:상단\s*여백|하단\s*여백|(?:본문|메뉴|주요\s*서비스)\s*바로\s*가기)(?: |$)"));
+/// A sentence end inside a line ([`SENTENCE_END`] without the end-of-line anchor).
+pub(super) static SENTENCE_CUT: LazyLock<Regex> =
+    LazyLock::new(|| re(r#"(?:다|요|죠|까|오|음|함|임|됨|라|자|네|군)\s*[.!?…]+["'”’」』)\]]*"#));
+pub(super) static EMAIL_CUT: LazyLock<Regex> = LazyLock::new(|| re(&format!(r"[(<\[]?{EMAIL}[)>\]]?")));
+/// The start of a copyright notice and, when it closes like one, the whole of it (`tail`).
+/// "(c)" is not a start here: inside a line it is more often a list item than a notice.
+pub(super) static NOTICE_CUT: LazyLock<Regex> = LazyLock::new(|| {
+    re(
+        r"(?i)(?:<\s*)?(?:copyright|ⓒ|©|저작권자)(?P<tail>[^<>]{0,80}?(?:금지|all\s*rights\s*reserved)[.>)\]]*)?",
+    )
+});
+/// A short bracketed group: a photo credit, a notice, or a tag such as "[이슈 분석]".
+pub(super) static BRACKET_CUT: LazyLock<Regex> =
+    LazyLock::new(|| re(r"[<\[(（【〈][^<>\[\]()（）【】〈〉]{1,60}[>\])）】〉]"));
+/// List and promo markers, and "- " list items. "△"/"▲" are absent: they run inline in prose
+/// ("△서울 △부산"); a "-" before a digit is a range.
+pub(super) static MARKER_CUT: LazyLock<Regex> = LazyLock::new(|| re(r"[◆◇▶☞■▷►※]|-\s[^\d\s]"));
+/// A link-list header after a marker ("▶ 관련기사"): on a flattened page the list or the
+/// prose that follows it starts after it.
+pub(super) static RELATED_CUT: LazyLock<Regex> = LazyLock::new(|| {
+    re(r"[▶☞▷►■]\s*(?:관련\s*(?:기사|뉴스)|많이\s*본\s*(?:기사|뉴스)|추천\s*(?:기사|뉴스))")
+});
+/// A piece that opens with one of [`MARKER_CUT`]'s markers: a subhead or a list item.
+pub(super) static MARKED_PIECE: LazyLock<Regex> = LazyLock::new(|| re(r"^(?:[◆◇▶☞■▷►※]|-\s)"));
 pub(super) static NAME_SPLIT: LazyLock<Regex> = LazyLock::new(|| re(r"[\s,·ㆍ]+"));
 
 fn add_reporters(meta: &mut ArticleMetadata, names: &str, email: Option<&str>) {
@@ -159,6 +192,7 @@ pub(super) fn classify(line: &str, meta: &mut ArticleMetadata) -> Line {
         removed,
         role,
         stripped: Vec::new(),
+        glue: None,
     };
     let remove = |reason| mk(Some(reason), LineRole::Plain);
     if line.is_empty() {

@@ -348,6 +348,33 @@ fn property_body_sentences_survive_surrounding_noise() {
     }
 }
 
+/// The same pages flattened to one line: cutting inside the line must not lose a body sentence
+/// (noise the cuts cannot separate may stay glued to one; losing words is the failure).
+#[test]
+fn property_body_sentences_survive_noise_on_a_flattened_page() {
+    let mut rng = Lcg(43);
+    for _ in 0..300 {
+        let mut parts = vec!["제목 줄".to_string()];
+        let mut body = Vec::new();
+        for _ in 0..(3 + rng.next() % 8) {
+            if rng.next().is_multiple_of(2) {
+                parts.push(rng.pick(NOISE).to_string());
+            }
+            let s = format!("{}{}{}", rng.pick(SUBJECTS), rng.pick(MIDDLES), rng.pick(ENDS));
+            parts.push(s.clone());
+            body.push(s);
+        }
+        parts.push("홍길동 기자 hong@example.com".into());
+        parts.push("<저작권자 © 예시일보, 무단 전재 및 재배포 금지>".into());
+        let page = parts.join(" ");
+        let c = clean(None, &page);
+        for s in &body {
+            assert!(c.text.contains(s.as_str()), "dropped {s:?} from\n{page}\n{:#?}", c.removed);
+        }
+        assert!(!c.text.contains("hong@example.com") && !c.text.contains("예시일보"), "{}", c.text);
+    }
+}
+
 #[test]
 fn property_normalize_is_idempotent() {
     let mut rng = Lcg(7);
@@ -405,5 +432,104 @@ fn clean_never_panics_on_odd_input() {
         let s: String = (0..rng.next() % 30).map(|_| rng.pick(&pieces)).collect();
         let _ = clean(None, &s);
         let _ = clean(Some(&s), &s);
+    }
+}
+
+/// A page as a scraper that strips tags without keeping breaks leaves it: one line.
+fn flattened(page: &str) -> String {
+    page.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ")
+}
+
+fn squashed<'a>(parts: impl IntoIterator<Item = &'a str>) -> String {
+    parts.into_iter().flat_map(str::split_whitespace).collect::<Vec<_>>().join(" ")
+}
+
+/// The flattened page must keep exactly the original's body and headline, find the same facts,
+/// and drop the same text (in the same order), whatever the reasons it gives on the way.
+fn assert_flattened_cleans_like(page: &str) -> Cleaned {
+    let original = clean(None, page);
+    let flat_page = flattened(page);
+    assert_eq!(flat_page.lines().count(), 1);
+    let flat = clean(None, &flat_page);
+    assert_eq!(flat.title, original.title);
+    assert_eq!(squashed([flat.text.as_str()]), squashed(original.text.lines()));
+    assert_eq!(flat.metadata, original.metadata);
+    let dropped = |c: &Cleaned| squashed(c.removed.iter().map(|r| r.line.as_str()));
+    assert_eq!(dropped(&flat), dropped(&original));
+    flat
+}
+
+#[test]
+fn golden_alibaba_flattened() {
+    let flat = assert_flattened_cleans_like(ALIBABA);
+    let expect = [
+        ("상단여백", Reason::PageFurniture),
+        ("HOME AI/빅데이터/SW", Reason::Breadcrumb),
+        ("[뉴스비전e 김호성 기자]", Reason::Byline),
+        ("<사진 / 뉴스비전e>", Reason::PhotoPlaceholder),
+        ("<사진 / alibaba cloud>", Reason::PhotoPlaceholder),
+        ("<사진 / SKT 제공>", Reason::PhotoPlaceholder),
+        ("김호성 기자 newsvision-e@hanmail.net", Reason::Byline),
+        ("<저작권자 © 뉴스비전e, 무단 전재 및 재배포 금지>", Reason::Copyright),
+    ];
+    for (line, reason) in expect {
+        assert_eq!(reason_of(&flat, line), Some(reason), "{line}: {:#?}", flat.removed);
+    }
+    // The subhead and the photo placeholders around it break the body where the page did.
+    assert!(
+        flat.text
+            .lines()
+            .any(|l| l == "◆아시아 영향력 기반 클라우드 1위 노리는 알리바바...한국, 전초기지 될까")
+    );
+    // Everything after the copyright notice is gone: related links, comment widget, spacers.
+    assert!(!flat.text.contains("댓글") && !flat.text.contains("Back to Top"), "{}", flat.text);
+}
+
+#[test]
+fn golden_k_it_flattened() {
+    let flat = assert_flattened_cleans_like(KIT);
+    let expect = [
+        ("전체 맥락을 이해하기 위해서는 본문 보기를 권장합니다.", Reason::PageFurniture),
+        (
+            "국내 정보통신(IT) 기업들이 자사의 첨단 솔루션을 연이어 해외로 수출하고 있다.",
+            Reason::RepeatedSummary,
+        ),
+        ("이 글자크기로 변경됩니다.", Reason::PageFurniture),
+        ("안하늘 기자 ahn708@hankookilbo.com", Reason::Byline),
+        ("Copyright © 한국일보. 무단전재 및 재배포 금지.", Reason::Copyright),
+        ("- 서장훈 \"이혼, 마주하기 힘든 일...쉽지 않아\" 고백", Reason::TrailingHeadlines),
+    ];
+    for (line, reason) in expect {
+        assert_eq!(reason_of(&flat, line), Some(reason), "{line}: {:#?}", flat.removed);
+    }
+    let promo: Vec<_> = flat.removed.iter().filter(|r| r.reason == Reason::Promo).collect();
+    assert_eq!(promo.len(), 2, "Daum's box is two sentences: {promo:#?}");
+    let tail = flat.removed.iter().filter(|r| r.reason == Reason::TrailingHeadlines).count();
+    assert_eq!(tail, 10, "one per promo headline after the notice");
+}
+
+#[test]
+fn a_flattened_page_with_a_given_title_keeps_its_body() {
+    let title = "\"해외로 뻗어나가는 K-IT\"…인도네시아·사우디 첨단 스마트시티 구축 나선다";
+    let flat = clean(Some(title), &flattened(KIT));
+    let original = clean(Some(title), KIT);
+    assert_eq!(squashed([flat.text.as_str()]), squashed(original.text.lines()));
+}
+
+#[test]
+fn cuts_inside_prose_lose_no_word() {
+    // Each of these has something a flattened page is cut at, inside an ordinary sentence.
+    let paragraphs = [
+        "영화 <기생충>은 칸 영화제에서 황금종려상을 받았다. 봉준호 감독은 \"놀랍다. 기쁘다\"고 말했다.",
+        "서울 - 부산 노선은 다음 달부터 증편된다. 문의는 help@example.com 으로 받는다.",
+        "삼성전자 [005930]는 이날 3% 올랐다. 저작권자 단체는 이번 개정안에 반발했다.",
+        "주요 지원 대상은 △청년 △신혼부부 △고령자 등이다. ◆ 표시는 신규 사업을 뜻한다고 정부는 설명했다.",
+        "홍길동 대표(사진)는 요청에 응하지 않았다. 여백 공간을 줄이는 설계가 핵심이다.",
+    ];
+    for p in paragraphs {
+        let page = format!("제목이 될 만큼 충분히 긴 헤드라인 한 줄\n{p}");
+        let c = clean(None, &page);
+        assert_eq!(c.removed.len(), 1, "only the headline goes: {:#?}", c.removed);
+        assert_eq!(squashed([c.text.as_str()]), p);
     }
 }
