@@ -53,6 +53,16 @@ pub fn init_logging(settings: &Settings, filter: Option<String>) {
     crate::logging::init(settings.quiet(), settings.api_key(), filter);
 }
 
+/// What resolving the settings found worth saying (a key file others can read, a base URL
+/// that was corrected): before the run, unless -q.
+fn tell(run: &RunSettings) {
+    if !run.quiet {
+        for notice in &run.notices {
+            eprintln!("ko2en: {notice}");
+        }
+    }
+}
+
 /// Run one resolved command.
 pub async fn run(settings: Settings) -> Result<Outcome> {
     match settings {
@@ -61,6 +71,8 @@ pub async fn run(settings: Settings) -> Result<Outcome> {
         Settings::Clean(s) => clean(s).await,
         Settings::MockServer(s) => mock_server(s).await,
         Settings::Cache(s) => cache_command(s).await,
+        Settings::ConfigShow(s) => config_show(&s),
+        Settings::ConfigInit(path) => config_init(&path),
     }
 }
 
@@ -121,6 +133,7 @@ async fn check(inputs: &[std::path::PathBuf]) -> Result<()> {
 async fn summarize(settings: SummarizeSettings) -> Result<Outcome> {
     let started = Instant::now();
     let quiet = settings.run.quiet;
+    tell(&settings.run);
     check(&settings.inputs).await?;
     let (client, _mock) = connect(&settings.target, &settings.endpoint).await?;
     let pipeline = Arc::new(
@@ -325,6 +338,7 @@ impl RunSummary {
 }
 
 async fn translate(settings: TranslateSettings) -> Result<Outcome> {
+    tell(&settings.run);
     check(std::slice::from_ref(&settings.input)).await?;
     let (client, _mock) = connect(&settings.target, &settings.endpoint).await?;
     let pipeline =
@@ -468,4 +482,50 @@ async fn cache_command(settings: CacheCommandSettings) -> Result<Outcome> {
 fn say(line: std::fmt::Arguments<'_>) {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{line}").and_then(|()| out.flush());
+}
+
+/// `ko2en config show`: the resolved settings, one per line, with where each came from.
+fn config_show(settings: &crate::config::ConfigShowSettings) -> anyhow::Result<Outcome> {
+    if settings.providers {
+        for p in crate::client::provider::PROVIDERS {
+            let url = p.base_url.unwrap_or("(your resource's URL)");
+            let model = p.default_model.unwrap_or("(name one)");
+            say!("{:<13} {url}  key ${}  model {model}", p.name, p.key_var);
+        }
+        return Ok(Outcome::Success);
+    }
+    match &settings.file {
+        Some(path) => say!("config file      {}", path.display()),
+        None => say!("config file      (none; `ko2en config init` writes one)"),
+    }
+    if let Some(profile) = &settings.profile {
+        say!("profile          {profile}");
+    }
+    for line in &settings.shown {
+        say!("{:<16} {}  ({})", line.key, line.value, line.origin);
+    }
+    for notice in &settings.notices {
+        eprintln!("ko2en: {notice}");
+    }
+    Ok(Outcome::Success)
+}
+
+/// `ko2en config init`: the commented example, never over an existing file.
+fn config_init(path: &std::path::Path) -> anyhow::Result<Outcome> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut file = match std::fs::OpenOptions::new().write(true).create_new(true).open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            anyhow::bail!(
+                "{} already exists; ko2en does not overwrite it (edit it, or name another file)",
+                path.display()
+            )
+        }
+        Err(e) => anyhow::bail!("cannot create {}: {e}", path.display()),
+    };
+    std::io::Write::write_all(&mut file, crate::config::EXAMPLE_CONFIG.as_bytes())?;
+    eprintln!("ko2en: wrote {}; `ko2en config show` prints what a run would use", path.display());
+    Ok(Outcome::Success)
 }

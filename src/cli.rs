@@ -14,6 +14,12 @@ use crate::mock::{OPTIONS, OptionKind};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Config file [env: KO2EN_CONFIG; default: $XDG_CONFIG_HOME/ko2en/config.toml].
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Profile of the config file to use [env: KO2EN_PROFILE].
+    #[arg(short = 'p', long, global = true, value_name = "NAME")]
+    pub profile: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -34,6 +40,40 @@ pub enum Command {
     MockServer(MockServerArgs),
     /// Inspect or clear the answer cache.
     Cache(CacheCommandArgs),
+    /// Show the settings a run would use and where each came from, or write an example config.
+    Config(ConfigCommandArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ConfigCommandArgs {
+    #[command(subcommand)]
+    pub action: ConfigAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigAction {
+    /// Print the resolved settings and where each came from (the key redacted).
+    #[command(after_help = "Examples:\n  ko2en config show\n  ko2en -p deepseek config show")]
+    Show(Box<ConfigShowArgs>),
+    /// Write a commented example config file (never over an existing one).
+    Init {
+        /// Where to write it [default: the config file's default location].
+        #[arg(value_name = "FILE")]
+        path: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ConfigShowArgs {
+    /// List the provider presets instead.
+    #[arg(long)]
+    pub providers: bool,
+    #[command(flatten)]
+    pub endpoint: EndpointArgs,
+    #[command(flatten)]
+    pub run: RunArgs,
+    #[command(flatten)]
+    pub article: ArticleArgs,
 }
 
 #[derive(Debug, Args)]
@@ -80,6 +120,7 @@ pub struct TranslateArgs {
 
 /// How articles are prepared and answers judged.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Input")]
 pub struct ArticleArgs {
     /// Send the text as read (only Unicode/whitespace-normalised): no removal of page
     /// furniture, promos, bylines or trailing headlines. See `ko2en clean` for what is removed.
@@ -100,25 +141,41 @@ pub struct ArticleArgs {
     /// record and are not sent).
     #[arg(long)]
     pub allow_non_korean: bool,
-    /// Longest article sent, in tokens; a longer one gets a `too_long` error record, unpaid.
-    #[arg(long, default_value_t = 30_000, value_name = "TOKENS")]
-    pub max_article_tokens: usize,
+    /// Longest article sent, in tokens; a longer one gets a `too_long` error record, unpaid
+    /// [default: 30000].
+    #[arg(long, value_name = "TOKENS")]
+    pub max_article_tokens: Option<usize>,
 }
 
 /// Where requests go and how they are shaped.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Endpoint")]
 pub struct EndpointArgs {
-    /// Base URL of an OpenAI-compatible API (…/v1) [env: OPENAI_BASE_URL; default:
-    /// https://api.openai.com/v1].
+    /// A provider preset: its URL, key variable, key header, budget field and structured output
+    /// (openai, azure, azure-v1, gemini, anthropic, deepseek, openrouter, groq, mistral,
+    /// upstage, dashscope, dashscope-cn, clova, ollama, vllm, llamacpp, lmstudio, litellm)
+    /// [env: KO2EN_PROVIDER; default: by the base URL's host, else openai].
+    #[arg(long, value_name = "NAME")]
+    pub provider: Option<String>,
+    /// Base URL of an OpenAI-compatible API (…/v1) [env: KO2EN_BASE_URL, or OPENAI_BASE_URL
+    /// for openai; default: the provider's].
     #[arg(long, value_name = "URL")]
     pub base_url: Option<String>,
-    /// Name of the environment variable that holds the API key (the key itself is never a flag).
-    #[arg(long, default_value = "OPENAI_API_KEY", value_name = "NAME")]
-    pub api_key_env: String,
-    /// Model name sent to the endpoint [env: KO2EN_MODEL; default: gpt-4o-mini, or ko2en-mock
-    /// with --mock].
-    #[arg(long, value_name = "MODEL")]
+    /// Name of the environment variable that holds the API key (the key itself is never a flag)
+    /// [default: the provider's, e.g. OPENAI_API_KEY].
+    #[arg(long, value_name = "NAME")]
+    pub api_key_env: Option<String>,
+    /// Model name sent to the endpoint; on Azure, the deployment's name [env: KO2EN_MODEL;
+    /// default: the provider's, e.g. gpt-4o-mini, or ko2en-mock with --mock].
+    #[arg(short = 'm', long, value_name = "MODEL")]
     pub model: Option<String>,
+    /// Azure's api-version, for the classic deployments URL [default: 2024-10-21].
+    #[arg(long, value_name = "VERSION")]
+    pub api_version: Option<String>,
+    /// The field that carries the completion budget: max_tokens, max_completion_tokens, or
+    /// auto (by model name) [default: the provider's].
+    #[arg(long, value_name = "FIELD")]
+    pub token_param: Option<String>,
     /// Start the built-in mock endpoint in-process on 127.0.0.1 and use it; no key needed.
     #[arg(long)]
     pub mock: bool,
@@ -126,15 +183,16 @@ pub struct EndpointArgs {
     /// --mock-opt rpm=60 --mock-opt fail-rate=0.1 (see `ko2en mock-server --help`).
     #[arg(long, value_name = "KEY=VALUE")]
     pub mock_opt: Vec<String>,
-    /// How answers are constrained: strict JSON schema, any JSON object, or plain text.
-    #[arg(long, value_enum, default_value_t = ResponseFormatArg::JsonSchema)]
-    pub response_format: ResponseFormatArg,
+    /// How answers are constrained: strict JSON schema, any JSON object, or plain text
+    /// [default: the strongest the provider enforces].
+    #[arg(long, value_enum)]
+    pub response_format: Option<ResponseFormatArg>,
     /// Sampling temperature; omitted from requests unless given (some models accept only their default).
     #[arg(long)]
     pub temperature: Option<f32>,
-    /// Seconds before one request is abandoned (and retried).
-    #[arg(long, default_value_t = 120, value_name = "SECONDS")]
-    pub timeout: u64,
+    /// Seconds before one request is abandoned (and retried) [default: 120].
+    #[arg(long, value_name = "SECONDS")]
+    pub timeout: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -146,12 +204,13 @@ pub enum ResponseFormatArg {
 
 /// How the batch runs and where it goes.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Limits")]
 pub struct RunArgs {
     /// Write output here instead of stdout (written to FILE.partial, renamed when complete).
-    #[arg(short, long, value_name = "FILE")]
+    #[arg(short, long, value_name = "FILE", help_heading = "Output")]
     pub output: Option<PathBuf>,
     /// Read prompt templates from this directory; files missing there fall back to the built-in ones.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", help_heading = "Input")]
     pub prompts: Option<PathBuf>,
     /// Requests in flight at once [default: 16, or with --rpm/--tpm enough to keep that budget
     /// busy at 20 s a request, up to 256].
@@ -170,11 +229,12 @@ pub struct RunArgs {
     /// Tokenizer used to count tokens: o200k_base or cl100k_base [default: by model].
     #[arg(long, value_name = "NAME")]
     pub encoding: Option<String>,
-    /// Attempts per request, the first included, before the article is recorded as failed.
-    #[arg(long, default_value_t = 6, value_name = "N")]
-    pub max_attempts: u32,
-    /// No progress output on stderr.
-    #[arg(short, long)]
+    /// Attempts per request, the first included, before the article is recorded as failed
+    /// [default: 6].
+    #[arg(long, value_name = "N")]
+    pub max_attempts: Option<u32>,
+    /// No progress output on stderr: errors only.
+    #[arg(short, long, help_heading = "Output")]
     pub quiet: bool,
     #[command(flatten)]
     pub cache: CacheArgs,
@@ -182,6 +242,7 @@ pub struct RunArgs {
 
 /// Where answers already paid for are kept.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Cache")]
 pub struct CacheArgs {
     /// The cache file [default: $XDG_CACHE_HOME/ko2en/cache.sqlite, else ~/.cache/ko2en/cache.sqlite].
     #[arg(long, value_name = "PATH", conflicts_with = "no_cache")]

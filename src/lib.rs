@@ -2,9 +2,10 @@
 //! bilingual summary of every article in a batch, and full translations of single articles.
 //!
 //! The map of the house, in the order data flows:
-//! - [`cli`] parses the command line; [`config`] resolves it, with the environment, once into
-//!   each part's own settings (the parts never import it: `tests/architecture.rs` checks that
-//!   no module imports one that imports it back).
+//! - [`cli`] parses the command line; [`config`] resolves it, with the environment, the config
+//!   file's profile and the provider's preset, once into each part's own settings (the parts
+//!   never import it: `tests/architecture.rs` checks that no module imports one that imports
+//!   it back).
 //! - `input` reads articles (files, directories, JSONL, stdin) on a thread, in order, and
 //!   prepares each for the model (cleaning, headline).
 //! - `pipeline` turns one article into one `record::Record`: summarize, translate;
@@ -12,8 +13,9 @@
 //! - `prompt` renders the templates of `prompts/`; `record` defines the record and the
 //!   replies' schemas.
 //! - `pool` schedules every LLM call: cache, slot, budget, send, settle, decide.
-//! - [`client`] owns the wire: the JSON of a request and the providers' rules, every response
-//!   header, the errors, and whether and when to retry (`client::retry`).
+//! - [`client`] owns the wire: the JSON of a request and the providers' rules (the presets of
+//!   `client::provider`, as data), every response header in every rate-limit dialect, the
+//!   errors, and whether and when to retry (`client::retry`).
 //! - `limiter` keeps requests within the RPM/TPM budgets the server allows.
 //! - `cache` keeps every answer bought, and every finished record, in SQLite.
 //! - `output` writes records through one exporter per format (JSONL, Markdown) without

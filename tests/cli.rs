@@ -238,15 +238,16 @@ fn the_mock_server_command_prints_its_url_and_serves_a_real_client() {
 }
 
 #[test]
-fn an_unreachable_endpoint_fails_the_article_not_the_run() {
+fn an_unreachable_endpoint_stops_the_run_after_its_first_attempt_saying_what_to_check() {
     // Port 9 (discard) on loopback: nothing listens, the connection is refused at once.
     let run =
-        Ko2en::new(["summarize", "--base-url", "http://127.0.0.1:9/v1", "--max-attempts", "2", "--quiet"])
+        Ko2en::new(["summarize", "--base-url", "http://127.0.0.1:9/v1", "--max-attempts", "2", "--no-cache"])
             .env("OPENAI_API_KEY", "sk-test")
             .arg_path(&fixture("alibaba-cloud-korea.txt"))
             .run();
-    run.assert_code(1);
+    run.assert_code(2);
     let records = run.records();
     assert_eq!(records[0]["error"]["kind"], "connection");
-    assert!(records[0]["error"]["message"].as_str().unwrap().contains("2 attempts"), "{}", records[0]);
+    assert!(records[0]["error"]["message"].as_str().unwrap().contains("1 attempt"), "{}", records[0]);
+    assert!(run.stderr().contains("is the host name right"), "{}", run.stderr());
 }

@@ -115,6 +115,8 @@ mod tests {
             response_format: ResponseFormat::JsonSchema,
             temperature,
             timeout: Duration::from_secs(30),
+            protocol: Default::default(),
+            hint: None,
         }
     }
 

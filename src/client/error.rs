@@ -17,6 +17,9 @@ pub(crate) enum ClientError {
     /// A 200 whose body is not a chat completion.
     #[error("the endpoint's answer is not a valid chat completion: {0}")]
     Body(String),
+    /// A 200 whose body is an HTML page: a website, not an API, answered.
+    #[error("the endpoint answered with a web page, not JSON: {0}")]
+    WebPage(String),
     /// The answer was cut at the completion budget (`finish_reason: "length"`).
     #[error("the answer was cut off at the {max_tokens}-token completion budget")]
     Truncated { max_tokens: u32 },
@@ -45,6 +48,7 @@ impl ClientError {
             ClientError::Timeout(_) => "timeout",
             ClientError::Connection(_) => "connection",
             ClientError::Body(_) => "invalid_body",
+            ClientError::WebPage(_) => "web_page",
             ClientError::Truncated { .. } => "truncated",
             ClientError::NoContent(_) => "no_content",
             ClientError::InvalidReply(_) => "invalid_reply",
@@ -57,5 +61,41 @@ impl ClientError {
             ClientError::Status { retry_after, .. } => *retry_after,
             _ => None,
         }
+    }
+
+    /// Whether this error, on an endpoint that has not answered yet, says the run's settings
+    /// cannot work (wrong URL, model or key, no server there) rather than that this request
+    /// failed: then no other request can fare better, and the run stops after the first wave.
+    pub(crate) fn misconfiguration(&self) -> bool {
+        match self {
+            ClientError::Status { status: 401 | 403 | 404 | 405, .. } => true,
+            ClientError::Status { status: 400 | 422, code, message, .. } => {
+                let says_model = |t: &str| t.to_ascii_lowercase().contains("model");
+                says_model(message) || code.as_deref().is_some_and(says_model)
+            }
+            ClientError::Connection(message) => {
+                let m = message.to_ascii_lowercase();
+                [
+                    "dns error",
+                    "failed to lookup",
+                    "connection refused",
+                    "no such host",
+                    "name or service not known",
+                ]
+                .iter()
+                .any(|needle| m.contains(needle))
+            }
+            // A web page, not an API: a base URL without /v1, or a site's address.
+            ClientError::WebPage(_) => true,
+            _ => false,
+        }
+    }
+
+    /// Whether the endpoint answered at all (however badly): its URL, key and model work.
+    pub(crate) fn endpoint_answered(&self) -> bool {
+        matches!(
+            self,
+            ClientError::Truncated { .. } | ClientError::NoContent(_) | ClientError::InvalidReply(_)
+        )
     }
 }

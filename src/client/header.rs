@@ -14,9 +14,82 @@ use crate::limiter::ServerState;
 /// time, each retry asking the server again, instead of stalling the run indefinitely.
 pub(crate) const LONGEST_HINT: Duration = Duration::from_secs(60);
 
+/// How a server's rate-limit headers are read, beyond their names (see [`RATE_LIMIT_HEADERS`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Dialect {
+    /// Every figure is per minute, as OpenAI's are.
+    Standard,
+    /// The request figures count a day, not a minute (Groq's `x-ratelimit-limit-requests` is
+    /// requests per day): they are ignored, the token figures (per minute) kept.
+    RequestsPerDay,
+}
+
+/// One figure of a server's rate-limit state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Figure {
+    LimitRequests,
+    RemainingRequests,
+    ResetRequests,
+    LimitTokens,
+    RemainingTokens,
+    ResetTokens,
+}
+
+use Figure::*;
+
+/// Every rate-limit header ko2en reads, and the figure it gives. Where several give the same
+/// figure (a LiteLLM proxy's per-key limit beside its provider's, passed through), the
+/// tightest wins: that is the one that answers 429 first.
+const RATE_LIMIT_HEADERS: &[(&str, Figure)] = &[
+    // OpenAI: https://platform.openai.com/docs/guides/rate-limits#rate-limits-in-headers
+    // (resets as Go durations: "1s", "6m0s", "20ms"). Azure OpenAI sends the remaining
+    // figures, often without limit or reset, sometimes -1 (ignored as not a count). Groq
+    // sends the same names, its request figures per day (see `Dialect::RequestsPerDay`).
+    ("x-ratelimit-limit-requests", LimitRequests),
+    ("x-ratelimit-remaining-requests", RemainingRequests),
+    ("x-ratelimit-reset-requests", ResetRequests),
+    ("x-ratelimit-limit-tokens", LimitTokens),
+    ("x-ratelimit-remaining-tokens", RemainingTokens),
+    ("x-ratelimit-reset-tokens", ResetTokens),
+    // LiteLLM's proxy, per virtual key (per minute, no reset):
+    // https://docs.litellm.ai/docs/proxy/rate_limit_tiers
+    ("x-ratelimit-api_key-limit-requests", LimitRequests),
+    ("x-ratelimit-api_key-remaining-requests", RemainingRequests),
+    ("x-ratelimit-api_key-limit-tokens", LimitTokens),
+    ("x-ratelimit-api_key-remaining-tokens", RemainingTokens),
+    // … and per team, when the key belongs to one with its own limits.
+    ("x-ratelimit-team-limit-requests", LimitRequests),
+    ("x-ratelimit-team-remaining-requests", RemainingRequests),
+    ("x-ratelimit-team-limit-tokens", LimitTokens),
+    ("x-ratelimit-team-remaining-tokens", RemainingTokens),
+    // LiteLLM passes its provider's headers through with this prefix:
+    // https://docs.litellm.ai/docs/proxy/response_headers
+    ("llm_provider-x-ratelimit-limit-requests", LimitRequests),
+    ("llm_provider-x-ratelimit-remaining-requests", RemainingRequests),
+    ("llm_provider-x-ratelimit-reset-requests", ResetRequests),
+    ("llm_provider-x-ratelimit-limit-tokens", LimitTokens),
+    ("llm_provider-x-ratelimit-remaining-tokens", RemainingTokens),
+    ("llm_provider-x-ratelimit-reset-tokens", ResetTokens),
+    // Mistral (a real capture: github.com/mistralai/client-ts/issues/169).
+    ("x-ratelimit-limit-req-minute", LimitRequests),
+    ("x-ratelimit-remaining-req-minute", RemainingRequests),
+    ("x-ratelimit-limit-tokens-minute", LimitTokens),
+    ("x-ratelimit-remaining-tokens-minute", RemainingTokens),
+    // Azure on a token 429, hyphenated, in seconds (github.com/openai/openai-python/issues/937).
+    ("x-rate-limit-reset-tokens", ResetTokens),
+    // Anthropic: https://docs.anthropic.com/en/api/rate-limits#response-headers (resets as
+    // RFC 3339 times; the tokens figures are the most restrictive of input and output).
+    ("anthropic-ratelimit-requests-limit", LimitRequests),
+    ("anthropic-ratelimit-requests-remaining", RemainingRequests),
+    ("anthropic-ratelimit-requests-reset", ResetRequests),
+    ("anthropic-ratelimit-tokens-limit", LimitTokens),
+    ("anthropic-ratelimit-tokens-remaining", RemainingTokens),
+    ("anthropic-ratelimit-tokens-reset", ResetTokens),
+];
+
 /// The headers worth keeping: rate-limit state and wait hints.
 pub(super) fn is_kept(name: &str) -> bool {
-    name.starts_with("x-ratelimit-") || name == "retry-after" || name == "retry-after-ms"
+    name == "retry-after" || name == "retry-after-ms" || RATE_LIMIT_HEADERS.iter().any(|(n, _)| *n == name)
 }
 
 /// What the last response of one request said, beyond its body.
@@ -32,19 +105,30 @@ impl ResponseMeta {
         self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
     }
 
-    /// The figures of OpenAI's `x-ratelimit-*` headers and the wait hint, as of `now`.
-    pub(crate) fn server_state(&self, now: SystemTime) -> ServerState {
-        let count = |name: &str| self.header(name).and_then(parse_count);
-        let reset = |name: &str| self.header(name).and_then(parse_reset);
-        ServerState {
-            limit_requests: count("x-ratelimit-limit-requests"),
-            remaining_requests: count("x-ratelimit-remaining-requests"),
-            reset_requests: reset("x-ratelimit-reset-requests"),
-            limit_tokens: count("x-ratelimit-limit-tokens"),
-            remaining_tokens: count("x-ratelimit-remaining-tokens"),
-            reset_tokens: reset("x-ratelimit-reset-tokens"),
-            retry_after: retry_hint(|name| self.header(name), now),
+    /// The rate-limit figures of every dialect in [`RATE_LIMIT_HEADERS`] and the wait hint, as
+    /// of `now`.
+    pub(crate) fn server_state(&self, now: SystemTime, dialect: Dialect) -> ServerState {
+        let mut state =
+            ServerState { retry_after: retry_hint(|name| self.header(name), now), ..Default::default() };
+        let tighter = |slot: &mut Option<u32>, value: Option<u32>| {
+            if let Some(v) = value {
+                *slot = Some(slot.map_or(v, |old| old.min(v)));
+            }
+        };
+        for (name, value) in &self.headers {
+            let Some(&(_, figure)) = RATE_LIMIT_HEADERS.iter().find(|(n, _)| n == name) else { continue };
+            let per_day = dialect == Dialect::RequestsPerDay;
+            match figure {
+                LimitRequests | RemainingRequests | ResetRequests if per_day => {}
+                LimitRequests => tighter(&mut state.limit_requests, parse_count(value)),
+                RemainingRequests => tighter(&mut state.remaining_requests, parse_count(value)),
+                LimitTokens => tighter(&mut state.limit_tokens, parse_count(value)),
+                RemainingTokens => tighter(&mut state.remaining_tokens, parse_count(value)),
+                ResetRequests => state.reset_requests = state.reset_requests.or(parse_reset(value, now)),
+                ResetTokens => state.reset_tokens = state.reset_tokens.or(parse_reset(value, now)),
+            }
         }
+        state
     }
 }
 
@@ -72,15 +156,33 @@ fn seconds(value: &str) -> Option<f64> {
     value.trim().parse::<f64>().ok().filter(|v| v.is_finite() && *v >= 0.0)
 }
 
-/// OpenAI's reset durations: "1s", "6m0s", "1.5s", "120ms", "2h3m", also "us"/"µs"/"ns" and a
-/// bare number of seconds.
-pub(crate) fn parse_reset(s: &str) -> Option<Duration> {
+/// A reset, in any of the forms servers send: a Go duration ("1s", "6m0s", "20ms" — twenty
+/// milliseconds, not minutes), a bare number of seconds, an epoch timestamp (seconds or
+/// milliseconds: a number too large to be a wait within a day), or an RFC 3339 time.
+pub(crate) fn parse_reset(s: &str, now: SystemTime) -> Option<Duration> {
     let s = s.trim();
+    if let Some(secs) = seconds(s) {
+        let until = |at: f64| {
+            let now = now.duration_since(SystemTime::UNIX_EPOCH).ok()?.as_secs_f64();
+            Some(Duration::from_secs_f64((at - now).max(0.0)))
+        };
+        return match secs {
+            s if s >= 1e12 => until(s / 1000.0),
+            s if s >= 1e9 => until(s),
+            s => Duration::try_from_secs_f64(s).ok(),
+        };
+    }
+    if let Some(at) = parse_rfc3339(s) {
+        return Some(at.duration_since(now).unwrap_or(Duration::ZERO));
+    }
+    parse_go_duration(s)
+}
+
+/// Go's duration notation, as OpenAI writes resets: "1s", "6m0s", "1.5s", "120ms", "2h3m",
+/// also "us"/"µs"/"ns".
+fn parse_go_duration(s: &str) -> Option<Duration> {
     if s.is_empty() {
         return None;
-    }
-    if let Some(secs) = seconds(s) {
-        return Duration::try_from_secs_f64(secs).ok();
     }
     let mut total = 0f64;
     let mut rest = s;
@@ -107,6 +209,46 @@ pub(crate) fn parse_reset(s: &str) -> Option<Duration> {
     Duration::try_from_secs_f64(total).ok()
 }
 
+/// An RFC 3339 time ("2024-05-01T12:00:30Z", "2024-05-01T21:00:30.5+09:00").
+fn parse_rfc3339(s: &str) -> Option<SystemTime> {
+    let b = s.as_bytes();
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
+        return None;
+    }
+    let num = |range: std::ops::Range<usize>| s.get(range)?.parse::<i64>().ok();
+    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 60 {
+        return None;
+    }
+    let mut rest = &s[19..];
+    let mut fraction = 0.0;
+    if let Some(after_dot) = rest.strip_prefix('.') {
+        let digits = after_dot.find(|c: char| !c.is_ascii_digit()).unwrap_or(after_dot.len());
+        fraction = format!("0.{}", &after_dot[..digits]).parse().ok()?;
+        rest = &after_dot[digits..];
+    }
+    let offset = match rest {
+        "Z" | "z" => 0,
+        _ if rest.len() == 6 && matches!(&rest[..1], "+" | "-") && &rest[3..4] == ":" => {
+            let minutes = rest[1..3].parse::<i64>().ok()? * 60 + rest[4..6].parse::<i64>().ok()?;
+            if rest.starts_with('-') { -minutes * 60 } else { minutes * 60 }
+        }
+        _ => return None,
+    };
+    // Days from the civil date (Howard Hinnant's algorithm), then seconds since the epoch.
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let secs = days * 86_400 + hour * 3600 + minute * 60 + second - offset;
+    let secs = u64::try_from(secs).ok()?;
+    Some(SystemTime::UNIX_EPOCH + Duration::from_secs(secs) + Duration::from_secs_f64(fraction))
+}
+
 fn parse_count(s: &str) -> Option<u32> {
     let s = s.trim();
     s.parse::<u32>().ok().or_else(|| {
@@ -131,8 +273,17 @@ mod tests {
         }
     }
 
+    /// 2023-11-14T22:13:20Z.
+    fn clock() -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000)
+    }
+
+    fn state(headers: &[(&str, &str)], dialect: Dialect) -> ServerState {
+        meta(headers).server_state(clock(), dialect)
+    }
+
     fn hint(headers: &[(&str, &str)]) -> Option<Duration> {
-        meta(headers).server_state(SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000)).retry_after
+        meta(headers).server_state(clock(), Dialect::Standard).retry_after
     }
 
     #[test]
@@ -146,7 +297,7 @@ mod tests {
             ("x-ratelimit-reset-tokens", "2s"),
             ("retry-after", "3"),
         ])
-        .server_state(SystemTime::now());
+        .server_state(SystemTime::now(), Dialect::Standard);
         assert_eq!(
             state,
             ServerState {
@@ -210,15 +361,148 @@ mod tests {
 
     #[test]
     fn reset_durations_in_go_notation() {
-        assert_eq!(parse_reset("1s"), Some(ms(1000)));
-        assert_eq!(parse_reset("6m0s"), Some(ms(360_000)));
-        assert_eq!(parse_reset("1.5s"), Some(ms(1500)));
-        assert_eq!(parse_reset("120ms"), Some(ms(120)));
-        assert_eq!(parse_reset("2h3m"), Some(ms(7_380_000)));
-        assert_eq!(parse_reset(" 20 "), Some(ms(20_000)));
+        let reset = |s| parse_reset(s, clock());
+        assert_eq!(reset("1s"), Some(ms(1000)));
+        assert_eq!(reset("6m0s"), Some(ms(360_000)));
+        assert_eq!(reset("1.5s"), Some(ms(1500)));
+        assert_eq!(reset("20ms"), Some(ms(20)), "milliseconds, not minutes");
+        assert_eq!(reset("2h3m"), Some(ms(7_380_000)));
+        assert_eq!(reset("2m59.56s"), Some(ms(179_560)));
+        assert_eq!(reset(" 20 "), Some(ms(20_000)));
         for bad in ["", "abc", "5x", "s", "inf", "-3"] {
-            assert_eq!(parse_reset(bad), None, "{bad:?}");
+            assert_eq!(reset(bad), None, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn resets_as_epoch_timestamps_and_rfc3339_times_are_waits_from_now() {
+        let reset = |s| parse_reset(s, clock());
+        assert_eq!(reset("1700000030"), Some(ms(30_000)), "epoch seconds");
+        assert_eq!(reset("1700000001500"), Some(ms(1_500)), "epoch milliseconds");
+        assert_eq!(reset("1600000000"), Some(Duration::ZERO), "already past");
+        assert_eq!(reset("2023-11-14T22:13:50Z"), Some(ms(30_000)));
+        assert_eq!(reset("2023-11-15T07:13:50.5+09:00"), Some(ms(30_500)));
+        assert_eq!(reset("2023-11-14T22:00:00Z"), Some(Duration::ZERO));
+        for bad in ["2023-13-14T22:13:50Z", "2023-11-14T22:13:50", "2023-11-14"] {
+            assert_eq!(reset(bad), None, "{bad:?}");
+        }
+    }
+
+    /// One row per real header sample, with where it came from.
+    #[test]
+    fn every_dialect_in_the_field() {
+        // OpenAI's documented example (platform.openai.com/docs/guides/rate-limits).
+        let openai = state(
+            &[
+                ("x-ratelimit-limit-requests", "60"),
+                ("x-ratelimit-limit-tokens", "150000"),
+                ("x-ratelimit-remaining-requests", "59"),
+                ("x-ratelimit-remaining-tokens", "149984"),
+                ("x-ratelimit-reset-requests", "1s"),
+                ("x-ratelimit-reset-tokens", "6m0s"),
+            ],
+            Dialect::Standard,
+        );
+        assert_eq!((openai.limit_requests, openai.remaining_tokens), (Some(60), Some(149_984)));
+        assert_eq!(openai.reset_tokens, Some(ms(360_000)));
+
+        // LiteLLM's proxy with a virtual key's rpm/tpm limits, its provider's passed through.
+        let litellm = state(
+            &[
+                ("x-ratelimit-api_key-limit-requests", "10"),
+                ("x-ratelimit-api_key-remaining-requests", "9"),
+                ("x-ratelimit-api_key-limit-tokens", "100000"),
+                ("x-ratelimit-api_key-remaining-tokens", "99000"),
+                ("llm_provider-x-ratelimit-limit-requests", "5000"),
+                ("llm_provider-x-ratelimit-remaining-requests", "4999"),
+                ("llm_provider-x-ratelimit-reset-requests", "12ms"),
+            ],
+            Dialect::Standard,
+        );
+        assert_eq!(
+            (litellm.limit_requests, litellm.remaining_requests, litellm.limit_tokens),
+            (Some(10), Some(9), Some(100_000)),
+            "the key's limit is the tighter one"
+        );
+        assert_eq!(litellm.reset_requests, Some(ms(12)));
+
+        // Azure OpenAI: remaining figures only (github.com/Azure/azure-rest-api-specs/issues/26884),
+        // or -1 where a figure does not apply (github.com/openai/openai-dotnet/issues/838).
+        let azure = state(
+            &[
+                ("x-ratelimit-remaining-requests", "-1"),
+                ("x-ratelimit-remaining-tokens", "79936"),
+                ("x-ratelimit-limit-tokens", "-1"),
+            ],
+            Dialect::Standard,
+        );
+        assert_eq!(azure, ServerState { remaining_tokens: Some(79_936), ..Default::default() });
+
+        // Groq (console.groq.com/docs/rate-limits): requests per day, tokens per minute.
+        let groq_headers = [
+            ("x-ratelimit-limit-requests", "14400"),
+            ("x-ratelimit-limit-tokens", "18000"),
+            ("x-ratelimit-remaining-requests", "14370"),
+            ("x-ratelimit-remaining-tokens", "17997"),
+            ("x-ratelimit-reset-requests", "2m59.56s"),
+            ("x-ratelimit-reset-tokens", "7.66s"),
+            ("retry-after", "2"),
+        ];
+        let groq = state(&groq_headers, Dialect::RequestsPerDay);
+        assert_eq!((groq.limit_requests, groq.remaining_requests, groq.reset_requests), (None, None, None));
+        assert_eq!((groq.limit_tokens, groq.reset_tokens), (Some(18_000), Some(ms(7_660))));
+        assert_eq!(groq.retry_after, Some(ms(2_000)));
+
+        // Mistral (github.com/mistralai/client-ts/issues/169): per-minute names of its own.
+        let mistral = state(
+            &[
+                ("x-ratelimit-limit-tokens-minute", "5000000"),
+                ("x-ratelimit-remaining-tokens-minute", "4999911"),
+                ("x-ratelimit-tokens-query-cost", "52"),
+                ("x-ratelimit-limit-req-minute", "720"),
+                ("x-ratelimit-remaining-req-minute", "717"),
+            ],
+            Dialect::Standard,
+        );
+        assert_eq!(
+            (
+                mistral.limit_requests,
+                mistral.remaining_requests,
+                mistral.limit_tokens,
+                mistral.remaining_tokens
+            ),
+            (Some(720), Some(717), Some(5_000_000), Some(4_999_911))
+        );
+
+        // Azure on a token 429 (github.com/openai/openai-python/issues/937).
+        let azure_429 = state(&[("x-rate-limit-reset-tokens", "55")], Dialect::Standard);
+        assert_eq!(azure_429.reset_tokens, Some(ms(55_000)));
+
+        // Anthropic (docs.anthropic.com/en/api/rate-limits): RFC 3339 resets.
+        let anthropic = state(
+            &[
+                ("anthropic-ratelimit-requests-limit", "50"),
+                ("anthropic-ratelimit-requests-remaining", "49"),
+                ("anthropic-ratelimit-requests-reset", "2023-11-14T22:13:21Z"),
+                ("anthropic-ratelimit-tokens-limit", "40000"),
+                ("anthropic-ratelimit-tokens-remaining", "39000"),
+                ("anthropic-ratelimit-tokens-reset", "2023-11-14T22:13:50Z"),
+                ("retry-after", "30"),
+            ],
+            Dialect::Standard,
+        );
+        assert_eq!(
+            anthropic,
+            ServerState {
+                limit_requests: Some(50),
+                remaining_requests: Some(49),
+                reset_requests: Some(ms(1_000)),
+                limit_tokens: Some(40_000),
+                remaining_tokens: Some(39_000),
+                reset_tokens: Some(ms(30_000)),
+                retry_after: Some(ms(30_000)),
+            }
+        );
     }
 
     #[test]

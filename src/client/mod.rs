@@ -3,8 +3,10 @@
 //! leniently, errors classified, and every header read once (`header`). One `send` is one
 //! attempt; whether to try again is `RetryState`'s decision (`retry`), pacing the limiter's.
 
+mod endpoint;
 mod error;
 mod header;
+pub(crate) mod provider;
 mod retry;
 mod settings;
 mod transport;
@@ -13,18 +15,20 @@ mod wire;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use async_openai::config::OpenAIConfig;
 use async_openai::error::OpenAIError;
 use serde_json::Value;
 
 pub(crate) use error::ClientError;
+pub(crate) use header::Dialect;
 pub(crate) use retry::{Decision, RetryPolicy, RetryState};
-pub(crate) use settings::{ApiKey, EndpointSettings, ResponseFormat};
+pub(crate) use settings::{ApiKey, EndpointSettings, Protocol, ResponseFormat};
 pub(crate) use wire::WireRequest;
 
 use crate::limiter::ServerState;
 use crate::prompt::Messages;
+use endpoint::Endpoint;
 use header::ResponseMeta;
+use provider::BudgetField;
 use wire::{parse_completion, truncate};
 
 /// A reply shape: its name and strict JSON schema.
@@ -83,8 +87,13 @@ impl Attempt {
 /// The endpoint, as the engine sees it.
 #[derive(Clone)]
 pub(crate) struct Client {
-    inner: async_openai::Client<OpenAIConfig>,
+    inner: async_openai::Client<Endpoint>,
     model: String,
+    budget_field: BudgetField,
+    dialect: Dialect,
+    chat_url: String,
+    /// The provider's advice for a refused URL, model or key.
+    hint: Option<&'static str>,
     response_format: ResponseFormat,
     temperature: Option<f32>,
     timeout: Duration,
@@ -116,14 +125,24 @@ impl Client {
             .user_agent(concat!("ko2en/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| ClientError::Connection(format!("cannot build the HTTP client: {e}")))?;
-        let mut config = OpenAIConfig::new().with_api_base(base_url);
-        // The mock needs no key, but async-openai always sends the header; an empty one is harmless.
-        config = config.with_api_key(endpoint.api_key.as_ref().map(ApiKey::expose).unwrap_or(""));
+        let protocol = &endpoint.protocol;
+        let config = Endpoint::new(
+            base_url,
+            &endpoint.model,
+            protocol.url_shape.clone(),
+            protocol.auth,
+            endpoint.api_key.as_ref().map(ApiKey::expose),
+        );
+        let chat_url = config.chat_url();
         let inner =
             async_openai::Client::with_config(config).with_http_service(transport::HeaderCapture::new(http));
         Ok(Client {
             inner,
             model: endpoint.model.clone(),
+            budget_field: protocol.budget_field,
+            dialect: protocol.dialect,
+            chat_url,
+            hint: endpoint.hint,
             response_format: endpoint.response_format,
             temperature: endpoint.temperature,
             timeout: endpoint.timeout,
@@ -136,9 +155,32 @@ impl Client {
         &self.model
     }
 
+    /// One sentence for a run stopped because `error` showed the endpoint cannot work as set
+    /// up: what answered what, and what to check.
+    pub(crate) fn misconfigured(&self, error: &ClientError) -> String {
+        let (url, model) = (&self.chat_url, &self.model);
+        let check = match error {
+            ClientError::Status { status: 401 | 403, .. } => {
+                format!("is the API key right for this endpoint, and allowed to use model {model}?")
+            }
+            ClientError::Status { status: 404 | 405, .. } => {
+                format!(
+                    "does the base URL end in /v1 (or the provider's own path), and does model {model} exist there?"
+                )
+            }
+            ClientError::Status { .. } => format!("is {model} a model this endpoint serves (--model)?"),
+            ClientError::WebPage(_) => {
+                "that URL is not an OpenAI-compatible API; does the base URL end in /v1?".into()
+            }
+            _ => "is the host name right, and is the server running?".into(),
+        };
+        let hint = self.hint.map(|h| format!(" ({h})")).unwrap_or_default();
+        format!("{url} with model {model}: {error}. Check: {check}{hint}")
+    }
+
     /// `request` as it will go on the wire.
     pub(crate) fn prepare(&self, request: &ChatRequest<'_>) -> WireRequest {
-        WireRequest::new(&self.model, request, self.response_format, self.temperature)
+        WireRequest::new(&self.model, request, self.budget_field, self.response_format, self.temperature)
     }
 
     /// How long one attempt may take.
@@ -158,7 +200,7 @@ impl Client {
         let call = chat.create_byot::<&Value, Value>(request.body());
         let result = transport::META_SLOT.scope(slot.clone(), call).await;
         let meta = slot.lock().unwrap_or_else(|e| e.into_inner()).take();
-        let server = meta.as_ref().map(|m| m.server_state(SystemTime::now()));
+        let server = meta.as_ref().map(|m| m.server_state(SystemTime::now(), self.dialect));
         let result = match result {
             Ok(value) => parse_completion(&value, request.max_tokens()),
             Err(e) => Err(self.classify(e, meta.as_ref(), server.as_ref())),
@@ -187,6 +229,9 @@ impl Client {
                 Some(status) if status >= 400 => {
                     ClientError::Status { status, code: None, message: first_line(&content), retry_after }
                 }
+                _ if content.trim_start().starts_with('<') => {
+                    ClientError::WebPage(format!("it starts {:?}", truncate(content.trim_start(), 60)))
+                }
                 _ => ClientError::Body(format!("{e}; body starts {:?}", truncate(&content, 80))),
             },
             other => ClientError::Connection(error_chain(&other)),
@@ -202,6 +247,7 @@ impl Client {
             }
             ClientError::Connection(m) => ClientError::Connection(clean(m)),
             ClientError::Body(m) => ClientError::Body(clean(m)),
+            ClientError::WebPage(m) => ClientError::WebPage(clean(m)),
             other => other,
         }
     }

@@ -97,6 +97,7 @@ impl<'p> RetryState<'p> {
             ClientError::Timeout(_)
             | ClientError::Connection(_)
             | ClientError::Body(_)
+            | ClientError::WebPage(_)
             | ClientError::InvalidReply(_)
             | ClientError::NoContent(_) => true,
             ClientError::Truncated { .. } => {
@@ -130,6 +131,7 @@ mod tests {
         WireRequest::new(
             "m",
             &ChatRequest { messages: &messages, schema: &schema, max_tokens },
+            crate::client::provider::BudgetField::ByModel,
             ResponseFormat::Text,
             None,
         )

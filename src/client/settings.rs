@@ -4,6 +4,9 @@
 use std::fmt;
 use std::time::Duration;
 
+use super::header::Dialect;
+use super::provider::{Auth, BudgetField, UrlShape};
+
 /// The API key. It has no `Serialize` and its `Debug` prints nothing of it, so it cannot leak
 /// into logs, records or the cache by accident.
 #[derive(Clone)]
@@ -52,4 +55,30 @@ pub(crate) struct EndpointSettings {
     pub(crate) temperature: Option<f32>,
     /// Per-request timeout.
     pub(crate) timeout: Duration,
+    /// How this provider differs from OpenAI on the wire.
+    pub(crate) protocol: Protocol,
+    /// What to check first when the endpoint refuses the URL, the model or the key (the
+    /// provider's own advice), for the message that stops a misconfigured run.
+    pub(crate) hint: Option<&'static str>,
+}
+
+/// The provider's dialect of the protocol: how the key travels, where the path goes, which
+/// field carries the budget, how rate-limit headers read. OpenAI's by default.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Protocol {
+    pub(crate) auth: Auth,
+    pub(crate) url_shape: UrlShape,
+    pub(crate) budget_field: BudgetField,
+    pub(crate) dialect: Dialect,
+}
+
+impl Default for Protocol {
+    fn default() -> Self {
+        Protocol {
+            auth: Auth::Bearer,
+            url_shape: UrlShape::OpenAi,
+            budget_field: BudgetField::ByModel,
+            dialect: Dialect::Standard,
+        }
+    }
 }

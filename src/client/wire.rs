@@ -5,6 +5,7 @@
 use serde_json::{Value, json};
 
 use super::error::ClientError;
+use super::provider::BudgetField;
 use super::settings::ResponseFormat;
 use super::{ChatRequest, ChatResponse};
 use crate::chunk::TokenCounter;
@@ -27,6 +28,7 @@ impl WireRequest {
     pub(super) fn new(
         model: &str,
         request: &ChatRequest<'_>,
+        budget_field: BudgetField,
         response_format: ResponseFormat,
         temperature: Option<f32>,
     ) -> WireRequest {
@@ -38,7 +40,11 @@ impl WireRequest {
             request.messages.history.iter().map(|t| json!({"role": t.role.as_str(), "content": t.content})),
         );
         let mut body = json!({ "model": model, "messages": messages });
-        let budget_field = budget_field(model);
+        let budget_field = match budget_field {
+            BudgetField::ByModel => by_model(model),
+            BudgetField::MaxTokens => "max_tokens",
+            BudgetField::MaxCompletionTokens => "max_completion_tokens",
+        };
         body[budget_field] = json!(request.max_tokens);
         if let Some(t) = temperature {
             body["temperature"] = json!(t);
@@ -91,7 +97,7 @@ impl WireRequest {
 
 /// Reasoning models (o1, o3, o4, gpt-5…) reject `max_tokens`; most other compatible servers
 /// only know `max_tokens`.
-fn budget_field(model: &str) -> &'static str {
+fn by_model(model: &str) -> &'static str {
     let m = model.rsplit('/').next().unwrap_or(model);
     let reasoning = ["o1", "o3", "o4", "gpt-5"].iter().any(|prefix| m.starts_with(prefix));
     if reasoning { "max_completion_tokens" } else { "max_tokens" }
@@ -141,7 +147,7 @@ mod tests {
     fn wire(model: &str, messages: &Messages, max_tokens: u32) -> WireRequest {
         let schema = ReplySchema { name: "x", schema: json!({}) };
         let request = ChatRequest { messages, schema: &schema, max_tokens };
-        WireRequest::new(model, &request, ResponseFormat::Text, None)
+        WireRequest::new(model, &request, BudgetField::ByModel, ResponseFormat::Text, None)
     }
 
     #[test]
@@ -168,10 +174,10 @@ mod tests {
 
     #[test]
     fn reasoning_models_get_max_completion_tokens() {
-        assert_eq!(budget_field("o3-mini"), "max_completion_tokens");
-        assert_eq!(budget_field("openai/gpt-5"), "max_completion_tokens");
-        assert_eq!(budget_field("gpt-4o-mini"), "max_tokens");
-        assert_eq!(budget_field("qwen2.5:7b"), "max_tokens");
+        assert_eq!(by_model("o3-mini"), "max_completion_tokens");
+        assert_eq!(by_model("openai/gpt-5"), "max_completion_tokens");
+        assert_eq!(by_model("gpt-4o-mini"), "max_tokens");
+        assert_eq!(by_model("qwen2.5:7b"), "max_tokens");
     }
 
     #[test]

@@ -18,7 +18,8 @@ use std::time::Duration;
 use crate::cache::CacheSettings;
 use crate::chunk::{ChunkLimits, Encoding};
 use crate::cli::{self, Cli, Command};
-use crate::client::{ApiKey, EndpointSettings, ResponseFormat, RetryPolicy};
+use crate::client::provider::{self, Auth, BudgetField, Provider, UrlShape};
+use crate::client::{ApiKey, EndpointSettings, Protocol, ResponseFormat, RetryPolicy};
 use crate::glossary::Glossary;
 use crate::input::ReadSettings;
 use crate::limiter::Budget;
@@ -27,20 +28,27 @@ use crate::output::{Destination, Format, OutputSettings};
 use crate::pipeline::ArticleSettings;
 use crate::pool::PoolSettings;
 
+mod file;
+mod layers;
 mod mock;
 
+pub(crate) use file::EXAMPLE as EXAMPLE_CONFIG;
+use layers::Layers;
+pub(crate) use layers::{Origin, Shown};
 use mock::{resolve_mock_opts, resolve_mock_server};
 
-/// The model used when neither `--model` nor `KO2EN_MODEL` names one: cheap, fast, good at Korean.
+/// The model for an endpoint no preset knows, when nothing names one: OpenAI's cheap model,
+/// which most proxies route.
 pub(crate) const DEFAULT_MODEL: &str = "gpt-4o-mini";
-/// OpenAI's API, the default endpoint.
-pub(crate) const DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
+/// Azure's api-version for the classic deployments URL: the latest GA version
+/// (learn.microsoft.com/azure/ai-foundry/openai/api-version-lifecycle).
+pub(crate) const DEFAULT_AZURE_API_VERSION: &str = "2024-10-21";
 
 /// A configuration problem: the run never starts, exit code 2.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error(
-        "no API key: set {var} (export {var}=sk-...), name another variable with --api-key-env, or use --mock to try ko2en without a key"
+        "no API key: set {var} (export {var}=...), name another variable with --api-key-env (or api_key_env in a profile), or use --mock to try ko2en without a key"
     )]
     MissingKey { var: String },
     #[error("{0}")]
@@ -85,6 +93,8 @@ pub(crate) struct RunSettings {
     pub(crate) quiet: bool,
     /// The answer cache.
     pub(crate) cache: CacheSettings,
+    /// What the user should hear before the run starts (printed unless -q).
+    pub(crate) notices: Vec<String>,
 }
 
 /// `ko2en summarize`.
@@ -149,6 +159,17 @@ pub struct MockServerSettings {
     pub(crate) options: MockOptions,
 }
 
+/// `ko2en config show`: what a run would use, and where each value came from.
+#[derive(Debug, Clone)]
+pub struct ConfigShowSettings {
+    pub(crate) file: Option<PathBuf>,
+    pub(crate) profile: Option<String>,
+    pub(crate) shown: Vec<Shown>,
+    pub(crate) notices: Vec<String>,
+    /// List the presets instead.
+    pub(crate) providers: bool,
+}
+
 /// One resolved command.
 #[derive(Debug, Clone)]
 pub enum Settings {
@@ -157,6 +178,9 @@ pub enum Settings {
     Clean(CleanSettings),
     MockServer(MockServerSettings),
     Cache(CacheCommandSettings),
+    ConfigShow(ConfigShowSettings),
+    /// `ko2en config init`: write the example here.
+    ConfigInit(PathBuf),
 }
 
 impl Settings {
@@ -164,12 +188,13 @@ impl Settings {
     /// (injected, so that tests need not touch the process environment). This is the only
     /// place ko2en reads its environment.
     pub fn resolve(cli: Cli, env: impl Fn(&str) -> Option<String>) -> Result<Settings, ConfigError> {
+        let env: &dyn Fn(&str) -> Option<String> = &env;
+        let layers = || Layers::load(cli.config.clone(), cli.profile.clone(), env);
         Ok(match cli.command {
             Command::Summarize(args) => {
-                let read = resolve_read(args.article.input_encoding.as_deref())?;
-                let job =
-                    resolve_job(args.endpoint, args.run, args.article, Format::Jsonl, &args.inputs, &env)?;
-                let (target, endpoint, run, article) = job;
+                let layers = layers()?;
+                let (target, endpoint, run, article, read) =
+                    resolve_job(args.endpoint, args.run, args.article, Format::Jsonl, &args.inputs, &layers)?;
                 Settings::Summarize(SummarizeSettings {
                     inputs: args.inputs,
                     target,
@@ -180,11 +205,11 @@ impl Settings {
                 })
             }
             Command::Translate(args) => {
+                let layers = layers()?;
                 let format = if args.json { Format::Jsonl } else { Format::Markdown };
                 let inputs = std::slice::from_ref(&args.file);
-                let read = resolve_read(args.article.input_encoding.as_deref())?;
-                let (target, endpoint, run, article) =
-                    resolve_job(args.endpoint, args.run, args.article, format, inputs, &env)?;
+                let (target, endpoint, run, article, read) =
+                    resolve_job(args.endpoint, args.run, args.article, format, inputs, &layers)?;
                 Settings::Translate(TranslateSettings {
                     input: args.file,
                     target,
@@ -192,6 +217,34 @@ impl Settings {
                     run,
                     article,
                     read,
+                })
+            }
+            Command::Config(cli::ConfigCommandArgs { action: cli::ConfigAction::Init { path } }) => {
+                let path = match path.or(cli.config) {
+                    Some(path) => path,
+                    None => file::default_path(&env).ok_or_else(|| {
+                        ConfigError::Invalid(
+                            "cannot find a config directory (no home directory): name the file".into(),
+                        )
+                    })?,
+                };
+                Settings::ConfigInit(path)
+            }
+            Command::Config(cli::ConfigCommandArgs { action: cli::ConfigAction::Show(args) }) => {
+                let layers = layers()?;
+                let args = *args;
+                if !args.providers {
+                    resolve_job(args.endpoint, args.run, args.article, Format::Jsonl, &[], &layers)?;
+                }
+                let file = layers.file.path.clone();
+                let profile = layers.profile.as_ref().map(|(name, _)| name.clone());
+                let (shown, notices) = layers.into_shown();
+                Settings::ConfigShow(ConfigShowSettings {
+                    file,
+                    profile,
+                    shown,
+                    notices,
+                    providers: args.providers,
                 })
             }
             Command::Clean(args) => {
@@ -250,6 +303,10 @@ fn resolve_read(label: Option<&str>) -> Result<ReadSettings, ConfigError> {
     Ok(ReadSettings { encoding })
 }
 
+/// Everything a job resolves to: where it goes, how it asks, how it runs, how articles are
+/// prepared and read.
+type Job = (Target, EndpointSettings, RunSettings, ArticleSettings, ReadSettings);
+
 /// The settings every command that sends requests shares, checked against its `inputs`.
 fn resolve_job(
     endpoint: cli::EndpointArgs,
@@ -257,27 +314,126 @@ fn resolve_job(
     article: cli::ArticleArgs,
     format: Format,
     inputs: &[PathBuf],
-    env: &impl Fn(&str) -> Option<String>,
-) -> Result<(Target, EndpointSettings, RunSettings, ArticleSettings), ConfigError> {
-    let (target, endpoint) = resolve_endpoint(endpoint, env)?;
-    let run = resolve_run(run, format, env)?;
+    layers: &Layers,
+) -> Result<Job, ConfigError> {
+    let (target, endpoint) = resolve_endpoint(endpoint, layers)?;
+    let mut run = resolve_run(run, format, layers)?;
     check_output(&run.output.destination, inputs, run.cache.path.as_deref())?;
-    Ok((target, endpoint, run, resolve_article(article)?))
+    let input_encoding = layers.pick_text(article.input_encoding.clone(), None, |p| p.input_encoding.clone());
+    let read = resolve_read(input_encoding.map(|(v, _)| v).as_deref())?;
+    let article = resolve_article(article, layers)?;
+    run.notices.extend(layers.notices.borrow().iter().cloned());
+    Ok((target, endpoint, run, article, read))
 }
 
-/// A flag's value, else the environment variable's; blank counts as absent.
-fn flag_or_env(flag: Option<String>, var: &str, env: &impl Fn(&str) -> Option<String>) -> Option<String> {
-    flag.or_else(|| env(var)).map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
+/// The base URL as given, made into one: a pasted `…/chat/completions` is cut off, and an
+/// Azure deployments URL gives its deployment and api-version. Returns the base and what the
+/// URL said beside it.
+struct ParsedUrl {
+    base: String,
+    deployment: Option<String>,
+    api_version: Option<String>,
+    notice: Option<String>,
+}
+
+fn parse_base_url(given: &str) -> Result<ParsedUrl, ConfigError> {
+    if !(given.starts_with("http://") || given.starts_with("https://")) {
+        return Err(ConfigError::Invalid(format!(
+            "--base-url must start with http:// or https://, got {given:?}"
+        )));
+    }
+    let (path, query) = given.split_once('?').unwrap_or((given, ""));
+    let mut api_version = None;
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        match pair.split_once('=') {
+            Some(("api-version", v)) if !v.is_empty() => api_version = Some(v.to_string()),
+            _ => {
+                return Err(ConfigError::Invalid(format!(
+                    "the base URL {path} has a query ({pair}) ko2en does not know; give the URL without it"
+                )));
+            }
+        }
+    }
+    let mut base = path.trim_end_matches('/').to_string();
+    let mut notice = None;
+    if let Some(cut) = base.strip_suffix("/chat/completions") {
+        notice = Some(format!("using {cut} as the base URL: ko2en adds /chat/completions itself"));
+        base = cut.trim_end_matches('/').to_string();
+    }
+    let mut deployment = None;
+    if let Some((resource, rest)) = base.split_once("/openai/deployments/") {
+        deployment = Some(rest.trim_matches('/').to_string()).filter(|d| !d.is_empty() && !d.contains('/'));
+        if deployment.is_none() {
+            return Err(ConfigError::Invalid(format!("cannot read the deployment's name from {given}")));
+        }
+        base = resource.to_string();
+    }
+    Ok(ParsedUrl { base, deployment, api_version, notice })
 }
 
 fn resolve_endpoint(
     args: cli::EndpointArgs,
-    env: &impl Fn(&str) -> Option<String>,
+    layers: &Layers,
 ) -> Result<(Target, EndpointSettings), ConfigError> {
     if !args.mock_opt.is_empty() && !args.mock {
         return Err(ConfigError::Invalid("--mock-opt only applies with --mock".into()));
     }
-    if !is_variable_name(&args.api_key_env) {
+    let env = layers.env;
+
+    // The provider: named, else recognised by the URL's host, else OpenAI.
+    let named = layers.pick_text(args.provider.clone(), Some("KO2EN_PROVIDER"), |p| p.provider.clone());
+    let named_provider = match &named {
+        Some((name, origin)) => Some((
+            provider::provider(name).ok_or_else(|| {
+                ConfigError::Invalid(format!(
+                    "no provider preset {name:?} ({origin}); known presets: {}",
+                    provider::names()
+                ))
+            })?,
+            origin.clone(),
+        )),
+        None => None,
+    };
+    // OPENAI_BASE_URL is OpenAI's variable: it only applies when no other provider is named.
+    let openai_only = named_provider.as_ref().is_none_or(|(p, _)| p.name == "openai");
+    let url_given = layers
+        .pick_text(args.base_url.clone(), Some("KO2EN_BASE_URL"), |p| p.base_url.clone())
+        .map(|(url, origin)| match origin {
+            // The profile and file come after both variables in precedence.
+            Origin::Profile(_) | Origin::File if openai_only => match env("OPENAI_BASE_URL") {
+                Some(v) if !v.trim().is_empty() => (v.trim().to_string(), Origin::Env("OPENAI_BASE_URL")),
+                _ => (url, origin),
+            },
+            _ => (url, origin),
+        })
+        .or_else(|| {
+            let v = env("OPENAI_BASE_URL").filter(|v| !v.trim().is_empty() && openai_only)?;
+            Some((v.trim().to_string(), Origin::Env("OPENAI_BASE_URL")))
+        });
+    let parsed = url_given.as_ref().map(|(url, _)| parse_base_url(url)).transpose()?;
+    let (provider, provider_origin): (Option<&Provider>, Origin) = match named_provider {
+        Some((p, origin)) => (Some(p), origin),
+        None => match &parsed {
+            Some(parsed) if parsed.deployment.is_some() => (provider::provider("azure"), Origin::Default),
+            Some(parsed) => (provider::by_url(&parsed.base), Origin::Default),
+            None => (provider::provider("openai"), Origin::Default),
+        },
+    };
+    let preset = |name: &'static str| Origin::Preset(name);
+    if !args.mock {
+        layers.show(
+            "provider",
+            provider.map_or("(none: a generic OpenAI-compatible server)", |p| p.name),
+            provider_origin,
+        );
+    }
+
+    // The key: a variable named by flag, else whatever the profile or file says (a variable,
+    // a command or the key itself), else the preset's variable.
+    let api_key_env = args.api_key_env.clone();
+    if let Some(name) = &api_key_env
+        && !is_variable_name(name)
+    {
         // Most likely the key itself, pasted where its variable's name belongs: never echoed.
         return Err(ConfigError::Invalid(
             "--api-key-env takes the name of the environment variable that holds the key (like \
@@ -286,45 +442,220 @@ fn resolve_endpoint(
                 .into(),
         ));
     }
-    let api_key =
-        env(&args.api_key_env).filter(|key| !key.trim().is_empty()).map(|key| ApiKey::new(key.trim()));
-    if api_key.is_none() && !args.mock {
-        return Err(ConfigError::MissingKey { var: args.api_key_env });
+    let key_required = provider.is_none_or(|p| p.key_required);
+    let default_var = provider.map_or("OPENAI_API_KEY", |p| p.key_var);
+    let (api_key, key_source): (Option<ApiKey>, String) = if args.mock {
+        (None, "none (the mock needs none)".into())
+    } else if let Some(var) = api_key_env {
+        (env(&var).filter(|k| !k.trim().is_empty()).map(|k| ApiKey::new(k.trim())), format!("${var}"))
+    } else {
+        resolve_key(layers, default_var)?
+    };
+    let key_origin = if args.api_key_env.is_some() { Origin::Flag } else { Origin::Default };
+    if !args.mock {
+        let state = if api_key.is_some() { "set, not shown" } else { "not set" };
+        layers.show("api key", format!("{key_source} ({state})"), key_origin);
     }
+    if api_key.is_none() && !args.mock && key_required {
+        let var = key_source.strip_prefix('$').unwrap_or(default_var).to_string();
+        return Err(ConfigError::MissingKey { var });
+    }
+
     let target = if args.mock {
         Target::Mock(resolve_mock_opts(&args.mock_opt)?)
     } else {
-        let base_url = flag_or_env(args.base_url, "OPENAI_BASE_URL", env)
-            .unwrap_or_else(|| DEFAULT_BASE_URL.to_string());
-        if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
+        let (base, origin) = match (&parsed, &url_given) {
+            (Some(parsed), Some((_, origin))) => (parsed.base.clone(), origin.clone()),
+            _ => match provider.and_then(|p| p.base_url) {
+                Some(url) => (url.to_string(), preset(provider.map_or("", |p| p.name))),
+                None => {
+                    return Err(ConfigError::Invalid(format!(
+                        "{} needs a base URL: {}",
+                        provider.map_or("this provider", |p| p.name),
+                        provider.map_or("", |p| p.hint)
+                    )));
+                }
+            },
+        };
+        if let Some(notice) = parsed.as_ref().and_then(|p| p.notice.clone()) {
+            layers.notices.borrow_mut().push(notice);
+        }
+        layers.show("base url", &base, origin);
+        Target::Url(base)
+    };
+
+    // The model: named, else the deployment in an Azure URL, else the preset's default.
+    let model = layers.pick_text(args.model.clone(), Some("KO2EN_MODEL"), |p| p.model.clone());
+    let model = match model {
+        Some(m) => m,
+        None if args.mock => (crate::mock::MOCK_MODEL.to_string(), Origin::Default),
+        None => match (parsed.as_ref().and_then(|p| p.deployment.clone()), provider) {
+            (Some(deployment), _) => (deployment, Origin::Default),
+            (None, Some(p)) => match p.default_model {
+                Some(m) => (m.to_string(), preset(p.name)),
+                None => {
+                    return Err(ConfigError::Invalid(format!(
+                        "{} has no default model: name one with -m/--model or model = \"…\" in a profile ({})",
+                        p.name, p.hint
+                    )));
+                }
+            },
+            (None, None) => (DEFAULT_MODEL.to_string(), Origin::Default),
+        },
+    };
+    layers.show("model", &model.0, model.1.clone());
+
+    let response_format = match layers.pick(args.response_format.map(Some), |p| {
+        p.response_format.as_deref().map(|f| match f {
+            "json-schema" | "json_schema" => Some(cli::ResponseFormatArg::JsonSchema),
+            "json-object" | "json_object" => Some(cli::ResponseFormatArg::JsonObject),
+            "text" => Some(cli::ResponseFormatArg::Text),
+            _ => None,
+        })
+    }) {
+        Some((Some(f), origin)) => (
+            match f {
+                cli::ResponseFormatArg::JsonSchema => ResponseFormat::JsonSchema,
+                cli::ResponseFormatArg::JsonObject => ResponseFormat::JsonObject,
+                cli::ResponseFormatArg::Text => ResponseFormat::Text,
+            },
+            origin,
+        ),
+        Some((None, origin)) => {
             return Err(ConfigError::Invalid(format!(
-                "--base-url must start with http:// or https://, got {base_url:?}"
+                "response_format ({origin}) must be json-schema, json-object or text"
             )));
         }
-        Target::Url(base_url.trim_end_matches('/').to_string())
+        None => match provider {
+            Some(p) => (p.response_format, preset(p.name)),
+            None => (ResponseFormat::JsonSchema, Origin::Default),
+        },
     };
-    if let Some(t) = args.temperature
+    layers.show("response format", format!("{:?}", response_format.0), response_format.1);
+
+    let budget_field = match layers.pick_text(args.token_param.clone(), None, |p| p.token_param.clone()) {
+        Some((name, origin)) => (
+            BudgetField::parse(&name).ok_or_else(|| {
+                ConfigError::Invalid(format!(
+                    "token_param {name:?} ({origin}) must be max_tokens, max_completion_tokens or auto"
+                ))
+            })?,
+            origin,
+        ),
+        None => match provider {
+            Some(p) => (p.budget_field, preset(p.name)),
+            None => (BudgetField::ByModel, Origin::Default),
+        },
+    };
+    layers.show("token parameter", format!("{:?}", budget_field.0), budget_field.1);
+
+    let azure_deployments = provider.is_some_and(|p| p.azure_deployments) && !args.mock;
+    let url_shape = if azure_deployments {
+        let version = layers
+            .pick_text(args.api_version.clone(), None, |p| p.api_version.clone())
+            .or_else(|| Some((parsed.as_ref()?.api_version.clone()?, Origin::Flag)))
+            .unwrap_or((DEFAULT_AZURE_API_VERSION.to_string(), Origin::Default));
+        layers.show("api version", &version.0, version.1);
+        UrlShape::AzureDeployment { api_version: version.0 }
+    } else {
+        UrlShape::OpenAi
+    };
+
+    let temperature = layers.pick(args.temperature, |p| p.temperature);
+    if let Some((t, _)) = temperature
         && !(0.0..=2.0).contains(&t)
     {
         return Err(ConfigError::Invalid(format!("--temperature must be between 0 and 2, got {t}")));
     }
-    if args.timeout == 0 {
+    let timeout = layers.pick(args.timeout, |p| p.timeout).unwrap_or((120, Origin::Default));
+    if timeout.0 == 0 {
         return Err(ConfigError::Invalid("--timeout must be at least 1 second".into()));
     }
-    // Under --mock with no model named, records say plainly that the mock answered.
-    let default_model = if args.mock { crate::mock::MOCK_MODEL } else { DEFAULT_MODEL };
+    layers.show("timeout", format!("{} s", timeout.0), timeout.1);
     let endpoint = EndpointSettings {
         api_key,
-        model: flag_or_env(args.model, "KO2EN_MODEL", env).unwrap_or_else(|| default_model.to_string()),
-        response_format: match args.response_format {
-            cli::ResponseFormatArg::JsonSchema => ResponseFormat::JsonSchema,
-            cli::ResponseFormatArg::JsonObject => ResponseFormat::JsonObject,
-            cli::ResponseFormatArg::Text => ResponseFormat::Text,
+        model: model.0,
+        response_format: response_format.0,
+        temperature: temperature.map(|(t, _)| t),
+        timeout: Duration::from_secs(timeout.0),
+        protocol: Protocol {
+            auth: if args.mock { Auth::Bearer } else { provider.map_or(Auth::Bearer, |p| p.auth) },
+            url_shape,
+            budget_field: budget_field.0,
+            dialect: provider.map_or(crate::client::Dialect::Standard, |p| p.dialect),
         },
-        temperature: args.temperature,
-        timeout: Duration::from_secs(args.timeout),
+        hint: provider.map(|p| p.hint),
     };
     Ok((target, endpoint))
+}
+
+/// The key as the profile or file says it (`api_key_env`, `api_key_cmd` or `api_key`, the
+/// nearest layer winning), else from the preset's variable. Returns the key and where it was
+/// looked for, for messages.
+fn resolve_key(layers: &Layers, default_var: &str) -> Result<(Option<ApiKey>, String), ConfigError> {
+    enum Source {
+        Var(String),
+        Cmd(String),
+        Literal(String),
+    }
+    let from = |p: &file::Profile| {
+        p.api_key_env
+            .clone()
+            .map(Source::Var)
+            .or_else(|| p.api_key_cmd.clone().map(Source::Cmd))
+            .or_else(|| p.api_key.clone().map(Source::Literal))
+    };
+    let env = layers.env;
+    match layers.configured(from) {
+        None => Ok((
+            env(default_var).filter(|k| !k.trim().is_empty()).map(|k| ApiKey::new(k.trim())),
+            format!("${default_var}"),
+        )),
+        Some((Source::Var(var), origin)) => {
+            if !is_variable_name(&var) {
+                return Err(ConfigError::Invalid(format!(
+                    "api_key_env ({origin}) takes the name of the variable that holds the key, not the key; put the key itself under api_key_cmd or api_key"
+                )));
+            }
+            Ok((env(&var).filter(|k| !k.trim().is_empty()).map(|k| ApiKey::new(k.trim())), format!("${var}")))
+        }
+        Some((Source::Cmd(cmd), origin)) => {
+            Ok((Some(run_key_command(&cmd, &origin)?), format!("the command `{cmd}`")))
+        }
+        Some((Source::Literal(key), origin)) => {
+            if layers.file.readable_by_others {
+                let path = layers.file.path.as_ref().map_or(String::new(), |p| p.display().to_string());
+                layers.notices.borrow_mut().push(format!(
+                    "warning: {path} holds an API key ({origin}) and others can read it; chmod 600 {path}, or use api_key_env or api_key_cmd"
+                ));
+            }
+            Ok((Some(ApiKey::new(key.trim())), format!("api_key in the {origin}")))
+        }
+    }
+}
+
+/// Run `api_key_cmd` (through `sh -c`, as `llm` and `aichat` do) and take its first line.
+/// Neither its output nor its error output is echoed: either may be the key.
+fn run_key_command(cmd: &str, origin: &Origin) -> Result<ApiKey, ConfigError> {
+    let output = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(cmd)
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output()
+        .map_err(|e| ConfigError::Invalid(format!("cannot run api_key_cmd ({origin}): {e}")))?;
+    let key = String::from_utf8_lossy(&output.stdout).lines().next().unwrap_or("").trim().to_string();
+    if !output.status.success() || key.is_empty() {
+        return Err(ConfigError::Invalid(format!(
+            "api_key_cmd `{cmd}` ({origin}) {}; run it yourself to see why",
+            if output.status.success() {
+                "printed nothing".to_string()
+            } else {
+                format!("failed ({})", output.status)
+            }
+        )));
+    }
+    Ok(ApiKey::new(key))
 }
 
 /// `-o FILE`, or stdout without it or with `-o -`.
@@ -392,21 +723,24 @@ fn check_output(output: &Destination, inputs: &[PathBuf], cache: Option<&Path>) 
     Ok(())
 }
 
-fn resolve_article(args: cli::ArticleArgs) -> Result<ArticleSettings, ConfigError> {
+fn resolve_article(args: cli::ArticleArgs, layers: &Layers) -> Result<ArticleSettings, ConfigError> {
     // A glossary error names file and line, so the user can fix it before anything is sent.
-    let glossary = match &args.glossary {
-        Some(path) => Glossary::load(path).map_err(|e| ConfigError::Invalid(format!("--glossary: {e}")))?,
+    let glossary = match layers.pick(args.glossary, |p| p.glossary.clone()).map(|g| layers.path(g)) {
+        Some(path) => Glossary::load(&path).map_err(|e| ConfigError::Invalid(format!("--glossary: {e}")))?,
         None => Glossary::default(),
     };
-    if args.max_article_tokens == 0 {
+    let max_article_tokens =
+        layers.pick(args.max_article_tokens, |p| p.max_article_tokens).unwrap_or((30_000, Origin::Default));
+    if max_article_tokens.0 == 0 {
         return Err(ConfigError::Invalid("--max-article-tokens must be at least 1".into()));
     }
+    layers.show("max article tokens", max_article_tokens.0, max_article_tokens.1);
     Ok(ArticleSettings {
-        clean: !args.no_clean,
+        clean: !layers.switch("no clean", args.no_clean, |p| p.no_clean),
         glossary: Arc::new(glossary),
-        strict: args.strict,
-        allow_non_korean: args.allow_non_korean,
-        max_article_tokens: args.max_article_tokens,
+        strict: layers.switch("strict", args.strict, |p| p.strict),
+        allow_non_korean: layers.switch("allow non-korean", args.allow_non_korean, |p| p.allow_non_korean),
+        max_article_tokens: max_article_tokens.0,
     })
 }
 
@@ -425,60 +759,80 @@ pub(crate) fn default_cache_path(env: &impl Fn(&str) -> Option<String>) -> Resul
     Ok(base.join("ko2en").join("cache.sqlite"))
 }
 
-fn resolve_cache(
-    args: cli::CacheArgs,
-    env: &impl Fn(&str) -> Option<String>,
-) -> Result<CacheSettings, ConfigError> {
-    let path = match (args.no_cache, args.cache) {
+fn resolve_cache(args: cli::CacheArgs, layers: &Layers) -> Result<CacheSettings, ConfigError> {
+    let no_cache = layers.switch("no cache", args.no_cache, |p| p.no_cache);
+    let path = match (no_cache, layers.pick(args.cache, |p| p.cache.clone())) {
         (true, _) => None,
-        (false, Some(path)) => Some(path),
-        (false, None) => Some(default_cache_path(env)?),
+        (false, Some(path)) => Some(layers.path(path)),
+        (false, None) => Some(default_cache_path(&layers.env)?),
     };
+    if let Some(path) = &path {
+        layers.show("cache", path.display(), Origin::Default);
+    }
     Ok(CacheSettings { path, refresh: args.refresh })
 }
 
-fn resolve_run(
-    args: cli::RunArgs,
-    format: Format,
-    env: &impl Fn(&str) -> Option<String>,
-) -> Result<RunSettings, ConfigError> {
-    if args.concurrency == Some(0) {
+fn resolve_run(args: cli::RunArgs, format: Format, layers: &Layers) -> Result<RunSettings, ConfigError> {
+    let concurrency = layers.pick(args.concurrency, |p| p.concurrency);
+    if concurrency.as_ref().is_some_and(|(c, _)| *c == 0) {
         return Err(ConfigError::Invalid("--concurrency must be at least 1".into()));
     }
-    if args.max_attempts == 0 {
+    let max_attempts = layers.pick(args.max_attempts, |p| p.max_attempts).unwrap_or((6, Origin::Default));
+    if max_attempts.0 == 0 {
         return Err(ConfigError::Invalid("--max-attempts must be at least 1".into()));
     }
-    let positive = |flag: &str, value: Option<u32>| match value {
+    let positive = |flag: &str, value: Option<(u32, Origin)>| match value {
         None => Ok(None),
-        Some(v) => NonZeroU32::new(v).map(Some).ok_or_else(|| {
-            ConfigError::Invalid(format!("{flag} must be at least 1 (leave it out for no limit)"))
-        }),
+        Some((v, origin)) => {
+            layers.show(if flag == "--rpm" { "rpm" } else { "tpm" }, v, origin);
+            NonZeroU32::new(v).map(Some).ok_or_else(|| {
+                ConfigError::Invalid(format!("{flag} must be at least 1 (leave it out for no limit)"))
+            })
+        }
     };
-    let budget = Budget { rpm: positive("--rpm", args.rpm)?, tpm: positive("--tpm", args.tpm)? };
-    let encoding = match args.encoding.as_deref() {
+    let budget = Budget {
+        rpm: positive("--rpm", layers.pick(args.rpm, |p| p.rpm))?,
+        tpm: positive("--tpm", layers.pick(args.tpm, |p| p.tpm))?,
+    };
+    let encoding = match layers.pick_text(args.encoding, None, |p| p.encoding.clone()) {
         None => None,
-        Some(name) => Some(Encoding::parse(name).ok_or_else(|| {
+        Some((name, _)) => Some(Encoding::parse(&name).ok_or_else(|| {
             ConfigError::Invalid(format!("--encoding {name:?} is not known; use o200k_base or cl100k_base"))
         })?),
     };
-    let chunk_limits = chunk_limits(args.max_chunk_tokens, budget.tpm)?;
-    if let Some(dir) = &args.prompts
+    let chunk_limits =
+        chunk_limits(layers.pick(args.max_chunk_tokens, |p| p.max_chunk_tokens).map(|(n, _)| n), budget.tpm)?;
+    let prompts_dir = layers.pick(args.prompts, |p| p.prompts.clone()).map(|p| layers.path(p));
+    if let Some(dir) = &prompts_dir
         && !dir.is_dir()
     {
         return Err(ConfigError::Invalid(format!("--prompts {} is not a directory", dir.display())));
     }
+    let concurrency = match concurrency {
+        Some((c, origin)) => {
+            layers.show("concurrency", c, origin);
+            c
+        }
+        None => {
+            let c = PoolSettings::default_concurrency(budget);
+            layers.show("concurrency", c, Origin::Default);
+            c
+        }
+    };
+    layers.show("max attempts", max_attempts.0, max_attempts.1);
     Ok(RunSettings {
         output: OutputSettings { destination: destination(args.output), format },
-        prompts_dir: args.prompts,
+        prompts_dir,
         pool: PoolSettings {
-            concurrency: args.concurrency.unwrap_or_else(|| PoolSettings::default_concurrency(budget)),
+            concurrency,
             budget,
-            retry: RetryPolicy { max_attempts: args.max_attempts, ..RetryPolicy::default() },
+            retry: RetryPolicy { max_attempts: max_attempts.0, ..RetryPolicy::default() },
         },
         chunk_limits,
         encoding,
         quiet: args.quiet,
-        cache: resolve_cache(args.cache, env)?,
+        cache: resolve_cache(args.cache, layers)?,
+        notices: Vec::new(),
     })
 }
 

@@ -5,7 +5,9 @@ use clap::Parser;
 
 fn resolve(args: &[&str], vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
     let cli = Cli::try_parse_from(std::iter::once("ko2en").chain(args.iter().copied())).unwrap();
-    let vars: Vec<(String, String)> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    // No config file unless a test names one: the developer's own must not leak in.
+    let mut vars: Vec<(String, String)> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    vars.push(("XDG_CONFIG_HOME".into(), "/nonexistent/ko2en-tests".into()));
     Settings::resolve(cli, |name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
 }
 
@@ -167,6 +169,6 @@ fn the_environment_comes_only_through_the_lookup_and_a_flag_beats_it() {
     let Settings::Summarize(s) = resolve(&["summarize", "x"], &[("OPENAI_API_KEY", "k")]).unwrap() else {
         panic!("summarize expected")
     };
-    assert!(matches!(&s.target, Target::Url(url) if url == DEFAULT_BASE_URL));
+    assert!(matches!(&s.target, Target::Url(url) if url == "https://api.openai.com/v1"));
     assert_eq!(s.endpoint.model, DEFAULT_MODEL);
 }

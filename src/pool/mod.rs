@@ -162,6 +162,9 @@ pub(crate) struct Pool {
     stopped: Mutex<Option<String>>,
     /// Set by a signal: no request starts any more; those on the wire finish.
     interrupted: AtomicBool,
+    /// Whether the endpoint has answered once: until then an error that says the settings
+    /// cannot work (see `ClientError::misconfiguration`) stops the run after the first wave.
+    answered: AtomicBool,
     cache: Option<Cache>,
     /// The endpoint as the cache knows it (see [`Pool::new`]).
     endpoint_id: String,
@@ -191,6 +194,7 @@ impl Pool {
             stats: PoolStats::default(),
             stopped: Mutex::new(None),
             interrupted: AtomicBool::new(false),
+            answered: AtomicBool::new(false),
             cache,
             endpoint_id,
             in_flight: Mutex::new(HashMap::new()),
@@ -400,6 +404,9 @@ impl Pool {
                 Some(tokens) => grant.settle(tokens),
                 None => drop(grant),
             }
+            if attempt.result.as_ref().map_or_else(ClientError::endpoint_answered, |_| true) {
+                self.answered.store(true, Ordering::Release);
+            }
             let error = match self.accept(attempt, valid, &mut usage) {
                 Ok(content) => {
                     let answer = StoredAnswer { content, usage };
@@ -412,8 +419,13 @@ impl Pool {
                 Err(error) => error,
             };
             drop(permit); // not held through a backoff
-            // Decide.
+            // Decide. Before the endpoint ever answered, an error that says the settings cannot
+            // work ends the run: the requests already out are the only ones spent on it.
             tracing::debug!(attempt = retry.attempts() + 1, kind = error.kind(), "request failed: {error}");
+            if !self.answered.load(Ordering::Acquire) && error.misconfiguration() {
+                self.stop(self.client.misconfigured(&error));
+                return Err(CallError::Failed { error, attempts: retry.attempts() + 1, usage });
+            }
             match retry.decide(&error, &mut wire) {
                 Decision::Retry(wait) => {
                     self.stats.count_retry(error.kind());
@@ -423,7 +435,10 @@ impl Pool {
                     return Err(CallError::Failed { error, attempts: retry.attempts(), usage });
                 }
                 Decision::StopRun => {
-                    self.stop(error.to_string());
+                    self.stop(match error {
+                        ClientError::Status { status: 401 | 403, .. } => self.client.misconfigured(&error),
+                        _ => error.to_string(),
+                    });
                     return Err(CallError::Failed { error, attempts: retry.attempts(), usage });
                 }
             }

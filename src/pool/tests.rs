@@ -20,6 +20,8 @@ pub(crate) async fn mock_pool(
         response_format,
         temperature: None,
         timeout: std::time::Duration::from_secs(30),
+        protocol: Default::default(),
+        hint: None,
     };
     let client = Client::new(&server.base_url(), &endpoint).expect("a client");
     let counter = TokenCounter::new(crate::chunk::Encoding::O200kBase);

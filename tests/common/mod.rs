@@ -29,11 +29,21 @@ impl Ko2en {
     {
         let mut command = Command::new(env!("CARGO_BIN_EXE_ko2en"));
         command.args(args);
-        for var in ["OPENAI_API_KEY", "OPENAI_BASE_URL", "KO2EN_MODEL"] {
+        for var in [
+            "OPENAI_API_KEY",
+            "OPENAI_BASE_URL",
+            "KO2EN_MODEL",
+            "KO2EN_PROVIDER",
+            "KO2EN_BASE_URL",
+            "KO2EN_PROFILE",
+            "KO2EN_CONFIG",
+        ] {
             command.env_remove(var);
         }
         let cache_home = tempfile::tempdir().expect("a temp dir");
         command.env("XDG_CACHE_HOME", cache_home.path());
+        // Nor the developer's config file: an empty config home holds none.
+        command.env("XDG_CONFIG_HOME", cache_home.path());
         Ko2en { command, stdin: None, _cache_home: cache_home }
     }
 
@@ -140,18 +150,47 @@ pub fn has_hangul(text: &str) -> bool {
 pub fn serve(
     answer: impl Fn(usize) -> (&'static str, Vec<(&'static str, &'static str)>, String) + Send + Sync + 'static,
 ) -> (String, Arc<AtomicUsize>) {
+    let (url, count, _) = serve_and_record(answer);
+    (url, count)
+}
+
+/// One request as the server saw it.
+#[derive(Debug, Clone)]
+#[allow(dead_code)] // each test binary uses its own part of the helpers
+pub struct Seen {
+    /// "POST /v1/chat/completions HTTP/1.1"
+    pub line: String,
+    /// Lower-cased names.
+    pub headers: Vec<(String, String)>,
+    pub body: serde_json::Value,
+}
+
+#[allow(dead_code)]
+impl Seen {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+}
+
+/// [`serve`], also keeping every request it saw.
+pub fn serve_and_record(
+    answer: impl Fn(usize) -> (&'static str, Vec<(&'static str, &'static str)>, String) + Send + Sync + 'static,
+) -> (String, Arc<AtomicUsize>, Arc<std::sync::Mutex<Vec<Seen>>>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/v1", listener.local_addr().unwrap());
     let count = Arc::new(AtomicUsize::new(0));
     let seen = Arc::clone(&count);
+    let requests = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let recorded = Arc::clone(&requests);
     let answer = Arc::new(answer);
     std::thread::spawn(move || {
         // A thread per connection: the client may open several, and keeps them alive.
         for stream in listener.incoming().flatten() {
-            let (seen, answer) = (Arc::clone(&seen), Arc::clone(&answer));
+            let (seen, answer, recorded) = (Arc::clone(&seen), Arc::clone(&answer), Arc::clone(&recorded));
             std::thread::spawn(move || {
                 let mut reader = BufReader::new(&stream);
-                while let Some(()) = read_request(&mut reader) {
+                while let Some(request) = read_request(&mut reader) {
+                    recorded.lock().unwrap().push(request);
                     let n = seen.fetch_add(1, Ordering::SeqCst);
                     let (status, headers, body) = answer(n);
                     let mut response = format!(
@@ -170,12 +209,17 @@ pub fn serve(
             });
         }
     });
-    (url, count)
+    (url, count, requests)
 }
 
 /// Read one request (headers and a content-length body); None when the client hung up.
-fn read_request(reader: &mut BufReader<&TcpStream>) -> Option<()> {
+fn read_request(reader: &mut BufReader<&TcpStream>) -> Option<Seen> {
     let mut length = 0;
+    let mut first = String::new();
+    if reader.read_line(&mut first).ok()? == 0 {
+        return None;
+    }
+    let mut headers = Vec::new();
     loop {
         let mut line = String::new();
         if reader.read_line(&mut line).ok()? == 0 {
@@ -184,14 +228,18 @@ fn read_request(reader: &mut BufReader<&TcpStream>) -> Option<()> {
         if line == "\r\n" {
             break;
         }
-        if let Some((name, value)) = line.split_once(':')
-            && name.eq_ignore_ascii_case("content-length")
-        {
-            length = value.trim().parse().ok()?;
+        if let Some((name, value)) = line.split_once(':') {
+            let (name, value) = (name.trim().to_ascii_lowercase(), value.trim().to_string());
+            if name == "content-length" {
+                length = value.parse().ok()?;
+            }
+            headers.push((name, value));
         }
     }
     let mut body = vec![0; length];
-    reader.read_exact(&mut body).ok()
+    reader.read_exact(&mut body).ok()?;
+    let body = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
+    Some(Seen { line: first.trim_end().to_string(), headers, body })
 }
 
 pub fn completion(content: &str) -> String {

@@ -1,0 +1,243 @@
+//! Every provider set up once, on the real binary against a real HTTP server on 127.0.0.1:
+//! what each preset puts on the wire (URL shape, key header, budget field, response format),
+//! profiles from a config file, and a misconfigured endpoint stopping the run after the first
+//! wave with one sentence saying what to check.
+
+mod common;
+
+use std::path::Path;
+use std::sync::atomic::Ordering;
+
+use common::{ARTICLE, Ko2en, REPLY, Seen, completion, serve_and_record};
+use serde_json::json;
+
+/// A JSONL batch of `n` distinct short articles.
+fn batch(dir: &Path, n: usize) -> std::path::PathBuf {
+    let path = dir.join("batch.jsonl");
+    let (title, body) = ARTICLE.split_once('\n').unwrap();
+    let lines: Vec<String> = (0..n)
+        .map(|i| {
+            json!({"id": format!("a{i}"), "title": title, "text": format!("{body} 기사 번호는 {i}번이다.")})
+                .to_string()
+        })
+        .collect();
+    std::fs::write(&path, lines.join("\n")).unwrap();
+    path
+}
+
+/// A server that answers every request with a good summary; its requests kept.
+fn good_server() -> (String, std::sync::Arc<std::sync::Mutex<Vec<Seen>>>) {
+    let (url, _, seen) = serve_and_record(|_| ("200 OK", vec![], completion(REPLY)));
+    (url, seen)
+}
+
+fn first(seen: &std::sync::Arc<std::sync::Mutex<Vec<Seen>>>) -> Seen {
+    seen.lock().unwrap().first().cloned().expect("a request reached the server")
+}
+
+#[test]
+fn azure_classic_sends_the_deployment_in_the_path_the_version_in_the_query_and_an_api_key_header() {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, seen) = good_server();
+    let resource = url.trim_end_matches("/v1");
+    let run = Ko2en::new([
+        "summarize",
+        "--provider",
+        "azure",
+        "--base-url",
+        resource,
+        "-m",
+        "my-gpt",
+        "--no-cache",
+        "-q",
+    ])
+    .env("AZURE_OPENAI_API_KEY", "az-secret")
+    .arg_path(&batch(dir.path(), 1))
+    .run();
+    run.assert_code(0);
+    let request = first(&seen);
+    assert_eq!(
+        request.line,
+        "POST /openai/deployments/my-gpt/chat/completions?api-version=2024-10-21 HTTP/1.1"
+    );
+    assert_eq!(request.header("api-key"), Some("az-secret"));
+    assert_eq!(request.header("authorization"), None);
+    assert!(request.body.get("max_completion_tokens").is_some(), "{}", request.body);
+    assert!(!run.stdout().contains("az-secret") && !run.stderr().contains("az-secret"));
+}
+
+#[test]
+fn a_pasted_azure_url_gives_its_deployment_and_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, seen) = good_server();
+    let pasted = format!(
+        "{}/openai/deployments/dep-1/chat/completions?api-version=2025-01-01-preview",
+        url.trim_end_matches("/v1")
+    );
+    let run = Ko2en::new(["summarize", "--base-url", &pasted, "--no-cache", "-q"])
+        .env("AZURE_OPENAI_API_KEY", "k")
+        .arg_path(&batch(dir.path(), 1))
+        .run();
+    run.assert_code(0);
+    assert_eq!(
+        first(&seen).line,
+        "POST /openai/deployments/dep-1/chat/completions?api-version=2025-01-01-preview HTTP/1.1"
+    );
+    assert_eq!(run.records()[0]["model"], "dep-1");
+}
+
+#[test]
+fn a_pasted_chat_completions_url_is_cut_to_its_base_with_a_notice() {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, seen) = good_server();
+    let run = Ko2en::new(["summarize", "--base-url", &format!("{url}/chat/completions"), "--no-cache"])
+        .env("OPENAI_API_KEY", "k")
+        .arg_path(&batch(dir.path(), 1))
+        .run();
+    run.assert_code(0);
+    assert_eq!(first(&seen).line, "POST /v1/chat/completions HTTP/1.1");
+    assert!(run.stderr().contains("ko2en adds /chat/completions itself"), "{}", run.stderr());
+}
+
+#[test]
+fn a_profile_says_once_what_a_deepseek_user_retyped_on_every_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, seen) = good_server();
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!("[profiles.ds]\nprovider = \"deepseek\"\nbase_url = \"{url}\"\napi_key_env = \"DS_KEY\"\n"),
+    )
+    .unwrap();
+    let run = Ko2en::new(["summarize", "-p", "ds", "--no-cache", "-q"])
+        .arg("--config")
+        .arg_path(&config)
+        .env("DS_KEY", "ds-secret")
+        .arg_path(&batch(dir.path(), 1))
+        .run();
+    run.assert_code(0);
+    let request = first(&seen);
+    assert_eq!(request.header("authorization"), Some("Bearer ds-secret"));
+    assert_eq!(request.body["model"], "deepseek-chat");
+    assert_eq!(request.body["response_format"], json!({"type": "json_object"}));
+    assert!(request.body.get("max_tokens").is_some(), "{}", request.body);
+
+    // The same from the environment, and `config show` says where each value came from.
+    let show = Ko2en::new(["config", "show"])
+        .env("KO2EN_CONFIG", config.to_str().unwrap())
+        .env("KO2EN_PROFILE", "ds")
+        .env("DS_KEY", "ds-secret")
+        .run();
+    show.assert_code(0);
+    let out = show.stdout();
+    assert!(out.contains("profile          ds"), "{out}");
+    assert!(out.contains("provider         deepseek  (profile ds)"), "{out}");
+    assert!(out.contains("model            deepseek-chat  (deepseek preset)"), "{out}");
+    assert!(out.contains("api key          $DS_KEY (set, not shown)"), "{out}");
+    assert!(!out.contains("ds-secret"), "{out}");
+}
+
+#[test]
+fn a_key_from_a_command_is_used_and_never_shown_and_a_keyless_local_server_gets_no_header() {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, seen) = good_server();
+    let config = dir.path().join("config.toml");
+    std::fs::write(&config, format!("base_url = \"{url}\"\napi_key_cmd = \"echo sk-from-cmd\"\n")).unwrap();
+    let run = Ko2en::new(["summarize", "--no-cache"])
+        .arg("--config")
+        .arg_path(&config)
+        .arg_path(&batch(dir.path(), 1))
+        .run();
+    run.assert_code(0);
+    assert_eq!(first(&seen).header("authorization"), Some("Bearer sk-from-cmd"));
+    assert!(!run.stdout().contains("sk-from-cmd") && !run.stderr().contains("sk-from-cmd"));
+
+    let (url, seen) = good_server();
+    let run = Ko2en::new([
+        "summarize",
+        "--provider",
+        "ollama",
+        "--base-url",
+        &url,
+        "-m",
+        "qwen2.5:7b",
+        "--no-cache",
+    ])
+    .arg_path(&batch(dir.path(), 1))
+    .run();
+    run.assert_code(0);
+    let request = first(&seen);
+    assert_eq!(request.header("authorization"), None);
+    assert_eq!(request.body["model"], "qwen2.5:7b");
+}
+
+#[test]
+fn a_local_preset_without_a_model_is_refused_before_anything_is_sent() {
+    let run = Ko2en::new(["summarize", "--provider", "ollama", "x.txt"]).run();
+    run.assert_code(2);
+    assert!(run.stderr().contains("ollama has no default model"), "{}", run.stderr());
+    let run = Ko2en::new(["summarize", "--provider", "nosuch", "x.txt"]).run();
+    run.assert_code(2);
+    assert!(run.stderr().contains("known presets: openai, azure"), "{}", run.stderr());
+}
+
+/// A misconfigured endpoint: `status` and `body` for every request; the run must stop after
+/// the first wave (at most --concurrency requests) with exit 2 and `says` on stderr.
+fn stops_after_the_first_wave(status: &'static str, body: &'static str, says: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, count, _) = serve_and_record(move |_| (status, vec![], body.to_string()));
+    let run = Ko2en::new(["summarize", "--base-url", &url, "--concurrency", "4", "--no-cache"])
+        .env("OPENAI_API_KEY", "k")
+        .arg_path(&batch(dir.path(), 40))
+        .run();
+    run.assert_code(2);
+    let sent = count.load(Ordering::SeqCst);
+    assert!(sent <= 4, "{status}: {sent} requests for 40 articles");
+    let stderr = run.stderr();
+    assert!(stderr.contains(&format!("{url}/chat/completions with model gpt-4o-mini")), "{stderr}");
+    assert!(stderr.contains(says), "{stderr}");
+    assert_eq!(stderr.matches("Check:").count(), 1, "one sentence, once: {stderr}");
+}
+
+#[test]
+fn a_wrong_url_stops_after_the_first_wave() {
+    stops_after_the_first_wave("404 Not Found", "", "does the base URL end in /v1");
+}
+
+#[test]
+fn an_unknown_model_stops_after_the_first_wave() {
+    // LiteLLM's proxy, asked for a model it does not route.
+    stops_after_the_first_wave(
+        "400 Bad Request",
+        r#"{"error":{"message":"Invalid model name passed in model=gpt-4o-mini. Call `/v1/models` to view available models for your key.","type":"invalid_request_error","param":"model","code":"400"}}"#,
+        "is gpt-4o-mini a model this endpoint serves",
+    );
+}
+
+#[test]
+fn a_refused_key_stops_after_the_first_wave() {
+    stops_after_the_first_wave(
+        "401 Unauthorized",
+        r#"{"error":{"message":"Incorrect API key provided","type":"invalid_request_error","code":"invalid_api_key"}}"#,
+        "is the API key right",
+    );
+}
+
+#[test]
+fn a_web_page_where_the_api_should_be_stops_after_the_first_wave() {
+    stops_after_the_first_wave("200 OK", "<html><body>Welcome</body></html>", "does the base URL end in /v1");
+}
+
+#[test]
+fn config_init_writes_an_example_once_and_never_over_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ko2en").join("config.toml");
+    let run = Ko2en::new(["config", "init"]).arg_path(&path).run();
+    run.assert_code(0);
+    let written = std::fs::read_to_string(&path).unwrap();
+    assert!(written.contains("[profiles.deepseek]"));
+    std::fs::write(&path, "model = \"mine\"\n").unwrap();
+    let again = Ko2en::new(["config", "init"]).arg_path(&path).run();
+    again.assert_code(2);
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "model = \"mine\"\n");
+}
