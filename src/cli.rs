@@ -25,11 +25,20 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Summarize every article in Korean and English; one JSONL record per article, input order.
+    #[command(
+        after_help = "Examples:\n  ko2en summarize articles/ -o summaries.jsonl\n  ko2en -p deepseek summarize batch.jsonl.gz --rpm 500"
+    )]
     Summarize(SummarizeArgs),
     /// Translate one article in full, with its bilingual summary (Markdown, or --json).
+    #[command(
+        after_help = "Examples:\n  ko2en translate article.txt > article.md\n  curl -s URL | ko2en translate - --json"
+    )]
     Translate(TranslateArgs),
     /// Show what would be sent: each article cleaned (JSONL: id, title, text, removed lines
     /// with the reason for each, byline metadata). Sends nothing.
+    #[command(
+        after_help = "Examples:\n  ko2en clean fixtures/alibaba-cloud-korea.txt\n  ko2en clean articles/ | jq -r .text"
+    )]
     Clean(CleanArgs),
     /// Run the built-in OpenAI-compatible mock endpoint; prints its base URL first.
     ///
@@ -42,6 +51,32 @@ pub enum Command {
     Cache(CacheCommandArgs),
     /// Show the settings a run would use and where each came from, or write an example config.
     Config(ConfigCommandArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    #[command(
+        after_help = "Examples:\n  ko2en completions bash > ~/.local/share/bash-completion/completions/ko2en\n  ko2en completions zsh > ~/.zfunc/_ko2en"
+    )]
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff).
+    #[command(after_help = "Example:\n  ko2en man > ~/.local/share/man/man1/ko2en.1")]
+    Man,
+}
+
+/// What `completions` and `man` print: generated from the definitions above, so they never
+/// disagree with `--help`.
+pub fn generated(command: &Command) -> Option<Vec<u8>> {
+    use clap::CommandFactory;
+    let mut out = Vec::new();
+    match command {
+        Command::Completions { shell } => {
+            clap_complete::generate(*shell, &mut Cli::command(), "ko2en", &mut out);
+        }
+        Command::Man => clap_mangen::Man::new(Cli::command()).render(&mut out).ok()?,
+        _ => return None,
+    }
+    Some(out)
 }
 
 #[derive(Debug, Args)]

@@ -9,6 +9,12 @@ use ko2en::config::Settings;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(text) = ko2en::cli::generated(&cli.command) {
+        use std::io::Write;
+        // A closed pipe (`ko2en man | head`) is not an error.
+        let _ = std::io::stdout().write_all(&text);
+        return ExitCode::SUCCESS;
+    }
     let settings = match Settings::resolve(cli, |name| std::env::var(name).ok()) {
         Ok(s) => s,
         Err(e) => {

@@ -241,3 +241,13 @@ fn config_init_writes_an_example_once_and_never_over_a_file() {
     again.assert_code(2);
     assert_eq!(std::fs::read_to_string(&path).unwrap(), "model = \"mine\"\n");
 }
+
+#[test]
+fn completions_and_the_man_page_come_from_the_same_definitions_as_help() {
+    let bash = Ko2en::new(["completions", "bash"]).run();
+    bash.assert_code(0);
+    assert!(bash.stdout().contains("--provider") && bash.stdout().contains("--api-version"));
+    let man = Ko2en::new(["man"]).run();
+    man.assert_code(0);
+    assert!(man.stdout().starts_with(".ie") && man.stdout().contains("summarize"), "{}", &man.stdout()[..80]);
+}

@@ -254,6 +254,11 @@ impl Settings {
                 Settings::Clean(CleanSettings { inputs: args.inputs, output, read })
             }
             Command::MockServer(args) => Settings::MockServer(resolve_mock_server(args)?),
+            Command::Completions { .. } | Command::Man => {
+                return Err(ConfigError::Invalid(
+                    "completions and man are printed by the binary itself".into(),
+                ));
+            }
             Command::Cache(args) => Settings::Cache(CacheCommandSettings {
                 action: match args.action {
                     cli::CacheActionArg::Stats => CacheAction::Stats,
