@@ -108,6 +108,8 @@ async fn pipeline(
     };
     let counter = TokenCounter::new(run.encoding.unwrap_or_else(|| Encoding::for_model(client.model())));
     let pool = Pool::new(client, run.pool.clone(), counter, cache, target.cache_id());
+    // Before any prompt is built: whether the schema goes in the prompt depends on the form.
+    pool.recall_forms().await;
     Ok(Pipeline::new(pool, prompts, mode, run.chunk_limits, article))
 }
 

@@ -8,7 +8,7 @@ mod common;
 use std::path::Path;
 use std::sync::atomic::Ordering;
 
-use common::{ARTICLE, Ko2en, REPLY, Seen, completion, serve_and_record};
+use common::{ARTICLE, Ko2en, REPLY, Seen, completion, serve_and_record, serve_by_request};
 use serde_json::json;
 
 /// A JSONL batch of `n` distinct short articles.
@@ -250,4 +250,69 @@ fn completions_and_the_man_page_come_from_the_same_definitions_as_help() {
     let man = Ko2en::new(["man"]).run();
     man.assert_code(0);
     assert!(man.stdout().starts_with(".ie") && man.stdout().contains("summarize"), "{}", &man.stdout()[..80]);
+}
+
+#[test]
+fn a_server_without_json_schema_switches_the_run_once_and_the_next_run_starts_right() {
+    let dir = tempfile::tempdir().unwrap();
+    // Groq's words for a model without structured outputs.
+    let (url, _, seen) = serve_by_request(|_, request| {
+        if request.body["response_format"]["type"] == "json_schema" {
+            let refusal = r#"{"error":{"message":"This model does not support response format `json_schema`","type":"invalid_request_error"}}"#;
+            ("400 Bad Request", vec![], refusal.to_string())
+        } else {
+            ("200 OK", vec![], completion(REPLY))
+        }
+    });
+    let cache = dir.path().join("cache.sqlite");
+    let input = batch(dir.path(), 6);
+    let run = |input: &Path| {
+        Ko2en::new(["summarize", "--base-url", &url, "--concurrency", "2"])
+            .env("OPENAI_API_KEY", "k")
+            .arg("--cache")
+            .arg_path(&cache)
+            .arg_path(input)
+            .run()
+    };
+    let first = run(&input);
+    first.assert_code(0);
+    assert!(first.records().iter().all(|r| r["error"].is_null()), "{}", first.stdout());
+    assert_eq!(first.stderr().matches("does not take response_format").count(), 1, "{}", first.stderr());
+    let requests = seen.lock().unwrap().clone();
+    let refused = requests.iter().filter(|r| r.body["response_format"]["type"] == "json_schema").count();
+    assert!(refused <= 2, "only the first wave was refused: {refused}");
+    // The prompt now carries the schema the server no longer enforces.
+    let later = requests.last().unwrap();
+    assert_eq!(later.body["response_format"]["type"], "json_object");
+    assert!(later.body["messages"][0]["content"].as_str().unwrap().contains("summary_en"));
+
+    // A new batch on the same cache starts in the form learned.
+    seen.lock().unwrap().clear();
+    let other = dir.path().join("other");
+    std::fs::create_dir(&other).unwrap();
+    let second = run(&batch(&other, 2));
+    second.assert_code(0);
+    assert!(!second.stderr().contains("does not take"), "{}", second.stderr());
+    assert!(seen.lock().unwrap().iter().all(|r| r.body["response_format"]["type"] == "json_object"));
+}
+
+#[test]
+fn a_model_that_rejects_max_tokens_gets_max_completion_tokens() {
+    let dir = tempfile::tempdir().unwrap();
+    // OpenAI's words to a reasoning model behind a name that does not say so (an Azure deployment).
+    let (url, _, seen) = serve_by_request(|_, request| {
+        if request.body.get("max_tokens").is_some() {
+            let refusal = r#"{"error":{"message":"Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead.","type":"invalid_request_error","param":"max_tokens","code":"unsupported_parameter"}}"#;
+            ("400 Bad Request", vec![], refusal.to_string())
+        } else {
+            ("200 OK", vec![], completion(REPLY))
+        }
+    });
+    let run = Ko2en::new(["summarize", "--base-url", &url, "-m", "my-reasoner", "--no-cache"])
+        .env("OPENAI_API_KEY", "k")
+        .arg_path(&batch(dir.path(), 3))
+        .run();
+    run.assert_code(0);
+    assert!(run.stderr().contains("sending max_completion_tokens"), "{}", run.stderr());
+    assert!(seen.lock().unwrap().last().unwrap().body.get("max_completion_tokens").is_some());
 }

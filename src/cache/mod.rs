@@ -242,6 +242,31 @@ impl Cache {
         let _ = self.store.write(Write::Release { key, owner: self.owner.to_string() }).await;
     }
 
+    /// The request forms (response format, budget field) an earlier run found `endpoint`
+    /// takes for `model`, by name. A read error is no knowledge.
+    pub(crate) async fn forms(&self, endpoint: &str, model: &str) -> Option<(String, String)> {
+        let (endpoint, model) = (endpoint.to_string(), model.to_string());
+        self.store.read(move |conn| store::form(conn, &endpoint, &model)).await.ok().flatten()
+    }
+
+    /// Remember the forms `endpoint` takes for `model`. Only saves a failed request next time:
+    /// a write error is ignored.
+    pub(crate) async fn store_forms(
+        &self,
+        endpoint: &str,
+        model: &str,
+        response_format: &str,
+        budget_field: &str,
+    ) {
+        let write = Write::Form {
+            endpoint: endpoint.to_string(),
+            model: model.to_string(),
+            response_format: response_format.to_string(),
+            budget_field: budget_field.to_string(),
+        };
+        let _ = self.store.write(write).await;
+    }
+
     /// The record result (JSON) stored under an article's `key`.
     pub(crate) async fn article(&self, key: Key) -> Option<String> {
         let found = if self.refresh {

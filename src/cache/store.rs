@@ -46,13 +46,21 @@ const SCHEMA: &str = "
     );
 ";
 
-/// Requests another run has on the wire (see `Cache::claim`). Added to caches of every
-/// version when opened; earlier ko2en versions ignore the table.
+/// Requests another run has on the wire (see `Cache::claim`), and the request forms each
+/// endpoint was found to take (see `Cache::forms`). Added to caches of every version when
+/// opened; earlier ko2en versions ignore the tables.
 const CLAIMS: &str = "
     CREATE TABLE IF NOT EXISTS claim (
         key BLOB PRIMARY KEY,
         owner TEXT NOT NULL,
         expires_at INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE IF NOT EXISTS form (
+        endpoint TEXT NOT NULL,
+        model TEXT NOT NULL,
+        response_format TEXT NOT NULL,
+        budget_field TEXT NOT NULL,
+        PRIMARY KEY (endpoint, model)
     ) WITHOUT ROWID;
 ";
 
@@ -91,6 +99,13 @@ pub(crate) enum Write {
     Release {
         key: Key,
         owner: String,
+    },
+    /// The forms `endpoint` takes for `model`.
+    Form {
+        endpoint: String,
+        model: String,
+        response_format: String,
+        budget_field: String,
     },
 }
 
@@ -282,6 +297,13 @@ fn commit(conn: &mut Connection, group: &[Job]) -> rusqlite::Result<Vec<bool>> {
                 tx.prepare_cached("DELETE FROM claim WHERE key = ?1 AND owner = ?2")?
                     .execute(params![key.0.as_slice(), owner])?;
             }
+            Write::Form { endpoint, model, response_format, budget_field } => {
+                tx.prepare_cached(
+                    "INSERT OR REPLACE INTO form (endpoint, model, response_format, budget_field)
+                     VALUES (?1, ?2, ?3, ?4)",
+                )?
+                .execute(params![endpoint, model, response_format, budget_field])?;
+            }
             Write::Article { key, result } => {
                 tx.prepare_cached(
                     "INSERT OR REPLACE INTO article (key, result, created_at) VALUES (?1, ?2, ?3)",
@@ -330,6 +352,17 @@ pub(crate) fn answer(conn: &Connection, key: Key) -> rusqlite::Result<Option<(St
 pub(crate) fn article(conn: &Connection, key: Key) -> rusqlite::Result<Option<String>> {
     conn.prepare_cached("SELECT result FROM article WHERE key = ?1")?
         .query_row([key.0.as_slice()], |row| row.get(0))
+        .optional()
+}
+
+/// The forms `endpoint` was found to take for `model`: (response format, budget field).
+pub(crate) fn form(
+    conn: &Connection,
+    endpoint: &str,
+    model: &str,
+) -> rusqlite::Result<Option<(String, String)>> {
+    conn.prepare_cached("SELECT response_format, budget_field FROM form WHERE endpoint = ?1 AND model = ?2")?
+        .query_row([endpoint, model], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()
 }
 

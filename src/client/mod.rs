@@ -12,6 +12,7 @@ mod settings;
 mod transport;
 mod wire;
 
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -89,12 +90,12 @@ impl Attempt {
 pub(crate) struct Client {
     inner: async_openai::Client<Endpoint>,
     model: String,
-    budget_field: BudgetField,
+    /// The forms this endpoint takes, learned from its refusals (see [`Client::adapt`]).
+    forms: Arc<Forms>,
     dialect: Dialect,
     chat_url: String,
     /// The provider's advice for a refused URL, model or key.
     hint: Option<&'static str>,
-    response_format: ResponseFormat,
     temperature: Option<f32>,
     timeout: Duration,
     base_url: String,
@@ -139,11 +140,13 @@ impl Client {
         Ok(Client {
             inner,
             model: endpoint.model.clone(),
-            budget_field: protocol.budget_field,
+            forms: Arc::new(Forms {
+                response_format: AtomicU8::new(encode_format(endpoint.response_format)),
+                budget_field: AtomicU8::new(encode_field(protocol.budget_field)),
+            }),
             dialect: protocol.dialect,
             chat_url,
             hint: endpoint.hint,
-            response_format: endpoint.response_format,
             temperature: endpoint.temperature,
             timeout: endpoint.timeout,
             base_url: base_url.to_string(),
@@ -180,7 +183,7 @@ impl Client {
 
     /// `request` as it will go on the wire.
     pub(crate) fn prepare(&self, request: &ChatRequest<'_>) -> WireRequest {
-        WireRequest::new(&self.model, request, self.budget_field, self.response_format, self.temperature)
+        WireRequest::new(&self.model, request, self.budget_field(), self.response_format(), self.temperature)
     }
 
     /// How long one attempt may take.
@@ -190,7 +193,115 @@ impl Client {
 
     /// Whether the prompt itself must carry the schema (the server does not enforce it).
     pub(crate) fn schema_in_prompt(&self) -> bool {
-        self.response_format != ResponseFormat::JsonSchema
+        self.response_format() != ResponseFormat::JsonSchema
+    }
+
+    /// How answers are constrained now.
+    pub(crate) fn response_format(&self) -> ResponseFormat {
+        decode_format(self.forms.response_format.load(Ordering::Acquire))
+    }
+
+    fn budget_field(&self) -> BudgetField {
+        decode_field(self.forms.budget_field.load(Ordering::Acquire))
+    }
+
+    /// The forms as learned: `(response format, budget field)`, to remember for the next run.
+    pub(crate) fn forms(&self) -> (ResponseFormat, BudgetField) {
+        (self.response_format(), self.budget_field())
+    }
+
+    /// Start from forms an earlier run learned this endpoint takes.
+    pub(crate) fn assume(&self, response_format: ResponseFormat, budget_field: BudgetField) {
+        self.forms.response_format.store(encode_format(response_format), Ordering::Release);
+        self.forms.budget_field.store(encode_field(budget_field), Ordering::Release);
+    }
+
+    /// After `error` on `request`: when the server refused the request's form (a
+    /// `response_format` or `json_schema` it does not support, a budget field it rejects),
+    /// switch the rest of the run to the next form and say what changed, once. Some(None)
+    /// when another request already made the switch; None when the error is not about form.
+    pub(crate) fn adapt(&self, error: &ClientError, request: &WireRequest) -> Option<Option<String>> {
+        let ClientError::Status { status: 400 | 422, code, message, .. } = error else { return None };
+        let text = format!("{} {}", code.as_deref().unwrap_or(""), message).to_ascii_lowercase();
+        let refused = [
+            "not support",
+            "unsupported",
+            "not allowed",
+            "invalid",
+            "unknown",
+            "unrecognized",
+            "not permitted",
+            "extra",
+            "unavailable",
+        ]
+        .iter()
+        .any(|w| text.contains(w));
+        if !refused {
+            return None;
+        }
+        let field = request.budget_field();
+        // "Invalid max_tokens" is about the value (too large), not the field: only words that
+        // refuse the parameter itself switch it.
+        let field_refused =
+            ["not support", "unsupported", "unrecognized", "unknown", "not permitted", "not allowed"]
+                .iter()
+                .any(|w| text.contains(w));
+        if text.contains(field) && field_refused {
+            let next =
+                if field == "max_tokens" { BudgetField::MaxCompletionTokens } else { BudgetField::MaxTokens };
+            let now = self.budget_field();
+            if wire::field_name(now, &self.model) != field {
+                return Some(None); // another request made the switch
+            }
+            let changed = self.switch(&self.forms.budget_field, encode_field(now), encode_field(next));
+            return Some(changed.then(|| {
+                let next_name = wire::field_name(next, &self.model);
+                format!(
+                    "{} does not take {field}: sending {next_name} for the rest of the run",
+                    self.chat_url
+                )
+            }));
+        }
+        let next = match request.response_format {
+            ResponseFormat::JsonSchema
+                if text.contains("json_schema") || text.contains("response_format") =>
+            {
+                ResponseFormat::JsonObject
+            }
+            ResponseFormat::JsonObject
+                if text.contains("json_object") || text.contains("response_format") =>
+            {
+                ResponseFormat::Text
+            }
+            _ => return None,
+        };
+        if self.response_format() != request.response_format {
+            return Some(None); // another request made the switch
+        }
+        let changed = self.switch(
+            &self.forms.response_format,
+            encode_format(request.response_format),
+            encode_format(next),
+        );
+        Some(changed.then(|| {
+            format!(
+                "{} does not take response_format {:?}: asking for {:?} for the rest of the run (the schema goes in the prompt)",
+                self.chat_url, request.response_format, next
+            )
+        }))
+    }
+
+    /// Whether `request` was prepared in a form the run has since given up (it waited for a
+    /// slot while another request learned the server's refusal): then it is prepared again
+    /// rather than sent to be refused.
+    pub(crate) fn is_stale(&self, request: &WireRequest) -> bool {
+        request.response_format != self.response_format()
+            || request.budget_field() != wire::field_name(self.budget_field(), &self.model)
+    }
+
+    /// Move `slot` from `from` to `to`; true when this call did.
+    fn switch(&self, slot: &AtomicU8, from: u8, to: u8) -> bool {
+        slot.compare_exchange(from, to, Ordering::AcqRel, Ordering::Acquire).is_ok()
     }
 
     /// Send one request, once.
@@ -253,6 +364,46 @@ impl Client {
     }
 }
 
+/// The forms a run sends, shared by every request and changed only by [`Client::adapt`] or
+/// [`Client::assume`].
+#[derive(Debug)]
+struct Forms {
+    response_format: AtomicU8,
+    budget_field: AtomicU8,
+}
+
+fn encode_format(f: ResponseFormat) -> u8 {
+    match f {
+        ResponseFormat::JsonSchema => 0,
+        ResponseFormat::JsonObject => 1,
+        ResponseFormat::Text => 2,
+    }
+}
+
+fn decode_format(n: u8) -> ResponseFormat {
+    match n {
+        0 => ResponseFormat::JsonSchema,
+        1 => ResponseFormat::JsonObject,
+        _ => ResponseFormat::Text,
+    }
+}
+
+fn encode_field(f: BudgetField) -> u8 {
+    match f {
+        BudgetField::ByModel => 0,
+        BudgetField::MaxTokens => 1,
+        BudgetField::MaxCompletionTokens => 2,
+    }
+}
+
+fn decode_field(n: u8) -> BudgetField {
+    match n {
+        1 => BudgetField::MaxTokens,
+        2 => BudgetField::MaxCompletionTokens,
+        _ => BudgetField::ByModel,
+    }
+}
+
 fn first_line(text: &str) -> String {
     truncate(text.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or(""), 300)
 }
@@ -269,4 +420,62 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         source = s.source();
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::prompt::Messages;
+
+    fn client(format: ResponseFormat) -> Client {
+        let endpoint = EndpointSettings {
+            api_key: None,
+            model: "m".into(),
+            response_format: format,
+            temperature: None,
+            timeout: Duration::from_secs(5),
+            protocol: Protocol::default(),
+            hint: None,
+        };
+        Client::new("http://127.0.0.1:9/v1", &endpoint).unwrap()
+    }
+
+    fn refusal(message: &str) -> ClientError {
+        ClientError::Status { status: 400, code: None, message: message.into(), retry_after: None }
+    }
+
+    fn wire(client: &Client) -> WireRequest {
+        let messages = Messages::new("s".into(), "u".into());
+        let schema = ReplySchema { name: "x", schema: serde_json::json!({"type": "object"}) };
+        client.prepare(&ChatRequest { messages: &messages, schema: &schema, max_tokens: 10 })
+    }
+
+    /// Refusals in the words servers use (Groq, DeepSeek, vLLM, OpenAI), each stepping the form
+    /// down once; a refusal about something else is not a form's.
+    #[test]
+    fn refused_forms_step_down_once_each() {
+        let c = client(ResponseFormat::JsonSchema);
+        let first = wire(&c);
+        let groq = refusal("This model does not support response format `json_schema`");
+        assert!(c.adapt(&groq, &first).unwrap().is_some());
+        assert_eq!(c.response_format(), ResponseFormat::JsonObject);
+        assert_eq!(c.adapt(&groq, &first), Some(None), "a second refusal of the old form changes nothing");
+        assert!(c.is_stale(&first) && !c.is_stale(&wire(&c)));
+        let deepseek = refusal("This response_format type is unavailable now");
+        assert!(c.adapt(&deepseek, &wire(&c)).unwrap().is_some());
+        assert_eq!(c.response_format(), ResponseFormat::Text);
+        // The schema the server no longer enforces is in the prompt.
+        assert!(wire(&c).body()["messages"][0]["content"].as_str().unwrap().contains("\"type\":\"object\""));
+
+        let openai = refusal(
+            "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead.",
+        );
+        assert!(c.adapt(&openai, &wire(&c)).unwrap().is_some());
+        assert!(wire(&c).body().get("max_completion_tokens").is_some());
+
+        assert_eq!(c.adapt(&refusal("Invalid model name passed in model=m"), &wire(&c)), None);
+        assert_eq!(c.adapt(&refusal("context length exceeded"), &wire(&c)), None);
+        let too_large = refusal("Invalid 'max_completion_tokens': integer above maximum value.");
+        assert_eq!(c.adapt(&too_large, &wire(&c)), None, "a value refused, not the field");
+    }
 }

@@ -40,6 +40,15 @@ pub(crate) enum BudgetField {
 }
 
 impl BudgetField {
+    /// The name kept in the cache's record of what an endpoint takes.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            BudgetField::ByModel => "auto",
+            BudgetField::MaxTokens => "max_tokens",
+            BudgetField::MaxCompletionTokens => "max_completion_tokens",
+        }
+    }
+
     pub(crate) fn parse(name: &str) -> Option<BudgetField> {
         match name {
             "max_tokens" => Some(BudgetField::MaxTokens),

@@ -41,6 +41,23 @@ pub(crate) enum ResponseFormat {
     Text,
 }
 
+impl ResponseFormat {
+    /// The name kept in the cache's record of what an endpoint takes.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            ResponseFormat::JsonSchema => "json_schema",
+            ResponseFormat::JsonObject => "json_object",
+            ResponseFormat::Text => "text",
+        }
+    }
+
+    pub(crate) fn parse(name: &str) -> Option<ResponseFormat> {
+        [ResponseFormat::JsonSchema, ResponseFormat::JsonObject, ResponseFormat::Text]
+            .into_iter()
+            .find(|f| f.name() == name)
+    }
+}
+
 /// How requests to the endpoint are made. Where they go (a URL, or the built-in mock's
 /// address) is the run's choice, given to [`super::Client::new`] beside these.
 #[derive(Debug, Clone)]

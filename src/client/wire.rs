@@ -22,6 +22,8 @@ pub(crate) struct WireRequest {
     /// The field that carries the completion budget for this model.
     budget_field: &'static str,
     max_tokens: u32,
+    /// The form it was built in, to tell whether a server's refusal is news.
+    pub(super) response_format: ResponseFormat,
 }
 
 impl WireRequest {
@@ -32,19 +34,25 @@ impl WireRequest {
         response_format: ResponseFormat,
         temperature: Option<f32>,
     ) -> WireRequest {
+        // A server that does not enforce the schema must read it: the templates put it in the
+        // prompt when the run starts that way; a request whose form changed since (a server
+        // that refused `json_schema`) gets it here.
+        let schema_text = request.schema.schema.to_string();
+        let mut system = request.messages.system.clone();
+        let carried = system.contains(&schema_text) || request.messages.user.contains(&schema_text);
+        if response_format != ResponseFormat::JsonSchema && !carried {
+            system.push_str("\n\nReply with one JSON object that matches this JSON schema:\n");
+            system.push_str(&schema_text);
+        }
         let mut messages = vec![
-            json!({"role": "system", "content": request.messages.system}),
+            json!({"role": "system", "content": system}),
             json!({"role": "user", "content": request.messages.user}),
         ];
         messages.extend(
             request.messages.history.iter().map(|t| json!({"role": t.role.as_str(), "content": t.content})),
         );
         let mut body = json!({ "model": model, "messages": messages });
-        let budget_field = match budget_field {
-            BudgetField::ByModel => by_model(model),
-            BudgetField::MaxTokens => "max_tokens",
-            BudgetField::MaxCompletionTokens => "max_completion_tokens",
-        };
+        let budget_field = field_name(budget_field, model);
         body[budget_field] = json!(request.max_tokens);
         if let Some(t) = temperature {
             body["temperature"] = json!(t);
@@ -59,12 +67,17 @@ impl WireRequest {
             ResponseFormat::JsonObject => body["response_format"] = json!({"type": "json_object"}),
             ResponseFormat::Text => {}
         }
-        WireRequest { body, budget_field, max_tokens: request.max_tokens }
+        WireRequest { body, budget_field, max_tokens: request.max_tokens, response_format }
     }
 
     /// The exact JSON sent.
     pub(crate) fn body(&self) -> &Value {
         &self.body
+    }
+
+    /// The field the budget travels in.
+    pub(super) fn budget_field(&self) -> &'static str {
+        self.budget_field
     }
 
     /// The completion budget asked for.
@@ -92,6 +105,15 @@ impl WireRequest {
         self.max_tokens = self.max_tokens.saturating_mul(2).min(ceiling);
         self.body[self.budget_field] = json!(self.max_tokens);
         true
+    }
+}
+
+/// The name of the field that carries the budget, for `model`.
+pub(super) fn field_name(field: BudgetField, model: &str) -> &'static str {
+    match field {
+        BudgetField::ByModel => by_model(model),
+        BudgetField::MaxTokens => "max_tokens",
+        BudgetField::MaxCompletionTokens => "max_completion_tokens",
     }
 }
 
@@ -147,7 +169,7 @@ mod tests {
     fn wire(model: &str, messages: &Messages, max_tokens: u32) -> WireRequest {
         let schema = ReplySchema { name: "x", schema: json!({}) };
         let request = ChatRequest { messages, schema: &schema, max_tokens };
-        WireRequest::new(model, &request, BudgetField::ByModel, ResponseFormat::Text, None)
+        WireRequest::new(model, &request, BudgetField::ByModel, ResponseFormat::JsonSchema, None)
     }
 
     #[test]

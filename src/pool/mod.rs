@@ -19,8 +19,9 @@ use tokio::sync::{Semaphore, watch};
 
 use crate::cache::{Cache, Key, StoredAnswer, call_key};
 use crate::chunk::TokenCounter;
+use crate::client::provider::BudgetField;
 use crate::client::{
-    Attempt, ChatRequest, Client, ClientError, Decision, RetryPolicy, RetryState, WireRequest,
+    Attempt, ChatRequest, Client, ClientError, Decision, ResponseFormat, RetryPolicy, RetryState, WireRequest,
 };
 use crate::limiter::{Budget, LimitError, Limiter};
 use crate::record::Usage;
@@ -36,6 +37,10 @@ pub(crate) enum CallError {
     TooLarge(LimitError),
     #[error("not sent: the run was stopped ({0})")]
     Stopped(String),
+    /// The server refused the request's form and the run switched to the next one: the
+    /// request is to be prepared again. Never leaves the pool (see [`Pool::complete`]).
+    #[error("the endpoint refused the request's form; prepared again")]
+    Reshaped,
 }
 
 impl CallError {
@@ -44,6 +49,7 @@ impl CallError {
             CallError::Failed { error, .. } => error.kind(),
             CallError::TooLarge(_) => "too_large",
             CallError::Stopped(_) => "stopped",
+            CallError::Reshaped => "reshaped",
         }
     }
 
@@ -257,10 +263,21 @@ impl Pool {
         &self,
         request: &ChatRequest<'_>,
     ) -> Result<Completion<T>, CallError> {
-        let wire = self.client.prepare(request);
-        let key = call_key(&self.endpoint_id, wire.body());
         let valid = |content: &str| parse_reply::<T>(content).map(drop);
-        let answer = self.answer(key, wire, &valid).await?;
+        // A form can change at most three times (two response formats down, one budget field
+        // over); each pass prepares the request in the run's current form.
+        let mut passes = 0;
+        let answer = loop {
+            let wire = self.client.prepare(request);
+            let key = call_key(&self.endpoint_id, wire.body());
+            match self.answer(key, wire, &valid).await {
+                Err(CallError::Reshaped) if passes < 3 => passes += 1,
+                Err(CallError::Reshaped) => {
+                    return Err(CallError::Stopped("the endpoint refused every form of the request".into()));
+                }
+                other => break other?,
+            }
+        };
         let reply = parse_reply::<T>(&answer.content).map_err(|error| CallError::Failed {
             error,
             attempts: answer.usage.requests as u32,
@@ -393,6 +410,10 @@ impl Pool {
                 grant.settle(0);
                 return Err(CallError::Stopped(reason));
             }
+            if self.client.is_stale(&wire) {
+                grant.settle(0);
+                return Err(CallError::Reshaped);
+            }
             // Send.
             let attempt = self.send(&wire).await;
             usage.requests += 1;
@@ -422,6 +443,13 @@ impl Pool {
             // Decide. Before the endpoint ever answered, an error that says the settings cannot
             // work ends the run: the requests already out are the only ones spent on it.
             tracing::debug!(attempt = retry.attempts() + 1, kind = error.kind(), "request failed: {error}");
+            if let Some(notice) = self.client.adapt(&error, &wire) {
+                if let Some(notice) = notice {
+                    tracing::warn!("{notice}");
+                    self.remember_forms().await;
+                }
+                return Err(CallError::Reshaped);
+            }
             if !self.answered.load(Ordering::Acquire) && error.misconfiguration() {
                 self.stop(self.client.misconfigured(&error));
                 return Err(CallError::Failed { error, attempts: retry.attempts() + 1, usage });
@@ -442,6 +470,24 @@ impl Pool {
                     return Err(CallError::Failed { error, attempts: retry.attempts(), usage });
                 }
             }
+        }
+    }
+
+    /// Start from the forms an earlier run found this endpoint takes for this model.
+    pub(crate) async fn recall_forms(&self) {
+        let Some(cache) = &self.cache else { return };
+        if let Some((format, field)) = cache.forms(&self.endpoint_id, self.client.model()).await
+            && let (Some(format), Some(field)) = (ResponseFormat::parse(&format), BudgetField::parse(&field))
+        {
+            self.client.assume(format, field);
+        }
+    }
+
+    /// Keep the forms the endpoint was found to take, so that the next run starts with them.
+    async fn remember_forms(&self) {
+        if let Some(cache) = &self.cache {
+            let (format, field) = self.client.forms();
+            cache.store_forms(&self.endpoint_id, self.client.model(), format.name(), field.name()).await;
         }
     }
 

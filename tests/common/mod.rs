@@ -176,6 +176,16 @@ impl Seen {
 pub fn serve_and_record(
     answer: impl Fn(usize) -> (&'static str, Vec<(&'static str, &'static str)>, String) + Send + Sync + 'static,
 ) -> (String, Arc<AtomicUsize>, Arc<std::sync::Mutex<Vec<Seen>>>) {
+    serve_by_request(move |n, _| answer(n))
+}
+
+/// [`serve_and_record`], answering by the request itself.
+pub fn serve_by_request(
+    answer: impl Fn(usize, &Seen) -> (&'static str, Vec<(&'static str, &'static str)>, String)
+    + Send
+    + Sync
+    + 'static,
+) -> (String, Arc<AtomicUsize>, Arc<std::sync::Mutex<Vec<Seen>>>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/v1", listener.local_addr().unwrap());
     let count = Arc::new(AtomicUsize::new(0));
@@ -190,9 +200,9 @@ pub fn serve_and_record(
             std::thread::spawn(move || {
                 let mut reader = BufReader::new(&stream);
                 while let Some(request) = read_request(&mut reader) {
-                    recorded.lock().unwrap().push(request);
                     let n = seen.fetch_add(1, Ordering::SeqCst);
-                    let (status, headers, body) = answer(n);
+                    let (status, headers, body) = answer(n, &request);
+                    recorded.lock().unwrap().push(request);
                     let mut response = format!(
                         "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n",
                         body.len()
