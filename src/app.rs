@@ -72,6 +72,7 @@ pub async fn run(settings: Settings) -> Result<Outcome> {
         Settings::MockServer(s) => mock_server(s).await,
         Settings::Cache(s) => cache_command(s).await,
         Settings::ConfigShow(s) => config_show(&s),
+        Settings::Check(s) => check_endpoint(s).await,
         Settings::ConfigInit(path) => config_init(&path),
     }
 }
@@ -530,4 +531,88 @@ fn config_init(path: &std::path::Path) -> anyhow::Result<Outcome> {
     std::io::Write::write_all(&mut file, crate::config::EXAMPLE_CONFIG.as_bytes())?;
     eprintln!("ko2en: wrote {}; `ko2en config show` prints what a run would use", path.display());
     Ok(Outcome::Success)
+}
+
+/// `ko2en check`: one tiny request, and what it showed about the endpoint. A form the server
+/// refuses is stepped down and tried again, as a run would, and reported.
+async fn check_endpoint(settings: crate::config::CheckSettings) -> Result<Outcome> {
+    use crate::client::{ChatRequest, ClientError, ReplySchema};
+    for notice in &settings.notices {
+        eprintln!("ko2en: {notice}");
+    }
+    let (client, _mock) = connect(&settings.target, &settings.endpoint).await?;
+    say!("url              {}", client.chat_url());
+    say!("model            {}", client.model());
+    let schema = ReplySchema {
+        name: "check",
+        schema: serde_json::json!({
+            "type": "object",
+            "properties": {"ok": {"type": "boolean"}},
+            "required": ["ok"],
+            "additionalProperties": false,
+        }),
+    };
+    let schema_text = client.schema_in_prompt().then(|| schema.schema.to_string());
+    let system = match schema_text {
+        Some(schema) => format!("Reply with one JSON object matching this JSON schema: {schema}"),
+        None => "Reply with one JSON object.".to_string(),
+    };
+    let messages =
+        crate::prompt::Messages::new(system, "Is this endpoint working? Answer {\"ok\": true}.".into());
+    let request = ChatRequest { messages: &messages, schema: &schema, max_tokens: 64 };
+    for _ in 0..3 {
+        let wire = client.prepare(&request);
+        let started = Instant::now();
+        let attempt = client.send(&wire).await;
+        let latency = started.elapsed();
+        if let Some(server) = &attempt.server {
+            let figure = |limit: Option<u32>, remaining: Option<u32>, unit: &str| match (limit, remaining) {
+                (Some(l), Some(r)) => Some(format!("{l} {unit}/min ({r} left)")),
+                (Some(l), None) => Some(format!("{l} {unit}/min")),
+                (None, Some(r)) => Some(format!("{r} {unit} left")),
+                (None, None) => None,
+            };
+            let limits: Vec<String> = [
+                figure(server.limit_requests, server.remaining_requests, "requests"),
+                figure(server.limit_tokens, server.remaining_tokens, "tokens"),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            if !limits.is_empty() {
+                say!("limits           {}", limits.join(", "));
+            }
+        }
+        match &attempt.result {
+            Ok(response) => {
+                say!("key              accepted");
+                say!("response format  {} (accepted)", client.response_format().name());
+                let json = serde_json::from_str::<serde_json::Value>(response.content.trim()).is_ok();
+                say!(
+                    "answer           {}",
+                    if json { "valid JSON" } else { "not JSON: runs will repair or fail its answers" }
+                );
+                say!("latency          {:.2} s", latency.as_secs_f64());
+                return Ok(Outcome::Success);
+            }
+            Err(error) => {
+                if let Some(Some(change)) = client.adapt(error, &wire) {
+                    say!("note             {change}");
+                    continue;
+                }
+                let message = match error {
+                    e if e.misconfiguration()
+                        || matches!(e, ClientError::Status { status: 401 | 403, .. }) =>
+                    {
+                        client.misconfigured(e)
+                    }
+                    e => format!("{e}"),
+                };
+                eprintln!("ko2en: check failed: {message}");
+                return Ok(Outcome::Stopped);
+            }
+        }
+    }
+    eprintln!("ko2en: check failed: the endpoint refused every form of the request");
+    Ok(Outcome::Stopped)
 }

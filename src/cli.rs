@@ -51,6 +51,10 @@ pub enum Command {
     Cache(CacheCommandArgs),
     /// Show the settings a run would use and where each came from, or write an example config.
     Config(ConfigCommandArgs),
+    /// Send one tiny request and print what works: URL, key, model, structured output, the
+    /// limits the server announces, latency.
+    #[command(after_help = "Examples:\n  ko2en check\n  ko2en -p deepseek check")]
+    Check(CheckArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     #[command(
         after_help = "Examples:\n  ko2en completions bash > ~/.local/share/bash-completion/completions/ko2en\n  ko2en completions zsh > ~/.zfunc/_ko2en"
@@ -77,6 +81,12 @@ pub fn generated(command: &Command) -> Option<Vec<u8>> {
         _ => return None,
     }
     Some(out)
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub endpoint: EndpointArgs,
 }
 
 #[derive(Debug, Args)]

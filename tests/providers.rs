@@ -316,3 +316,30 @@ fn a_model_that_rejects_max_tokens_gets_max_completion_tokens() {
     assert!(run.stderr().contains("sending max_completion_tokens"), "{}", run.stderr());
     assert!(seen.lock().unwrap().last().unwrap().body.get("max_completion_tokens").is_some());
 }
+
+#[test]
+fn check_says_what_works_with_the_limits_the_server_announces_and_stops_on_what_does_not() {
+    // LiteLLM's proxy with a per-key limit of 20 requests a minute (scripts/litellm-proxy.sh).
+    let (url, count, _) = serve_and_record(|_| {
+        let headers = vec![
+            ("x-ratelimit-api_key-limit-requests", "20"),
+            ("x-ratelimit-api_key-remaining-requests", "19"),
+        ];
+        ("200 OK", headers, completion(r#"{"ok":true}"#))
+    });
+    let run = Ko2en::new(["check", "--provider", "litellm", "--base-url", &url, "-m", "gpt-4o-mini"]).run();
+    run.assert_code(0);
+    let out = run.stdout();
+    assert!(out.contains("limits           20 requests/min (19 left)"), "{out}");
+    assert!(
+        out.contains("key              accepted") && out.contains("answer           valid JSON"),
+        "{out}"
+    );
+    assert_eq!(count.load(Ordering::SeqCst), 1, "one tiny request");
+
+    let (url, _, _) =
+        serve_and_record(|_| ("401 Unauthorized", vec![], r#"{"error":{"message":"bad key"}}"#.into()));
+    let run = Ko2en::new(["check", "--base-url", &url]).env("OPENAI_API_KEY", "k").run();
+    run.assert_code(2);
+    assert!(run.stderr().contains("is the API key right"), "{}", run.stderr());
+}

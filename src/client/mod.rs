@@ -158,6 +158,11 @@ impl Client {
         &self.model
     }
 
+    /// Where chat completions are posted.
+    pub(crate) fn chat_url(&self) -> &str {
+        &self.chat_url
+    }
+
     /// One sentence for a run stopped because `error` showed the endpoint cannot work as set
     /// up: what answered what, and what to check.
     pub(crate) fn misconfigured(&self, error: &ClientError) -> String {

@@ -170,9 +170,18 @@ pub struct ConfigShowSettings {
     pub(crate) providers: bool,
 }
 
+/// `ko2en check`: one tiny request to the endpoint a run would use.
+#[derive(Debug, Clone)]
+pub struct CheckSettings {
+    pub(crate) target: Target,
+    pub(crate) endpoint: EndpointSettings,
+    pub(crate) notices: Vec<String>,
+}
+
 /// One resolved command.
 #[derive(Debug, Clone)]
 pub enum Settings {
+    Check(CheckSettings),
     Summarize(SummarizeSettings),
     Translate(TranslateSettings),
     Clean(CleanSettings),
@@ -254,6 +263,12 @@ impl Settings {
                 Settings::Clean(CleanSettings { inputs: args.inputs, output, read })
             }
             Command::MockServer(args) => Settings::MockServer(resolve_mock_server(args)?),
+            Command::Check(args) => {
+                let layers = layers()?;
+                let (target, endpoint) = resolve_endpoint(args.endpoint, &layers)?;
+                let notices = layers.notices.borrow().clone();
+                Settings::Check(CheckSettings { target, endpoint, notices })
+            }
             Command::Completions { .. } | Command::Man => {
                 return Err(ConfigError::Invalid(
                     "completions and man are printed by the binary itself".into(),
@@ -289,6 +304,7 @@ impl Settings {
         let endpoint = match self {
             Settings::Summarize(s) => &s.endpoint,
             Settings::Translate(s) => &s.endpoint,
+            Settings::Check(s) => &s.endpoint,
             _ => return None,
         };
         endpoint.api_key.as_ref().map(ApiKey::expose)
