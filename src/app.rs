@@ -83,8 +83,9 @@ async fn connect(target: &Target, endpoint: &EndpointSettings) -> Result<(Client
         Target::Url(url) => (url.clone(), None),
         Target::Mock(options) => {
             let addr = "127.0.0.1:0".parse().expect("a valid address");
-            let mock =
-                MockServer::start(addr, options.clone()).await.context("cannot start the mock endpoint")?;
+            let mock = MockServer::start(addr, (**options).clone())
+                .await
+                .context("cannot start the mock endpoint")?;
             (mock.base_url(), Some(mock))
         }
     };

@@ -343,3 +343,157 @@ fn check_says_what_works_with_the_limits_the_server_announces_and_stops_on_what_
     run.assert_code(2);
     assert!(run.stderr().contains("is the API key right"), "{}", run.stderr());
 }
+
+/// `ko2en mock-server` with `flags`, its base URL, and the process to kill.
+struct MockServer {
+    child: std::process::Child,
+    url: String,
+}
+
+impl MockServer {
+    fn start(flags: &[&str]) -> MockServer {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ko2en"))
+            .arg("mock-server")
+            .args(flags)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut url = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut url).unwrap();
+        MockServer { child, url: url.trim().to_string() }
+    }
+
+    /// The mock's log, one JSON value a request.
+    fn requests(log: &Path) -> Vec<serde_json::Value> {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        text.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    }
+}
+
+impl Drop for MockServer {
+    fn drop(&mut self) {
+        self.child.kill().ok();
+        self.child.wait().ok();
+    }
+}
+
+#[test]
+fn the_mock_plays_azure_and_the_azure_preset_speaks_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mock = MockServer::start(&["--azure", "--require-key", "az-key", "--models", "my-deployment"]);
+    let resource = mock.url.trim_end_matches("/v1");
+    let run = Ko2en::new([
+        "summarize",
+        "--provider",
+        "azure",
+        "--base-url",
+        resource,
+        "-m",
+        "my-deployment",
+        "--no-cache",
+        "-q",
+    ])
+    .env("AZURE_OPENAI_API_KEY", "az-key")
+    .arg_path(&batch(dir.path(), 3))
+    .run();
+    run.assert_code(0);
+    assert!(
+        run.records().iter().all(|r| r["error"].is_null() && r["model"] == "my-deployment"),
+        "{}",
+        run.stdout()
+    );
+
+    // OpenAI's shape against Azure: the path does not exist there, and the run says what to check.
+    let run = Ko2en::new([
+        "summarize",
+        "--base-url",
+        &mock.url,
+        "-m",
+        "my-deployment",
+        "--no-cache",
+        "--concurrency",
+        "2",
+    ])
+    .env("OPENAI_API_KEY", "az-key")
+    .arg_path(&batch(dir.path(), 20))
+    .run();
+    run.assert_code(2);
+    assert!(
+        run.stderr().contains("HTTP 404") && run.stderr().contains("does the base URL end in /v1"),
+        "{}",
+        run.stderr()
+    );
+}
+
+#[test]
+fn the_mock_plays_a_server_with_its_own_models_and_an_unknown_one_stops_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("mock.log");
+    let run = Ko2en::new(["summarize", "--mock", "-m", "gpt-4o-mini", "--concurrency", "3"])
+        .arg("--mock-opt")
+        .arg("models=qwen2.5:7b")
+        .arg("--mock-opt")
+        .arg(format!("log={}", log.display()))
+        .arg_path(&batch(dir.path(), 30))
+        .run();
+    run.assert_code(2);
+    assert!(MockServer::requests(&log).len() <= 3, "one wave at most");
+    assert!(run.stderr().contains("does model gpt-4o-mini exist there"), "{}", run.stderr());
+}
+
+#[test]
+fn the_mock_refusing_json_schema_and_max_tokens_is_met_with_the_next_forms() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("mock.log");
+    let run = Ko2en::new([
+        "summarize",
+        "--mock",
+        "--token-param",
+        "max_tokens",
+        "--no-cache",
+        "--concurrency",
+        "2",
+    ])
+    .args(&["--mock-opt", "no-json-schema=true", "--mock-opt", "no-max-tokens=true"])
+    .arg("--mock-opt")
+    .arg(format!("log={}", log.display()))
+    .arg_path(&batch(dir.path(), 8))
+    .run();
+    run.assert_code(0);
+    assert!(run.records().iter().all(|r| r["error"].is_null()), "{}", run.stdout());
+    let refused = MockServer::requests(&log).iter().filter(|r| r["status"] == 400).count();
+    assert!(refused <= 4, "each refusal costs at most a wave: {refused}");
+    let stderr = run.stderr();
+    assert!(
+        stderr.contains("does not take response_format") && stderr.contains("sending max_completion_tokens"),
+        "{stderr}"
+    );
+}
+
+/// 22 articles through a mock with a 20 rpm limit announced in `dialect`'s headers and no
+/// --rpm: once the first answer has told the limit, ko2en keeps to it, so the 429s are at most
+/// the first wave's.
+fn learns_the_limit_from(dialect: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("mock.log");
+    let run = Ko2en::new(["summarize", "--mock", "--no-cache", "-q", "--concurrency", "4"])
+        .args(&["--mock-opt", "rpm=20", "--mock-opt", &format!("headers={dialect}")])
+        .arg("--mock-opt")
+        .arg(format!("log={}", log.display()))
+        .arg_path(&batch(dir.path(), 22))
+        .run();
+    run.assert_code(0);
+    let limited = MockServer::requests(&log).iter().filter(|r| r["status"] == 429).count();
+    assert!(limited <= 4, "{dialect}: {limited} requests refused for the rate limit");
+}
+
+#[test]
+fn rate_limits_are_learned_from_litellm_headers() {
+    learns_the_limit_from("litellm");
+}
+
+#[test]
+fn rate_limits_are_learned_from_anthropic_headers() {
+    learns_the_limit_from("anthropic");
+}

@@ -183,7 +183,8 @@ impl Client {
             _ => "is the host name right, and is the server running?".into(),
         };
         let hint = self.hint.map(|h| format!(" ({h})")).unwrap_or_default();
-        format!("{url} with model {model}: {error}. Check: {check}{hint}")
+        let error = error.to_string();
+        format!("{url} with model {model}: {}. Check: {check}{hint}", error.trim_end_matches('.'))
     }
 
     /// `request` as it will go on the wire.

@@ -62,7 +62,7 @@ pub(crate) enum Target {
     /// An OpenAI-compatible API at this base URL (…/v1, without a trailing slash).
     Url(String),
     /// The built-in mock, in-process on 127.0.0.1, behaving as these options say.
-    Mock(MockOptions),
+    Mock(Box<MockOptions>),
 }
 
 impl Target {
@@ -483,7 +483,7 @@ fn resolve_endpoint(
     }
 
     let target = if args.mock {
-        Target::Mock(resolve_mock_opts(&args.mock_opt)?)
+        Target::Mock(Box::new(resolve_mock_opts(&args.mock_opt)?))
     } else {
         let (base, origin) = match (&parsed, &url_given) {
             (Some(parsed), Some((_, origin))) => (parsed.base.clone(), origin.clone()),

@@ -73,7 +73,7 @@ fn mock_opts_become_the_same_options_as_mock_server_flags() {
         panic!("mock-server expected")
     };
     let Target::Mock(options) = s.target else { panic!("--mock is the mock target") };
-    assert_eq!(options, server.options);
+    assert_eq!(*options, server.options);
     assert_eq!(server.options.rpm, Some(60));
     assert_eq!(server.options.hang, Duration::from_secs(5));
 }

@@ -82,11 +82,16 @@ pub(crate) async fn answer(
 ) -> MockAnswer {
     let options = &shared.options;
     if let Some(key) = &options.require_key {
-        let sent = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .unwrap_or_default();
+        // Azure takes the key in its own header; everyone else as a bearer token.
+        let sent = if options.azure {
+            headers.get("api-key").and_then(|v| v.to_str().ok()).unwrap_or_default()
+        } else {
+            headers
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .unwrap_or_default()
+        };
         if sent != key {
             trace.entry.faults.push("invalid_api_key".into());
             return MockAnswer::Now(error(
@@ -115,6 +120,28 @@ pub(crate) async fn answer(
         return MockAnswer::Now(bad_request("'messages' must be a non-empty array"));
     };
     let model = request.get("model").and_then(Value::as_str).unwrap_or(MOCK_MODEL).to_string();
+    if !options.models.is_empty() && !options.models.contains(&model) {
+        trace.entry.faults.push("model_not_found".into());
+        return MockAnswer::Now(error(
+            StatusCode::NOT_FOUND,
+            "invalid_request_error",
+            Some("model_not_found"),
+            &format!("The model `{model}` does not exist or you do not have access to it."),
+        ));
+    }
+    if options.no_json_schema && request["response_format"]["type"] == "json_schema" {
+        trace.entry.faults.push("json_schema_refused".into());
+        return MockAnswer::Now(bad_request("This model does not support response format `json_schema`"));
+    }
+    if options.no_max_tokens && request.get("max_tokens").is_some() {
+        trace.entry.faults.push("max_tokens_refused".into());
+        return MockAnswer::Now(error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            Some("unsupported_parameter"),
+            "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead.",
+        ));
+    }
     let max_tokens = request
         .get("max_completion_tokens")
         .or_else(|| request.get("max_tokens"))

@@ -6,9 +6,11 @@
 //! Time is passed in (`tokio::time::Instant`), so the arithmetic is tested without waiting and
 //! the server honours tokio's paused clock.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use tokio::time::Instant;
+
+use super::options::HeaderDialect;
 
 /// One per-minute budget.
 #[derive(Debug, Clone)]
@@ -170,6 +172,101 @@ impl MockBudget {
     }
 }
 
+/// OpenAI's `x-ratelimit-*` headers (as [`MockBudget::headers`] renders them) in another
+/// server's dialect, as of `now`, for clients that must read them all.
+pub(crate) fn in_dialect(
+    headers: Vec<(&'static str, String)>,
+    dialect: HeaderDialect,
+    now: SystemTime,
+) -> Vec<(&'static str, String)> {
+    let renamed = |name: &str| -> Option<&'static str> {
+        Some(match (dialect, name) {
+            (HeaderDialect::OpenAi, _) => return None,
+            (HeaderDialect::LiteLlm, "x-ratelimit-limit-requests") => "x-ratelimit-api_key-limit-requests",
+            (HeaderDialect::LiteLlm, "x-ratelimit-remaining-requests") => {
+                "x-ratelimit-api_key-remaining-requests"
+            }
+            (HeaderDialect::LiteLlm, "x-ratelimit-limit-tokens") => "x-ratelimit-api_key-limit-tokens",
+            (HeaderDialect::LiteLlm, "x-ratelimit-remaining-tokens") => {
+                "x-ratelimit-api_key-remaining-tokens"
+            }
+            (HeaderDialect::Anthropic, "x-ratelimit-limit-requests") => "anthropic-ratelimit-requests-limit",
+            (HeaderDialect::Anthropic, "x-ratelimit-remaining-requests") => {
+                "anthropic-ratelimit-requests-remaining"
+            }
+            (HeaderDialect::Anthropic, "x-ratelimit-reset-requests") => "anthropic-ratelimit-requests-reset",
+            (HeaderDialect::Anthropic, "x-ratelimit-limit-tokens") => "anthropic-ratelimit-tokens-limit",
+            (HeaderDialect::Anthropic, "x-ratelimit-remaining-tokens") => {
+                "anthropic-ratelimit-tokens-remaining"
+            }
+            (HeaderDialect::Anthropic, "x-ratelimit-reset-tokens") => "anthropic-ratelimit-tokens-reset",
+            (HeaderDialect::Azure, "x-ratelimit-remaining-requests" | "x-ratelimit-remaining-tokens") => {
+                return Some(if name.ends_with("requests") {
+                    "x-ratelimit-remaining-requests"
+                } else {
+                    "x-ratelimit-remaining-tokens"
+                });
+            }
+            _ => "",
+        })
+    };
+    if dialect == HeaderDialect::OpenAi {
+        return headers;
+    }
+    headers
+        .into_iter()
+        .filter_map(|(name, value)| {
+            let new = renamed(name).filter(|n| !n.is_empty())?;
+            // Anthropic's resets are the time the bucket is full again, in RFC 3339.
+            let value = if new.ends_with("-reset") {
+                let wait = parse_go_duration(&value).unwrap_or_default();
+                rfc3339(now + wait)
+            } else {
+                value
+            };
+            Some((new, value))
+        })
+        .collect()
+}
+
+/// The inverse of [`go_duration`].
+fn parse_go_duration(text: &str) -> Option<Duration> {
+    let (mut total, mut rest) = (0f64, text);
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        let value: f64 = rest[..digits].parse().ok()?;
+        rest = &rest[digits..];
+        let unit = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+        total += value
+            * match &rest[..unit] {
+                "h" => 3600.0,
+                "m" => 60.0,
+                "s" => 1.0,
+                "ms" => 0.001,
+                _ => return None,
+            };
+        rest = &rest[unit..];
+    }
+    Duration::try_from_secs_f64(total).ok()
+}
+
+/// `time` as RFC 3339 in UTC, to the second ("2026-12-04T15:00:30Z").
+fn rfc3339(time: SystemTime) -> String {
+    let secs = time.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs()) as i64;
+    let (days, rest) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil date from days since the epoch (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rest / 3600, rest / 60 % 60, rest % 60)
+}
+
 /// A duration the way OpenAI writes it in reset headers (Go's `Duration.String` at millisecond
 /// precision): "120ms", "1s", "1.5s", "6m0s", "1h2m3s".
 pub(crate) fn go_duration(duration: Duration) -> String {
@@ -187,6 +284,39 @@ pub(crate) fn go_duration(duration: Duration) -> String {
         (0, 0) => seconds,
         (0, m) => format!("{m}m{seconds}"),
         (h, m) => format!("{h}h{m}m{seconds}"),
+    }
+}
+
+#[cfg(test)]
+mod dialect_tests {
+    use super::*;
+
+    #[test]
+    fn each_dialect_names_the_same_figures_its_own_way() {
+        let openai = vec![
+            ("x-ratelimit-limit-requests", "60".to_string()),
+            ("x-ratelimit-remaining-requests", "59".to_string()),
+            ("x-ratelimit-reset-requests", "1s".to_string()),
+        ];
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        assert_eq!(in_dialect(openai.clone(), HeaderDialect::OpenAi, now), openai);
+        assert_eq!(
+            in_dialect(openai.clone(), HeaderDialect::LiteLlm, now),
+            [
+                ("x-ratelimit-api_key-limit-requests", "60".to_string()),
+                ("x-ratelimit-api_key-remaining-requests", "59".to_string())
+            ]
+        );
+        let anthropic = in_dialect(openai.clone(), HeaderDialect::Anthropic, now);
+        assert!(
+            anthropic.contains(&("anthropic-ratelimit-requests-reset", "2023-11-14T22:13:21Z".to_string())),
+            "{anthropic:?}"
+        );
+        assert_eq!(
+            in_dialect(openai.clone(), HeaderDialect::Azure, now),
+            [("x-ratelimit-remaining-requests", "59".to_string())]
+        );
+        assert!(in_dialect(openai, HeaderDialect::None, now).is_empty());
     }
 }
 

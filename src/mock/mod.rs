@@ -28,7 +28,7 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{Value, json};
@@ -95,7 +95,8 @@ impl MockServer {
             options,
         });
         let app = Router::new()
-            .route("/v1/chat/completions", post(chat_completions))
+            .route("/v1/chat/completions", post(openai_chat_completions))
+            .route("/openai/deployments/{deployment}/chat/completions", post(azure_chat_completions))
             .route("/v1/models", get(models))
             .with_state(Arc::clone(&shared));
         let (tx, rx) = oneshot::channel::<()>();
@@ -192,6 +193,52 @@ struct Exchange {
     _slot: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
+/// OpenAI's route; with `--azure` it does not exist, as on Azure's classic API.
+async fn openai_chat_completions(
+    State(shared): State<Arc<MockShared>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    if shared.options.azure {
+        let body = json!({"error": {"code": "404", "message": "Resource not found"}});
+        return (axum::http::StatusCode::NOT_FOUND, Json(body)).into_response();
+    }
+    chat_completions(State(shared), headers, body).await
+}
+
+/// Azure's classic route (with `--azure`): the deployment names the model, and a request
+/// without `api-version` is refused as Azure refuses it. Without `--azure`, the route does not
+/// exist, as on OpenAI.
+async fn azure_chat_completions(
+    State(shared): State<Arc<MockShared>>,
+    axum::extract::Path(deployment): axum::extract::Path<String>,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let not_found = |message: &str| {
+        let body = json!({"error": {"code": "404", "message": message}});
+        (axum::http::StatusCode::NOT_FOUND, Json(body)).into_response()
+    };
+    if !shared.options.azure {
+        return not_found("Resource not found");
+    }
+    let versioned =
+        query.as_deref().unwrap_or("").split('&').any(|p| p.starts_with("api-version=") && p.len() > 12);
+    if !versioned {
+        return not_found("Resource not found: the api-version query parameter is required");
+    }
+    // The deployment is the model: the body's `model`, if any, is ignored, as on Azure.
+    let body = match serde_json::from_slice::<Value>(&body) {
+        Ok(Value::Object(mut request)) => {
+            request.insert("model".into(), Value::String(deployment));
+            axum::body::Bytes::from(Value::Object(request).to_string())
+        }
+        _ => body,
+    };
+    chat_completions(State(shared), headers, body).await
+}
+
 async fn chat_completions(
     State(shared): State<Arc<MockShared>>,
     headers: HeaderMap,
@@ -233,7 +280,8 @@ async fn chat_completions(
         let now = tokio::time::Instant::now();
         rate_limits = shared.budget.lock().unwrap_or_else(|e| e.into_inner()).headers(now);
     }
-    for (name, value) in rate_limits {
+    let wall = std::time::SystemTime::now();
+    for (name, value) in budget::in_dialect(rate_limits, shared.options.headers, wall) {
         if let Ok(value) = HeaderValue::from_str(&value) {
             response.headers_mut().insert(name, value);
         }

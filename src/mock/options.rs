@@ -41,6 +41,47 @@ pub struct MockOptions {
     pub quota_exhausted: bool,
     /// Write one JSON line per request to this file.
     pub log: Option<PathBuf>,
+    /// The models served; any other gets 404 `model_not_found`. Empty: every name is served.
+    pub models: Vec<String>,
+    /// Refuse `response_format: json_schema` with a 400, as servers without structured
+    /// outputs do (in Groq's words).
+    pub no_json_schema: bool,
+    /// Refuse `max_tokens` with a 400, as OpenAI's reasoning models do.
+    pub no_max_tokens: bool,
+    /// The dialect the rate-limit headers are sent in.
+    pub headers: HeaderDialect,
+    /// Play Azure OpenAI's classic API: `/openai/deployments/{deployment}/chat/completions`
+    /// with an `api-version` query, the key in an `api-key` header.
+    pub azure: bool,
+}
+
+/// Whose names and forms the mock's rate-limit headers take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HeaderDialect {
+    /// `x-ratelimit-{limit,remaining,reset}-{requests,tokens}`, resets as Go durations.
+    #[default]
+    OpenAi,
+    /// LiteLLM's proxy per key: `x-ratelimit-api_key-{limit,remaining}-{requests,tokens}`, no reset.
+    LiteLlm,
+    /// `anthropic-ratelimit-{requests,tokens}-{limit,remaining,reset}`, resets in RFC 3339.
+    Anthropic,
+    /// Azure OpenAI: the remaining figures only.
+    Azure,
+    /// No rate-limit headers at all.
+    None,
+}
+
+impl HeaderDialect {
+    fn parse(name: &str) -> Option<HeaderDialect> {
+        Some(match name {
+            "openai" => HeaderDialect::OpenAi,
+            "litellm" => HeaderDialect::LiteLlm,
+            "anthropic" => HeaderDialect::Anthropic,
+            "azure" => HeaderDialect::Azure,
+            "none" => HeaderDialect::None,
+            _ => return None,
+        })
+    }
 }
 
 impl Default for MockOptions {
@@ -62,6 +103,11 @@ impl Default for MockOptions {
             require_key: None,
             quota_exhausted: false,
             log: None,
+            models: Vec::new(),
+            no_json_schema: false,
+            no_max_tokens: false,
+            headers: HeaderDialect::OpenAi,
+            azure: false,
         }
     }
 }
@@ -283,6 +329,61 @@ pub(crate) const OPTIONS: &[OptionDef] = &[
         },
     },
     OptionDef {
+        key: "models",
+        kind: OptionKind::Text,
+        value_name: "A,B",
+        help: "Serve only these models; any other gets 404 model_not_found",
+        default: None,
+        set: |o, v| {
+            o.models = v.split(',').map(str::trim).filter(|m| !m.is_empty()).map(String::from).collect();
+            Ok(())
+        },
+    },
+    OptionDef {
+        key: "no-json-schema",
+        kind: OptionKind::Switch,
+        value_name: "",
+        help: "Refuse response_format json_schema with a 400, like a server without structured outputs",
+        default: None,
+        set: |o, v| {
+            o.no_json_schema = switch(v)?;
+            Ok(())
+        },
+    },
+    OptionDef {
+        key: "no-max-tokens",
+        kind: OptionKind::Switch,
+        value_name: "",
+        help: "Refuse max_tokens with a 400 (unsupported_parameter), like a reasoning model",
+        default: None,
+        set: |o, v| {
+            o.no_max_tokens = switch(v)?;
+            Ok(())
+        },
+    },
+    OptionDef {
+        key: "headers",
+        kind: OptionKind::Text,
+        value_name: "DIALECT",
+        help: "Rate-limit headers as openai, litellm, anthropic, azure or none send them",
+        default: Some("openai"),
+        set: |o, v| {
+            o.headers = HeaderDialect::parse(v).ok_or(())?;
+            Ok(())
+        },
+    },
+    OptionDef {
+        key: "azure",
+        kind: OptionKind::Switch,
+        value_name: "",
+        help: "Play Azure's classic API: /openai/deployments/NAME/chat/completions?api-version=…, key in api-key",
+        default: None,
+        set: |o, v| {
+            o.azure = switch(v)?;
+            Ok(())
+        },
+    },
+    OptionDef {
         key: "log",
         kind: OptionKind::Text,
         value_name: "FILE",
@@ -356,6 +457,8 @@ mod tests {
             let value = match def.kind {
                 OptionKind::Number => "7",
                 OptionKind::Rate => "0.5",
+                // The one text option that takes a name from a list.
+                OptionKind::Text if def.key == "headers" => "litellm",
                 OptionKind::Text => "x",
                 OptionKind::Switch => "true",
             };
