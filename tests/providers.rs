@@ -497,3 +497,28 @@ fn rate_limits_are_learned_from_litellm_headers() {
 fn rate_limits_are_learned_from_anthropic_headers() {
     learns_the_limit_from("anthropic");
 }
+
+#[test]
+fn a_key_written_in_a_file_others_can_read_is_warned_about_and_never_shown() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let (url, seen) = good_server();
+    let config = dir.path().join("config.toml");
+    std::fs::write(&config, format!("base_url = \"{url}\"\napi_key = \"sk-literal-0000\"\n")).unwrap();
+    let run_with_mode = |mode: u32| {
+        std::fs::set_permissions(&config, std::fs::Permissions::from_mode(mode)).unwrap();
+        Ko2en::new(["summarize", "--no-cache"])
+            .arg("--config")
+            .arg_path(&config)
+            .arg_path(&batch(dir.path(), 1))
+            .run()
+    };
+    let open = run_with_mode(0o644);
+    open.assert_code(0);
+    assert!(open.stderr().contains("others can read it; chmod 600"), "{}", open.stderr());
+    assert!(!open.stderr().contains("sk-literal-0000") && !open.stdout().contains("sk-literal-0000"));
+    assert_eq!(first(&seen).header("authorization"), Some("Bearer sk-literal-0000"));
+    let private = run_with_mode(0o600);
+    private.assert_code(0);
+    assert!(!private.stderr().contains("chmod"), "{}", private.stderr());
+}
