@@ -324,22 +324,29 @@ const NOISE: &[&str] = &[
     "(사진=뉴스1)",
 ];
 
+/// A page of random body sentences with random noise between them, a byline and a notice:
+/// its parts (a line each) and its body sentences.
+fn noisy_page(rng: &mut Lcg) -> (Vec<String>, Vec<String>) {
+    let mut parts = vec!["제목 줄".to_string()];
+    let mut body = Vec::new();
+    for _ in 0..(3 + rng.next() % 8) {
+        if rng.next().is_multiple_of(2) {
+            parts.push(rng.pick(NOISE).to_string());
+        }
+        let s = format!("{}{}{}", rng.pick(SUBJECTS), rng.pick(MIDDLES), rng.pick(ENDS));
+        parts.push(s.clone());
+        body.push(s);
+    }
+    parts.push("홍길동 기자 hong@example.com".into());
+    parts.push("<저작권자 © 예시일보, 무단 전재 및 재배포 금지>".into());
+    (parts, body)
+}
+
 #[test]
 fn property_body_sentences_survive_surrounding_noise() {
     let mut rng = Lcg(42);
     for _ in 0..300 {
-        let mut lines = vec!["제목 줄".to_string()];
-        let mut body = Vec::new();
-        for _ in 0..(3 + rng.next() % 8) {
-            if rng.next().is_multiple_of(2) {
-                lines.push(rng.pick(NOISE).to_string());
-            }
-            let s = format!("{}{}{}", rng.pick(SUBJECTS), rng.pick(MIDDLES), rng.pick(ENDS));
-            lines.push(s.clone());
-            body.push(s);
-        }
-        lines.push("홍길동 기자 hong@example.com".into());
-        lines.push("<저작권자 © 예시일보, 무단 전재 및 재배포 금지>".into());
+        let (lines, body) = noisy_page(&mut rng);
         let c = clean(None, &lines.join("\n"));
         let kept: Vec<&str> = c.text.lines().collect();
         for s in &body {
@@ -354,18 +361,7 @@ fn property_body_sentences_survive_surrounding_noise() {
 fn property_body_sentences_survive_noise_on_a_flattened_page() {
     let mut rng = Lcg(43);
     for _ in 0..300 {
-        let mut parts = vec!["제목 줄".to_string()];
-        let mut body = Vec::new();
-        for _ in 0..(3 + rng.next() % 8) {
-            if rng.next().is_multiple_of(2) {
-                parts.push(rng.pick(NOISE).to_string());
-            }
-            let s = format!("{}{}{}", rng.pick(SUBJECTS), rng.pick(MIDDLES), rng.pick(ENDS));
-            parts.push(s.clone());
-            body.push(s);
-        }
-        parts.push("홍길동 기자 hong@example.com".into());
-        parts.push("<저작권자 © 예시일보, 무단 전재 및 재배포 금지>".into());
+        let (parts, body) = noisy_page(&mut rng);
         let page = parts.join(" ");
         let c = clean(None, &page);
         for s in &body {
