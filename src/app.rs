@@ -112,6 +112,7 @@ async fn pipeline(
     let pool = Pool::new(client, run.pool.clone(), counter, cache, target.cache_id());
     // Before any prompt is built: whether the schema goes in the prompt depends on the form.
     pool.recall_forms().await;
+    pool.recall_sizes().await;
     Ok(Pipeline::new(pool, prompts, mode, run.chunk_limits, article))
 }
 
@@ -328,6 +329,7 @@ impl RunSummary {
         self.sent = stats.sent.load(Ordering::Relaxed);
         self.prompt_tokens = stats.prompt_tokens.load(Ordering::Relaxed);
         self.completion_tokens = stats.completion_tokens.load(Ordering::Relaxed);
+        self.reserved_completion = stats.reserved_completion.load(Ordering::Relaxed);
         self.retries = stats.retries().into_iter().collect();
         self.answers_from_cache = stats.from_cache.load(Ordering::Relaxed);
         self.articles_from_cache = cached.map(|c| c.articles_hit);
@@ -560,7 +562,8 @@ async fn check_endpoint(settings: crate::config::CheckSettings) -> Result<Outcom
     };
     let messages =
         crate::prompt::Messages::new(system, "Is this endpoint working? Answer {\"ok\": true}.".into());
-    let request = ChatRequest { messages: &messages, schema: &schema, max_tokens: 64 };
+    let kind = crate::sizing::AnswerKind::Summary;
+    let request = ChatRequest { messages: &messages, schema: &schema, max_tokens: 64, kind, input_tokens: 0 };
     for _ in 0..3 {
         let wire = client.prepare(&request);
         let started = Instant::now();

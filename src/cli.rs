@@ -271,6 +271,11 @@ pub struct RunArgs {
     /// [default: 6000 for summaries, 1500 for translated passages].
     #[arg(long, value_name = "TOKENS")]
     pub max_chunk_tokens: Option<usize>,
+    /// Completion budget of each request: auto (sized from the answers seen, the fixed budget
+    /// until enough are known), fixed (1500 for a summary, twice the passage for a
+    /// translation), or a number of tokens for every request [default: auto].
+    #[arg(long, value_name = "auto|fixed|N")]
+    pub completion_budget: Option<String>,
     /// Tokenizer used to count tokens: o200k_base or cl100k_base [default: by model].
     #[arg(long, value_name = "NAME")]
     pub encoding: Option<String>,

@@ -12,7 +12,8 @@
 //!   [`chunk`] splits long articles by token count at Korean sentence boundaries.
 //! - `prompt` renders the templates of `prompts/`; `record` defines the record and the
 //!   replies' schemas.
-//! - `pool` schedules every LLM call: cache, slot, budget, send, settle, decide.
+//! - `pool` schedules every LLM call: cache, slot, budget, send, settle, decide; `sizing` sizes
+//!   each call's completion budget from the answers seen.
 //! - [`client`] owns the wire: the JSON of a request and the providers' rules (the presets of
 //!   `client::provider`, as data), every response header in every rate-limit dialect, the
 //!   errors, and whether and when to retry (`client::retry`).
@@ -54,5 +55,6 @@ mod prompt;
 mod record;
 mod redact;
 mod shutdown;
+mod sizing;
 mod terms;
 mod verify;

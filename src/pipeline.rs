@@ -19,6 +19,7 @@ use crate::prompt::{CombineInput, Messages, PartSummary, Prompts, SummaryInput, 
 use crate::record::{
     Answers, Record, RecordError, SummaryReply, TranslationReply, Usage, Warning, strict_schema,
 };
+use crate::sizing::AnswerKind;
 use crate::terms;
 use crate::verify::{self, Checked};
 
@@ -107,7 +108,16 @@ impl Pipeline {
             ReplySchema { name: "passage_translation", schema: strict_schema::<TranslationReply>() };
         let empty = Messages::new(String::new(), String::new());
         let shape = |schema: &ReplySchema, max_tokens: u32| {
-            pool.client().prepare(&ChatRequest { messages: &empty, schema, max_tokens }).body().clone()
+            pool.client()
+                .prepare(&ChatRequest {
+                    messages: &empty,
+                    schema,
+                    max_tokens,
+                    kind: AnswerKind::Summary,
+                    input_tokens: 0,
+                })
+                .body()
+                .clone()
         };
         let request_shape = serde_json::json!([
             shape(&summary_schema, SUMMARY_MAX_TOKENS),
@@ -342,6 +352,8 @@ impl Pipeline {
                     messages: &messages,
                     schema: &self.summary_schema,
                     max_tokens: SUMMARY_MAX_TOKENS,
+                    kind: AnswerKind::Summary,
+                    input_tokens: part.tokens as u32,
                 };
                 verify::complete_checked(&self.pool, &self.prompts, &request, |reply: &SummaryReply| {
                     verify::summary_findings(&article.title, &part.text, &part_terms, reply)
@@ -366,8 +378,13 @@ impl Pipeline {
         let input = CombineInput { title, parts: &summaries, glossary: &terms };
         let messages =
             self.prompts.combine(&input, schema.as_deref()).map_err(|e| CallError::Stopped(e.to_string()))?;
-        let request =
-            ChatRequest { messages: &messages, schema: &self.summary_schema, max_tokens: SUMMARY_MAX_TOKENS };
+        let request = ChatRequest {
+            messages: &messages,
+            schema: &self.summary_schema,
+            max_tokens: SUMMARY_MAX_TOKENS,
+            kind: AnswerKind::Combine,
+            input_tokens: 0,
+        };
         let mut combined =
             verify::complete_checked(&self.pool, &self.prompts, &request, |reply: &SummaryReply| {
                 verify::summary_findings(&article.title, &article.text, &terms, reply)
@@ -423,8 +440,13 @@ impl Pipeline {
             let passage_terms = self.article.glossary.terms_in(&passage.text);
             async move {
                 let messages = messages.map_err(|e| CallError::Stopped(e.to_string()))?;
-                let request =
-                    ChatRequest { messages: &messages, schema: &self.translation_schema, max_tokens };
+                let request = ChatRequest {
+                    messages: &messages,
+                    schema: &self.translation_schema,
+                    max_tokens,
+                    kind: AnswerKind::Translation,
+                    input_tokens: passage.tokens as u32,
+                };
                 verify::complete_checked(&self.pool, &self.prompts, &request, |reply: &TranslationReply| {
                     verify::translation_findings(&passage.text, &passage_terms, &reply.translation_en)
                 })

@@ -147,6 +147,8 @@ pub(crate) struct RunSummary {
     pub(crate) completion_tokens: u64,
     /// Tokens counted against the TPM budget (prompt plus completion budget per request).
     pub(crate) budget_tokens: u64,
+    /// Completion tokens the requests' budgets reserved (over every attempt).
+    pub(crate) reserved_completion: u64,
     pub(crate) retries: Vec<(&'static str, u64)>,
     /// Calls answered from the cache.
     pub(crate) answers_from_cache: u64,
@@ -192,6 +194,13 @@ impl RunSummary {
             self.completion_tokens,
             self.elapsed.as_secs_f64()
         ));
+        if self.reserved_completion > 0 {
+            out.push_str(&format!(
+                " · {:.0}% of {} completion tokens reserved used",
+                100.0 * self.completion_tokens as f64 / self.reserved_completion as f64,
+                self.reserved_completion
+            ));
+        }
         let (rpm_share, tpm_share) = self.budget_shares();
         let shares: Vec<String> = [(rpm_share, "RPM"), (tpm_share, "TPM")]
             .into_iter()
@@ -251,6 +260,7 @@ mod tests {
             prompt_tokens: 1000,
             completion_tokens: 200,
             budget_tokens: 3000,
+            reserved_completion: 0,
             retries: vec![("rate_limited", 1), ("server_error", 1)],
             answers_from_cache: 2,
             articles_from_cache: Some(3),

@@ -16,6 +16,7 @@ use crate::glossary::{Glossary, Term, is_hangul};
 use crate::pool::{CallError, Pool};
 use crate::prompt::{NamesInput, Prompts};
 use crate::record::{NamesReply, Usage, Warning, strict_schema};
+use crate::sizing::AnswerKind;
 
 /// The warning kind of a glossary term rendered in some chunks and not in others.
 pub(crate) const INCONSISTENT_TERM: &str = "inconsistent_term";
@@ -83,7 +84,13 @@ pub(crate) async fn extract_names(
     let input = NamesInput { title: Some(title), text, glossary };
     let messages =
         prompts.names(&input, schema_text.as_deref()).map_err(|e| CallError::Stopped(e.to_string()))?;
-    let request = ChatRequest { messages: &messages, schema: &schema, max_tokens: NAMES_MAX_TOKENS };
+    let request = ChatRequest {
+        messages: &messages,
+        schema: &schema,
+        max_tokens: NAMES_MAX_TOKENS,
+        kind: AnswerKind::Names,
+        input_tokens: 0,
+    };
     let done = pool.complete::<NamesReply>(&request).await?;
     Ok((accept_names(done.reply, title, text, glossary), done.usage))
 }

@@ -278,7 +278,13 @@ mod tests {
         let (server, pool, prompts) = mock_pool().await;
         let schema = ReplySchema { name: "passage_translation", schema: strict_schema::<TranslationReply>() };
         let messages = Messages::new("Translate.".into(), "<passage>박정호 사장이 말했다.</passage>".into());
-        let request = ChatRequest { messages: &messages, schema: &schema, max_tokens: 500 };
+        let request = ChatRequest {
+            messages: &messages,
+            schema: &schema,
+            max_tokens: 500,
+            kind: crate::sizing::AnswerKind::Translation,
+            input_tokens: 10,
+        };
 
         let clean = complete_checked(&pool, &prompts, &request, |_: &TranslationReply| vec![]).await.unwrap();
         assert_eq!((clean.usage.requests, server.requests_received()), (1, 1));

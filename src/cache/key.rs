@@ -105,6 +105,7 @@ mod tests {
     use super::*;
     use crate::client::{ApiKey, ChatRequest, Client, EndpointSettings, ReplySchema, ResponseFormat};
     use crate::prompt::Messages;
+    use crate::sizing::AnswerKind;
     use serde_json::json;
     use std::time::Duration;
 
@@ -130,7 +131,13 @@ mod tests {
         let client = Client::new(base_url, endpoint).unwrap();
         let messages = Messages::new("You translate.".into(), user.into());
         let schema = ReplySchema { name: "reply", schema };
-        let wire = client.prepare(&ChatRequest { messages: &messages, schema: &schema, max_tokens });
+        let wire = client.prepare(&ChatRequest {
+            messages: &messages,
+            schema: &schema,
+            max_tokens,
+            kind: AnswerKind::Summary,
+            input_tokens: 0,
+        });
         call_key(base_url, wire.body())
     }
 

@@ -242,6 +242,28 @@ impl Cache {
         let _ = self.store.write(Write::Release { key, owner: self.owner.to_string() }).await;
     }
 
+    /// The sizes of the latest answers from `model` (see `sizing`): (kind, input tokens,
+    /// completion tokens). A read error is no knowledge.
+    pub(crate) async fn sizes(&self, model: &str) -> Vec<(String, u32, u64)> {
+        let model = model.to_string();
+        self.store.read(move |conn| store::sizes(conn, &model, 2_000)).await.unwrap_or_default()
+    }
+
+    /// Keep the size of an answer bought, for the next run's budgets: queued, committed with
+    /// the answer itself (it only saves tokens later, so it adds no disk sync of its own).
+    pub(crate) fn store_size(
+        &self,
+        model: &str,
+        kind: &'static str,
+        input_tokens: u32,
+        completion_tokens: u64,
+    ) {
+        if completion_tokens == 0 {
+            return;
+        }
+        self.store.queue(Write::Size { model: model.to_string(), kind, input_tokens, completion_tokens });
+    }
+
     /// The request forms (response format, budget field) an earlier run found `endpoint`
     /// takes for `model`, by name. A read error is no knowledge.
     pub(crate) async fn forms(&self, endpoint: &str, model: &str) -> Option<(String, String)> {

@@ -55,6 +55,13 @@ const CLAIMS: &str = "
         owner TEXT NOT NULL,
         expires_at INTEGER NOT NULL
     ) WITHOUT ROWID;
+    CREATE TABLE IF NOT EXISTS answer_size (
+        model TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        input_tokens INTEGER NOT NULL,
+        completion_tokens INTEGER NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS answer_size_by_model ON answer_size (model, kind);
     CREATE TABLE IF NOT EXISTS form (
         endpoint TEXT NOT NULL,
         model TEXT NOT NULL,
@@ -99,6 +106,13 @@ pub(crate) enum Write {
     Release {
         key: Key,
         owner: String,
+    },
+    /// How long an answer of `kind` from `model` was, over how much input.
+    Size {
+        model: String,
+        kind: &'static str,
+        input_tokens: u32,
+        completion_tokens: u64,
     },
     /// The forms `endpoint` takes for `model`.
     Form {
@@ -160,6 +174,12 @@ impl Store {
     pub(crate) async fn write(&self, write: Write) -> Result<bool, CacheError> {
         let committed = self.send(write)?;
         committed.await.map_err(|_| self.failed("the cache writer stopped"))?.map_err(|e| self.failed(&e))
+    }
+
+    /// Queue `write` without waiting for its commit: for what only saves work later, which
+    /// must not add a disk sync to the caller's path. It is committed with the next writes.
+    pub(crate) fn queue(&self, write: Write) {
+        let _ = self.send(write);
     }
 
     /// [`Store::write`] from a thread that may block (opening the cache).
@@ -297,6 +317,12 @@ fn commit(conn: &mut Connection, group: &[Job]) -> rusqlite::Result<Vec<bool>> {
                 tx.prepare_cached("DELETE FROM claim WHERE key = ?1 AND owner = ?2")?
                     .execute(params![key.0.as_slice(), owner])?;
             }
+            Write::Size { model, kind, input_tokens, completion_tokens } => {
+                tx.prepare_cached(
+                    "INSERT INTO answer_size (model, kind, input_tokens, completion_tokens) VALUES (?1, ?2, ?3, ?4)",
+                )?
+                .execute(params![model, kind, input_tokens, *completion_tokens as i64])?;
+            }
             Write::Form { endpoint, model, response_format, budget_field } => {
                 tx.prepare_cached(
                     "INSERT OR REPLACE INTO form (endpoint, model, response_format, budget_field)
@@ -353,6 +379,31 @@ pub(crate) fn article(conn: &Connection, key: Key) -> rusqlite::Result<Option<St
     conn.prepare_cached("SELECT result FROM article WHERE key = ?1")?
         .query_row([key.0.as_slice()], |row| row.get(0))
         .optional()
+}
+
+/// The latest answers' sizes from `model`, at most `per_kind` of each kind: (kind, input tokens,
+/// completion tokens), oldest first.
+pub(crate) fn sizes(
+    conn: &Connection,
+    model: &str,
+    per_kind: usize,
+) -> rusqlite::Result<Vec<(String, u32, u64)>> {
+    let mut out = Vec::new();
+    let mut kinds = conn.prepare_cached("SELECT DISTINCT kind FROM answer_size WHERE model = ?1")?;
+    let kinds: Vec<String> = kinds.query_map([model], |r| r.get(0))?.collect::<Result<_, _>>()?;
+    let mut latest = conn.prepare_cached(
+        "SELECT kind, input_tokens, completion_tokens FROM answer_size WHERE model = ?1 AND kind = ?2
+         ORDER BY rowid DESC LIMIT ?3",
+    )?;
+    for kind in kinds {
+        let rows = latest.query_map(params![model, kind, per_kind as i64], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, u32>(1)?, r.get::<_, i64>(2)? as u64))
+        })?;
+        let mut rows: Vec<_> = rows.collect::<Result<_, _>>()?;
+        rows.reverse();
+        out.extend(rows);
+    }
+    Ok(out)
 }
 
 /// The forms `endpoint` was found to take for `model`: (response format, budget field).

@@ -27,6 +27,7 @@ pub(crate) use wire::WireRequest;
 
 use crate::limiter::ServerState;
 use crate::prompt::Messages;
+use crate::sizing::AnswerKind;
 use endpoint::Endpoint;
 use header::ResponseMeta;
 use provider::BudgetField;
@@ -44,8 +45,12 @@ pub(crate) struct ReplySchema {
 pub(crate) struct ChatRequest<'a> {
     pub(crate) messages: &'a Messages,
     pub(crate) schema: &'a ReplySchema,
-    /// The completion budget.
+    /// The completion budget the request may need at most: the budget of its cache key, and
+    /// the ceiling of the budget sized for it (see `sizing`).
     pub(crate) max_tokens: u32,
+    /// What it asks for, and over how many tokens of the article, for sizing its budget.
+    pub(crate) kind: AnswerKind,
+    pub(crate) input_tokens: u32,
 }
 
 /// A successful answer.
@@ -453,7 +458,13 @@ mod tests {
     fn wire(client: &Client) -> WireRequest {
         let messages = Messages::new("s".into(), "u".into());
         let schema = ReplySchema { name: "x", schema: serde_json::json!({"type": "object"}) };
-        client.prepare(&ChatRequest { messages: &messages, schema: &schema, max_tokens: 10 })
+        client.prepare(&ChatRequest {
+            messages: &messages,
+            schema: &schema,
+            max_tokens: 10,
+            kind: AnswerKind::Summary,
+            input_tokens: 0,
+        })
     }
 
     /// Refusals in the words servers use (Groq, DeepSeek, vLLM, OpenAI), each stepping the form

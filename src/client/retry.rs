@@ -124,13 +124,20 @@ mod tests {
     use crate::client::settings::ResponseFormat;
     use crate::client::{ChatRequest, ReplySchema};
     use crate::prompt::Messages;
+    use crate::sizing::AnswerKind;
 
     fn request(max_tokens: u32) -> WireRequest {
         let messages = Messages::new("s".into(), "u".into());
         let schema = ReplySchema { name: "x", schema: serde_json::json!({}) };
         WireRequest::new(
             "m",
-            &ChatRequest { messages: &messages, schema: &schema, max_tokens },
+            &ChatRequest {
+                messages: &messages,
+                schema: &schema,
+                max_tokens,
+                kind: AnswerKind::Summary,
+                input_tokens: 0,
+            },
             crate::client::provider::BudgetField::ByModel,
             ResponseFormat::Text,
             None,

@@ -9,6 +9,7 @@ use super::provider::BudgetField;
 use super::settings::ResponseFormat;
 use super::{ChatRequest, ChatResponse};
 use crate::chunk::TokenCounter;
+use crate::sizing::AnswerKind;
 
 /// Tokens of chat framing per message, and once per request, as OpenAI counts them.
 const TOKENS_PER_MESSAGE: usize = 4;
@@ -22,8 +23,14 @@ pub(crate) struct WireRequest {
     /// The field that carries the completion budget for this model.
     budget_field: &'static str,
     max_tokens: u32,
+    /// The budget the request may need at most (its fixed budget): a sized budget that proves
+    /// too small is retried with it at once.
+    ceiling: u32,
     /// The form it was built in, to tell whether a server's refusal is news.
     pub(super) response_format: ResponseFormat,
+    /// What it asks for, over how much of the article: for sizing its budget.
+    pub(crate) kind: AnswerKind,
+    pub(crate) input_tokens: u32,
 }
 
 impl WireRequest {
@@ -67,7 +74,15 @@ impl WireRequest {
             ResponseFormat::JsonObject => body["response_format"] = json!({"type": "json_object"}),
             ResponseFormat::Text => {}
         }
-        WireRequest { body, budget_field, max_tokens: request.max_tokens, response_format }
+        WireRequest {
+            body,
+            budget_field,
+            max_tokens: request.max_tokens,
+            ceiling: request.max_tokens,
+            response_format,
+            kind: request.kind,
+            input_tokens: request.input_tokens,
+        }
     }
 
     /// The exact JSON sent.
@@ -96,13 +111,34 @@ impl WireRequest {
         u32::try_from(tokens).unwrap_or(u32::MAX).saturating_add(TOKENS_PER_REQUEST)
     }
 
-    /// After an answer cut at the budget: double it, up to `ceiling`. False when it is already
-    /// there, so a request that can never fit is not sent again.
-    pub(super) fn enlarge(&mut self, ceiling: u32) -> bool {
-        if self.max_tokens >= ceiling {
+    /// Send `budget` instead of the request's fixed budget (see `sizing`); the body the cache
+    /// keys on stays the one with the fixed budget, taken before.
+    pub(crate) fn size_to(&mut self, budget: u32) {
+        self.max_tokens = budget.min(self.ceiling).max(1);
+        self.body[self.budget_field] = json!(self.max_tokens);
+    }
+
+    /// Its fixed budget: the most it may need.
+    pub(crate) fn ceiling(&self) -> u32 {
+        self.ceiling
+    }
+
+    /// Whether its budget was sized below its fixed one.
+    pub(crate) fn is_sized(&self) -> bool {
+        self.max_tokens < self.ceiling
+    }
+
+    /// After an answer cut at the budget: a sized budget goes straight to the request's fixed
+    /// one; a fixed one doubles, up to `limit`. False when it is already there, so a request
+    /// that can never fit is not sent again.
+    pub(super) fn enlarge(&mut self, limit: u32) -> bool {
+        if self.max_tokens < self.ceiling {
+            self.max_tokens = self.ceiling;
+        } else if self.max_tokens >= limit {
             return false;
+        } else {
+            self.max_tokens = self.max_tokens.saturating_mul(2).min(limit);
         }
-        self.max_tokens = self.max_tokens.saturating_mul(2).min(ceiling);
         self.body[self.budget_field] = json!(self.max_tokens);
         true
     }
@@ -168,7 +204,8 @@ mod tests {
 
     fn wire(model: &str, messages: &Messages, max_tokens: u32) -> WireRequest {
         let schema = ReplySchema { name: "x", schema: json!({}) };
-        let request = ChatRequest { messages, schema: &schema, max_tokens };
+        let request =
+            ChatRequest { messages, schema: &schema, max_tokens, kind: AnswerKind::Summary, input_tokens: 0 };
         WireRequest::new(model, &request, BudgetField::ByModel, ResponseFormat::JsonSchema, None)
     }
 
@@ -212,6 +249,19 @@ mod tests {
         assert_eq!(request.max_tokens(), 3_000);
         assert!(!request.enlarge(3_000));
         assert!(request.body().get("max_tokens").is_none());
+    }
+
+    #[test]
+    fn a_sized_budget_that_proves_short_goes_straight_to_the_fixed_one() {
+        let messages = Messages::new("s".into(), "u".into());
+        let mut request = wire("gpt-4o-mini", &messages, 1_500);
+        request.size_to(300);
+        assert!(request.is_sized());
+        assert_eq!(request.body()["max_tokens"], json!(300));
+        assert!(request.enlarge(16_384));
+        assert_eq!((request.max_tokens(), request.is_sized()), (1_500, false));
+        assert!(request.enlarge(16_384));
+        assert_eq!(request.max_tokens(), 3_000, "past the fixed budget, doubling as before");
     }
 
     #[test]

@@ -35,6 +35,7 @@ pub(crate) struct Profile {
     pub(crate) concurrency: Option<usize>,
     pub(crate) max_attempts: Option<u32>,
     pub(crate) max_chunk_tokens: Option<usize>,
+    pub(crate) completion_budget: Option<String>,
     pub(crate) max_article_tokens: Option<usize>,
     pub(crate) encoding: Option<String>,
     pub(crate) input_encoding: Option<String>,

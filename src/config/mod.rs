@@ -27,6 +27,7 @@ use crate::mock::MockOptions;
 use crate::output::{Destination, Format, OutputSettings};
 use crate::pipeline::ArticleSettings;
 use crate::pool::PoolSettings;
+use crate::sizing::BudgetRule;
 
 mod file;
 mod layers;
@@ -841,6 +842,28 @@ fn resolve_run(args: cli::RunArgs, format: Format, layers: &Layers) -> Result<Ru
         }
     };
     layers.show("max attempts", max_attempts.0, max_attempts.1);
+    let budgets = match layers.pick_text(args.completion_budget, None, |p| p.completion_budget.clone()) {
+        None => {
+            layers.show("completion budget", "auto", Origin::Default);
+            BudgetRule::Sized
+        }
+        Some((value, origin)) => {
+            let rule = match value.as_str() {
+                "auto" => BudgetRule::Sized,
+                "fixed" => BudgetRule::Fixed,
+                n => match n.parse::<u32>() {
+                    Ok(n) if n >= 16 => BudgetRule::Pinned(n),
+                    _ => {
+                        return Err(ConfigError::Invalid(format!(
+                            "--completion-budget ({origin}) takes auto, fixed or a number of tokens (at least 16), got {value:?}"
+                        )));
+                    }
+                },
+            };
+            layers.show("completion budget", &value, origin);
+            rule
+        }
+    };
     Ok(RunSettings {
         output: OutputSettings { destination: destination(args.output), format },
         prompts_dir,
@@ -848,6 +871,7 @@ fn resolve_run(args: cli::RunArgs, format: Format, layers: &Layers) -> Result<Ru
             concurrency,
             budget,
             retry: RetryPolicy { max_attempts: max_attempts.0, ..RetryPolicy::default() },
+            budgets,
         },
         chunk_limits,
         encoding,

@@ -148,7 +148,7 @@ pub(crate) async fn answer(
         .and_then(Value::as_u64)
         .map(|m| m as usize);
     let prompt_tokens = prompt_tokens(messages);
-    let mut content = reply::content_for(&request);
+    let mut content = reply::content_for(&request, options.answer_scale.map(|p| p as f64 / 100.0));
     trace.entry.prompt_tokens = prompt_tokens as u64;
     trace.entry.stream = request.get("stream").and_then(Value::as_bool).unwrap_or(false);
 

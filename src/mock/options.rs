@@ -41,6 +41,9 @@ pub struct MockOptions {
     pub quota_exhausted: bool,
     /// Write one JSON line per request to this file.
     pub log: Option<PathBuf>,
+    /// Answers of varied, seeded length around this percentage of the usual (summary fields;
+    /// translations follow their passage). None: every answer the usual length.
+    pub answer_scale: Option<u64>,
     /// The models served; any other gets 404 `model_not_found`. Empty: every name is served.
     pub models: Vec<String>,
     /// Refuse `response_format: json_schema` with a 400, as servers without structured
@@ -103,6 +106,7 @@ impl Default for MockOptions {
             require_key: None,
             quota_exhausted: false,
             log: None,
+            answer_scale: None,
             models: Vec::new(),
             no_json_schema: false,
             no_max_tokens: false,
@@ -325,6 +329,17 @@ pub(crate) const OPTIONS: &[OptionDef] = &[
         default: None,
         set: |o, v| {
             o.quota_exhausted = switch(v)?;
+            Ok(())
+        },
+    },
+    OptionDef {
+        key: "answer-scale",
+        kind: OptionKind::Number,
+        value_name: "PERCENT",
+        help: "Summaries of varied, seeded length (log-normal) around PERCENT of the usual length",
+        default: None,
+        set: |o, v| {
+            o.answer_scale = Some(number(v)?);
             Ok(())
         },
     },

@@ -52,6 +52,8 @@ pub(crate) struct Generator {
     source_paragraphs: Vec<usize>,
     /// The figures of the request's last user message, in English form.
     figures: Vec<String>,
+    /// How much longer than usual this answer's summary fields are (see `--answer-scale`).
+    scale: f64,
 }
 
 impl Generator {
@@ -64,7 +66,23 @@ impl Generator {
             state: state | 1,
             source_paragraphs: source_paragraphs(&user),
             figures: english_figures_of(&user),
+            scale: 1.0,
         }
+    }
+
+    /// Answers of varied length: this request's factor is drawn from a log-normal spread
+    /// (σ = 0.6) around `median`, seeded by the request like everything else the mock says.
+    pub(crate) fn with_scale(mut self, median: f64) -> Generator {
+        // Box–Muller from two uniform draws of the request's own stream.
+        let u1 = (self.next() % 1_000_000 + 1) as f64 / 1_000_001.0;
+        let u2 = (self.next() % 1_000_000) as f64 / 1_000_000.0;
+        let normal = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
+        self.scale = median * (0.6 * normal).exp();
+        self
+    }
+
+    fn scaled(&self, n: usize) -> usize {
+        ((n as f64) * self.scale).round().max(1.0) as usize
     }
 
     fn next(&mut self) -> usize {
@@ -179,22 +197,28 @@ impl Generator {
 
     fn string_for(&mut self, field: &str) -> String {
         if field.ends_with("_ko") {
-            self.korean(3)
+            let n = self.scaled(3);
+            self.korean(n)
         } else if field.contains("translation") {
             self.english_translation()
         } else if field.contains("title") {
             self.english(6)
         } else if field.contains("point") {
-            self.english(8)
+            let n = self.scaled(8);
+            self.english(n)
         } else {
-            self.english(40)
+            let n = self.scaled(40);
+            self.english(n)
         }
     }
 }
 
 /// The reply content for a request: JSON for structured requests, text otherwise.
-pub(crate) fn content_for(request: &Value) -> String {
+pub(crate) fn content_for(request: &Value, scale: Option<f64>) -> String {
     let mut generator = Generator::new(request);
+    if let Some(median) = scale {
+        generator = generator.with_scale(median);
+    }
     let format = request.get("response_format");
     let format_type = format.and_then(|f| f.get("type")).and_then(Value::as_str);
     if format_type == Some("json_schema") {
@@ -319,7 +343,7 @@ mod tests {
     fn a_schema_request_gets_a_valid_instance_with_korean_only_in_ko_fields() {
         let request =
             request_with_schema(strict_schema::<SummaryReply>(), "<article>기사 본문입니다.</article>");
-        let reply: SummaryReply = serde_json::from_str(&content_for(&request)).unwrap();
+        let reply: SummaryReply = serde_json::from_str(&content_for(&request, None)).unwrap();
         assert!(reply.summary_ko.starts_with("[mock]") && reply.summary_ko.chars().any(is_hangul));
         for english in [&reply.title_en, &reply.summary_en].into_iter().chain(&reply.key_points_en) {
             assert!(english.starts_with("[mock]"), "{english}");
@@ -331,8 +355,10 @@ mod tests {
     fn replies_are_deterministic_and_depend_on_the_request() {
         let a = request_with_schema(strict_schema::<SummaryReply>(), "가");
         let b = request_with_schema(strict_schema::<SummaryReply>(), "나");
-        assert_eq!(content_for(&a), content_for(&a));
-        assert_ne!(content_for(&a), content_for(&b));
+        assert_eq!(content_for(&a, None), content_for(&a, None));
+        // Varied lengths are as deterministic: the same request, the same answer.
+        assert_eq!(content_for(&a, Some(2.0)), content_for(&a, Some(2.0)));
+        assert_ne!(content_for(&a, None), content_for(&b, None));
     }
 
     #[test]
@@ -340,7 +366,7 @@ mod tests {
         let short = request_with_schema(strict_schema::<TranslationReply>(), &"가".repeat(50));
         let long = request_with_schema(strict_schema::<TranslationReply>(), &"가".repeat(2000));
         let len = |r: &Value| {
-            serde_json::from_str::<TranslationReply>(&content_for(r)).unwrap().translation_en.len()
+            serde_json::from_str::<TranslationReply>(&content_for(r, None)).unwrap().translation_en.len()
         };
         assert!(len(&long) > 10 * len(&short), "{} vs {}", len(&long), len(&short));
     }
@@ -349,18 +375,18 @@ mod tests {
     fn a_translation_keeps_the_source_paragraph_count() {
         let passage = "<passage>\n첫째 문단입니다.\n\n둘째 문단입니다.\n셋째 문단입니다.\n</passage>";
         let request = request_with_schema(strict_schema::<TranslationReply>(), passage);
-        let reply: TranslationReply = serde_json::from_str(&content_for(&request)).unwrap();
+        let reply: TranslationReply = serde_json::from_str(&content_for(&request, None)).unwrap();
         assert_eq!(reply.translation_en.split('\n').count(), 3, "{}", reply.translation_en);
         let headline = format!("Headline of the article: 제목\n{passage}");
         let request = request_with_schema(strict_schema::<TranslationReply>(), &headline);
-        let reply: TranslationReply = serde_json::from_str(&content_for(&request)).unwrap();
+        let reply: TranslationReply = serde_json::from_str(&content_for(&request, None)).unwrap();
         assert_eq!(reply.translation_en.split('\n').count(), 3, "the headline is no paragraph");
     }
 
     #[test]
     fn leaked_hangul_lands_in_an_english_field() {
         let request = request_with_schema(strict_schema::<SummaryReply>(), "기사");
-        let reply: SummaryReply = serde_json::from_str(&leak_hangul(&content_for(&request))).unwrap();
+        let reply: SummaryReply = serde_json::from_str(&leak_hangul(&content_for(&request, None))).unwrap();
         let english = [&reply.title_en, &reply.summary_en].into_iter().chain(&reply.key_points_en);
         assert!(english.into_iter().any(|text| text.chars().any(is_hangul)));
         assert!(leak_hangul("[mock] plain").chars().any(is_hangul));
@@ -371,7 +397,7 @@ mod tests {
         let korean = "<passage>약 1억 달러(약 1,350억 원)를 투자해 2023년까지 3.5% 성장한다.</passage>";
         let request = request_with_schema(strict_schema::<TranslationReply>(), korean);
         let english =
-            serde_json::from_str::<TranslationReply>(&content_for(&request)).unwrap().translation_en;
+            serde_json::from_str::<TranslationReply>(&content_for(&request, None)).unwrap().translation_en;
         assert!(english.contains("100 million") && english.contains("135 billion"), "{english}");
         assert_eq!(crate::check::missing_figures(korean, &english), vec![], "{english}");
     }
@@ -388,7 +414,8 @@ mod tests {
             },
             "$defs": {"Item": {"type": "object", "properties": {"name_ko": {"type": "string"}}}}
         });
-        let value: Value = serde_json::from_str(&content_for(&request_with_schema(schema, "x"))).unwrap();
+        let value: Value =
+            serde_json::from_str(&content_for(&request_with_schema(schema, "x"), None)).unwrap();
         assert_eq!(value["kind"], "a");
         assert_eq!(value["count"], 1);
         assert_eq!(value["maybe"], true);
@@ -401,8 +428,8 @@ mod tests {
         let request = json!({"messages": [
             {"role": "system", "content": format!("MockAnswer valid against this JSON schema:\n{schema}")},
             {"role": "user", "content": "안녕하세요"}]});
-        assert!(serde_json::from_str::<TranslationReply>(&content_for(&request)).is_ok());
+        assert!(serde_json::from_str::<TranslationReply>(&content_for(&request, None)).is_ok());
         let plain = json!({"messages": [{"role": "user", "content": "안녕하세요"}]});
-        assert!(content_for(&plain).starts_with("[mock]"));
+        assert!(content_for(&plain, None).starts_with("[mock]"));
     }
 }

@@ -25,6 +25,7 @@ use crate::client::{
 };
 use crate::limiter::{Budget, LimitError, Limiter};
 use crate::record::Usage;
+use crate::sizing::{AnswerKind, BudgetRule, Sizing};
 
 /// Why a call failed in the end.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -100,6 +101,8 @@ pub(crate) struct PoolStats {
     pub(crate) shared: AtomicU64,
     /// Requests that found every concurrency slot taken and waited for one.
     pub(crate) slot_waits: AtomicU64,
+    /// Completion tokens asked for, over every attempt sent: what the budgets reserved.
+    pub(crate) reserved_completion: AtomicU64,
     /// Retries, by the kind of error that caused them.
     retries: Mutex<BTreeMap<&'static str, u64>>,
 }
@@ -127,6 +130,8 @@ pub(crate) struct PoolSettings {
     pub(crate) budget: Budget,
     /// How patiently a failed request is tried again.
     pub(crate) retry: RetryPolicy,
+    /// How completion budgets are chosen.
+    pub(crate) budgets: BudgetRule,
 }
 
 impl PoolSettings {
@@ -165,6 +170,8 @@ pub(crate) struct Pool {
     retry: RetryPolicy,
     counter: TokenCounter,
     stats: PoolStats,
+    /// Completion budgets from the answers seen.
+    sizing: Sizing,
     stopped: Mutex<Option<String>>,
     /// Set by a signal: no request starts any more; those on the wire finish.
     interrupted: AtomicBool,
@@ -198,6 +205,7 @@ impl Pool {
             retry: settings.retry,
             counter,
             stats: PoolStats::default(),
+            sizing: Sizing::new(settings.budgets),
             stopped: Mutex::new(None),
             interrupted: AtomicBool::new(false),
             answered: AtomicBool::new(false),
@@ -269,6 +277,8 @@ impl Pool {
         let mut passes = 0;
         let answer = loop {
             let wire = self.client.prepare(request);
+            // The key is the request with its fixed budget: the answer does not depend on the
+            // budget (one cut short is never accepted), and keys stay those of earlier runs.
             let key = call_key(&self.endpoint_id, wire.body());
             match self.answer(key, wire, &valid).await {
                 Err(CallError::Reshaped) if passes < 3 => passes += 1,
@@ -402,6 +412,11 @@ impl Pool {
             // no grant waits for a slot under limits that may meanwhile turn out stricter (a
             // server's headers can lower them), and the server counts what we do.
             let permit = self.slot().await;
+            // The budget is sized when the request is about to go, from every answer seen by
+            // then (a request may have waited long for its slot).
+            if retry.attempts() == 0 {
+                wire.size_to(self.sizing.budget(wire.kind, wire.ceiling(), wire.input_tokens));
+            }
             let cost = prompt_tokens.saturating_add(wire.max_tokens());
             let grant = self.limiter.acquire(cost).await.map_err(CallError::TooLarge)?;
             // Checked again at the last moment: the waits for a slot and for budget may have
@@ -417,6 +432,11 @@ impl Pool {
             // Send.
             let attempt = self.send(&wire).await;
             usage.requests += 1;
+            self.stats.reserved_completion.fetch_add(u64::from(wire.max_tokens()), Ordering::Relaxed);
+            if wire.is_sized() {
+                self.sizing.count(matches!(attempt.result, Err(ClientError::Truncated { .. })));
+            }
+            let answer_tokens = attempt.result.as_ref().map_or(0, |r| r.completion_tokens);
             // Settle: the limiter learns what the server said and what it counted.
             if let Some(server) = &attempt.server {
                 grant.observe(server);
@@ -430,6 +450,11 @@ impl Pool {
             }
             let error = match self.accept(attempt, valid, &mut usage) {
                 Ok(content) => {
+                    self.sizing.observe(wire.kind, wire.input_tokens, answer_tokens);
+                    if let Some(cache) = &self.cache {
+                        let model = self.client.model();
+                        cache.store_size(model, wire.kind.name(), wire.input_tokens, answer_tokens);
+                    }
                     let answer = StoredAnswer { content, usage };
                     // The slot is held until the answer is committed, so that at most
                     // `concurrency` answers are ever paid for but not yet on disk.
@@ -469,6 +494,16 @@ impl Pool {
                     });
                     return Err(CallError::Failed { error, attempts: retry.attempts(), usage });
                 }
+            }
+        }
+    }
+
+    /// Start sizing budgets from the answers an earlier run got from this model.
+    pub(crate) async fn recall_sizes(&self) {
+        let Some(cache) = &self.cache else { return };
+        for (kind, input_tokens, completion_tokens) in cache.sizes(self.client.model()).await {
+            if let Some(kind) = AnswerKind::parse(&kind) {
+                self.sizing.observe(kind, input_tokens, completion_tokens);
             }
         }
     }

@@ -25,7 +25,12 @@ pub(crate) async fn mock_pool(
     };
     let client = Client::new(&server.base_url(), &endpoint).expect("a client");
     let counter = TokenCounter::new(crate::chunk::Encoding::O200kBase);
-    let settings = PoolSettings { concurrency, budget: Budget::default(), retry: RetryPolicy::default() };
+    let settings = PoolSettings {
+        concurrency,
+        budget: Budget::default(),
+        retry: RetryPolicy::default(),
+        budgets: crate::sizing::BudgetRule::default(),
+    };
     let pool = Pool::new(client, settings, counter, cache, "mock".into());
     (server, pool)
 }
@@ -67,7 +72,13 @@ fn translation_request() -> (crate::prompt::Messages, crate::client::ReplySchema
 async fn identical_calls_in_flight_are_sent_once() {
     let (mock, pool) = mock_pool(ResponseFormat::JsonSchema, 5, None).await;
     let (messages, schema) = translation_request();
-    let request = ChatRequest { messages: &messages, schema: &schema, max_tokens: 512 };
+    let request = ChatRequest {
+        messages: &messages,
+        schema: &schema,
+        max_tokens: 512,
+        kind: AnswerKind::Summary,
+        input_tokens: 0,
+    };
     let calls = (0..5).map(|_| pool.complete::<TranslationReply>(&request));
     let answers = futures::future::join_all(calls).await;
     assert!(answers.iter().all(|a| a.is_ok()), "{answers:?}");
@@ -85,7 +96,13 @@ async fn an_answer_is_in_the_cache_before_the_caller_gets_it() {
     let cache = Cache::open(&dir.path().join("c.sqlite"), false).unwrap();
     let (mock, pool) = mock_pool(ResponseFormat::JsonSchema, 5, Some(cache.clone())).await;
     let (messages, schema) = translation_request();
-    let request = ChatRequest { messages: &messages, schema: &schema, max_tokens: 512 };
+    let request = ChatRequest {
+        messages: &messages,
+        schema: &schema,
+        max_tokens: 512,
+        kind: AnswerKind::Summary,
+        input_tokens: 0,
+    };
     let first = pool.complete::<TranslationReply>(&request).await.unwrap();
     let key = call_key("mock", pool.client().prepare(&request).body());
     assert_eq!(cache.answer(key).await.map(|a| a.usage), Some(first.usage));
