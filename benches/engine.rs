@@ -3,13 +3,14 @@
 //!
 //! Run: `cargo bench --bench engine` (release build; takes about 6 minutes). `KO2EN_BENCH_BIG`
 //! sets the large batch of the memory run (default 100000 articles); `KO2EN_BENCH_ONLY=memory`
-//! runs only the memory part.
+//! runs only the memory part, `KO2EN_BENCH_ONLY=budgets` only the completion-budget part.
 //!
 //! Scenarios, each a batch of the 250 corpus articles (tests/data/ko-news.jsonl, see its
 //! README for licences) summarized through `ko2en mock-server` in its own process:
 //! - the settings match the server's limits (RPM-bound, then TPM-bound): target within 5% of
 //!   the floor, no 429;
-//! - the server allows 20% less than the settings say: target within 15%, nothing lost.
+//! - the server allows 20% less than the settings say: target within 15%, nothing lost;
+//! - TPM-bound with answers of varied length, fixed completion budgets against sized ones.
 //!
 //! The floor: the mock starts with a full minute of budget, so a batch needs
 //! max(requests / RPM, token cost / TPM) − 1 minute, plus one request's latency; token cost is
@@ -78,8 +79,18 @@ fn timed(mut command: Command) -> (std::process::Output, u64, f64, f64, f64) {
 }
 
 fn start_mock(server: &Limits, latency_ms: u64, log: &Path) -> (std::process::Child, String) {
+    start_mock_with(server, latency_ms, log, &[])
+}
+
+fn start_mock_with(
+    server: &Limits,
+    latency_ms: u64,
+    log: &Path,
+    flags: &[&str],
+) -> (std::process::Child, String) {
     let mut child = Command::new(BIN)
         .args(["mock-server", "--rpm", &server.rpm.to_string(), "--tpm", &server.tpm.to_string()])
+        .args(flags)
         .args(["--latency-ms", &latency_ms.to_string(), "--log"])
         .arg(log)
         .stdout(Stdio::piped())
@@ -108,7 +119,11 @@ fn scenario(name: &str, batch: &Path, dir: &Path, server: Limits, settings: Limi
         std::fs::read_to_string(&log).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     let ok: Vec<&serde_json::Value> = lines.iter().filter(|l| l["status"] == 200).collect();
     let limited = lines.iter().filter(|l| l["faults"].to_string().contains("rate_limit")).count();
-    let cost: u64 = ok.iter().map(|l| l["prompt_tokens"].as_u64().unwrap() + SUMMARY_BUDGET).sum();
+    // What the server charged: the prompt and the budget each request asked for.
+    let cost: u64 = ok
+        .iter()
+        .map(|l| l["prompt_tokens"].as_u64().unwrap() + l["max_tokens"].as_u64().unwrap_or(SUMMARY_BUDGET))
+        .sum();
     let minutes = (ok.len() as f64 / server.rpm as f64).max(cost as f64 / server.tpm as f64) - 1.0;
     let floor = minutes.max(0.0) * 60.0 + latency_ms as f64 / 1000.0;
     let records = std::fs::read_to_string(dir.join("out.jsonl")).unwrap().lines().count();
@@ -121,6 +136,48 @@ fn scenario(name: &str, batch: &Path, dir: &Path, server: Limits, settings: Limi
         100.0 * (user + sys) / wall,
         rss_kib as f64 / 1024.0,
     );
+}
+
+/// A TPM-bound batch whose answers vary in length as real ones do (the mock's
+/// `--answer-scale 200`: log-normal around twice its usual summary), once with the fixed
+/// budgets and once sized: wall time, completion tokens reserved against used, truncations.
+fn budgets(batch: &Path, dir: &Path) {
+    let server = Limits { rpm: 10_000, tpm: 300_000 };
+    let mut walls = Vec::new();
+    for rule in ["fixed", "auto"] {
+        let log = dir.join(format!("budgets-{rule}.log"));
+        let (mut mock, url) = start_mock_with(&server, 300, &log, &["--answer-scale", "200"]);
+        let mut command = Command::new(BIN);
+        command
+            .args(["summarize", "--quiet", "--no-cache", "--concurrency", "64", "--base-url", &url])
+            .args(["--rpm", &server.rpm.to_string(), "--tpm", &server.tpm.to_string()])
+            .args(["--completion-budget", rule, "-o"])
+            .arg(dir.join("out.jsonl"))
+            .arg(batch)
+            .env("OPENAI_API_KEY", "bench");
+        let (output, _, _, _, wall) = timed(command);
+        mock.kill().ok();
+        mock.wait().ok();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        let lines: Vec<serde_json::Value> = std::fs::read_to_string(&log)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let sum = |field: &str| lines.iter().filter_map(|l| l[field].as_u64()).sum::<u64>();
+        let truncated = lines.iter().filter(|l| l["truncated"] == true).count();
+        let limited = lines.iter().filter(|l| l["faults"].to_string().contains("rate_limit")).count();
+        println!(
+            "tpm-bound, {rule:<5} budgets  {:>4} req  {limited:>3} x429  wall {wall:>6.1} s  completion reserved {:>7}  used {:>7} ({:.0}%)  truncated {truncated} ({:.1}% of requests)",
+            lines.len(),
+            sum("max_tokens"),
+            sum("completion_tokens"),
+            100.0 * sum("completion_tokens") as f64 / sum("max_tokens") as f64,
+            100.0 * truncated as f64 / lines.len() as f64,
+        );
+        walls.push(wall);
+    }
+    println!("sized budgets: {:.2}x faster than fixed", walls[0] / walls[1]);
 }
 
 /// ko2en's own peak RSS and CPU for `n` articles, against a mock in its own process (so that
@@ -152,7 +209,8 @@ fn main() {
     let dir: PathBuf = tempfile::tempdir().expect("a temp dir").keep();
     let batch = dir.join("batch.jsonl");
     write_batch(&batch, 250);
-    let only_memory = std::env::var("KO2EN_BENCH_ONLY").is_ok_and(|v| v == "memory");
+    let only = std::env::var("KO2EN_BENCH_ONLY").ok();
+    let only_memory = only.as_deref().is_some_and(|v| v == "memory" || v == "budgets");
     if !only_memory {
         println!("ko2en engine benchmark · 250 articles, 300 ms latency, concurrency 64 · {}", dir.display());
         scenario(
@@ -180,8 +238,13 @@ fn main() {
             300,
         );
     }
+    if !only_memory || std::env::var("KO2EN_BENCH_ONLY").is_ok_and(|v| v == "budgets") {
+        budgets(&batch, &dir);
+    }
     let big = std::env::var("KO2EN_BENCH_BIG").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000);
-    memory(&dir, 1_000);
-    memory(&dir, big);
+    if only.as_deref() != Some("budgets") {
+        memory(&dir, 1_000);
+        memory(&dir, big);
+    }
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -241,6 +241,8 @@ pub(crate) async fn answer(
         finish_reason = "length";
     }
     trace.entry.completion_tokens = completion_tokens as u64;
+    trace.entry.max_tokens = max_tokens.map(|m| m as u64);
+    trace.entry.truncated = finish_reason == "length";
     let completion = MockCompletion {
         id: format!("chatcmpl-mock-{}", &trace.entry.body_sha256[..16]),
         created,

@@ -3,7 +3,8 @@
 //!
 //! ```json
 //! {"seq":0,"arrived_unix_ms":…,"started_unix_ms":…,"finished_unix_ms":…,"status":200,"prompt_tokens":412,
-//!  "completion_tokens":96,"body_sha256":"…","attempt":0,"stream":false,"faults":[]}
+//!  "completion_tokens":96,"max_tokens":1500,"truncated":false,"body_sha256":"…","attempt":0,"stream":false,
+//!  "faults":[]}
 //! ```
 //!
 //! `status` is null when no response was sent (a dropped connection, or a client that gave up
@@ -77,6 +78,11 @@ pub(crate) struct Entry {
     pub(crate) status: Option<u16>,
     pub(crate) prompt_tokens: u64,
     pub(crate) completion_tokens: u64,
+    /// The completion budget the request asked for (`max_completion_tokens` or `max_tokens`),
+    /// which the tokens-per-minute budget charges; None when it asked for none.
+    pub(crate) max_tokens: Option<u64>,
+    /// Whether the answer was cut at that budget (`finish_reason: "length"`).
+    pub(crate) truncated: bool,
     /// SHA-256 of the request body, hex: equal bodies are the same request retried.
     pub(crate) body_sha256: String,
     /// How many times the same body had been seen before this one.

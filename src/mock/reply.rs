@@ -70,14 +70,15 @@ impl Generator {
         }
     }
 
-    /// Answers of varied length: this request's factor is drawn from a log-normal spread
-    /// (σ = 0.6) around `median`, seeded by the request like everything else the mock says.
+    /// Answers of varied length: this request's factor is drawn from a log-normal spread around
+    /// `median` (σ = 0.3: a 99th percentile about twice the median, as real summaries go),
+    /// seeded by the request like everything else the mock says.
     pub(crate) fn with_scale(mut self, median: f64) -> Generator {
         // Box–Muller from two uniform draws of the request's own stream.
         let u1 = (self.next() % 1_000_000 + 1) as f64 / 1_000_001.0;
         let u2 = (self.next() % 1_000_000) as f64 / 1_000_000.0;
         let normal = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
-        self.scale = median * (0.6 * normal).exp();
+        self.scale = median * (0.3 * normal).exp();
         self
     }
 
