@@ -522,3 +522,57 @@ fn a_key_written_in_a_file_others_can_read_is_warned_about_and_never_shown() {
     private.assert_code(0);
     assert!(!private.stderr().contains("chmod"), "{}", private.stderr());
 }
+
+/// Every preset, on the wire: how its key travels, which field carries the budget, and what
+/// `response_format` it asks for (a local server's base URL stands in for the provider's).
+#[test]
+fn every_preset_shapes_its_requests_as_its_documentation_says() {
+    // name, key variable, key header, budget field, response_format type ("" for none)
+    let presets = [
+        ("openai", "OPENAI_API_KEY", "authorization", "max_tokens", "json_schema"),
+        ("azure-v1", "AZURE_OPENAI_API_KEY", "api-key", "max_completion_tokens", "json_schema"),
+        ("gemini", "GEMINI_API_KEY", "authorization", "max_tokens", "json_schema"),
+        ("anthropic", "ANTHROPIC_API_KEY", "authorization", "max_tokens", ""),
+        ("deepseek", "DEEPSEEK_API_KEY", "authorization", "max_tokens", "json_object"),
+        ("openrouter", "OPENROUTER_API_KEY", "authorization", "max_tokens", "json_schema"),
+        ("groq", "GROQ_API_KEY", "authorization", "max_completion_tokens", "json_object"),
+        ("mistral", "MISTRAL_API_KEY", "authorization", "max_tokens", "json_schema"),
+        ("upstage", "UPSTAGE_API_KEY", "authorization", "max_tokens", "json_schema"),
+        ("dashscope", "DASHSCOPE_API_KEY", "authorization", "max_completion_tokens", "json_object"),
+        ("dashscope-cn", "DASHSCOPE_API_KEY", "authorization", "max_completion_tokens", "json_object"),
+        ("clova", "CLOVA_STUDIO_API_KEY", "authorization", "max_tokens", ""),
+        ("ollama", "OLLAMA_API_KEY", "authorization", "max_tokens", "json_schema"),
+        ("vllm", "VLLM_API_KEY", "authorization", "max_tokens", "json_schema"),
+        ("llamacpp", "LLAMA_API_KEY", "authorization", "max_tokens", "json_schema"),
+        ("lmstudio", "LM_API_TOKEN", "authorization", "max_tokens", "json_schema"),
+        ("litellm", "LITELLM_API_KEY", "authorization", "max_tokens", "json_schema"),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let input = batch(dir.path(), 1);
+    for (name, var, header, field, format) in presets {
+        let (url, seen) = good_server();
+        let run = Ko2en::new([
+            "summarize",
+            "--provider",
+            name,
+            "--base-url",
+            &url,
+            "-m",
+            "some-model",
+            "--no-cache",
+            "-q",
+        ])
+        .env(var, "preset-key")
+        .arg_path(&input)
+        .run();
+        run.assert_code(0);
+        let request = first(&seen);
+        let sent = request.header(header).unwrap_or_default();
+        assert!(sent == "preset-key" || sent == "Bearer preset-key", "{name}: {header} = {sent:?}");
+        assert!(request.body.get(field).is_some(), "{name}: no {field} in {}", request.body);
+        let other = if field == "max_tokens" { "max_completion_tokens" } else { "max_tokens" };
+        assert!(request.body.get(other).is_none(), "{name}: {other} too");
+        let kind = request.body["response_format"]["type"].as_str().unwrap_or_default();
+        assert_eq!(kind, format, "{name}");
+    }
+}
