@@ -196,7 +196,7 @@ impl RunSummary {
         ));
         if self.reserved_completion > 0 {
             out.push_str(&format!(
-                " · {:.0}% of {} completion tokens reserved used",
+                " · completion budgets: {:.0}% of {} reserved tokens used",
                 100.0 * self.completion_tokens as f64 / self.reserved_completion as f64,
                 self.reserved_completion
             ));
