@@ -3,14 +3,16 @@
 //!
 //! Run: `cargo bench --bench engine` (release build; takes about 6 minutes). `KO2EN_BENCH_BIG`
 //! sets the large batch of the memory run (default 100000 articles); `KO2EN_BENCH_ONLY=memory`
-//! runs only the memory part, `KO2EN_BENCH_ONLY=budgets` only the completion-budget part.
+//! runs only the memory part, `KO2EN_BENCH_ONLY=budgets` only the completion-budget part,
+//! `KO2EN_BENCH_ONLY=unconfigured` only the told-nothing run against the told one.
 //!
 //! Scenarios, each a batch of the 250 corpus articles (tests/data/ko-news.jsonl, see its
 //! README for licences) summarized through `ko2en mock-server` in its own process:
 //! - the settings match the server's limits (RPM-bound, then TPM-bound): target within 5% of
 //!   the floor, no 429;
 //! - the server allows 20% less than the settings say: target within 15%, nothing lost;
-//! - TPM-bound with answers of varied length, fixed completion budgets against sized ones.
+//! - TPM-bound with answers of varied length, fixed completion budgets against sized ones;
+//! - told no limits against told the server's, on a slow server (4 s an answer, 1,200 RPM).
 //!
 //! The floor: the mock starts with a full minute of budget, so a batch needs
 //! max(requests / RPM, token cost / TPM) − 1 minute, plus one request's latency; token cost is
@@ -138,6 +140,38 @@ fn scenario(name: &str, batch: &Path, dir: &Path, server: Limits, settings: Limi
     );
 }
 
+/// A run told no limits against one told the server's, on a slow server with generous limits
+/// (1,200 RPM, 2,000,000 TPM, 4 s an answer): how much the told run gains from knowing.
+fn unconfigured(batch: &Path, dir: &Path) {
+    let server = Limits { rpm: 1_200, tpm: 2_000_000 };
+    let mut walls = Vec::new();
+    for told in [false, true] {
+        let log = dir.join(format!("unconfigured-{told}.log"));
+        let (mut mock, url) = start_mock(&server, 4_000, &log);
+        let mut command = Command::new(BIN);
+        command
+            .args(["summarize", "--quiet", "--no-cache", "--base-url", &url, "-o"])
+            .arg(dir.join("out.jsonl"));
+        if told {
+            command.args(["--rpm", &server.rpm.to_string(), "--tpm", &server.tpm.to_string()]);
+        }
+        command.arg(batch).env("OPENAI_API_KEY", "bench");
+        let (output, _, _, _, wall) = timed(command);
+        mock.kill().ok();
+        mock.wait().ok();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        let lines = std::fs::read_to_string(&log).unwrap();
+        let limited = lines.lines().filter(|l| l.contains("rate_limit")).count();
+        let label = if told { "told the limits" } else { "told nothing" };
+        println!(
+            "4 s answers, 1200 RPM, {label:<15}  {:>4} req  {limited:>3} x429  wall {wall:>6.1} s",
+            lines.lines().count()
+        );
+        walls.push(wall);
+    }
+    println!("told nothing: {:.2}x the time of told the limits", walls[0] / walls[1]);
+}
+
 /// A TPM-bound batch whose answers vary in length as real ones do (the mock's
 /// `--answer-scale 200`: log-normal around twice its usual summary), once with the fixed
 /// budgets and once sized: wall time, completion tokens reserved against used, truncations.
@@ -210,7 +244,7 @@ fn main() {
     let batch = dir.join("batch.jsonl");
     write_batch(&batch, 250);
     let only = std::env::var("KO2EN_BENCH_ONLY").ok();
-    let only_memory = only.as_deref().is_some_and(|v| v == "memory" || v == "budgets");
+    let only_memory = only.as_deref().is_some_and(|v| ["memory", "budgets", "unconfigured"].contains(&v));
     if !only_memory {
         println!("ko2en engine benchmark · 250 articles, 300 ms latency, concurrency 64 · {}", dir.display());
         scenario(
@@ -238,11 +272,14 @@ fn main() {
             300,
         );
     }
-    if !only_memory || std::env::var("KO2EN_BENCH_ONLY").is_ok_and(|v| v == "budgets") {
+    if !only_memory || only.as_deref() == Some("budgets") {
         budgets(&batch, &dir);
     }
+    if !only_memory || only.as_deref() == Some("unconfigured") {
+        unconfigured(&batch, &dir);
+    }
     let big = std::env::var("KO2EN_BENCH_BIG").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000);
-    if only.as_deref() != Some("budgets") {
+    if only.is_none() || only.as_deref() == Some("memory") {
         memory(&dir, 1_000);
         memory(&dir, big);
     }

@@ -154,7 +154,14 @@ async fn summarize(settings: SummarizeSettings) -> Result<Outcome> {
     // A window of articles in flight, a few times the request concurrency so that a slow
     // article does not idle the others; records come back in input order, so the window is
     // also the bound on the reorder buffer.
-    let window = settings.run.pool.concurrency * 4;
+    // A concurrency that may grow needs the window it may grow into (articles waiting only
+    // cost their text: bounded all the same).
+    let most = if settings.run.pool.pinned {
+        settings.run.pool.concurrency
+    } else {
+        settings.run.pool.concurrency.max(crate::pool::PoolSettings::MAX_CONCURRENCY)
+    };
+    let window = most * 4;
     let records = records_in_order(
         Arc::clone(&pipeline),
         settings.inputs.clone(),

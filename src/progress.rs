@@ -45,8 +45,9 @@ pub(crate) fn stderr_reporter(quiet: bool) -> Box<dyn Progress> {
 
 fn status(stats: &PoolStats) -> String {
     format!(
-        "{} in flight · {} tokens in, {} out · {} retries",
+        "{} in flight (of {}) · {} tokens in, {} out · {} retries",
         stats.in_flight.load(Ordering::Relaxed),
+        stats.concurrency.load(Ordering::Relaxed),
         stats.prompt_tokens.load(Ordering::Relaxed),
         stats.completion_tokens.load(Ordering::Relaxed),
         stats.total_retries()

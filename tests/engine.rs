@@ -195,6 +195,51 @@ fn settings_that_match_the_server_meet_no_429() {
     assert_eq!((log.len(), refused(&log)), (66, 0));
 }
 
+/// The most requests the mock had in flight at once, from its log.
+fn most_in_flight(log: &[Value]) -> usize {
+    let mut events: Vec<(u64, i32)> = log
+        .iter()
+        .flat_map(|l| {
+            [(l["arrived_unix_ms"].as_u64().unwrap(), 1), (l["finished_unix_ms"].as_u64().unwrap(), -1)]
+        })
+        .collect();
+    // An end before a start at the same millisecond: touching requests did not overlap.
+    events.sort_unstable_by_key(|&(at, delta)| (at, delta));
+    let (mut now, mut most) = (0i32, 0i32);
+    for (_, delta) in events {
+        now += delta;
+        most = most.max(now);
+    }
+    most as usize
+}
+
+#[test]
+fn told_no_concurrency_a_run_grows_into_the_budget_the_server_announces_and_a_pinned_one_does_not() {
+    // 96 articles through a server that allows 600 requests a minute and answers in 400 ms:
+    // 16 in flight would take six waves; once the first answers announce the limit, a run
+    // told nothing allows as many as a run told --rpm 600 would.
+    let dir = tempfile::tempdir().unwrap();
+    let texts: Vec<String> = (0..96).map(|i| article(&format!("({i})"))).collect();
+    let input = batch(dir.path(), &texts);
+    let run = |extra: &[&str]| {
+        let log_path = dir.path().join("mock.log");
+        let run = Ko2en::new(["summarize", "--mock", "--quiet", "--no-cache"])
+            .args(extra)
+            .args(&["--mock-opt", "rpm=600", "--mock-opt", "latency-ms=400"])
+            .arg("--mock-opt")
+            .arg(format!("log={}", log_path.display()))
+            .arg_path(&input)
+            .run();
+        run.assert_code(0);
+        log(&log_path)
+    };
+    let grown = run(&[]);
+    assert_eq!(refused(&grown), 0);
+    assert!(most_in_flight(&grown) > 16, "grew past 16: {}", most_in_flight(&grown));
+    let pinned = run(&["--concurrency", "16"]);
+    assert!(most_in_flight(&pinned) <= 16, "pinned: {}", most_in_flight(&pinned));
+}
+
 #[test]
 fn records_come_out_in_input_order_whatever_finishes_first() {
     // Long articles take longer (the mock paces per completion token), so with concurrency

@@ -830,15 +830,19 @@ fn resolve_run(args: cli::RunArgs, format: Format, layers: &Layers) -> Result<Ru
     {
         return Err(ConfigError::Invalid(format!("--prompts {} is not a directory", dir.display())));
     }
-    let concurrency = match concurrency {
+    let (concurrency, pinned) = match concurrency {
         Some((c, origin)) => {
             layers.show("concurrency", c, origin);
-            c
+            (c, true)
         }
         None => {
             let c = PoolSettings::default_concurrency(budget);
-            layers.show("concurrency", c, Origin::Default);
-            c
+            layers.show(
+                "concurrency",
+                format!("{c}, growing with the limits the server announces"),
+                Origin::Default,
+            );
+            (c, false)
         }
     };
     layers.show("max attempts", max_attempts.0, max_attempts.1);
@@ -869,6 +873,7 @@ fn resolve_run(args: cli::RunArgs, format: Format, layers: &Layers) -> Result<Ru
         prompts_dir,
         pool: PoolSettings {
             concurrency,
+            pinned,
             budget,
             retry: RetryPolicy { max_attempts: max_attempts.0, ..RetryPolicy::default() },
             budgets,

@@ -11,7 +11,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
@@ -101,6 +101,8 @@ pub(crate) struct PoolStats {
     pub(crate) shared: AtomicU64,
     /// Requests that found every concurrency slot taken and waited for one.
     pub(crate) slot_waits: AtomicU64,
+    /// Requests allowed in flight now (it grows with the budget a server announces).
+    pub(crate) concurrency: AtomicU64,
     /// Completion tokens asked for, over every attempt sent: what the budgets reserved.
     pub(crate) reserved_completion: AtomicU64,
     /// Retries, by the kind of error that caused them.
@@ -124,8 +126,11 @@ impl PoolStats {
 /// How the scheduler runs.
 #[derive(Debug, Clone)]
 pub(crate) struct PoolSettings {
-    /// Requests in flight at once.
+    /// Requests in flight at once, to start with.
     pub(crate) concurrency: usize,
+    /// Whether the user set `concurrency` (then it never changes); otherwise it grows to keep
+    /// busy the budget the server's headers announce (see [`Pool::follow_budget`]).
+    pub(crate) pinned: bool,
     /// Requests- and tokens-per-minute budgets.
     pub(crate) budget: Budget,
     /// How patiently a failed request is tried again.
@@ -135,6 +140,9 @@ pub(crate) struct PoolSettings {
 }
 
 impl PoolSettings {
+    /// The most requests the pool ever allows in flight by itself.
+    pub(crate) const MAX_CONCURRENCY: usize = 256;
+
     /// Requests in flight when `--concurrency` is not given.
     ///
     /// The limiter paces sending, so concurrency only has to be high enough that slow answers
@@ -145,7 +153,7 @@ impl PoolSettings {
     /// rarer than a short article's), which turns a TPM budget into requests.
     pub(crate) fn default_concurrency(budget: Budget) -> usize {
         const FLOOR: usize = 16;
-        const CEILING: usize = 256;
+        const CEILING: usize = PoolSettings::MAX_CONCURRENCY;
         const SECONDS_PER_REQUEST: u64 = 20;
         const TOKENS_PER_REQUEST: u64 = 3_000;
         let by_rpm = budget.rpm.map(|rpm| u64::from(rpm.get()));
@@ -166,7 +174,9 @@ pub(crate) struct Pool {
     client: Client,
     limiter: Limiter,
     permits: Semaphore,
-    concurrency: usize,
+    /// Requests allowed in flight now; only grows, and only when not pinned.
+    concurrency: AtomicUsize,
+    pinned: bool,
     retry: RetryPolicy,
     counter: TokenCounter,
     stats: PoolStats,
@@ -196,15 +206,18 @@ impl Pool {
         endpoint_id: String,
     ) -> Pool {
         let concurrency = settings.concurrency.max(1);
+        let stats = PoolStats::default();
+        stats.concurrency.store(concurrency as u64, Ordering::Relaxed);
         Pool {
             client,
             // 2% in reserve: see `Limiter::with_reserve`.
             limiter: Limiter::with_reserve(settings.budget, 20),
             permits: Semaphore::new(concurrency),
-            concurrency,
+            concurrency: AtomicUsize::new(concurrency),
+            pinned: settings.pinned,
             retry: settings.retry,
             counter,
-            stats: PoolStats::default(),
+            stats,
             sizing: Sizing::new(settings.budgets),
             stopped: Mutex::new(None),
             interrupted: AtomicBool::new(false),
@@ -238,7 +251,31 @@ impl Pool {
 
     /// Requests allowed in flight at once.
     pub(crate) fn concurrency(&self) -> usize {
-        self.concurrency
+        self.concurrency.load(Ordering::Acquire)
+    }
+
+    /// Keep the budget the server announced busy: a run told no limits starts at 16 requests
+    /// in flight and learns the real ones from the first answers' headers; from then on it
+    /// allows as many as a run told those limits would have (Little's law at 20 s a request,
+    /// [`PoolSettings::default_concurrency`]). Only grows: the limiter, not the slots, holds
+    /// requests to the budget.
+    fn follow_budget(&self) {
+        if self.pinned {
+            return;
+        }
+        let target = PoolSettings::default_concurrency(self.limiter.budget());
+        let mut now = self.concurrency.load(Ordering::Acquire);
+        while target > now {
+            match self.concurrency.compare_exchange(now, target, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => {
+                    self.permits.add_permits(target - now);
+                    self.stats.concurrency.store(target as u64, Ordering::Relaxed);
+                    tracing::debug!("concurrency {now} -> {target}, for the budget the server announced");
+                    break;
+                }
+                Err(current) => now = current,
+            }
+        }
     }
 
     pub(crate) fn limiter(&self) -> &Limiter {
@@ -441,6 +478,7 @@ impl Pool {
             if let Some(server) = &attempt.server {
                 grant.observe(server);
             }
+            self.follow_budget();
             match attempt.charged(&wire) {
                 Some(tokens) => grant.settle(tokens),
                 None => drop(grant),

@@ -27,6 +27,7 @@ pub(crate) async fn mock_pool(
     let counter = TokenCounter::new(crate::chunk::Encoding::O200kBase);
     let settings = PoolSettings {
         concurrency,
+        pinned: true,
         budget: Budget::default(),
         retry: RetryPolicy::default(),
         budgets: crate::sizing::BudgetRule::default(),
