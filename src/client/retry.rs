@@ -221,15 +221,29 @@ mod tests {
     }
 
     #[test]
-    fn a_truncated_answer_is_retried_at_once_with_a_larger_budget_until_the_ceiling() {
-        let policy = RetryPolicy { max_completion_tokens: 300, ..Default::default() };
+    fn a_truncated_answer_is_retried_at_once_with_twice_the_budget_then_given_up() {
+        let policy = RetryPolicy::default();
         let mut state = RetryState::new(&policy);
         let mut wire = request(100);
         let cut = ClientError::Truncated { max_tokens: 100 };
         assert_eq!(state.decide(&cut, &mut wire), Decision::Retry(Duration::ZERO));
         assert_eq!(wire.max_tokens(), 200);
+        // Cut again at twice what it can need: a runaway, failed fast rather than fed.
+        assert_eq!(state.decide(&cut, &mut wire), Decision::GiveUp);
+        assert_eq!(state.attempts(), 2);
+    }
+
+    #[test]
+    fn a_sized_budget_cut_short_gets_the_fixed_one_first() {
+        let policy = RetryPolicy::default();
+        let mut state = RetryState::new(&policy);
+        let mut wire = request(1_000);
+        wire.size_to(200);
+        let cut = ClientError::Truncated { max_tokens: 200 };
         assert_eq!(state.decide(&cut, &mut wire), Decision::Retry(Duration::ZERO));
-        assert_eq!(wire.max_tokens(), 300);
+        assert_eq!(wire.max_tokens(), 1_000);
+        assert_eq!(state.decide(&cut, &mut wire), Decision::Retry(Duration::ZERO));
+        assert_eq!(wire.max_tokens(), 2_000);
         assert_eq!(state.decide(&cut, &mut wire), Decision::GiveUp);
     }
 }

@@ -129,15 +129,18 @@ impl WireRequest {
     }
 
     /// After an answer cut at the budget: a sized budget goes straight to the request's fixed
-    /// one; a fixed one doubles, up to `limit`. False when it is already there, so a request
-    /// that can never fit is not sent again.
+    /// one; the fixed one doubles once, no further (and never past `limit`). An answer longer
+    /// than twice what its request can need is a model running away (repeating itself), not a
+    /// long answer: a bigger budget only buys a longer runaway and a timeout. False when there
+    /// is nothing left to grow, so the request fails fast with its reason.
     pub(super) fn enlarge(&mut self, limit: u32) -> bool {
+        let most = self.ceiling.saturating_mul(2).min(limit.max(self.ceiling));
         if self.max_tokens < self.ceiling {
             self.max_tokens = self.ceiling;
-        } else if self.max_tokens >= limit {
+        } else if self.max_tokens >= most {
             return false;
         } else {
-            self.max_tokens = self.max_tokens.saturating_mul(2).min(limit);
+            self.max_tokens = self.max_tokens.saturating_mul(2).min(most);
         }
         self.body[self.budget_field] = json!(self.max_tokens);
         true
@@ -240,15 +243,17 @@ mod tests {
     }
 
     #[test]
-    fn a_budget_doubles_in_its_own_field_up_to_the_ceiling_and_no_further() {
+    fn a_budget_doubles_once_in_its_own_field_and_never_past_the_limit() {
         let messages = Messages::new("s".into(), "u".into());
         let mut request = wire("o3-mini", &messages, 1_000);
-        assert!(request.enlarge(3_000));
+        assert!(request.enlarge(16_384));
         assert_eq!((request.max_tokens(), &request.body()["max_completion_tokens"]), (2_000, &json!(2_000)));
-        assert!(request.enlarge(3_000));
-        assert_eq!(request.max_tokens(), 3_000);
-        assert!(!request.enlarge(3_000));
+        assert!(!request.enlarge(16_384), "a runaway is not fed a bigger budget");
         assert!(request.body().get("max_tokens").is_none());
+        let mut capped = wire("o3-mini", &messages, 1_000);
+        assert!(capped.enlarge(1_500));
+        assert_eq!(capped.max_tokens(), 1_500);
+        assert!(!capped.enlarge(1_500));
     }
 
     #[test]
@@ -261,7 +266,8 @@ mod tests {
         assert!(request.enlarge(16_384));
         assert_eq!((request.max_tokens(), request.is_sized()), (1_500, false));
         assert!(request.enlarge(16_384));
-        assert_eq!(request.max_tokens(), 3_000, "past the fixed budget, doubling as before");
+        assert_eq!(request.max_tokens(), 3_000, "past the fixed budget, doubled once");
+        assert!(!request.enlarge(16_384));
     }
 
     #[test]
