@@ -508,14 +508,14 @@ fn config_show(settings: &crate::config::ConfigShowSettings) -> anyhow::Result<O
         return Ok(Outcome::Success);
     }
     match &settings.file {
-        Some(path) => say!("config file      {}", path.display()),
-        None => say!("config file      (none; `ko2en config init` writes one)"),
+        Some(path) => say!("{:<18} {}", "config file", path.display()),
+        None => say!("{:<18} (none; `ko2en config init` writes one)", "config file"),
     }
     if let Some(profile) = &settings.profile {
-        say!("profile          {profile}");
+        say!("{:<18} {profile}", "profile");
     }
     for line in &settings.shown {
-        say!("{:<16} {}  ({})", line.key, line.value, line.origin);
+        say!("{:<18} {}  ({})", line.key, line.value, line.origin);
     }
     for notice in &settings.notices {
         eprintln!("ko2en: {notice}");

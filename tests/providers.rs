@@ -130,10 +130,11 @@ fn a_profile_says_once_what_a_deepseek_user_retyped_on_every_run() {
         .run();
     show.assert_code(0);
     let out = show.stdout();
-    assert!(out.contains("profile          ds"), "{out}");
-    assert!(out.contains("provider         deepseek  (profile ds)"), "{out}");
-    assert!(out.contains("model            deepseek-chat  (deepseek preset)"), "{out}");
-    assert!(out.contains("api key          $DS_KEY (set, not shown)"), "{out}");
+    assert!(out.contains("profile            ds"), "{out}");
+    assert!(out.contains("provider           deepseek  (profile ds)"), "{out}");
+    assert!(out.contains("model              deepseek-chat  (deepseek preset)"), "{out}");
+    assert!(out.contains("response format    json_object  (deepseek preset)"), "{out}");
+    assert!(out.contains("api key            $DS_KEY (set, not shown)"), "{out}");
     assert!(!out.contains("ds-secret"), "{out}");
 }
 

@@ -553,7 +553,7 @@ fn resolve_endpoint(
             None => (ResponseFormat::JsonSchema, Origin::Default),
         },
     };
-    layers.show("response format", format!("{:?}", response_format.0), response_format.1);
+    layers.show("response format", response_format.0.name(), response_format.1.clone());
 
     let budget_field = match layers.pick_text(args.token_param.clone(), None, |p| p.token_param.clone()) {
         Some((name, origin)) => (
@@ -569,7 +569,7 @@ fn resolve_endpoint(
             None => (BudgetField::ByModel, Origin::Default),
         },
     };
-    layers.show("token parameter", format!("{:?}", budget_field.0), budget_field.1);
+    layers.show("token parameter", budget_field.0.name(), budget_field.1.clone());
 
     let azure_deployments = provider.is_some_and(|p| p.azure_deployments) && !args.mock;
     let url_shape = if azure_deployments {
