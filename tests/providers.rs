@@ -152,6 +152,10 @@ fn a_key_from_a_command_is_used_and_never_shown_and_a_keyless_local_server_gets_
     run.assert_code(0);
     assert_eq!(first(&seen).header("authorization"), Some("Bearer sk-from-cmd"));
     assert!(!run.stdout().contains("sk-from-cmd") && !run.stderr().contains("sk-from-cmd"));
+    // `config show` names the command, not the key it prints, even when the command spells it.
+    let show = Ko2en::new(["config", "show"]).arg("--config").arg_path(&config).run();
+    show.assert_code(0);
+    assert!(show.stdout().contains("api key") && !show.stdout().contains("sk-from-cmd"), "{}", show.stdout());
 
     let (url, seen) = good_server();
     let run = Ko2en::new([

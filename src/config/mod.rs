@@ -642,7 +642,10 @@ fn resolve_key(layers: &Layers, default_var: &str) -> Result<(Option<ApiKey>, St
             Ok((env(&var).filter(|k| !k.trim().is_empty()).map(|k| ApiKey::new(k.trim())), format!("${var}")))
         }
         Some((Source::Cmd(cmd), origin)) => {
-            Ok((Some(run_key_command(&cmd, &origin)?), format!("the command `{cmd}`")))
+            let key = run_key_command(&cmd, &origin)?;
+            // The command is shown, never the key, even when the command spells it out.
+            let shown = crate::redact::redact(&cmd, Some(key.expose()));
+            Ok((Some(key), format!("the command `{shown}`")))
         }
         Some((Source::Literal(key), origin)) => {
             if layers.file.readable_by_others {
@@ -668,6 +671,7 @@ fn run_key_command(cmd: &str, origin: &Origin) -> Result<ApiKey, ConfigError> {
         .map_err(|e| ConfigError::Invalid(format!("cannot run api_key_cmd ({origin}): {e}")))?;
     let key = String::from_utf8_lossy(&output.stdout).lines().next().unwrap_or("").trim().to_string();
     if !output.status.success() || key.is_empty() {
+        let cmd = crate::redact::redact(cmd, None);
         return Err(ConfigError::Invalid(format!(
             "api_key_cmd `{cmd}` ({origin}) {}; run it yourself to see why",
             if output.status.success() {
