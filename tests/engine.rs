@@ -252,6 +252,44 @@ fn told_no_concurrency_a_run_grows_into_the_budget_the_server_announces_and_a_pi
 }
 
 #[test]
+fn a_server_that_queues_what_it_cannot_run_is_backed_off_from_instead_of_timed_out_against() {
+    // A local server with two slots (llama.cpp's, say) that announces no limits: 16 requests
+    // in flight wait in its queue, and the wait counts against their timeout. Told nothing,
+    // ko2en halves its concurrency on the timeouts and pays for fewer answers it never gets.
+    let dir = tempfile::tempdir().unwrap();
+    let texts: Vec<String> = (0..24).map(|i| article(&format!("({i})"))).collect();
+    let input = batch(dir.path(), &texts);
+    let run = |extra: &[&str]| {
+        let log_path = dir.path().join("mock.log");
+        let run = Ko2en::new([
+            "summarize",
+            "--mock",
+            "--quiet",
+            "--no-cache",
+            "--timeout",
+            "2",
+            "--max-attempts",
+            "4",
+        ])
+        .args(extra)
+        .args(&["--mock-opt", "max-concurrency=2", "--mock-opt", "latency-ms=450"])
+        .arg("--mock-opt")
+        .arg(format!("log={}", log_path.display()))
+        .arg_path(&input)
+        .run();
+        let log = log(&log_path);
+        (run.code(), log.iter().filter(|l| l["status"].is_null()).count())
+    };
+    let (adaptive_code, adaptive_timeouts) = run(&[]);
+    let (_, pinned_timeouts) = run(&["--concurrency", "16"]);
+    assert_eq!(adaptive_code, 0);
+    assert!(
+        adaptive_timeouts < pinned_timeouts,
+        "backing off wastes fewer requests: {adaptive_timeouts} timed out against {pinned_timeouts} pinned"
+    );
+}
+
+#[test]
 fn records_come_out_in_input_order_whatever_finishes_first() {
     // Long articles take longer (the mock paces per completion token), so with concurrency
     // they finish out of order.

@@ -174,8 +174,16 @@ pub(crate) struct Pool {
     client: Client,
     limiter: Limiter,
     permits: Semaphore,
-    /// Requests allowed in flight now; only grows, and only when not pinned.
+    /// Requests allowed in flight now; changes only when not pinned (see `follow_budget` and
+    /// `back_off`).
     concurrency: AtomicUsize,
+    /// Where it started: what a server without limits may get back up to after a back-off.
+    initial_concurrency: usize,
+    /// Permits to forget as they come back, after the concurrency was lowered below the number
+    /// in use.
+    debt: AtomicUsize,
+    /// Answers since the concurrency last changed (for the additive increase after a back-off).
+    since_change: AtomicU64,
     pinned: bool,
     retry: RetryPolicy,
     counter: TokenCounter,
@@ -214,6 +222,9 @@ impl Pool {
             limiter: Limiter::with_reserve(settings.budget, 20),
             permits: Semaphore::new(concurrency),
             concurrency: AtomicUsize::new(concurrency),
+            initial_concurrency: concurrency,
+            debt: AtomicUsize::new(0),
+            since_change: AtomicU64::new(0),
             pinned: settings.pinned,
             retry: settings.retry,
             counter,
@@ -257,25 +268,80 @@ impl Pool {
     /// Keep the budget the server announced busy: a run told no limits starts at 16 requests
     /// in flight and learns the real ones from the first answers' headers; from then on it
     /// allows as many as a run told those limits would have (Little's law at 20 s a request,
-    /// [`PoolSettings::default_concurrency`]). Only grows: the limiter, not the slots, holds
-    /// requests to the budget.
+    /// [`PoolSettings::default_concurrency`]). The limiter, not the slots, holds requests to
+    /// the budget. A server that announces no limits is [`Pool::back_off`]'s.
     fn follow_budget(&self) {
-        if self.pinned {
+        let budget = self.limiter.budget();
+        if self.pinned || (budget.rpm.is_none() && budget.tpm.is_none()) {
             return;
         }
-        let target = PoolSettings::default_concurrency(self.limiter.budget());
-        let mut now = self.concurrency.load(Ordering::Acquire);
-        while target > now {
+        let target = PoolSettings::default_concurrency(budget);
+        if target > self.concurrency() {
+            self.set_concurrency(target, "for the budget the server announced");
+        }
+    }
+
+    /// After an attempt, on a server that announces no limits (a local vLLM, llama.cpp, Ollama
+    /// or LM Studio queues what it cannot run): a timeout, a 429 or a 503 means more is in
+    /// flight than it can serve, so the concurrency halves, down to the requests still on the
+    /// wire that fit (a queued request's wait counts against its timeout and is paid for
+    /// nothing). Answers without such a signal add one back per round of answers, up to where
+    /// the run started: additive increase, multiplicative decrease.
+    fn back_off(&self, overloaded: bool) {
+        let budget = self.limiter.budget();
+        if self.pinned || budget.rpm.is_some() || budget.tpm.is_some() {
+            return;
+        }
+        let now = self.concurrency();
+        if overloaded {
+            let in_flight = self.stats.in_flight.load(Ordering::Relaxed) as usize;
+            let target = (now / 2).min(in_flight.max(1)).max(1);
+            if target < now {
+                self.set_concurrency(target, "the server is overloaded");
+            }
+        } else if now < self.initial_concurrency
+            && self.since_change.fetch_add(1, Ordering::AcqRel) + 1 >= now as u64
+        {
+            self.set_concurrency(now + 1, "the server keeps up");
+        }
+    }
+
+    /// Allow `target` requests in flight: permits added, or forgotten (now, or as they come
+    /// back when more are in use).
+    fn set_concurrency(&self, target: usize, why: &str) {
+        let mut now = self.concurrency();
+        loop {
+            if now == target {
+                return;
+            }
             match self.concurrency.compare_exchange(now, target, Ordering::AcqRel, Ordering::Acquire) {
-                Ok(_) => {
-                    self.permits.add_permits(target - now);
-                    self.stats.concurrency.store(target as u64, Ordering::Relaxed);
-                    tracing::debug!("concurrency {now} -> {target}, for the budget the server announced");
-                    break;
-                }
+                Ok(_) => break,
                 Err(current) => now = current,
             }
         }
+        self.since_change.store(0, Ordering::Release);
+        if target > now {
+            // A debt from an earlier back-off is cancelled before permits are added.
+            let mut grow = target - now;
+            while grow > 0 {
+                let debt = self.debt.load(Ordering::Acquire);
+                if debt == 0 {
+                    break;
+                }
+                let paid = debt.min(grow);
+                if self.debt.compare_exchange(debt, debt - paid, Ordering::AcqRel, Ordering::Acquire).is_ok()
+                {
+                    grow -= paid;
+                }
+            }
+            self.permits.add_permits(grow);
+        } else {
+            let excess = now - target;
+            let forgotten = self.permits.forget_permits(excess);
+            self.debt.fetch_add(excess - forgotten, Ordering::AcqRel);
+        }
+        self.stats.concurrency.store(target as u64, Ordering::Relaxed);
+        tracing::debug!("concurrency {now} -> {target}: {why}");
     }
 
     pub(crate) fn limiter(&self) -> &Limiter {
@@ -479,6 +545,11 @@ impl Pool {
                 grant.observe(server);
             }
             self.follow_budget();
+            let overloaded = matches!(
+                attempt.result,
+                Err(ClientError::Timeout(_) | ClientError::Status { status: 429 | 503, .. })
+            );
+            self.back_off(overloaded);
             match attempt.charged(&wire) {
                 Some(tokens) => grant.settle(tokens),
                 None => drop(grant),
@@ -565,14 +636,15 @@ impl Pool {
     }
 
     /// A concurrency slot, counting the requests that had to wait for one.
-    async fn slot(&self) -> tokio::sync::SemaphorePermit<'_> {
-        match self.permits.try_acquire() {
+    async fn slot(&self) -> Slot<'_> {
+        let permit = match self.permits.try_acquire() {
             Ok(permit) => permit,
             Err(_) => {
                 self.stats.slot_waits.fetch_add(1, Ordering::Relaxed);
                 self.permits.acquire().await.expect("the semaphore is never closed")
             }
-        }
+        };
+        Slot { permit: Some(permit), debt: &self.debt }
     }
 
     /// One attempt on the wire, counted while it is there.
@@ -599,6 +671,22 @@ impl Pool {
         self.stats.completion_tokens.fetch_add(response.completion_tokens, Ordering::Relaxed);
         valid(&response.content)?;
         Ok(response.content)
+    }
+}
+
+/// A concurrency slot. Given back when dropped, unless the concurrency was lowered while it
+/// was in use: then it pays that debt and is gone.
+struct Slot<'p> {
+    permit: Option<tokio::sync::SemaphorePermit<'p>>,
+    debt: &'p AtomicUsize,
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        let Some(permit) = self.permit.take() else { return };
+        if self.debt.fetch_update(Ordering::AcqRel, Ordering::Acquire, |d| d.checked_sub(1)).is_ok() {
+            permit.forget();
+        }
     }
 }
 
