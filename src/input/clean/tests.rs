@@ -5,6 +5,16 @@ const ALIBABA_EXPECTED: &str = include_str!("../../../tests/golden/alibaba-cloud
 const KIT: &str = include_str!("../../../fixtures/k-it-smart-city-exports.txt");
 const KIT_EXPECTED: &str = include_str!("../../../tests/golden/k-it-smart-city-exports.expected.txt");
 
+/// What cleaning takes out of the K-IT page, whether its lines were kept or flattened.
+const KIT_REMOVED: [(&str, Reason); 6] = [
+    ("전체 맥락을 이해하기 위해서는 본문 보기를 권장합니다.", Reason::PageFurniture),
+    ("국내 정보통신(IT) 기업들이 자사의 첨단 솔루션을 연이어 해외로 수출하고 있다.", Reason::RepeatedSummary),
+    ("이 글자크기로 변경됩니다.", Reason::PageFurniture),
+    ("안하늘 기자 ahn708@hankookilbo.com", Reason::Byline),
+    ("Copyright © 한국일보. 무단전재 및 재배포 금지.", Reason::Copyright),
+    ("- 서장훈 \"이혼, 마주하기 힘든 일...쉽지 않아\" 고백", Reason::TrailingHeadlines),
+];
+
 fn reason_of(c: &Cleaned, line: &str) -> Option<Reason> {
     c.removed.iter().find(|r| r.line == line).map(|r| r.reason)
 }
@@ -57,18 +67,7 @@ fn golden_k_it() {
     assert_eq!(c.metadata.reporters, vec![reporter("안하늘", Some("ahn708@hankookilbo.com"))]);
     assert!(c.metadata.photo_credits.is_empty());
     assert_eq!(c.metadata.copyright.as_deref(), Some("한국일보"));
-    let expect = [
-        ("전체 맥락을 이해하기 위해서는 본문 보기를 권장합니다.", Reason::PageFurniture),
-        (
-            "국내 정보통신(IT) 기업들이 자사의 첨단 솔루션을 연이어 해외로 수출하고 있다.",
-            Reason::RepeatedSummary,
-        ),
-        ("이 글자크기로 변경됩니다.", Reason::PageFurniture),
-        ("안하늘 기자 ahn708@hankookilbo.com", Reason::Byline),
-        ("Copyright © 한국일보. 무단전재 및 재배포 금지.", Reason::Copyright),
-        ("- 서장훈 \"이혼, 마주하기 힘든 일...쉽지 않아\" 고백", Reason::TrailingHeadlines),
-    ];
-    for (line, reason) in expect {
+    for (line, reason) in KIT_REMOVED {
         assert_eq!(reason_of(&c, line), Some(reason), "{line}");
     }
     let promo = c.removed.iter().find(|r| r.line.starts_with("(예시)")).unwrap();
@@ -484,18 +483,7 @@ fn golden_alibaba_flattened() {
 #[test]
 fn golden_k_it_flattened() {
     let flat = assert_flattened_cleans_like(KIT);
-    let expect = [
-        ("전체 맥락을 이해하기 위해서는 본문 보기를 권장합니다.", Reason::PageFurniture),
-        (
-            "국내 정보통신(IT) 기업들이 자사의 첨단 솔루션을 연이어 해외로 수출하고 있다.",
-            Reason::RepeatedSummary,
-        ),
-        ("이 글자크기로 변경됩니다.", Reason::PageFurniture),
-        ("안하늘 기자 ahn708@hankookilbo.com", Reason::Byline),
-        ("Copyright © 한국일보. 무단전재 및 재배포 금지.", Reason::Copyright),
-        ("- 서장훈 \"이혼, 마주하기 힘든 일...쉽지 않아\" 고백", Reason::TrailingHeadlines),
-    ];
-    for (line, reason) in expect {
+    for (line, reason) in KIT_REMOVED {
         assert_eq!(reason_of(&flat, line), Some(reason), "{line}: {:#?}", flat.removed);
     }
     let promo: Vec<_> = flat.removed.iter().filter(|r| r.reason == Reason::Promo).collect();
