@@ -69,9 +69,24 @@ impl ClientError {
     pub(crate) fn misconfiguration(&self) -> bool {
         match self {
             ClientError::Status { status: 401 | 403 | 404 | 405, .. } => true,
+            // Only a 400 that says the model is unknown: "This model's maximum context length
+            // is …" names the model too, and is about one article.
             ClientError::Status { status: 400 | 422, code, message, .. } => {
-                let says_model = |t: &str| t.to_ascii_lowercase().contains("model");
-                says_model(message) || code.as_deref().is_some_and(says_model)
+                let text = format!("{} {message}", code.as_deref().unwrap_or("")).to_ascii_lowercase();
+                text.contains("model")
+                    && [
+                        "invalid model",
+                        "model not found",
+                        "model_not_found",
+                        "invalid_model",
+                        "unknown model",
+                        "no such model",
+                        "not a valid model",
+                        "does not exist",
+                        "not found",
+                    ]
+                    .iter()
+                    .any(|words| text.contains(words))
             }
             ClientError::Connection(message) => {
                 let m = message.to_ascii_lowercase();
@@ -91,11 +106,64 @@ impl ClientError {
         }
     }
 
+    #[cfg(test)]
+    fn status(status: u16, code: Option<&str>, message: &str) -> ClientError {
+        ClientError::Status {
+            status,
+            code: code.map(str::to_string),
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+
     /// Whether the endpoint answered at all (however badly): its URL, key and model work.
     pub(crate) fn endpoint_answered(&self) -> bool {
         matches!(
             self,
             ClientError::Truncated { .. } | ClientError::NoContent(_) | ClientError::InvalidReply(_)
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Real refusals: those that say the run cannot work, and those about one request only.
+    #[test]
+    fn only_what_says_the_settings_cannot_work_is_a_misconfiguration() {
+        let cannot_work = [
+            ClientError::status(
+                400,
+                Some("400"),
+                "Invalid model name passed in model=gpt-4o-mini. Call `/v1/models` to view available models for your key.",
+            ),
+            ClientError::status(
+                404,
+                Some("model_not_found"),
+                "The model `gpt-5-mini` does not exist or you do not have access to it.",
+            ),
+            ClientError::status(400, None, "model 'qwen2.5:14b' not found, try pulling it first"),
+            ClientError::status(401, Some("invalid_api_key"), "Incorrect API key provided"),
+            ClientError::Connection("dns error: failed to lookup address information".into()),
+            ClientError::WebPage("it starts \"<html>\"".into()),
+        ];
+        for error in &cannot_work {
+            assert!(error.misconfiguration(), "{error}");
+        }
+        let one_request = [
+            ClientError::status(
+                400,
+                Some("context_length_exceeded"),
+                "This model's maximum context length is 128000 tokens. However, your messages resulted in 130512 tokens.",
+            ),
+            ClientError::status(400, None, "Invalid 'max_tokens': integer below minimum value."),
+            ClientError::status(500, None, "The server had an error while processing your request."),
+            ClientError::Timeout(std::time::Duration::from_secs(1)),
+            ClientError::Connection("connection reset by peer".into()),
+        ];
+        for error in &one_request {
+            assert!(!error.misconfiguration(), "{error}");
+        }
     }
 }
