@@ -70,15 +70,15 @@ impl MockCompletion {
 
 /// The mock's decision for one request, in the order a real API makes it: key, quota,
 /// request shape, rate limits; then the fault, the latency and the answer. `rate_limits`
-/// receives the `x-ratelimit-*` headers as they stood when the request was admitted or
-/// refused, which is when an API's limiter measures them (not after the answer's latency).
+/// receives the budgets' state (for the rate-limit headers) as it stood when the request was
+/// admitted or refused, which is when an API's limiter measures them (not after the answer's latency).
 pub(crate) async fn answer(
     shared: &MockShared,
     headers: &HeaderMap,
     body: &[u8],
     hash: [u8; 32],
     trace: &mut Trace,
-    rate_limits: &mut Vec<(&'static str, String)>,
+    rate_limits: &mut Vec<(budget::Limit, budget::LimitState)>,
 ) -> MockAnswer {
     let options = &shared.options;
     if let Some(key) = &options.require_key {
@@ -159,7 +159,7 @@ pub(crate) async fn answer(
         let mut budget = shared.budget.lock().unwrap_or_else(|e| e.into_inner());
         let now = tokio::time::Instant::now();
         let verdict = budget.admit(cost as u64, now);
-        *rate_limits = budget.headers(now);
+        *rate_limits = budget.states(now);
         verdict
     };
     match verdict {

@@ -148,106 +148,83 @@ impl MockBudget {
         Verdict::Admitted
     }
 
-    /// The six `x-ratelimit-*` headers, for the budgets that are set.
-    pub(crate) fn headers(&mut self, now: Instant) -> Vec<(&'static str, String)> {
+    /// Each budget that is set, as its rate-limit headers report it.
+    pub(crate) fn states(&mut self, now: Instant) -> Vec<(Limit, LimitState)> {
         let mut out = Vec::new();
-        let named = [("requests", &mut self.requests), ("tokens", &mut self.tokens)];
-        for (name, bucket) in named {
+        for (limit, bucket) in [(Limit::Requests, &mut self.requests), (Limit::Tokens, &mut self.tokens)] {
             let Some(bucket) = bucket else { continue };
             bucket.refill(now);
-            let state = bucket.state();
-            let (limit, remaining, reset) = match name {
-                "requests" => (
-                    "x-ratelimit-limit-requests",
-                    "x-ratelimit-remaining-requests",
-                    "x-ratelimit-reset-requests",
-                ),
-                _ => ("x-ratelimit-limit-tokens", "x-ratelimit-remaining-tokens", "x-ratelimit-reset-tokens"),
-            };
-            out.push((limit, state.limit.to_string()));
-            out.push((remaining, state.remaining.to_string()));
-            out.push((reset, go_duration(state.reset)));
+            out.push((limit, bucket.state()));
         }
         out
     }
+
+    /// The six `x-ratelimit-*` headers OpenAI sends, for the budgets that are set.
+    #[cfg(test)]
+    pub(crate) fn headers(&mut self, now: Instant) -> Vec<(&'static str, String)> {
+        render(&self.states(now), HeaderDialect::OpenAi, SystemTime::now())
+    }
 }
 
-/// OpenAI's `x-ratelimit-*` headers (as [`MockBudget::headers`] renders them) in another
-/// server's dialect, as of `now`, for clients that must read them all.
-pub(crate) fn in_dialect(
-    headers: Vec<(&'static str, String)>,
+/// The names a dialect gives one budget's limit, remaining and reset figures (None: not sent).
+fn names(dialect: HeaderDialect, limit: Limit) -> [Option<&'static str>; 3] {
+    use HeaderDialect as D;
+    match (dialect, limit) {
+        (D::OpenAi, Limit::Requests) => [
+            Some("x-ratelimit-limit-requests"),
+            Some("x-ratelimit-remaining-requests"),
+            Some("x-ratelimit-reset-requests"),
+        ],
+        (D::OpenAi, Limit::Tokens) => [
+            Some("x-ratelimit-limit-tokens"),
+            Some("x-ratelimit-remaining-tokens"),
+            Some("x-ratelimit-reset-tokens"),
+        ],
+        (D::LiteLlm, Limit::Requests) => {
+            [Some("x-ratelimit-api_key-limit-requests"), Some("x-ratelimit-api_key-remaining-requests"), None]
+        }
+        (D::LiteLlm, Limit::Tokens) => {
+            [Some("x-ratelimit-api_key-limit-tokens"), Some("x-ratelimit-api_key-remaining-tokens"), None]
+        }
+        (D::Anthropic, Limit::Requests) => [
+            Some("anthropic-ratelimit-requests-limit"),
+            Some("anthropic-ratelimit-requests-remaining"),
+            Some("anthropic-ratelimit-requests-reset"),
+        ],
+        (D::Anthropic, Limit::Tokens) => [
+            Some("anthropic-ratelimit-tokens-limit"),
+            Some("anthropic-ratelimit-tokens-remaining"),
+            Some("anthropic-ratelimit-tokens-reset"),
+        ],
+        (D::Azure, Limit::Requests) => [None, Some("x-ratelimit-remaining-requests"), None],
+        (D::Azure, Limit::Tokens) => [None, Some("x-ratelimit-remaining-tokens"), None],
+        (D::None, _) => [None, None, None],
+    }
+}
+
+/// The rate-limit headers of `states` in `dialect`'s names and forms, as of `now`: resets as
+/// Go durations, or (Anthropic's) the RFC 3339 time the bucket is full again.
+pub(crate) fn render(
+    states: &[(Limit, LimitState)],
     dialect: HeaderDialect,
     now: SystemTime,
 ) -> Vec<(&'static str, String)> {
-    let renamed = |name: &str| -> Option<&'static str> {
-        Some(match (dialect, name) {
-            (HeaderDialect::OpenAi, _) => return None,
-            (HeaderDialect::LiteLlm, "x-ratelimit-limit-requests") => "x-ratelimit-api_key-limit-requests",
-            (HeaderDialect::LiteLlm, "x-ratelimit-remaining-requests") => {
-                "x-ratelimit-api_key-remaining-requests"
-            }
-            (HeaderDialect::LiteLlm, "x-ratelimit-limit-tokens") => "x-ratelimit-api_key-limit-tokens",
-            (HeaderDialect::LiteLlm, "x-ratelimit-remaining-tokens") => {
-                "x-ratelimit-api_key-remaining-tokens"
-            }
-            (HeaderDialect::Anthropic, "x-ratelimit-limit-requests") => "anthropic-ratelimit-requests-limit",
-            (HeaderDialect::Anthropic, "x-ratelimit-remaining-requests") => {
-                "anthropic-ratelimit-requests-remaining"
-            }
-            (HeaderDialect::Anthropic, "x-ratelimit-reset-requests") => "anthropic-ratelimit-requests-reset",
-            (HeaderDialect::Anthropic, "x-ratelimit-limit-tokens") => "anthropic-ratelimit-tokens-limit",
-            (HeaderDialect::Anthropic, "x-ratelimit-remaining-tokens") => {
-                "anthropic-ratelimit-tokens-remaining"
-            }
-            (HeaderDialect::Anthropic, "x-ratelimit-reset-tokens") => "anthropic-ratelimit-tokens-reset",
-            (HeaderDialect::Azure, "x-ratelimit-remaining-requests" | "x-ratelimit-remaining-tokens") => {
-                return Some(if name.ends_with("requests") {
-                    "x-ratelimit-remaining-requests"
-                } else {
-                    "x-ratelimit-remaining-tokens"
-                });
-            }
-            _ => "",
-        })
-    };
-    if dialect == HeaderDialect::OpenAi {
-        return headers;
+    let mut out = Vec::new();
+    for &(limit, state) in states {
+        let [limit_name, remaining_name, reset_name] = names(dialect, limit);
+        let reset = if dialect == HeaderDialect::Anthropic {
+            rfc3339(now + state.reset)
+        } else {
+            go_duration(state.reset)
+        };
+        let figures = [
+            (limit_name, state.limit.to_string()),
+            (remaining_name, state.remaining.to_string()),
+            (reset_name, reset),
+        ];
+        out.extend(figures.into_iter().filter_map(|(name, value)| Some((name?, value))));
     }
-    headers
-        .into_iter()
-        .filter_map(|(name, value)| {
-            let new = renamed(name).filter(|n| !n.is_empty())?;
-            // Anthropic's resets are the time the bucket is full again, in RFC 3339.
-            let value = if new.ends_with("-reset") {
-                let wait = parse_go_duration(&value).unwrap_or_default();
-                rfc3339(now + wait)
-            } else {
-                value
-            };
-            Some((new, value))
-        })
-        .collect()
-}
-
-/// The inverse of [`go_duration`].
-fn parse_go_duration(text: &str) -> Option<Duration> {
-    let (mut total, mut rest) = (0f64, text);
-    while !rest.is_empty() {
-        let digits = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
-        let value: f64 = rest[..digits].parse().ok()?;
-        rest = &rest[digits..];
-        let unit = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
-        total += value
-            * match &rest[..unit] {
-                "h" => 3600.0,
-                "m" => 60.0,
-                "s" => 1.0,
-                "ms" => 0.001,
-                _ => return None,
-            };
-        rest = &rest[unit..];
-    }
-    Duration::try_from_secs_f64(total).ok()
+    out
 }
 
 /// `time` as RFC 3339 in UTC, to the second ("2026-12-04T15:00:30Z").
@@ -293,30 +270,32 @@ mod dialect_tests {
 
     #[test]
     fn each_dialect_names_the_same_figures_its_own_way() {
+        let state = LimitState { limit: 60, remaining: 59, reset: Duration::from_secs(1) };
+        let states = [(Limit::Requests, state)];
         let openai = vec![
             ("x-ratelimit-limit-requests", "60".to_string()),
             ("x-ratelimit-remaining-requests", "59".to_string()),
             ("x-ratelimit-reset-requests", "1s".to_string()),
         ];
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-        assert_eq!(in_dialect(openai.clone(), HeaderDialect::OpenAi, now), openai);
+        assert_eq!(render(&states, HeaderDialect::OpenAi, now), openai);
         assert_eq!(
-            in_dialect(openai.clone(), HeaderDialect::LiteLlm, now),
+            render(&states, HeaderDialect::LiteLlm, now),
             [
                 ("x-ratelimit-api_key-limit-requests", "60".to_string()),
                 ("x-ratelimit-api_key-remaining-requests", "59".to_string())
             ]
         );
-        let anthropic = in_dialect(openai.clone(), HeaderDialect::Anthropic, now);
+        let anthropic = render(&states, HeaderDialect::Anthropic, now);
         assert!(
             anthropic.contains(&("anthropic-ratelimit-requests-reset", "2023-11-14T22:13:21Z".to_string())),
             "{anthropic:?}"
         );
         assert_eq!(
-            in_dialect(openai.clone(), HeaderDialect::Azure, now),
+            render(&states, HeaderDialect::Azure, now),
             [("x-ratelimit-remaining-requests", "59".to_string())]
         );
-        assert!(in_dialect(openai, HeaderDialect::None, now).is_empty());
+        assert!(render(&states, HeaderDialect::None, now).is_empty());
     }
 }
 

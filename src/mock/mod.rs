@@ -278,10 +278,10 @@ async fn chat_completions(
     // admitted, or now for a request refused before it reached the limiter.
     if rate_limits.is_empty() {
         let now = tokio::time::Instant::now();
-        rate_limits = shared.budget.lock().unwrap_or_else(|e| e.into_inner()).headers(now);
+        rate_limits = shared.budget.lock().unwrap_or_else(|e| e.into_inner()).states(now);
     }
     let wall = std::time::SystemTime::now();
-    for (name, value) in budget::in_dialect(rate_limits, shared.options.headers, wall) {
+    for (name, value) in budget::render(&rate_limits, shared.options.headers, wall) {
         if let Ok(value) = HeaderValue::from_str(&value) {
             response.headers_mut().insert(name, value);
         }
