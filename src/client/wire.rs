@@ -44,12 +44,13 @@ impl WireRequest {
         // A server that does not enforce the schema must read it: the templates put it in the
         // prompt when the run starts that way; a request whose form changed since (a server
         // that refused `json_schema`) gets it here.
-        let schema_text = request.schema.schema.to_string();
         let mut system = request.messages.system.clone();
-        let carried = system.contains(&schema_text) || request.messages.user.contains(&schema_text);
-        if response_format != ResponseFormat::JsonSchema && !carried {
-            system.push_str("\n\nReply with one JSON object that matches this JSON schema:\n");
-            system.push_str(&schema_text);
+        if response_format != ResponseFormat::JsonSchema {
+            let schema_text = request.schema.schema.to_string();
+            if !system.contains(&schema_text) && !request.messages.user.contains(&schema_text) {
+                system.push_str("\n\nReply with one JSON object that matches this JSON schema:\n");
+                system.push_str(&schema_text);
+            }
         }
         let mut messages = vec![
             json!({"role": "system", "content": system}),
