@@ -469,7 +469,7 @@ fn resolve_endpoint(
     let (api_key, key_source): (Option<ApiKey>, String) = if args.mock {
         (None, "none (the mock needs none)".into())
     } else if let Some(var) = api_key_env {
-        (env(&var).filter(|k| !k.trim().is_empty()).map(|k| ApiKey::new(k.trim())), format!("${var}"))
+        (key_in(env, &var), format!("${var}"))
     } else {
         resolve_key(layers, default_var)?
     };
@@ -527,27 +527,25 @@ fn resolve_endpoint(
     };
     layers.show("model", &model.0, model.1.clone());
 
-    let response_format = match layers.pick(args.response_format.map(Some), |p| {
-        p.response_format.as_deref().map(|f| match f {
-            "json-schema" | "json_schema" => Some(cli::ResponseFormatArg::JsonSchema),
-            "json-object" | "json_object" => Some(cli::ResponseFormatArg::JsonObject),
-            "text" => Some(cli::ResponseFormatArg::Text),
-            _ => None,
-        })
-    }) {
-        Some((Some(f), origin)) => (
-            match f {
-                cli::ResponseFormatArg::JsonSchema => ResponseFormat::JsonSchema,
-                cli::ResponseFormatArg::JsonObject => ResponseFormat::JsonObject,
-                cli::ResponseFormatArg::Text => ResponseFormat::Text,
-            },
+    // The flag's value by the name a profile spells ("json_schema"), so both parse one way.
+    let flag = args.response_format.map(|f| {
+        match f {
+            cli::ResponseFormatArg::JsonSchema => ResponseFormat::JsonSchema,
+            cli::ResponseFormatArg::JsonObject => ResponseFormat::JsonObject,
+            cli::ResponseFormatArg::Text => ResponseFormat::Text,
+        }
+        .name()
+        .to_string()
+    });
+    let response_format = match layers.pick_text(flag, None, |p| p.response_format.clone()) {
+        Some((name, origin)) => (
+            ResponseFormat::parse(&name.replace('-', "_")).ok_or_else(|| {
+                ConfigError::Invalid(format!(
+                    "response_format ({origin}) must be json-schema, json-object or text"
+                ))
+            })?,
             origin,
         ),
-        Some((None, origin)) => {
-            return Err(ConfigError::Invalid(format!(
-                "response_format ({origin}) must be json-schema, json-object or text"
-            )));
-        }
         None => match provider {
             Some(p) => (p.response_format, preset(p.name)),
             None => (ResponseFormat::JsonSchema, Origin::Default),
@@ -629,17 +627,14 @@ fn resolve_key(layers: &Layers, default_var: &str) -> Result<(Option<ApiKey>, St
     };
     let env = layers.env;
     match layers.configured(from) {
-        None => Ok((
-            env(default_var).filter(|k| !k.trim().is_empty()).map(|k| ApiKey::new(k.trim())),
-            format!("${default_var}"),
-        )),
+        None => Ok((key_in(env, default_var), format!("${default_var}"))),
         Some((Source::Var(var), origin)) => {
             if !is_variable_name(&var) {
                 return Err(ConfigError::Invalid(format!(
                     "api_key_env ({origin}) takes the name of the variable that holds the key, not the key; put the key itself under api_key_cmd or api_key"
                 )));
             }
-            Ok((env(&var).filter(|k| !k.trim().is_empty()).map(|k| ApiKey::new(k.trim())), format!("${var}")))
+            Ok((key_in(env, &var), format!("${var}")))
         }
         Some((Source::Cmd(cmd), origin)) => {
             let key = run_key_command(&cmd, &origin)?;
@@ -657,6 +652,11 @@ fn resolve_key(layers: &Layers, default_var: &str) -> Result<(Option<ApiKey>, St
             Ok((Some(ApiKey::new(key.trim())), format!("api_key in the {origin}")))
         }
     }
+}
+
+/// The key in variable `var`; blank counts as unset.
+fn key_in(env: &dyn Fn(&str) -> Option<String>, var: &str) -> Option<ApiKey> {
+    env(var).filter(|k| !k.trim().is_empty()).map(|k| ApiKey::new(k.trim()))
 }
 
 /// Run `api_key_cmd` (through `sh -c`, as `llm` and `aichat` do) and take its first line.
