@@ -2,6 +2,7 @@
 
 use super::*;
 use clap::Parser;
+use std::time::Duration;
 
 fn resolve(args: &[&str], vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
     let cli = Cli::try_parse_from(std::iter::once("ko2en").chain(args.iter().copied())).unwrap();
