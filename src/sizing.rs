@@ -90,11 +90,30 @@ const FLOOR: u32 = 192;
 pub(crate) const WIDEN_SHARE: f64 = 0.01;
 const WIDEN_AFTER: u64 = 50;
 
+/// The answers seen of one kind, and their percentile once computed (until the next answer).
+#[derive(Debug, Default)]
+struct Samples {
+    values: VecDeque<f64>,
+    quantile: Option<f64>,
+}
+
+impl Samples {
+    /// The [`PERCENTILE`] of the values: a selection, not a sort, and once per new answer
+    /// rather than once per request.
+    fn quantile(&mut self) -> f64 {
+        *self.quantile.get_or_insert_with(|| {
+            let mut values: Vec<f64> = self.values.iter().copied().collect();
+            let rank = ((values.len() - 1) as f64 * PERCENTILE).ceil() as usize;
+            *values.select_nth_unstable_by(rank, f64::total_cmp).1
+        })
+    }
+}
+
 /// The run's budgets: samples per kind and what sizing saved.
 #[derive(Debug, Default)]
 pub(crate) struct Sizing {
     rule: BudgetRule,
-    samples: Mutex<[VecDeque<f64>; 4]>,
+    samples: Mutex<[Samples; 4]>,
     /// Requests sent with a sized budget below their ceiling, and those of them cut short.
     sized: AtomicU64,
     truncated: AtomicU64,
@@ -114,14 +133,12 @@ impl Sizing {
             BudgetRule::Sized => {}
         }
         let quantile = {
-            let samples = self.samples.lock().unwrap_or_else(|e| e.into_inner());
-            let seen = &samples[kind.index()];
-            if seen.len() < MIN_SAMPLES {
+            let mut samples = self.samples.lock().unwrap_or_else(|e| e.into_inner());
+            let seen = &mut samples[kind.index()];
+            if seen.values.len() < MIN_SAMPLES {
                 return ceiling;
             }
-            let mut sorted: Vec<f64> = seen.iter().copied().collect();
-            sorted.sort_by(f64::total_cmp);
-            sorted[((sorted.len() - 1) as f64 * PERCENTILE).ceil() as usize]
+            seen.quantile()
         };
         let expected = if kind.scales() { quantile * f64::from(input_tokens.max(1)) } else { quantile };
         let margin = if self.widened() { WIDE_MARGIN } else { MARGIN };
@@ -141,10 +158,11 @@ impl Sizing {
         };
         let mut samples = self.samples.lock().unwrap_or_else(|e| e.into_inner());
         let seen = &mut samples[kind.index()];
-        if seen.len() == MAX_SAMPLES {
-            seen.pop_front();
+        if seen.values.len() == MAX_SAMPLES {
+            seen.values.pop_front();
         }
-        seen.push_back(value);
+        seen.values.push_back(value);
+        seen.quantile = None;
     }
 
     /// A request was sent with a budget below its ceiling; `truncated` when its answer was cut.
