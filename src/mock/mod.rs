@@ -200,10 +200,15 @@ async fn openai_chat_completions(
     body: axum::body::Bytes,
 ) -> Response {
     if shared.options.azure {
-        let body = json!({"error": {"code": "404", "message": "Resource not found"}});
-        return (axum::http::StatusCode::NOT_FOUND, Json(body)).into_response();
+        return azure_not_found("Resource not found");
     }
     chat_completions(State(shared), headers, body).await
+}
+
+/// Azure's 404, with its own error body.
+fn azure_not_found(message: &str) -> Response {
+    let body = json!({"error": {"code": "404", "message": message}});
+    (axum::http::StatusCode::NOT_FOUND, Json(body)).into_response()
 }
 
 /// Azure's classic route (with `--azure`): the deployment names the model, and a request
@@ -216,17 +221,13 @@ async fn azure_chat_completions(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    let not_found = |message: &str| {
-        let body = json!({"error": {"code": "404", "message": message}});
-        (axum::http::StatusCode::NOT_FOUND, Json(body)).into_response()
-    };
     if !shared.options.azure {
-        return not_found("Resource not found");
+        return azure_not_found("Resource not found");
     }
     let versioned =
         query.as_deref().unwrap_or("").split('&').any(|p| p.starts_with("api-version=") && p.len() > 12);
     if !versioned {
-        return not_found("Resource not found: the api-version query parameter is required");
+        return azure_not_found("Resource not found: the api-version query parameter is required");
     }
     // The deployment is the model: the body's `model`, if any, is ignored, as on Azure.
     let body = match serde_json::from_slice::<Value>(&body) {

@@ -69,17 +69,19 @@ fn translation_request() -> (crate::prompt::Messages, crate::client::ReplySchema
     (messages, schema)
 }
 
+/// The request of `translation_request`'s parts.
+fn chat<'a>(
+    messages: &'a crate::prompt::Messages,
+    schema: &'a crate::client::ReplySchema,
+) -> ChatRequest<'a> {
+    ChatRequest { messages, schema, max_tokens: 512, kind: AnswerKind::Summary, input_tokens: 0 }
+}
+
 #[tokio::test]
 async fn identical_calls_in_flight_are_sent_once() {
     let (mock, pool) = mock_pool(ResponseFormat::JsonSchema, 5, None).await;
     let (messages, schema) = translation_request();
-    let request = ChatRequest {
-        messages: &messages,
-        schema: &schema,
-        max_tokens: 512,
-        kind: AnswerKind::Summary,
-        input_tokens: 0,
-    };
+    let request = chat(&messages, &schema);
     let calls = (0..5).map(|_| pool.complete::<TranslationReply>(&request));
     let answers = futures::future::join_all(calls).await;
     assert!(answers.iter().all(|a| a.is_ok()), "{answers:?}");
@@ -97,13 +99,7 @@ async fn an_answer_is_in_the_cache_before_the_caller_gets_it() {
     let cache = Cache::open(&dir.path().join("c.sqlite"), false).unwrap();
     let (mock, pool) = mock_pool(ResponseFormat::JsonSchema, 5, Some(cache.clone())).await;
     let (messages, schema) = translation_request();
-    let request = ChatRequest {
-        messages: &messages,
-        schema: &schema,
-        max_tokens: 512,
-        kind: AnswerKind::Summary,
-        input_tokens: 0,
-    };
+    let request = chat(&messages, &schema);
     let first = pool.complete::<TranslationReply>(&request).await.unwrap();
     let key = call_key("mock", pool.client().prepare(&request).body());
     assert_eq!(cache.answer(key).await.map(|a| a.usage), Some(first.usage));
