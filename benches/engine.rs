@@ -4,7 +4,8 @@
 //! Run: `cargo bench --bench engine` (release build; takes about 6 minutes). `KO2EN_BENCH_BIG`
 //! sets the large batch of the memory run (default 100000 articles); `KO2EN_BENCH_ONLY=memory`
 //! runs only the memory part, `KO2EN_BENCH_ONLY=budgets` only the completion-budget part,
-//! `KO2EN_BENCH_ONLY=unconfigured` only the told-nothing run against the told one.
+//! `KO2EN_BENCH_ONLY=unconfigured` only the told-nothing run against the told one,
+//! `KO2EN_BENCH_ONLY=windows` only the runs against servers counting windows.
 //!
 //! Scenarios, each a batch of the 250 corpus articles (tests/data/ko-news.jsonl, see its
 //! README for licences) summarized through `ko2en mock-server` in its own process:
@@ -12,7 +13,9 @@
 //!   the floor, no 429;
 //! - the server allows 20% less than the settings say: target within 15%, nothing lost;
 //! - TPM-bound with answers of varied length, fixed completion budgets against sized ones;
-//! - told no limits against told the server's, on a slow server (4 s an answer, 1,200 RPM).
+//! - told no limits against told the server's, on a slow server (4 s an answer, 1,200 RPM);
+//! - servers counting a fixed or a sliding window instead of a bucket (150 RPM), told the limits
+//!   and told nothing: target within 10% of the floor, no 429 after the first window.
 //!
 //! The floor: the mock starts with a full minute of budget, so a batch needs
 //! max(requests / RPM, token cost / TPM) − 1 minute, plus one request's latency; token cost is
@@ -172,6 +175,56 @@ fn unconfigured(batch: &Path, dir: &Path) {
     println!("told nothing: {:.2}x the time of told the limits", walls[0] / walls[1]);
 }
 
+/// Servers that count a window (the mock's `--limiter`), 150 RPM, 300 ms an answer: told the
+/// limits and told nothing, with resets in the headers (OpenAI's names) and without (LiteLLM's).
+/// A window's floor is whole windows: ⌈requests / RPM⌉ − 1 minutes, plus one latency.
+fn windows(batch: &Path, dir: &Path) {
+    let server = Limits { rpm: 150, tpm: 2_000_000 };
+    let runs = [
+        ("fixed-window", "openai", true),
+        ("fixed-window", "openai", false),
+        ("fixed-window", "litellm", false),
+        ("sliding-window", "openai", true),
+        ("sliding-window", "openai", false),
+    ];
+    for (kind, headers, told) in runs {
+        let log = dir.join(format!("windows-{kind}-{headers}-{told}.log"));
+        let (mut mock, url) = start_mock_with(&server, 300, &log, &["--limiter", kind, "--headers", headers]);
+        let mut command = Command::new(BIN);
+        command
+            .args(["summarize", "--quiet", "--no-cache", "--base-url", &url, "-o"])
+            .arg(dir.join("out.jsonl"));
+        if told {
+            command.args(["--rpm", &server.rpm.to_string(), "--tpm", &server.tpm.to_string()]);
+        }
+        command.arg(batch).env("OPENAI_API_KEY", "bench");
+        let (output, _, _, _, wall) = timed(command);
+        mock.kill().ok();
+        mock.wait().ok();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        let lines: Vec<serde_json::Value> = std::fs::read_to_string(&log)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let ok = lines.iter().filter(|l| l["status"] == 200).count();
+        let first = lines.iter().filter_map(|l| l["arrived_unix_ms"].as_u64()).min().unwrap_or(0);
+        let limited: Vec<u64> = lines
+            .iter()
+            .filter(|l| l["faults"].to_string().contains("rate_limit"))
+            .filter_map(|l| l["arrived_unix_ms"].as_u64())
+            .collect();
+        let late = limited.iter().filter(|&&at| at > first + 60_000).count();
+        let floor = (ok as f64 / server.rpm as f64).ceil().max(1.0) * 60.0 - 60.0 + 0.3;
+        let label = format!("{kind}, {headers} headers, {}", if told { "told" } else { "told nothing" });
+        println!(
+            "{label:<42} {ok:>4} ok  {:>3} x429 ({late} after the first window)  floor {floor:>6.1} s  wall {wall:>6.1} s  {:+5.1}%",
+            limited.len(),
+            100.0 * (wall - floor) / floor,
+        );
+    }
+}
+
 /// A TPM-bound batch whose answers vary in length as real ones do (the mock's
 /// `--answer-scale 200`: log-normal around twice its usual summary), once with the fixed
 /// budgets and once sized: wall time, completion tokens reserved against used, truncations.
@@ -244,7 +297,8 @@ fn main() {
     let batch = dir.join("batch.jsonl");
     write_batch(&batch, 250);
     let only = std::env::var("KO2EN_BENCH_ONLY").ok();
-    let only_memory = only.as_deref().is_some_and(|v| ["memory", "budgets", "unconfigured"].contains(&v));
+    let only_memory =
+        only.as_deref().is_some_and(|v| ["memory", "budgets", "unconfigured", "windows"].contains(&v));
     if !only_memory {
         println!("ko2en engine benchmark · 250 articles, 300 ms latency, concurrency 64 · {}", dir.display());
         scenario(
@@ -277,6 +331,9 @@ fn main() {
     }
     if !only_memory || only.as_deref() == Some("unconfigured") {
         unconfigured(&batch, &dir);
+    }
+    if !only_memory || only.as_deref() == Some("windows") {
+        windows(&batch, &dir);
     }
     let big = std::env::var("KO2EN_BENCH_BIG").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000);
     if only.is_none() || only.as_deref() == Some("memory") {

@@ -157,6 +157,8 @@ pub(crate) struct RunSummary {
     pub(crate) articles_from_cache: Option<u64>,
     pub(crate) elapsed: Duration,
     pub(crate) budget: Option<Budget>,
+    /// How the server turned out to count its limits, when not as a bucket.
+    pub(crate) counted: Option<crate::limiter::Model>,
     /// Requests allowed in flight, and how many requests waited for one of those slots.
     pub(crate) concurrency: usize,
     pub(crate) slot_waits: u64,
@@ -209,6 +211,9 @@ impl RunSummary {
             .collect();
         if !shares.is_empty() {
             out.push_str(&format!(" · budget used: {}", shares.join(", ")));
+            if let Some(model) = self.counted {
+                out.push_str(&format!(" (the server counts a {}; paced by it)", model.name()));
+            }
         }
         out
     }
@@ -267,6 +272,7 @@ mod tests {
             articles_from_cache: Some(3),
             elapsed: Duration::from_secs(60),
             budget: Some(Budget { rpm: NonZeroU32::new(6), tpm: None }),
+            counted: Some(crate::limiter::Model::FixedWindow),
             concurrency: 16,
             slot_waits: 0,
             cut_short: false,
@@ -275,7 +281,7 @@ mod tests {
         assert!(text.contains("10 articles: 9 ok, 1 failed"), "{text}");
         assert!(text.contains("(2 retries: 1 rate_limited, 1 server_error)"), "{text}");
         assert!(text.contains("from cache: 3 articles, 2 more answers"), "{text}");
-        assert!(text.contains("budget used: 100% of RPM"), "{text}");
+        assert!(text.contains("budget used: 100% of RPM (the server counts a fixed window"), "{text}");
     }
 
     #[test]

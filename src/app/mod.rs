@@ -346,6 +346,7 @@ impl RunSummary {
         self.budget_tokens = limiter.tokens_charged.saturating_sub(limiter.tokens_refunded);
         // The limits as paced at the end: the settings, or what the server's headers taught.
         self.budget = Some(pool.limiter().budget());
+        self.counted = limiter.model;
         self.concurrency = pool.concurrency();
         self.slot_waits = stats.slot_waits.load(Ordering::Relaxed);
         self.elapsed = started.elapsed();

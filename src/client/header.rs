@@ -108,8 +108,11 @@ impl ResponseMeta {
     /// The rate-limit figures of every dialect in [`RATE_LIMIT_HEADERS`] and the wait hint, as
     /// of `now`.
     pub(crate) fn server_state(&self, now: SystemTime, dialect: Dialect) -> ServerState {
-        let mut state =
-            ServerState { retry_after: retry_hint(|name| self.header(name), now), ..Default::default() };
+        let mut state = ServerState {
+            retry_after: retry_hint(|name| self.header(name), now),
+            rate_limited: self.status == 429,
+            ..Default::default()
+        };
         let tighter = |slot: &mut Option<u32>, value: Option<u32>| {
             if let Some(v) = value {
                 *slot = Some(slot.map_or(v, |old| old.min(v)));
@@ -308,6 +311,7 @@ mod tests {
                 remaining_tokens: Some(29000),
                 reset_tokens: Some(ms(2000)),
                 retry_after: Some(ms(3000)),
+                rate_limited: true,
             }
         );
     }
@@ -436,7 +440,10 @@ mod tests {
             ],
             Dialect::Standard,
         );
-        assert_eq!(azure, ServerState { remaining_tokens: Some(79_936), ..Default::default() });
+        assert_eq!(
+            azure,
+            ServerState { remaining_tokens: Some(79_936), rate_limited: true, ..Default::default() }
+        );
 
         // Groq (console.groq.com/docs/rate-limits): requests per day, tokens per minute.
         let groq_headers = [
@@ -501,6 +508,7 @@ mod tests {
                 remaining_tokens: Some(39_000),
                 reset_tokens: Some(ms(30_000)),
                 retry_after: Some(ms(30_000)),
+                rate_limited: true,
             }
         );
     }

@@ -55,6 +55,18 @@
 //! resumes at the full rate (no fixed 15 s stall). `reset_*` is not used as a
 //! hold: OpenAI's reset is the time until the bucket is *full* again.
 //!
+//! # Buckets and windows
+//! Not every server counts a bucket: LiteLLM's proxy and most Redis-backed
+//! limiters count a fixed 60 s window, others a sliding one, and a bucket's
+//! pace (a burst, then an even refill) meets a 429 on the first request past
+//! the burst, each costing up to a minute's `retry-after`. `inference` tells
+//! them apart from the answers: a reset far longer than a bucket needs to
+//! refill what is spent means a window, two such ends measured apart that
+//! agree a fixed one, and a 429 the bucket did not expect (under a known
+//! limit) a window too. From then on both budgets are counted as windows
+//! (`meter`): each grant counts for a minute, or, in a fixed window whose end
+//! the server announced, until that end.
+//!
 //! # Cancel safety
 //! Budget is charged only inside the lock in the same poll that returns the
 //! `Grant`; a waiter dropped earlier just removes itself from the queue (drop
@@ -71,15 +83,20 @@
 //! * A `Grant` dropped without `settle` keeps its full charge.
 //!
 //! # Layout
-//! `bucket` holds the GCRA arithmetic and the clock, and this file holds the scheduler: the
-//! queue, its fairness policy and [`Grant`]. The headers behind a [`ServerState`] are parsed
+//! `bucket` holds the GCRA arithmetic and the clock, `meter` a budget counted as a bucket or as
+//! a window, `inference` what the server's answers tell of how it counts, and this file the
+//! scheduler: the queue, its fairness policy, the server's feedback and [`Grant`]. The headers behind a [`ServerState`] are parsed
 //! by the client (`client::header`).
 
 mod bucket;
+mod inference;
+#[cfg(test)]
+mod inference_tests;
+mod meter;
 #[cfg(test)]
 mod tests;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -92,6 +109,8 @@ use tokio::time::Instant;
 
 pub(crate) use bucket::TokioClock;
 use bucket::{Bucket, UNIT};
+pub(crate) use meter::Model;
+use meter::{MARGIN, Meter, PERIOD};
 
 /// What a response's headers said about the server's limits (parsed by the client, which
 /// owns every header).
@@ -104,6 +123,8 @@ pub(crate) struct ServerState {
     pub(crate) remaining_tokens: Option<u32>,
     pub(crate) reset_tokens: Option<Duration>,
     pub(crate) retry_after: Option<Duration>,
+    /// The response was a 429 for a rate limit.
+    pub(crate) rate_limited: bool,
 }
 
 /// No limit at all by default.
@@ -130,6 +151,8 @@ pub(crate) struct LimiterStats {
     pub(crate) tokens_refunded: u64,
     pub(crate) waited: Duration,
     pub(crate) server_tightened: u64,
+    /// How the server counts its budgets, as far as its answers told.
+    pub(crate) model: Option<Model>,
 }
 
 type Gov = RateLimiter<NotKeyed, InMemoryState, TokioClock, NoOpMiddleware<Duration>>;
@@ -140,9 +163,9 @@ struct Waiter {
 }
 
 struct Inner {
-    tokens: Option<Bucket>,
+    tokens: Option<Meter>,
     /// Planning mirror of `gov` (see module doc).
-    reqs: Option<Bucket>,
+    reqs: Option<Meter>,
     gov: Option<Gov>,
     /// Share of each budget kept in reserve, in thousandths (see `Bucket::slack`).
     reserve_permille: u32,
@@ -155,6 +178,16 @@ struct Inner {
     queue: BTreeMap<u64, Waiter>,
     next_id: u64,
     stats: LimiterStats,
+    /// How the server counts (see `meter`), and since when a limit was known: a 429 for a
+    /// request granted before then says nothing about the model.
+    model: Model,
+    known_since: Option<i128>,
+    /// Grants of the last window (ns, tokens): the record a window is built from when the
+    /// server turns out to count one.
+    recent: VecDeque<(i128, u32)>,
+    /// The last end of a window a server announced, and when it was measured: two measured
+    /// apart that agree make a fixed window.
+    window_end: Option<(i128, i128)>,
 }
 
 enum Plan {
@@ -167,7 +200,7 @@ enum Plan {
 }
 
 impl Inner {
-    fn ready(&self, tokens: u32, tb: Option<&Bucket>, rb: Option<&Bucket>) -> i128 {
+    fn ready(&self, tokens: u32, tb: Option<&Meter>, rb: Option<&Meter>) -> i128 {
         let mut r = self.hold_all;
         if let Some(b) = tb {
             r = r.max(b.ready_at(tokens));
@@ -219,6 +252,12 @@ impl Inner {
             b.charge(me, now);
         }
         self.queue.remove(&id);
+        if self.model == Model::Bucket {
+            while self.recent.front().is_some_and(|&(at, _)| at + PERIOD + MARGIN <= now) {
+                self.recent.pop_front();
+            }
+            self.recent.push_back((now, me));
+        }
         self.stats.requests += 1;
         self.stats.tokens_charged += me as u64;
         self.next_grant += 1;
@@ -287,8 +326,8 @@ impl Limiter {
         Limiter {
             shared: Arc::new(Shared {
                 inner: Mutex::new(Inner {
-                    tokens: budget.tpm.map(|cap| Bucket::new(cap, reserve_permille)),
-                    reqs: budget.rpm.map(|cap| Bucket::new(cap, reserve_permille)),
+                    tokens: budget.tpm.map(|cap| Meter::Bucket(Bucket::new(cap, reserve_permille))),
+                    reqs: budget.rpm.map(|cap| Meter::Bucket(Bucket::new(cap, reserve_permille))),
                     reserve_permille,
                     gov,
                     hold_all: 0,
@@ -297,6 +336,10 @@ impl Limiter {
                     queue: BTreeMap::new(),
                     next_id: 0,
                     stats: LimiterStats::default(),
+                    model: Model::Bucket,
+                    known_since: (budget.rpm.is_some() || budget.tpm.is_some()).then_some(0),
+                    recent: VecDeque::new(),
+                    window_end: None,
                 }),
                 notify: Notify::new(),
                 origin,
@@ -380,7 +423,7 @@ impl Limiter {
     pub(crate) fn budget(&self) -> Budget {
         let inner = self.shared.lock();
         let cap =
-            |b: Option<&Bucket>| b.and_then(|b| NonZeroU32::new(u32::try_from(b.cap).unwrap_or(u32::MAX)));
+            |b: Option<&Meter>| b.and_then(|b| NonZeroU32::new(u32::try_from(b.cap()).unwrap_or(u32::MAX)));
         Budget { rpm: cap(inner.reqs.as_ref()), tpm: cap(inner.tokens.as_ref()) }
     }
 }
@@ -409,9 +452,10 @@ fn observe_after(shared: &Shared, after: Option<u64>, state: &ServerState) {
         now,
     ) {
         inner.tokens = Some(bucket);
+        inner.known_since.get_or_insert(now);
         tightened = true;
     }
-    if let Some(bucket) = adopted(
+    if let Some(meter) = adopted(
         inner.reqs.as_ref(),
         state.limit_requests,
         state.remaining_requests,
@@ -420,16 +464,25 @@ fn observe_after(shared: &Shared, after: Option<u64>, state: &ServerState) {
         measured,
         now,
     ) {
-        let limit = NonZeroU32::new(bucket.cap as u32).expect("a limit of at least 1");
-        // Governor, the authority on requests, starts from the same state as its mirror.
-        let gov =
-            RateLimiter::direct_with_clock(Quota::per_minute(limit), TokioClock { origin: shared.origin });
-        let in_use = limit.get().saturating_sub(bucket.available(now) + bucket.slack as u32);
-        if let Some(n) = NonZeroU32::new(in_use) {
-            let _ = gov.check_n(n);
-        }
-        inner.reqs = Some(bucket);
-        inner.gov = Some(gov);
+        // Governor, the authority on a bucket's requests, starts from the same state as its
+        // mirror. It cannot count a window: then the window is the authority.
+        inner.gov = match &meter {
+            Meter::Bucket(bucket) => {
+                let limit = NonZeroU32::new(bucket.cap as u32).expect("a limit of at least 1");
+                let gov = RateLimiter::direct_with_clock(
+                    Quota::per_minute(limit),
+                    TokioClock { origin: shared.origin },
+                );
+                let in_use = limit.get().saturating_sub(bucket.available(now) + bucket.slack as u32);
+                if let Some(n) = NonZeroU32::new(in_use) {
+                    let _ = gov.check_n(n);
+                }
+                Some(gov)
+            }
+            Meter::Window(_) => None,
+        };
+        inner.reqs = Some(meter);
+        inner.known_since.get_or_insert(now);
         tightened = true;
     }
     // What the server had left when it measured. Our bucket holds every grant, including those
@@ -460,6 +513,15 @@ fn observe_after(shared: &Shared, after: Option<u64>, state: &ServerState) {
         inner.hold_all = inner.hold_all.max(now + dur_ns(ra));
         tightened = true;
     }
+    tightened |= inner.infer(state, measured, now);
+    // A refused request was not counted: a window gives it back (a bucket's GCRA cannot say
+    // which of its cells was this one, and refills it soon anyway).
+    if state.rate_limited
+        && after.is_some()
+        && let Some(Meter::Window(w)) = inner.reqs.as_mut()
+    {
+        w.refund(1, measured);
+    }
     if tightened {
         inner.stats.server_tightened += 1;
         drop(inner);
@@ -476,26 +538,30 @@ fn observe_after(shared: &Shared, after: Option<u64>, state: &ServerState) {
 /// concurrent requests reach the server in any order, so many of those on their way are
 /// already in its count.)
 fn adopted(
-    current: Option<&Bucket>,
+    current: Option<&Meter>,
     limit: Option<u32>,
     remaining: Option<u32>,
     open: u64,
     reserve_permille: u32,
     measured: i128,
     now: i128,
-) -> Option<Bucket> {
+) -> Option<Meter> {
     let limit = limit.and_then(NonZeroU32::new)?;
-    if current.is_some_and(|b| (limit.get() as i128) >= b.cap) {
+    if current.is_some_and(|m| (limit.get() as i128) >= m.cap()) {
         return None;
     }
     let mut bucket = Bucket::new(limit, reserve_permille);
-    let carried = current.map_or(0, |b| b.level(now) / UNIT);
+    // A window keeps its record under the lower limit; the server's count tightens it after.
+    if let Some(Meter::Window(window)) = current {
+        return Some(Meter::Window(window.with_cap(bucket.cap, bucket.slack)));
+    }
+    let carried = current.map_or(0, |m| m.used(now));
     bucket.tat = now * bucket.cap + carried.min(bucket.cap) * UNIT;
     // The server's view, as of when it measured.
     let counted = remaining.map_or(0, |r| (bucket.cap - r as i128).max(0));
     let used = counted.max(open as i128).min(bucket.cap);
     bucket.tat = bucket.tat.max(measured * bucket.cap + used * UNIT);
-    Some(bucket)
+    Some(Meter::Bucket(bucket))
 }
 
 /// Proof that budget was charged. Dropping it without `settle` keeps the
@@ -535,7 +601,9 @@ impl Grant {
         let now = shared.now_ns();
         let mut inner = shared.lock();
         if actual_tokens < self.tokens {
-            let credited = inner.tokens.as_mut().map_or(0, |b| b.refund(self.tokens - actual_tokens, now));
+            let issued = inner.open.get(&self.seq).map_or(now, |&(_, issued)| issued);
+            let credited =
+                inner.tokens.as_mut().map_or(0, |m| m.refund(self.tokens - actual_tokens, issued, now));
             inner.stats.tokens_refunded += credited;
             drop(inner);
             if credited > 0 {

@@ -1,16 +1,23 @@
-//! The mock's OpenAI-style rate limits: a requests-per-minute and a tokens-per-minute budget,
-//! each a token bucket that starts full (a whole minute's worth, as a fresh OpenAI key does) and
-//! refills continuously. It also renders the `x-ratelimit-*` header values OpenAI sends, so
+//! The mock's rate limits: a requests-per-minute and a tokens-per-minute budget, each counted
+//! the way one kind of server counts it (`--limiter`): a token bucket that starts full (a whole
+//! minute's worth, as a fresh OpenAI key does) and refills continuously; a fixed window that
+//! opens with the first request and forgets everything 60 s later (LiteLLM's proxy and most
+//! Redis counters); or a sliding window holding every request of the last 60 s. Each reports
+//! its reset as the time until it is full again. It also renders the `x-ratelimit-*` header values OpenAI sends, so
 //! that a client's limiter can be tested against the same signals it will see in production.
 //!
 //! Time is passed in (`tokio::time::Instant`), so the arithmetic is tested without waiting and
 //! the server honours tokio's paused clock.
 
+use std::collections::VecDeque;
 use std::time::{Duration, SystemTime};
 
 use tokio::time::Instant;
 
-use super::options::HeaderDialect;
+use super::options::{HeaderDialect, LimiterKind};
+
+/// The span every per-minute budget counts over.
+const MINUTE: Duration = Duration::from_secs(60);
 
 /// One per-minute budget.
 #[derive(Debug, Clone)]
@@ -46,9 +53,115 @@ impl MockBucket {
     fn reset_after(&self) -> Duration {
         self.wait_for(self.limit)
     }
+}
 
-    fn state(&self) -> LimitState {
-        LimitState { limit: self.limit, remaining: self.level.max(0.0) as u64, reset: self.reset_after() }
+/// A per-minute budget as a server of `kind` counts it.
+#[derive(Debug, Clone)]
+enum Meter {
+    Bucket(MockBucket),
+    /// Everything admitted since the window opened, forgotten when it closes (`ends`); the next
+    /// request opens a new one.
+    Fixed {
+        limit: u64,
+        used: u64,
+        ends: Option<Instant>,
+    },
+    /// What was admitted in the last minute, oldest first.
+    Sliding {
+        limit: u64,
+        log: VecDeque<(Instant, u64)>,
+    },
+}
+
+impl Meter {
+    fn new(kind: LimiterKind, limit: u64, now: Instant) -> Meter {
+        match kind {
+            LimiterKind::Bucket => Meter::Bucket(MockBucket::full(limit, now)),
+            LimiterKind::FixedWindow => Meter::Fixed { limit, used: 0, ends: None },
+            LimiterKind::SlidingWindow => Meter::Sliding { limit, log: VecDeque::new() },
+        }
+    }
+
+    fn limit(&self) -> u64 {
+        match self {
+            Meter::Bucket(b) => b.limit,
+            Meter::Fixed { limit, .. } | Meter::Sliding { limit, .. } => *limit,
+        }
+    }
+
+    /// Forget what no longer counts at `now`.
+    fn update(&mut self, now: Instant) {
+        match self {
+            Meter::Bucket(b) => b.refill(now),
+            Meter::Fixed { used, ends, .. } => {
+                if ends.is_some_and(|end| end <= now) {
+                    (*used, *ends) = (0, None);
+                }
+            }
+            Meter::Sliding { log, .. } => {
+                while log.front().is_some_and(|&(at, _)| at + MINUTE <= now) {
+                    log.pop_front();
+                }
+            }
+        }
+    }
+
+    fn used(&self) -> u64 {
+        match self {
+            Meter::Bucket(b) => b.limit - b.level.max(0.0) as u64,
+            Meter::Fixed { used, .. } => *used,
+            Meter::Sliding { log, .. } => log.iter().map(|&(_, n)| n).sum(),
+        }
+    }
+
+    /// How long after `now` until `amount` fits (zero if it does now).
+    fn wait_for(&self, amount: u64, now: Instant) -> Duration {
+        let over = (self.used() + amount).saturating_sub(self.limit());
+        match self {
+            Meter::Bucket(b) => b.wait_for(amount),
+            _ if over == 0 => Duration::ZERO,
+            Meter::Fixed { ends, .. } => {
+                ends.map_or(Duration::ZERO, |end| end.saturating_duration_since(now))
+            }
+            Meter::Sliding { log, .. } => {
+                // The moment enough of the oldest entries have left the window.
+                let mut freed = 0;
+                for &(at, n) in log {
+                    freed += n;
+                    if freed >= over {
+                        return (at + MINUTE).saturating_duration_since(now);
+                    }
+                }
+                MINUTE
+            }
+        }
+    }
+
+    fn take(&mut self, amount: u64, now: Instant) {
+        match self {
+            Meter::Bucket(b) => b.level -= amount as f64,
+            Meter::Fixed { used, ends, .. } => {
+                *used += amount;
+                ends.get_or_insert(now + MINUTE);
+            }
+            Meter::Sliding { log, .. } => log.push_back((now, amount)),
+        }
+    }
+
+    /// The headers' figures: the reset is the time until the budget is whole again.
+    fn state(&self, now: Instant) -> LimitState {
+        let limit = self.limit();
+        let remaining = limit.saturating_sub(self.used());
+        let reset = match self {
+            Meter::Bucket(b) => b.reset_after(),
+            Meter::Fixed { ends, .. } => {
+                ends.map_or(Duration::ZERO, |end| end.saturating_duration_since(now))
+            }
+            Meter::Sliding { log, .. } => {
+                log.back().map_or(Duration::ZERO, |&(at, _)| (at + MINUTE).saturating_duration_since(now))
+            }
+        };
+        LimitState { limit, remaining, reset }
     }
 }
 
@@ -99,51 +212,50 @@ pub(crate) struct LimitState {
 /// Both budgets; `None` where no limit is set.
 #[derive(Debug)]
 pub(crate) struct MockBudget {
-    requests: Option<MockBucket>,
-    tokens: Option<MockBucket>,
+    requests: Option<Meter>,
+    tokens: Option<Meter>,
 }
 
 impl MockBudget {
-    pub(crate) fn new(rpm: Option<u64>, tpm: Option<u64>, now: Instant) -> MockBudget {
+    pub(crate) fn new(rpm: Option<u64>, tpm: Option<u64>, kind: LimiterKind, now: Instant) -> MockBudget {
         MockBudget {
-            requests: rpm.map(|l| MockBucket::full(l, now)),
-            tokens: tpm.map(|l| MockBucket::full(l, now)),
+            requests: rpm.map(|l| Meter::new(kind, l, now)),
+            tokens: tpm.map(|l| Meter::new(kind, l, now)),
         }
     }
 
     /// Admit a request costing one request and `tokens` tokens, or say why not. A refused
     /// request takes nothing from either budget, as with OpenAI.
     pub(crate) fn admit(&mut self, tokens: u64, now: Instant) -> Verdict {
-        for bucket in self.requests.iter_mut().chain(self.tokens.iter_mut()) {
-            bucket.refill(now);
+        for meter in self.requests.iter_mut().chain(self.tokens.iter_mut()) {
+            meter.update(now);
         }
-        if let Some(bucket) = &self.tokens
-            && tokens > bucket.limit
+        if let Some(meter) = &self.tokens
+            && tokens > meter.limit()
         {
-            return Verdict::TooLarge { per_minute: bucket.limit, requested: tokens };
+            return Verdict::TooLarge { per_minute: meter.limit(), requested: tokens };
         }
-        for (limit, bucket, amount) in
+        for (limit, meter, amount) in
             [(Limit::Requests, &self.requests, 1), (Limit::Tokens, &self.tokens, tokens)]
         {
-            if let Some(bucket) = bucket {
-                let wait = bucket.wait_for(amount);
+            if let Some(meter) = meter {
+                let wait = meter.wait_for(amount, now);
                 if !wait.is_zero() {
-                    let used = bucket.limit - bucket.level.max(0.0) as u64;
                     return Verdict::Limited {
                         limit,
-                        per_minute: bucket.limit,
-                        used,
+                        per_minute: meter.limit(),
+                        used: meter.used(),
                         requested: amount,
                         wait,
                     };
                 }
             }
         }
-        if let Some(bucket) = &mut self.requests {
-            bucket.level -= 1.0;
+        if let Some(meter) = &mut self.requests {
+            meter.take(1, now);
         }
-        if let Some(bucket) = &mut self.tokens {
-            bucket.level -= tokens as f64;
+        if let Some(meter) = &mut self.tokens {
+            meter.take(tokens, now);
         }
         Verdict::Admitted
     }
@@ -151,10 +263,10 @@ impl MockBudget {
     /// Each budget that is set, as its rate-limit headers report it.
     pub(crate) fn states(&mut self, now: Instant) -> Vec<(Limit, LimitState)> {
         let mut out = Vec::new();
-        for (limit, bucket) in [(Limit::Requests, &mut self.requests), (Limit::Tokens, &mut self.tokens)] {
-            let Some(bucket) = bucket else { continue };
-            bucket.refill(now);
-            out.push((limit, bucket.state()));
+        for (limit, meter) in [(Limit::Requests, &mut self.requests), (Limit::Tokens, &mut self.tokens)] {
+            let Some(meter) = meter else { continue };
+            meter.update(now);
+            out.push((limit, meter.state(now)));
         }
         out
     }
@@ -316,7 +428,7 @@ mod tests {
     #[test]
     fn the_budget_starts_full_and_refuses_the_request_over_it() {
         let start = Instant::now();
-        let mut budget = MockBudget::new(Some(3), None, start);
+        let mut budget = MockBudget::new(Some(3), None, LimiterKind::Bucket, start);
         for _ in 0..3 {
             assert_eq!(budget.admit(10, start), Verdict::Admitted);
         }
@@ -329,7 +441,7 @@ mod tests {
     #[test]
     fn the_budget_refills_continuously() {
         let start = Instant::now();
-        let mut budget = MockBudget::new(None, Some(6000), start);
+        let mut budget = MockBudget::new(None, Some(6000), LimiterKind::Bucket, start);
         assert_eq!(budget.admit(6000, start), Verdict::Admitted);
         assert!(matches!(budget.admit(100, start), Verdict::Limited { limit: Limit::Tokens, .. }));
         // 6000 per minute is 100 per second.
@@ -343,7 +455,7 @@ mod tests {
     #[test]
     fn a_refused_request_takes_nothing_and_one_too_large_is_told_so() {
         let start = Instant::now();
-        let mut budget = MockBudget::new(Some(10), Some(1000), start);
+        let mut budget = MockBudget::new(Some(10), Some(1000), LimiterKind::Bucket, start);
         assert_eq!(budget.admit(1001, start), Verdict::TooLarge { per_minute: 1000, requested: 1001 });
         assert_eq!(budget.admit(900, start), Verdict::Admitted);
         assert!(matches!(budget.admit(200, start), Verdict::Limited { limit: Limit::Tokens, .. }));
@@ -353,5 +465,43 @@ mod tests {
         // 900 tokens at 1000 per minute take 54 s to come back; one request at 10/min, 6 s.
         assert!(headers.contains(&("x-ratelimit-reset-tokens", "54s".into())), "{headers:?}");
         assert!(headers.contains(&("x-ratelimit-reset-requests", "6s".into())), "{headers:?}");
+    }
+
+    #[test]
+    fn a_fixed_window_opens_with_its_first_request_and_forgets_all_when_it_closes() {
+        let start = Instant::now();
+        let mut budget = MockBudget::new(Some(2), None, LimiterKind::FixedWindow, start);
+        assert_eq!(budget.admit(0, start + Duration::from_secs(5)), Verdict::Admitted);
+        assert_eq!(budget.admit(0, start + Duration::from_secs(30)), Verdict::Admitted);
+        // A bucket would have refilled one request by now; the window does not until 65 s.
+        let Verdict::Limited { wait, .. } = budget.admit(0, start + Duration::from_secs(50)) else {
+            panic!("the window is spent")
+        };
+        assert_eq!(wait, Duration::from_secs(15));
+        let headers =
+            render(&budget.states(start + Duration::from_secs(50)), HeaderDialect::OpenAi, SystemTime::now());
+        assert!(headers.contains(&("x-ratelimit-remaining-requests", "0".into())), "{headers:?}");
+        assert!(headers.contains(&("x-ratelimit-reset-requests", "15s".into())), "{headers:?}");
+        assert_eq!(budget.admit(0, start + Duration::from_secs(65)), Verdict::Admitted);
+        assert_eq!(budget.admit(0, start + Duration::from_secs(66)), Verdict::Admitted);
+        assert!(matches!(budget.admit(0, start + Duration::from_secs(124)), Verdict::Limited { .. }));
+    }
+
+    #[test]
+    fn a_sliding_window_frees_each_request_a_minute_after_it() {
+        let start = Instant::now();
+        let mut budget = MockBudget::new(None, Some(100), LimiterKind::SlidingWindow, start);
+        assert_eq!(budget.admit(60, start), Verdict::Admitted);
+        assert_eq!(budget.admit(40, start + Duration::from_secs(20)), Verdict::Admitted);
+        let Verdict::Limited { wait, used, .. } = budget.admit(50, start + Duration::from_secs(30)) else {
+            panic!("full")
+        };
+        // The first 60 tokens leave at 60 s; that frees enough for 50.
+        assert_eq!((wait, used), (Duration::from_secs(30), 100));
+        let state = budget.states(start + Duration::from_secs(30));
+        // Whole again when the newest entry leaves, at 80 s.
+        assert_eq!(state[0].1, LimitState { limit: 100, remaining: 0, reset: Duration::from_secs(50) });
+        assert_eq!(budget.admit(50, start + Duration::from_secs(60)), Verdict::Admitted);
+        assert!(matches!(budget.admit(20, start + Duration::from_secs(61)), Verdict::Limited { .. }));
     }
 }

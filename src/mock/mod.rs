@@ -88,7 +88,12 @@ impl MockServer {
         let addr = listener.local_addr()?;
         let shared = Arc::new(MockShared {
             log: log.clone(),
-            budget: Mutex::new(MockBudget::new(options.rpm, options.tpm, tokio::time::Instant::now())),
+            budget: Mutex::new(MockBudget::new(
+                options.rpm,
+                options.tpm,
+                options.limiter,
+                tokio::time::Instant::now(),
+            )),
             slots: options.max_concurrency.map(|n| Arc::new(Semaphore::new(n))),
             attempts: Attempts::default(),
             seq: AtomicU64::new(0),

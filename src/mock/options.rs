@@ -53,6 +53,8 @@ pub struct MockOptions {
     pub no_max_tokens: bool,
     /// The dialect the rate-limit headers are sent in.
     pub headers: HeaderDialect,
+    /// How the RPM and TPM budgets count: a bucket, a fixed window or a sliding window.
+    pub limiter: LimiterKind,
     /// Play Azure OpenAI's classic API: `/openai/deployments/{deployment}/chat/completions`
     /// with an `api-version` query, the key in an `api-key` header.
     pub azure: bool,
@@ -72,6 +74,29 @@ pub enum HeaderDialect {
     Azure,
     /// No rate-limit headers at all.
     None,
+}
+
+/// How a server counts a per-minute budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LimiterKind {
+    /// A token bucket refilling continuously (OpenAI, Anthropic, Azure).
+    #[default]
+    Bucket,
+    /// A window opened by the first request, forgetting everything 60 s later (LiteLLM's proxy).
+    FixedWindow,
+    /// Every request of the last 60 s counts.
+    SlidingWindow,
+}
+
+impl LimiterKind {
+    fn parse(name: &str) -> Option<LimiterKind> {
+        Some(match name {
+            "bucket" => LimiterKind::Bucket,
+            "fixed-window" => LimiterKind::FixedWindow,
+            "sliding-window" => LimiterKind::SlidingWindow,
+            _ => return None,
+        })
+    }
 }
 
 impl HeaderDialect {
@@ -111,6 +136,7 @@ impl Default for MockOptions {
             no_json_schema: false,
             no_max_tokens: false,
             headers: HeaderDialect::OpenAi,
+            limiter: LimiterKind::Bucket,
             azure: false,
         }
     }
@@ -388,6 +414,17 @@ pub(crate) const OPTIONS: &[OptionDef] = &[
         },
     },
     OptionDef {
+        key: "limiter",
+        kind: OptionKind::Text,
+        value_name: "KIND",
+        help: "How the RPM and TPM budgets count: bucket, fixed-window (LiteLLM's) or sliding-window",
+        default: Some("bucket"),
+        set: |o, v| {
+            o.limiter = LimiterKind::parse(v).ok_or(())?;
+            Ok(())
+        },
+    },
+    OptionDef {
         key: "azure",
         kind: OptionKind::Switch,
         value_name: "",
@@ -472,8 +509,9 @@ mod tests {
             let value = match def.kind {
                 OptionKind::Number => "7",
                 OptionKind::Rate => "0.5",
-                // The one text option that takes a name from a list.
+                // The text options that take a name from a list.
                 OptionKind::Text if def.key == "headers" => "litellm",
+                OptionKind::Text if def.key == "limiter" => "fixed-window",
                 OptionKind::Text => "x",
                 OptionKind::Switch => "true",
             };
