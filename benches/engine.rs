@@ -5,7 +5,8 @@
 //! sets the large batch of the memory run (default 100000 articles); `KO2EN_BENCH_ONLY=memory`
 //! runs only the memory part, `KO2EN_BENCH_ONLY=budgets` only the completion-budget part,
 //! `KO2EN_BENCH_ONLY=unconfigured` only the told-nothing run against the told one,
-//! `KO2EN_BENCH_ONLY=windows` only the runs against servers counting windows.
+//! `KO2EN_BENCH_ONLY=windows` only the runs against servers counting windows,
+//! `KO2EN_BENCH_ONLY=headerless` only the runs against a local server announcing no limits.
 //!
 //! Scenarios, each a batch of the 250 corpus articles (tests/data/ko-news.jsonl, see its
 //! README for licences) summarized through `ko2en mock-server` in its own process:
@@ -15,7 +16,11 @@
 //! - TPM-bound with answers of varied length, fixed completion budgets against sized ones;
 //! - told no limits against told the server's, on a slow server (4 s an answer, 1,200 RPM);
 //! - servers counting a fixed or a sliding window instead of a bucket (150 RPM), told the limits
-//!   and told nothing: target within 10% of the floor, no 429 after the first window.
+//!   and told nothing: target within 10% of the floor, no 429 after the first window;
+//! - 1,000 articles through a local server that announces no limits and runs 32 requests at
+//!   once, queueing the rest (its answers slow down as it saturates): told nothing, against a
+//!   sweep of fixed
+//!   `--concurrency`: target within 10% of the best fixed one, no request timed out in its queue.
 //!
 //! The floor: the mock starts with a full minute of budget, so a batch needs
 //! max(requests / RPM, token cost / TPM) − 1 minute, plus one request's latency; token cost is
@@ -225,6 +230,61 @@ fn windows(batch: &Path, dir: &Path) {
     }
 }
 
+/// 1,000 articles through a local server (127.0.0.1) with 32 slots, no limits and no rate-limit headers, answering in
+/// 500 ms plus 10 ms a token, where a request past the slots waits in its queue; ko2en's
+/// timeout is 8 s, so that a request queued behind three rounds of others is cancelled. Told
+/// nothing (it adapts from its latency) against each fixed `--concurrency` of a sweep.
+fn headerless(dir: &Path) {
+    // Large enough that finding the knee (a slow start from 2) is a small part of the run.
+    let batch = dir.join("batch-headerless.jsonl");
+    write_batch(&batch, 1_000);
+    let unlimited = Limits { rpm: 100_000_000, tpm: 4_000_000_000 };
+    let mut runs: Vec<(String, f64)> = Vec::new();
+    for fixed in [None, Some(16), Some(32), Some(64), Some(128)] {
+        let label = fixed.map_or("told nothing".to_string(), |c| format!("--concurrency {c}"));
+        let log = dir.join(format!("headerless-{label}.log").replace(' ', "-"));
+        let flags = ["--max-concurrency", "32", "--ms-per-token", "10", "--headers", "none"];
+        let (mut mock, url) = start_mock_with(&unlimited, 500, &log, &flags);
+        let mut command = Command::new(BIN);
+        command
+            .args(["summarize", "--quiet", "--no-cache", "--timeout", "8", "--base-url", &url, "-o"])
+            .arg(dir.join("out.jsonl"));
+        if let Some(c) = fixed {
+            command.args(["--concurrency", &c.to_string()]);
+        }
+        command.arg(&batch).env("OPENAI_API_KEY", "bench");
+        let (output, _, _, _, wall) = timed(command);
+        mock.kill().ok();
+        mock.wait().ok();
+        let lines: Vec<serde_json::Value> = std::fs::read_to_string(&log)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let records = std::fs::read_to_string(dir.join("out.jsonl")).unwrap_or_default();
+        let ok = records
+            .lines()
+            .filter(|l| serde_json::from_str::<serde_json::Value>(l).is_ok_and(|r| r["error"].is_null()))
+            .count();
+        let cancelled = lines.iter().filter(|l| l["status"].is_null()).count();
+        let waited: u64 = lines
+            .iter()
+            .filter_map(|l| Some(l["started_unix_ms"].as_u64()? - l["arrived_unix_ms"].as_u64()?))
+            .sum();
+        println!(
+            "no headers, 32 slots, {label:<18} exit {}  {ok:>4} ok  {:>4} req  {cancelled:>3} cancelled in the queue  wall {wall:>6.1} s  avg queue wait {:>5.0} ms",
+            output.status.code().unwrap_or(-1),
+            lines.len(),
+            waited as f64 / lines.len().max(1) as f64,
+        );
+        runs.push((label, wall));
+    }
+    let adaptive = runs[0].1;
+    let (best_label, best) =
+        runs[1..].iter().min_by(|a, b| a.1.total_cmp(&b.1)).map(|(l, w)| (l.clone(), *w)).unwrap();
+    println!("told nothing: {:.2}x the time of the best fixed one ({best_label})", adaptive / best);
+}
+
 /// A TPM-bound batch whose answers vary in length as real ones do (the mock's
 /// `--answer-scale 200`: log-normal around twice its usual summary), once with the fixed
 /// budgets and once sized: wall time, completion tokens reserved against used, truncations.
@@ -297,8 +357,9 @@ fn main() {
     let batch = dir.join("batch.jsonl");
     write_batch(&batch, 250);
     let only = std::env::var("KO2EN_BENCH_ONLY").ok();
-    let only_memory =
-        only.as_deref().is_some_and(|v| ["memory", "budgets", "unconfigured", "windows"].contains(&v));
+    let only_memory = only
+        .as_deref()
+        .is_some_and(|v| ["memory", "budgets", "unconfigured", "windows", "headerless"].contains(&v));
     if !only_memory {
         println!("ko2en engine benchmark · 250 articles, 300 ms latency, concurrency 64 · {}", dir.display());
         scenario(
@@ -331,6 +392,9 @@ fn main() {
     }
     if !only_memory || only.as_deref() == Some("unconfigured") {
         unconfigured(&batch, &dir);
+    }
+    if !only_memory || only.as_deref() == Some("headerless") {
+        headerless(&dir);
     }
     if !only_memory || only.as_deref() == Some("windows") {
         windows(&batch, &dir);

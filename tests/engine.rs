@@ -290,6 +290,61 @@ fn a_server_that_queues_what_it_cannot_run_is_backed_off_from_instead_of_timed_o
 }
 
 #[test]
+fn a_local_server_without_limits_is_grown_into_until_a_queue_forms_and_no_further() {
+    // A server on 127.0.0.1 that runs 8 requests at once, queues the rest and announces no
+    // limits (llama.cpp's with 8 slots). Told nothing, ko2en starts with 2 in flight, doubles
+    // while answers come as fast, and stays near the 8 slots once a queue forms.
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let log_path = dir.path().join("mock.log");
+    let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_ko2en"))
+        .args([
+            "mock-server",
+            "--max-concurrency",
+            "8",
+            "--latency-ms",
+            "50",
+            "--ms-per-token",
+            "2",
+            "--headers",
+            "none",
+            "--log",
+        ])
+        .arg(&log_path)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut url = String::new();
+    std::io::BufReader::new(server.stdout.take().unwrap()).read_line(&mut url).unwrap();
+    let texts: Vec<String> = (0..160).map(|i| article(&format!("({i})"))).collect();
+    let input = batch(dir.path(), &texts);
+    let run = Ko2en::new(["summarize", "--quiet", "--no-cache", "--base-url", url.trim()])
+        .env("OPENAI_API_KEY", "sk-local")
+        .arg_path(&input)
+        .run();
+    server.kill().ok();
+    server.wait().ok();
+    run.assert_code(0);
+    let log = log(&log_path);
+    let first_answer = log[..2].iter().map(|l| l["finished_unix_ms"].as_u64().unwrap()).min().unwrap();
+    assert!(log[2]["arrived_unix_ms"].as_u64().unwrap() >= first_answer, "2 at once to start with");
+    let most = most_in_flight(&log);
+    assert!(most > 8, "grew past its start to find the slots: {most}");
+    // A slow start overshoots by what it sends before the first queued answer comes back.
+    assert!(most <= 24, "no flood of queued requests: {most}");
+    // Queueing, over the run: the time requests waited for a slot against the time served.
+    let total = |from: &str, to: &str| -> u64 {
+        log.iter().map(|l| l[to].as_u64().unwrap() - l[from].as_u64().unwrap()).sum()
+    };
+    let (waited, served) =
+        (total("arrived_unix_ms", "started_unix_ms"), total("started_unix_ms", "finished_unix_ms"));
+    assert!(
+        waited * 2 < served,
+        "requests mostly served, not queued: {waited} ms waiting, {served} ms served"
+    );
+}
+
+#[test]
 fn records_come_out_in_input_order_whatever_finishes_first() {
     // Long articles take longer (the mock paces per completion token), so with concurrency
     // they finish out of order.

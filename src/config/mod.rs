@@ -337,13 +337,43 @@ fn resolve_job(
     layers: &Layers,
 ) -> Result<Job, ConfigError> {
     let (target, endpoint) = resolve_endpoint(endpoint, layers)?;
-    let mut run = resolve_run(run, format, layers)?;
+    let local = matches!(&target, Target::Url(url) if is_local(url));
+    let mut run = resolve_run(run, format, local, layers)?;
     check_output(&run.output.destination, inputs, run.cache.path.as_deref())?;
     let input_encoding = layers.pick_text(article.input_encoding.clone(), None, |p| p.input_encoding.clone());
     let read = resolve_read(input_encoding.map(|(v, _)| v).as_deref())?;
     let article = resolve_article(article, layers)?;
     run.notices.extend(layers.notices.borrow().iter().cloned());
     Ok((target, endpoint, run, article, read))
+}
+
+/// Whether `base_url` names a server on this machine or the local network (llama.cpp, Ollama,
+/// LM Studio, vLLM on a workstation): such servers run a few requests at once and queue the
+/// rest, so a run starts with few in flight and grows while their latency holds.
+pub(crate) fn is_local(base_url: &str) -> bool {
+    let rest = base_url.split_once("://").map_or(base_url, |(_, rest)| rest);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = match host_port.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => host_port.split(':').next().unwrap_or(""),
+    }
+    .to_ascii_lowercase();
+    if host == "localhost" || host.ends_with(".localhost") || host.ends_with(".local") {
+        return true;
+    }
+    if host == "host.docker.internal" {
+        return true;
+    }
+    match host.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(ip)) => {
+            ip.is_loopback() || ip.is_private() || ip.is_unspecified() || ip.is_link_local()
+        }
+        Ok(std::net::IpAddr::V6(ip)) => {
+            ip.is_loopback() || ip.is_unspecified() || (ip.segments()[0] & 0xfe00) == 0xfc00
+        }
+        Err(_) => false,
+    }
 }
 
 /// `-o FILE`, or stdout without it or with `-o -`.
@@ -450,7 +480,13 @@ fn resolve_cache(args: cli::CacheArgs, layers: &Layers) -> Result<CacheSettings,
     Ok(CacheSettings { path, refresh: args.refresh })
 }
 
-fn resolve_run(args: cli::RunArgs, format: Format, layers: &Layers) -> Result<RunSettings, ConfigError> {
+/// `local`: the endpoint runs on this machine or the LAN (see [`is_local`]).
+fn resolve_run(
+    args: cli::RunArgs,
+    format: Format,
+    local: bool,
+    layers: &Layers,
+) -> Result<RunSettings, ConfigError> {
     let concurrency = layers.pick(args.concurrency, |p| p.concurrency);
     if concurrency.as_ref().is_some_and(|(c, _)| *c == 0) {
         return Err(ConfigError::Invalid("--concurrency must be at least 1".into()));
@@ -492,12 +528,13 @@ fn resolve_run(args: cli::RunArgs, format: Format, layers: &Layers) -> Result<Ru
             (c, true)
         }
         None => {
-            let c = PoolSettings::default_concurrency(budget);
-            layers.show(
-                "concurrency",
-                format!("{c}, growing with the limits the server announces"),
-                Origin::Default,
-            );
+            let c = PoolSettings::starting_concurrency(budget, local);
+            let how = if budget.rpm.is_none() && budget.tpm.is_none() {
+                "adapting to the limits the server announces, or else to its latency"
+            } else {
+                "growing with the limits the server announces"
+            };
+            layers.show("concurrency", format!("{c}, {how}"), Origin::Default);
             (c, false)
         }
     };

@@ -173,3 +173,27 @@ fn the_environment_comes_only_through_the_lookup_and_a_flag_beats_it() {
     assert!(matches!(&s.target, Target::Url(url) if url == "https://api.openai.com/v1"));
     assert_eq!(s.endpoint.model, DEFAULT_MODEL);
 }
+
+#[test]
+fn servers_on_this_machine_or_the_lan_are_local() {
+    for url in [
+        "http://localhost:8080/v1",
+        "http://127.0.0.1:11434/v1",
+        "http://[::1]:8000/v1",
+        "http://192.168.1.20:8000/v1",
+        "http://10.0.0.5/v1",
+        "http://gpu-box.local:1234/v1",
+        "http://user:pw@172.16.3.4:8000/v1",
+        "http://host.docker.internal:11434/v1",
+    ] {
+        assert!(is_local(url), "{url}");
+    }
+    for url in [
+        "https://api.openai.com/v1",
+        "https://8.8.8.8/v1",
+        "http://172.32.0.1/v1",
+        "https://localhost.example.com/v1",
+    ] {
+        assert!(!is_local(url), "{url}");
+    }
+}

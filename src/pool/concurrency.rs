@@ -1,8 +1,9 @@
 //! How many requests the pool allows in flight, and how that number moves: pinned by the
-//! user, grown into the budget a server announces, or, on a server that announces none,
-//! backed off from on overload (additive increase, multiplicative decrease). Slots are
-//! semaphore permits; lowering the number below the permits in use leaves a debt that
-//! returning slots pay.
+//! user, grown into the budget a server announces, or, on a server that announces none, led
+//! by its latency (a gradient limiter, as Netflix's concurrency-limits: grow while answers
+//! come as fast as the best round's, shrink as they slow down, halve on a timeout, 429 or
+//! 503). Slots are semaphore permits; lowering the number below the permits in use leaves a
+//! debt that returning slots pay.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -12,6 +13,22 @@ use crate::limiter::Budget;
 impl PoolSettings {
     /// The most requests the pool ever allows in flight by itself.
     pub(crate) const MAX_CONCURRENCY: usize = 256;
+    /// Where a run against a server on this machine or the LAN starts when told no limits: such
+    /// servers (llama.cpp, Ollama, LM Studio) often run one to four requests at once and queue
+    /// the rest, and a queued request's wait counts against its timeout. Two requests rarely
+    /// queue, so the first round measures the server unloaded (see `Gradient`); the latency
+    /// gradient doubles it each round while the server has room.
+    pub(crate) const LOCAL_START: usize = 2;
+
+    /// Requests in flight to start with when `--concurrency` is not given: what keeps a known
+    /// budget busy, or a few for a local server told no limits.
+    pub(crate) fn starting_concurrency(budget: Budget, local: bool) -> usize {
+        if local && budget.rpm.is_none() && budget.tpm.is_none() {
+            PoolSettings::LOCAL_START
+        } else {
+            PoolSettings::default_concurrency(budget)
+        }
+    }
 
     /// Requests in flight when `--concurrency` is not given.
     ///
@@ -62,12 +79,17 @@ impl Pool {
     }
 
     /// After an attempt, on a server that announces no limits (a local vLLM, llama.cpp, Ollama
-    /// or LM Studio queues what it cannot run): a timeout, a 429 or a 503 means more is in
-    /// flight than it can serve, so the concurrency halves, down to the requests still on the
-    /// wire that fit (a queued request's wait counts against its timeout and is paid for
-    /// nothing). Answers without such a signal add one back per round of answers, up to where
-    /// the run started: additive increase, multiplicative decrease.
-    pub(super) fn back_off(&self, overloaded: bool) {
+    /// or LM Studio queues what it cannot run; so do some gateways). A timeout, a 429 or a 503
+    /// means more is in flight than it can serve: the concurrency halves, down to the requests
+    /// still on the wire that fit. Otherwise each answer's seconds per token (`sample`) joins
+    /// the round; a round is as many answers as there are slots. The round's median against
+    /// the best round's (the server unloaded) is the gradient: 1 while answers come as fast,
+    /// less as requests queue. The next concurrency is the gradient times this one plus a
+    /// small queue (its square root): it grows by that while the server keeps up, and settles
+    /// where a queue starts to form, at the knee where more in flight stops raising throughput.
+    /// `sent_with`: the concurrency when the request went out. Answers to requests sent under
+    /// another one say nothing of this one's queue, and are left out of its round.
+    pub(super) fn back_off(&self, overloaded: bool, sample: Option<f64>, sent_with: usize) {
         let budget = self.limiter.budget();
         if self.pinned || budget.rpm.is_some() || budget.tpm.is_some() {
             return;
@@ -76,13 +98,23 @@ impl Pool {
         if overloaded {
             let in_flight = self.stats.in_flight.load(Ordering::Relaxed) as usize;
             let target = (now / 2).min(in_flight.max(1)).max(1);
+            self.gradient.lock().unwrap_or_else(|e| e.into_inner()).round.clear();
             if target < now {
                 self.set_concurrency(target, "the server is overloaded");
             }
-        } else if now < self.initial_concurrency
-            && self.since_change.fetch_add(1, Ordering::AcqRel) + 1 >= now as u64
-        {
-            self.set_concurrency(now + 1, "the server keeps up");
+            return;
+        }
+        let Some(sample) = sample else { return };
+        let target = {
+            let mut gradient = self.gradient.lock().unwrap_or_else(|e| e.into_inner());
+            match gradient.add(sample, sent_with, now) {
+                Some(target) => target,
+                None => return,
+            }
+        };
+        if target != now {
+            let why = if target > now { "the server keeps up" } else { "the server's answers slow down" };
+            self.set_concurrency(target, why);
         }
     }
 
@@ -99,7 +131,6 @@ impl Pool {
                 Err(current) => now = current,
             }
         }
-        self.since_change.store(0, Ordering::Release);
         if target > now {
             // A debt from an earlier back-off is cancelled before permits are added.
             let mut grow = target - now;
@@ -150,5 +181,137 @@ impl Drop for Slot<'_> {
         if self.debt.fetch_update(Ordering::AcqRel, Ordering::Acquire, |d| d.checked_sub(1)).is_ok() {
             permit.forget();
         }
+    }
+}
+
+/// The latency of the answers of a server that announces no limits (see [`Pool::back_off`]),
+/// in seconds per token, so that long and short answers compare.
+///
+/// First a slow start, as TCP's: every answer as quick as the quickest so far adds a request
+/// in flight, which doubles the concurrency once per trip through the server. The first
+/// answer much slower than the quickest waited in a queue: the concurrency, by then about
+/// twice what the server runs at once, comes down to what the server ran (in flight when that
+/// request was sent, over how much slower it was), at most by half. From then on it moves round by round: a
+/// round's median against the quickest round's is the gradient (at most 1), which scales the
+/// concurrency before one request is added back. A queue delays most requests of a round,
+/// while the spread of answer sizes moves its median little; only requests sent under the
+/// round's concurrency count, so that a round measures the queue it makes. The concurrency
+/// saws just above the number of requests the server runs at once: the knee where more in
+/// flight stops raising throughput.
+#[derive(Debug, Default)]
+pub(super) struct Gradient {
+    /// The quickest answer of the slow start.
+    quickest: Option<f64>,
+    /// A queue was seen: the slow start is over.
+    queued: bool,
+    /// This round's answers (in the slow start, those that did not queue).
+    round: Vec<f64>,
+    /// The quickest round's median. It does not drift: a local server that became slower
+    /// because others use it too is left more of itself.
+    best: Option<f64>,
+}
+
+impl Gradient {
+    /// How much slower than the quickest an answer of the slow start may be before it counts
+    /// as queued: answers of different sizes do not take exactly the same time per token.
+    const SLOW_START_TOLERANCE: f64 = 1.5;
+    /// How much slower than the best round a round's median may be before it counts as queued.
+    const TOLERANCE: f64 = 1.1;
+
+    /// Add the answer to a request sent when `sent_with` were allowed in flight; the
+    /// concurrency to allow now, if it changes.
+    pub(super) fn add(&mut self, sample: f64, sent_with: usize, concurrency: usize) -> Option<usize> {
+        if !sample.is_finite() || sample <= 0.0 {
+            return None;
+        }
+        if !self.queued {
+            let quickest = self.quickest.map_or(sample, |q| q.min(sample));
+            self.quickest = Some(quickest);
+            if sample <= Self::SLOW_START_TOLERANCE * quickest {
+                // The answers that did not queue: their median is the best round's to start
+                // with (a round right after the slow start may well queue).
+                if self.round.len() < 512 {
+                    self.round.push(sample);
+                }
+                return Some((concurrency + 1).min(PoolSettings::MAX_CONCURRENCY));
+            }
+            if !self.round.is_empty() {
+                let middle = self.round.len() / 2;
+                self.best = Some(*self.round.select_nth_unstable_by(middle, f64::total_cmp).1);
+                self.round.clear();
+            }
+            // It waited behind others: the server runs about as many requests at once as were
+            // in flight when it was sent, over how much slower it was (less for a short answer,
+            // whose wait weighs more per token: never below half, as TCP's halving).
+            self.queued = true;
+            let runs = (sent_with as f64 * quickest / sample).round() as usize;
+            return Some(runs.max(concurrency / 2).clamp(1, concurrency));
+        }
+        if sent_with != concurrency {
+            return None;
+        }
+        self.round.push(sample);
+        if self.round.len() < concurrency.max(8) {
+            return None;
+        }
+        let middle = self.round.len() / 2;
+        let median = *self.round.select_nth_unstable_by(middle, f64::total_cmp).1;
+        self.round.clear();
+        let best = self.best.map_or(median, |best| best.min(median));
+        self.best = Some(best);
+        let gradient = (Self::TOLERANCE * best / median).clamp(0.5, 1.0);
+        let target = (concurrency as f64 * gradient).floor() as usize + 1;
+        Some(target.clamp(1, PoolSettings::MAX_CONCURRENCY))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A server with `slots` slots, one answer at a time: each request is served in 0.01 s per
+    /// token, ±10% by its size, after its wait for a slot (FIFO, so all of a trip wait alike).
+    /// Returns the concurrency after each trip through the server.
+    fn settle(slots: usize, start: usize, trips: usize) -> Vec<usize> {
+        let mut gradient = Gradient::default();
+        let mut concurrency = start;
+        let mut seen = Vec::new();
+        let mut k = 0usize;
+        for trip in 0..trips {
+            // One trip: as many answers as the server finishes per service time, to requests
+            // sent under the concurrency the trip started with.
+            let sent_with = concurrency;
+            for _ in 0..slots.min(sent_with) {
+                k += 1;
+                // In flight beyond the slots wait their turn; the first trip starts empty.
+                let waits = if trip == 0 { 0.0 } else { (sent_with as f64 / slots as f64 - 1.0).max(0.0) };
+                let noise = 0.9 + 0.2 * ((k * 7 % 11) as f64 / 10.0);
+                if let Some(next) = gradient.add(0.01 * noise * (1.0 + waits), sent_with, concurrency) {
+                    concurrency = next;
+                }
+            }
+            seen.push(concurrency);
+        }
+        seen
+    }
+
+    #[test]
+    fn it_grows_while_the_server_keeps_up_and_settles_at_its_slots() {
+        let seen = settle(32, PoolSettings::LOCAL_START, 40);
+        assert_eq!(seen[..4], [4, 8, 16, 32], "a slow start doubles each trip: {seen:?}");
+        assert!(seen[10..].iter().all(|c| (30..=40).contains(c)), "settles near the 32 slots: {seen:?}");
+    }
+
+    #[test]
+    fn against_two_slots_it_comes_down_to_a_short_queue() {
+        let seen = settle(2, PoolSettings::LOCAL_START, 40);
+        assert!(seen[3..].iter().all(|&c| c <= 3), "a queue of one at most on 2 slots: {seen:?}");
+    }
+
+    #[test]
+    fn without_a_queue_it_grows_to_the_ceiling() {
+        let seen = settle(10_000, 16, 10);
+        assert_eq!(seen[..3], [32, 64, 128], "{seen:?}");
+        assert_eq!(*seen.last().unwrap(), PoolSettings::MAX_CONCURRENCY, "{seen:?}");
     }
 }

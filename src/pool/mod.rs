@@ -150,13 +150,11 @@ pub(crate) struct Pool {
     /// Requests allowed in flight now; changes only when not pinned (see `follow_budget` and
     /// `back_off`).
     concurrency: AtomicUsize,
-    /// Where it started: what a server without limits may get back up to after a back-off.
-    initial_concurrency: usize,
     /// Permits to forget as they come back, after the concurrency was lowered below the number
     /// in use.
     debt: AtomicUsize,
-    /// Answers since the concurrency last changed (for the additive increase after a back-off).
-    since_change: AtomicU64,
+    /// The latency of a server that announces no limits, which leads its concurrency.
+    gradient: Mutex<concurrency::Gradient>,
     pinned: bool,
     retry: RetryPolicy,
     counter: TokenCounter,
@@ -195,9 +193,8 @@ impl Pool {
             limiter: Limiter::with_reserve(settings.budget, 20),
             permits: Semaphore::new(concurrency),
             concurrency: AtomicUsize::new(concurrency),
-            initial_concurrency: concurrency,
             debt: AtomicUsize::new(0),
-            since_change: AtomicU64::new(0),
+            gradient: Mutex::default(),
             pinned: settings.pinned,
             retry: settings.retry,
             counter,
@@ -422,7 +419,9 @@ impl Pool {
                 return Err(CallError::Reshaped);
             }
             // Send.
+            let (sent_at, sent_with) = (tokio::time::Instant::now(), self.concurrency());
             let attempt = self.send(&wire).await;
+            let took = sent_at.elapsed();
             usage.requests += 1;
             self.stats.reserved_completion.fetch_add(u64::from(wire.max_tokens()), Ordering::Relaxed);
             if wire.is_sized() {
@@ -438,7 +437,14 @@ impl Pool {
                 attempt.result,
                 Err(ClientError::Timeout(_) | ClientError::Status { status: 429 | 503, .. })
             );
-            self.back_off(overloaded);
+            // Seconds per token, a little fixed cost counted so that short answers do not
+            // look slow.
+            let pace = attempt
+                .result
+                .as_ref()
+                .ok()
+                .map(|r| took.as_secs_f64() / (r.completion_tokens as f64 + 32.0));
+            self.back_off(overloaded, pace, sent_with);
             match attempt.charged(&wire) {
                 Some(tokens) => grant.settle(tokens),
                 None => drop(grant),
