@@ -252,6 +252,42 @@ fn told_no_concurrency_a_run_grows_into_the_budget_the_server_announces_and_a_pi
 }
 
 #[test]
+fn the_limits_a_server_announced_are_remembered_so_the_next_run_starts_with_the_concurrency_they_need() {
+    // Told nothing, a first run spends its first trip through a slow server with 16 requests
+    // in flight, learning the limits from their answers; the cache remembers them, and the next
+    // run on the same endpoint sends its whole first wave at once, as a run told them would.
+    let dir = tempfile::tempdir().unwrap();
+    let texts: Vec<String> = (0..48).map(|i| article(&format!("({i})"))).collect();
+    let input = batch(dir.path(), &texts);
+    let cache = dir.path().join("cache.sqlite");
+    let run = |extra: &[&str]| {
+        let log_path = dir.path().join("mock.log");
+        Ko2en::new(["summarize", "--mock", "--quiet", "--cache"])
+            .arg(&cache)
+            .args(extra)
+            .args(&["--mock-opt", "rpm=600", "--mock-opt", "latency-ms=400"])
+            .arg("--mock-opt")
+            .arg(format!("log={}", log_path.display()))
+            .arg_path(&input)
+            .run()
+            .assert_code(0);
+        log(&log_path)
+    };
+    // Whether the 17th request went out before any of the first 16 was answered.
+    let seventeenth_in_first_wave = |log: &[Value]| {
+        let first_answer = log[..16].iter().map(|l| l["finished_unix_ms"].as_u64().unwrap()).min().unwrap();
+        log[16]["arrived_unix_ms"].as_u64().unwrap() < first_answer
+    };
+    let first = run(&[]);
+    assert!(!seventeenth_in_first_wave(&first), "a first run starts with 16 in flight");
+    // --refresh buys every answer again, with what the cache knows of the endpoint.
+    let second = run(&["--refresh"]);
+    assert!(seventeenth_in_first_wave(&second), "the next run starts with what 600 RPM needs");
+    let pinned = run(&["--refresh", "--concurrency", "16"]);
+    assert!(!seventeenth_in_first_wave(&pinned), "a pinned concurrency stays pinned");
+}
+
+#[test]
 fn a_server_that_queues_what_it_cannot_run_is_backed_off_from_instead_of_timed_out_against() {
     // A local server with two slots (llama.cpp's, say) that announces no limits: 16 requests
     // in flight wait in its queue, and the wait counts against their timeout. Told nothing,

@@ -115,12 +115,14 @@ async fn pipeline(
     // Before any prompt is built: whether the schema goes in the prompt depends on the form.
     pool.recall_forms().await;
     pool.recall_sizes().await;
+    pool.recall_limits().await;
     Ok(Pipeline::new(pool, prompts, mode, run.chunk_limits, article))
 }
 
 /// Record the run's cache statistics and close the cache; a failure here loses nothing (every
 /// answer was committed when it arrived), so it is only a warning.
 async fn finish_cache(pipeline: &Pipeline) -> Option<cache::RunStats> {
+    pipeline.pool().remember_limits().await;
     let cache = pipeline.pool().cache()?.clone();
     match cache.finish(pipeline.pool().stats().sent.load(Ordering::Relaxed)).await {
         Ok(stats) => Some(stats),

@@ -264,6 +264,20 @@ impl Cache {
         self.store.queue(Write::Size { model: model.to_string(), kind, input_tokens, completion_tokens });
     }
 
+    /// The limits (RPM, TPM) `endpoint` announced for `model` in an earlier run. A read error
+    /// is no knowledge.
+    pub(crate) async fn limits(&self, endpoint: &str, model: &str) -> Option<(Option<u32>, Option<u32>)> {
+        let (endpoint, model) = (endpoint.to_string(), model.to_string());
+        self.store.read(move |conn| store::limits(conn, &endpoint, &model)).await.ok().flatten()
+    }
+
+    /// Remember the limits `endpoint` announced for `model`, so that the next run starts with
+    /// the concurrency they need. A write error only costs the next run its first wave.
+    pub(crate) async fn store_limits(&self, endpoint: &str, model: &str, rpm: Option<u32>, tpm: Option<u32>) {
+        let write = Write::Limits { endpoint: endpoint.to_string(), model: model.to_string(), rpm, tpm };
+        let _ = self.store.write(write).await;
+    }
+
     /// The request forms (response format, budget field) an earlier run found `endpoint`
     /// takes for `model`, by name. A read error is no knowledge.
     pub(crate) async fn forms(&self, endpoint: &str, model: &str) -> Option<(String, String)> {

@@ -62,6 +62,13 @@ const CLAIMS: &str = "
         completion_tokens INTEGER NOT NULL
     );
     CREATE INDEX IF NOT EXISTS answer_size_by_model ON answer_size (model, kind);
+    CREATE TABLE IF NOT EXISTS limit_seen (
+        endpoint TEXT NOT NULL,
+        model TEXT NOT NULL,
+        rpm INTEGER,
+        tpm INTEGER,
+        PRIMARY KEY (endpoint, model)
+    ) WITHOUT ROWID;
     CREATE TABLE IF NOT EXISTS form (
         endpoint TEXT NOT NULL,
         model TEXT NOT NULL,
@@ -113,6 +120,13 @@ pub(crate) enum Write {
         kind: &'static str,
         input_tokens: u32,
         completion_tokens: u64,
+    },
+    /// The limits `endpoint` announced for `model`.
+    Limits {
+        endpoint: String,
+        model: String,
+        rpm: Option<u32>,
+        tpm: Option<u32>,
     },
     /// The forms `endpoint` takes for `model`.
     Form {
@@ -323,6 +337,12 @@ fn commit(conn: &mut Connection, group: &[Job]) -> rusqlite::Result<Vec<bool>> {
                 )?
                 .execute(params![model, kind, input_tokens, *completion_tokens as i64])?;
             }
+            Write::Limits { endpoint, model, rpm, tpm } => {
+                tx.prepare_cached(
+                    "INSERT OR REPLACE INTO limit_seen (endpoint, model, rpm, tpm) VALUES (?1, ?2, ?3, ?4)",
+                )?
+                .execute(params![endpoint, model, rpm, tpm])?;
+            }
             Write::Form { endpoint, model, response_format, budget_field } => {
                 tx.prepare_cached(
                     "INSERT OR REPLACE INTO form (endpoint, model, response_format, budget_field)
@@ -404,6 +424,17 @@ pub(crate) fn sizes(
         out.extend(rows);
     }
     Ok(out)
+}
+
+/// The limits `endpoint` announced for `model` in an earlier run: (RPM, TPM).
+pub(crate) fn limits(
+    conn: &Connection,
+    endpoint: &str,
+    model: &str,
+) -> rusqlite::Result<Option<(Option<u32>, Option<u32>)>> {
+    conn.prepare_cached("SELECT rpm, tpm FROM limit_seen WHERE endpoint = ?1 AND model = ?2")?
+        .query_row([endpoint, model], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()
 }
 
 /// The forms `endpoint` was found to take for `model`: (response format, budget field).

@@ -5,6 +5,7 @@
 //! 503). Slots are semaphore permits; lowering the number below the permits in use leaves a
 //! debt that returning slots pay.
 
+use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::{Pool, PoolSettings};
@@ -76,6 +77,37 @@ impl Pool {
         if target > self.concurrency() {
             self.set_concurrency(target, "for the budget the server announced");
         }
+    }
+
+    /// Start with the concurrency the limits this endpoint announced in an earlier run need, as
+    /// a run told them would: a run told nothing otherwise spends its first trip through a slow
+    /// server with 16 in flight only to learn them. They are not paced by: the server's headers
+    /// are, from its first answers on (its limits may have changed since).
+    pub(crate) async fn recall_limits(&self) {
+        let Some(cache) = &self.cache else { return };
+        if self.pinned || self.told {
+            return;
+        }
+        if let Some((rpm, tpm)) = cache.limits(&self.endpoint_id, self.client.model()).await {
+            let budget = Budget { rpm: rpm.and_then(NonZeroU32::new), tpm: tpm.and_then(NonZeroU32::new) };
+            if budget != Budget::default() {
+                let target = PoolSettings::default_concurrency(budget);
+                if target > self.concurrency() {
+                    self.set_concurrency(target, "for the limits the server announced in an earlier run");
+                }
+            }
+        }
+    }
+
+    /// Keep the limits the server announced in this run, for the next (see `recall_limits`).
+    pub(crate) async fn remember_limits(&self) {
+        let Some(cache) = &self.cache else { return };
+        let budget = self.limiter.budget();
+        if self.told || budget == Budget::default() {
+            return;
+        }
+        let (rpm, tpm) = (budget.rpm.map(NonZeroU32::get), budget.tpm.map(NonZeroU32::get));
+        cache.store_limits(&self.endpoint_id, self.client.model(), rpm, tpm).await;
     }
 
     /// After an attempt, on a server that announces no limits (a local vLLM, llama.cpp, Ollama

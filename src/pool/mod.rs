@@ -156,6 +156,8 @@ pub(crate) struct Pool {
     /// The latency of a server that announces no limits, which leads its concurrency.
     gradient: Mutex<concurrency::Gradient>,
     pinned: bool,
+    /// Whether the settings gave limits (otherwise the server's are learned, and remembered).
+    told: bool,
     retry: RetryPolicy,
     counter: TokenCounter,
     stats: PoolStats,
@@ -196,6 +198,7 @@ impl Pool {
             debt: AtomicUsize::new(0),
             gradient: Mutex::default(),
             pinned: settings.pinned,
+            told: settings.budget != Budget::default(),
             retry: settings.retry,
             counter,
             stats,
