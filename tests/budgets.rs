@@ -114,3 +114,63 @@ fn an_answer_cut_at_a_sized_budget_is_bought_again_at_the_fixed_one_and_never_ac
     );
     assert!(run.stderr().contains("3 truncated"), "{}", run.stderr());
 }
+
+#[test]
+fn a_passage_whose_english_does_not_fit_its_budget_is_translated_in_halves_not_fed_a_bigger_one() {
+    // A model that finds far more to say than a long passage holds: its English is cut at the
+    // passage's budget (twice its Korean). The budget is never doubled past what the passage
+    // can need; the passage is translated in halves, each with its own budget, and joined.
+    let dir = tempfile::tempdir().unwrap();
+    let subjects =
+        ["서울시는", "정부는", "업계는", "연구진은", "시민들은", "전문가들은", "기업들은", "학교들은"];
+    let verbs = [
+        "새로운 계획을 발표했다.",
+        "수출 확대를 기대한다.",
+        "지원을 약속했다.",
+        "변화를 환영했다.",
+        "우려를 표명했다.",
+        "협력을 강조했다.",
+        "투자를 늘리기로 했다.",
+        "결과를 공개했다.",
+    ];
+    let sentences: Vec<String> =
+        subjects.iter().flat_map(|s| verbs.iter().map(move |v| format!("{s} 올해 {v}"))).collect();
+    let article = dir.path().join("long.txt");
+    std::fs::write(&article, format!("긴 기사의 제목\n\n{}\n", sentences.join(" "))).unwrap();
+    let (url, _, seen) = serve_by_request(|_, request| {
+        let body = request.body.to_string();
+        if !body.contains("translation_en") {
+            return ("200 OK", vec![], completion(REPLY));
+        }
+        let budget = budget(request);
+        if budget > 1_000 {
+            let cut = json!({
+                "id": "x", "object": "chat.completion", "created": 0, "model": "m",
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": "{\"translation_en\":\"The city"},
+                             "finish_reason": "length"}],
+                "usage": {"prompt_tokens": 100, "completion_tokens": budget, "total_tokens": 100 + budget},
+            });
+            return ("200 OK", vec![], cut.to_string());
+        }
+        let english = vec!["The officials announced a new plan this year."; (budget / 20) as usize].join(" ");
+        ("200 OK", vec![], completion(&json!({ "translation_en": english }).to_string()))
+    });
+    let run = Ko2en::new(["translate", "--json", "--no-cache", "--base-url", &url, "--concurrency", "1"])
+        .env("OPENAI_API_KEY", "k")
+        .arg_path(&article)
+        .run();
+    run.assert_code(0);
+    let record: serde_json::Value = serde_json::from_str(&run.stdout()).unwrap();
+    assert!(record["error"].is_null(), "{record}");
+    let translations: Vec<u64> = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|r| r.body.to_string().contains("translation_en"))
+        .map(budget)
+        .collect();
+    assert_eq!(translations.len(), 3, "the whole passage once, then its two halves: {translations:?}");
+    assert!(translations[0] > 1_000 && translations[1..].iter().all(|&b| b <= 1_000), "{translations:?}");
+    let english = record["translation_en"].as_str().unwrap();
+    assert!(english.matches("The officials announced").count() > 40, "both halves joined: {english}");
+}

@@ -26,8 +26,6 @@ pub(crate) struct RetryPolicy {
     pub(crate) base_delay: Duration,
     /// Longest single backoff.
     pub(crate) max_delay: Duration,
-    /// Largest completion budget a truncated answer may be retried with.
-    pub(crate) max_completion_tokens: u32,
 }
 
 impl Default for RetryPolicy {
@@ -36,7 +34,6 @@ impl Default for RetryPolicy {
             max_attempts: 6,
             base_delay: Duration::from_millis(500),
             max_delay: Duration::from_secs(60),
-            max_completion_tokens: 16_384,
         }
     }
 }
@@ -101,9 +98,7 @@ impl<'p> RetryState<'p> {
             | ClientError::InvalidReply(_)
             | ClientError::NoContent(_) => true,
             ClientError::Truncated { .. } => {
-                if self.attempts < self.policy.max_attempts
-                    && request.enlarge(self.policy.max_completion_tokens)
-                {
+                if self.attempts < self.policy.max_attempts && request.enlarge() {
                     return Decision::Retry(Duration::ZERO);
                 }
                 false
@@ -197,7 +192,6 @@ mod tests {
             base_delay: Duration::from_secs(1),
             max_delay: Duration::from_secs(8),
             max_attempts: 20,
-            ..Default::default()
         };
         let mut state = RetryState::new(&policy);
         for attempt in 1..10 {
@@ -221,14 +215,14 @@ mod tests {
     }
 
     #[test]
-    fn a_truncated_answer_is_retried_at_once_with_twice_the_budget_then_given_up() {
+    fn a_truncated_answer_is_retried_at_once_with_the_same_budget_then_given_up() {
         let policy = RetryPolicy::default();
         let mut state = RetryState::new(&policy);
         let mut wire = request(100);
         let cut = ClientError::Truncated { max_tokens: 100 };
         assert_eq!(state.decide(&cut, &mut wire), Decision::Retry(Duration::ZERO));
-        assert_eq!(wire.max_tokens(), 200);
-        // Cut again at twice what it can need: a runaway, failed fast rather than fed.
+        assert_eq!(wire.max_tokens(), 100);
+        // Cut again at what it can need: a runaway, failed fast rather than fed.
         assert_eq!(state.decide(&cut, &mut wire), Decision::GiveUp);
         assert_eq!(state.attempts(), 2);
     }
@@ -243,7 +237,7 @@ mod tests {
         assert_eq!(state.decide(&cut, &mut wire), Decision::Retry(Duration::ZERO));
         assert_eq!(wire.max_tokens(), 1_000);
         assert_eq!(state.decide(&cut, &mut wire), Decision::Retry(Duration::ZERO));
-        assert_eq!(wire.max_tokens(), 2_000);
+        assert_eq!(wire.max_tokens(), 1_000);
         assert_eq!(state.decide(&cut, &mut wire), Decision::GiveUp);
     }
 }

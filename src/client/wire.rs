@@ -31,6 +31,8 @@ pub(crate) struct WireRequest {
     /// What it asks for, over how much of the article: for sizing its budget.
     pub(crate) kind: AnswerKind,
     pub(crate) input_tokens: u32,
+    /// Whether it was already sent again at its ceiling after an answer cut there.
+    again_at_ceiling: bool,
 }
 
 impl WireRequest {
@@ -83,6 +85,7 @@ impl WireRequest {
             response_format,
             kind: request.kind,
             input_tokens: request.input_tokens,
+            again_at_ceiling: false,
         }
     }
 
@@ -130,20 +133,22 @@ impl WireRequest {
     }
 
     /// After an answer cut at the budget: a sized budget goes straight to the request's fixed
-    /// one; the fixed one doubles once, no further (and never past `limit`). An answer longer
-    /// than twice what its request can need is a model running away (repeating itself), not a
-    /// long answer: a bigger budget only buys a longer runaway and a timeout. False when there
-    /// is nothing left to grow, so the request fails fast with its reason.
-    pub(super) fn enlarge(&mut self, limit: u32) -> bool {
-        let most = self.ceiling.saturating_mul(2).min(limit.max(self.ceiling));
+    /// one, its ceiling, which is all it can need (a summary's schema bounds it; a passage's
+    /// English takes at most about twice its Korean). An answer cut at the ceiling is a model
+    /// running away (repeating itself), and a bigger budget would only buy a longer runaway and
+    /// a timeout: a summary is sent once more at the same budget (sampling rarely loops twice),
+    /// a passage not at all (the pipeline translates it in halves instead). False when there is
+    /// nothing left to try, so the request fails fast with its reason.
+    pub(super) fn enlarge(&mut self) -> bool {
         if self.max_tokens < self.ceiling {
             self.max_tokens = self.ceiling;
-        } else if self.max_tokens >= most {
-            return false;
-        } else {
-            self.max_tokens = self.max_tokens.saturating_mul(2).min(most);
+            self.body[self.budget_field] = json!(self.max_tokens);
+            return true;
         }
-        self.body[self.budget_field] = json!(self.max_tokens);
+        if self.kind == AnswerKind::Translation || self.again_at_ceiling {
+            return false;
+        }
+        self.again_at_ceiling = true;
         true
     }
 }
@@ -244,17 +249,24 @@ mod tests {
     }
 
     #[test]
-    fn a_budget_doubles_once_in_its_own_field_and_never_past_the_limit() {
+    fn a_budget_never_grows_past_what_its_request_can_need() {
         let messages = Messages::new("s".into(), "u".into());
         let mut request = wire("o3-mini", &messages, 1_000);
-        assert!(request.enlarge(16_384));
-        assert_eq!((request.max_tokens(), &request.body()["max_completion_tokens"]), (2_000, &json!(2_000)));
-        assert!(!request.enlarge(16_384), "a runaway is not fed a bigger budget");
+        assert!(request.enlarge(), "a summary cut at its ceiling is sent once more");
+        assert_eq!((request.max_tokens(), &request.body()["max_completion_tokens"]), (1_000, &json!(1_000)));
+        assert!(!request.enlarge(), "a runaway is not fed a bigger budget, nor sent a third time");
         assert!(request.body().get("max_tokens").is_none());
-        let mut capped = wire("o3-mini", &messages, 1_000);
-        assert!(capped.enlarge(1_500));
-        assert_eq!(capped.max_tokens(), 1_500);
-        assert!(!capped.enlarge(1_500));
+        let schema = ReplySchema { name: "x", schema: json!({}) };
+        let passage = ChatRequest {
+            messages: &messages,
+            schema: &schema,
+            max_tokens: 2_000,
+            kind: AnswerKind::Translation,
+            input_tokens: 800,
+        };
+        let mut passage =
+            WireRequest::new("m", &passage, BudgetField::ByModel, ResponseFormat::JsonSchema, None);
+        assert!(!passage.enlarge(), "a passage cut at its ceiling is halved by the pipeline instead");
     }
 
     #[test]
@@ -264,11 +276,11 @@ mod tests {
         request.size_to(300);
         assert!(request.is_sized());
         assert_eq!(request.body()["max_tokens"], json!(300));
-        assert!(request.enlarge(16_384));
+        assert!(request.enlarge());
         assert_eq!((request.max_tokens(), request.is_sized()), (1_500, false));
-        assert!(request.enlarge(16_384));
-        assert_eq!(request.max_tokens(), 3_000, "past the fixed budget, doubled once");
-        assert!(!request.enlarge(16_384));
+        assert!(request.enlarge());
+        assert_eq!(request.max_tokens(), 1_500, "never past the fixed budget");
+        assert!(!request.enlarge());
     }
 
     #[test]
