@@ -235,9 +235,15 @@ pub struct EndpointArgs {
     /// Sampling temperature; omitted from requests unless given (some models accept only their default).
     #[arg(long)]
     pub temperature: Option<f32>,
-    /// Seconds before one request is abandoned (and retried) [default: 120].
+    /// Seconds before one request is abandoned (and retried) [default: 120]: of silence, while
+    /// the answer streams (a request never runs past ten times this), or of the whole request
+    /// with --no-stream.
     #[arg(long, value_name = "SECONDS")]
     pub timeout: Option<u64>,
+    /// Ask for whole answers instead of streamed ones (a server that refuses streaming is
+    /// switched to whole answers by itself).
+    #[arg(long)]
+    pub no_stream: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -90,6 +90,23 @@ fn an_answer_that_runs_away_fails_fast_instead_of_being_fed_ever_larger_budgets(
 }
 
 #[test]
+fn a_streamed_answer_is_timed_by_its_silence_not_its_length() {
+    // A slow model: 20 ms a token, so a summary takes about 3 s, three times the timeout.
+    // Streamed, a chunk comes every 80 ms and the answer is never silent for a second; asked
+    // whole, every attempt is cut at 1 s and paid for nothing.
+    let slow = ["--timeout", "1", "--max-attempts", "2", "--mock-opt", "ms-per-token=20"];
+    let (record, log, code) = run_with_marker("", &slow);
+    assert_eq!(code, 0, "{record}");
+    assert_eq!((log.len(), log[0]["stream"].as_bool()), (1, Some(true)), "{log:?}");
+    let mut whole = slow.to_vec();
+    whole.push("--no-stream");
+    let (record, log, code) = run_with_marker("", &whole);
+    assert_eq!(code, 1, "{record}");
+    assert_eq!(record["error"]["kind"], "timeout", "{record}");
+    assert_eq!(log.len(), 2);
+}
+
+#[test]
 fn a_hung_request_times_out_and_is_retried() {
     let (record, log, code) = run_with_marker("[[mock:hang:once]]", &["--timeout", "1"]);
     assert_eq!(code, 0, "{record}");

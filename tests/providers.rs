@@ -581,3 +581,33 @@ fn every_preset_shapes_its_requests_as_its_documentation_says() {
         assert_eq!(kind, format, "{name}");
     }
 }
+
+#[test]
+fn a_server_that_refuses_streaming_gets_whole_answers_for_the_rest_of_the_run() {
+    // Azure's older API versions: "Unrecognized request argument supplied: stream_options".
+    let (url, _, seen) = serve_by_request(|_, request| {
+        if request.body.get("stream").is_some() {
+            let refusal = json!({"error": {"message": "Unrecognized request argument supplied: stream_options",
+                                           "type": "invalid_request_error", "code": null}});
+            return ("400 Bad Request", vec![], refusal.to_string());
+        }
+        ("200 OK", vec![], completion(REPLY))
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("b.jsonl");
+    let (title, body) = ARTICLE.split_once('\n').unwrap();
+    let lines: Vec<String> = (0..3)
+        .map(|i| {
+            json!({"id": format!("a{i}"), "title": title, "text": format!("{body} 번호 {i}.")}).to_string()
+        })
+        .collect();
+    std::fs::write(&input, lines.join("\n")).unwrap();
+    let run = Ko2en::new(["summarize", "--no-cache", "--concurrency", "1", "--base-url", &url])
+        .env("OPENAI_API_KEY", "k")
+        .arg_path(&input)
+        .run();
+    run.assert_code(0);
+    assert!(run.stderr().contains("does not take streamed requests"), "{}", run.stderr());
+    let streamed: Vec<bool> = seen.lock().unwrap().iter().map(|r| r.body.get("stream").is_some()).collect();
+    assert_eq!(streamed, [true, false, false, false], "refused once, then whole answers");
+}

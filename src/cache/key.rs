@@ -116,6 +116,7 @@ mod tests {
             response_format: ResponseFormat::JsonSchema,
             temperature,
             timeout: Duration::from_secs(30),
+            stream: true,
             protocol: Default::default(),
             hint: None,
         }

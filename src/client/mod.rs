@@ -9,10 +9,11 @@ mod header;
 pub(crate) mod provider;
 mod retry;
 mod settings;
+mod stream;
 mod transport;
 mod wire;
 
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -28,6 +29,7 @@ pub(crate) use wire::WireRequest;
 use crate::limiter::ServerState;
 use crate::prompt::Messages;
 use crate::sizing::AnswerKind;
+use async_openai::config::Config;
 use endpoint::Endpoint;
 use header::ResponseMeta;
 use provider::BudgetField;
@@ -94,6 +96,9 @@ impl Attempt {
 #[derive(Clone)]
 pub(crate) struct Client {
     inner: async_openai::Client<Endpoint>,
+    /// For streamed answers: no overall timeout of its own (the silence is timed instead).
+    streaming: reqwest::Client,
+    endpoint: Endpoint,
     model: String,
     /// The forms this endpoint takes, learned from its refusals (see [`Client::adapt`]).
     forms: Arc<Forms>,
@@ -131,6 +136,13 @@ impl Client {
             .user_agent(concat!("ko2en/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| ClientError::Connection(format!("cannot build the HTTP client: {e}")))?;
+        let streaming = reqwest::Client::builder()
+            .connect_timeout(endpoint.timeout.min(Duration::from_secs(30)))
+            .read_timeout(endpoint.timeout)
+            .pool_idle_timeout(Duration::from_secs(90))
+            .user_agent(concat!("ko2en/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| ClientError::Connection(format!("cannot build the HTTP client: {e}")))?;
         let protocol = &endpoint.protocol;
         let config = Endpoint::new(
             base_url,
@@ -140,14 +152,17 @@ impl Client {
             endpoint.api_key.as_ref().map(ApiKey::expose),
         );
         let chat_url = config.chat_url();
-        let inner =
-            async_openai::Client::with_config(config).with_http_service(transport::HeaderCapture::new(http));
+        let inner = async_openai::Client::with_config(config.clone())
+            .with_http_service(transport::HeaderCapture::new(http));
         Ok(Client {
             inner,
+            streaming,
+            endpoint: config,
             model: endpoint.model.clone(),
             forms: Arc::new(Forms {
                 response_format: AtomicU8::new(encode_format(endpoint.response_format)),
                 budget_field: AtomicU8::new(encode_field(protocol.budget_field)),
+                stream: AtomicBool::new(endpoint.stream),
             }),
             dialect: protocol.dialect,
             chat_url,
@@ -250,6 +265,18 @@ impl Client {
         if !refused {
             return None;
         }
+        // `stream` or `stream_options` refused: whole answers from now on (the request itself
+        // carries no trace of streaming, so it is sent again as it is).
+        if text.contains("stream") {
+            let changed =
+                self.forms.stream.compare_exchange(true, false, Ordering::AcqRel, Ordering::Acquire).is_ok();
+            return Some(changed.then(|| {
+                format!(
+                    "{} does not take streamed requests: asking for whole answers for the rest of the run",
+                    self.chat_url
+                )
+            }));
+        }
         let field = request.budget_field();
         // "Invalid max_tokens" is about the value (too large), not the field: only words that
         // refuse the parameter itself switch it.
@@ -317,6 +344,9 @@ impl Client {
 
     /// Send one request, once.
     pub(crate) async fn send(&self, request: &WireRequest) -> Attempt {
+        if self.forms.stream.load(Ordering::Acquire) {
+            return self.send_streamed(request).await;
+        }
         let slot: transport::MetaSlot = Arc::new(Mutex::new(None));
         let chat = self.inner.chat();
         let call = chat.create_byot::<&Value, Value>(request.body());
@@ -326,6 +356,37 @@ impl Client {
         let result = match result {
             Ok(value) => parse_completion(&value, request.max_tokens()),
             Err(e) => Err(self.classify(e, meta.as_ref(), server.as_ref())),
+        };
+        Attempt { result: result.map_err(|e| self.scrub(e)), server }
+    }
+
+    /// Send one request as a stream (see `stream`): the body sent is the request's with
+    /// `stream` and `stream_options.include_usage` added, so that cache keys, which hash the
+    /// request, do not depend on how the answer travels.
+    async fn send_streamed(&self, request: &WireRequest) -> Attempt {
+        let mut body = request.body().clone();
+        body["stream"] = serde_json::json!(true);
+        body["stream_options"] = serde_json::json!({"include_usage": true});
+        let http = self
+            .streaming
+            .post(self.endpoint.url("/chat/completions"))
+            .query(&self.endpoint.query())
+            .headers(self.endpoint.headers())
+            .json(&body);
+        let exchange = stream::exchange(http, self.timeout, self.timeout.saturating_mul(STREAM_CAP)).await;
+        let server = exchange.meta.as_ref().map(|m| m.server_state(SystemTime::now(), self.dialect));
+        let retry_after = server.as_ref().and_then(|s| s.retry_after);
+        let result = match exchange.outcome {
+            Ok(value) => parse_completion(&value, request.max_tokens()),
+            Err(stream::Failure::Status { status, body }) => Err(status_error(status, &body, retry_after)),
+            Err(stream::Failure::Timeout(after)) => Err(ClientError::Timeout(after)),
+            Err(stream::Failure::Connection(message)) => Err(ClientError::Connection(message)),
+            Err(stream::Failure::Body(content)) if content.trim_start().starts_with('<') => {
+                Err(ClientError::WebPage(format!("it starts {:?}", truncate(content.trim_start(), 60))))
+            }
+            Err(stream::Failure::Body(content)) => {
+                Err(ClientError::Body(format!("not an answer; body starts {:?}", truncate(&content, 80))))
+            }
         };
         Attempt { result: result.map_err(|e| self.scrub(e)), server }
     }
@@ -381,6 +442,8 @@ impl Client {
 struct Forms {
     response_format: AtomicU8,
     budget_field: AtomicU8,
+    /// Whether answers are asked for as a stream.
+    stream: AtomicBool,
 }
 
 fn encode_format(f: ResponseFormat) -> u8 {
@@ -415,6 +478,29 @@ fn decode_field(n: u8) -> BudgetField {
     }
 }
 
+/// How many times its silence a streamed request may take in all.
+const STREAM_CAP: u32 = 10;
+
+/// An HTTP error status and its body, read the way servers write errors: OpenAI's
+/// `{"error": {"message", "code" or "type"}}`, or a bare `message` or `detail`, or any text.
+fn status_error(status: u16, body: &str, retry_after: Option<Duration>) -> ClientError {
+    let json: Option<Value> = serde_json::from_str(body).ok();
+    let error = json.as_ref().map(|v| v.get("error").unwrap_or(v));
+    let text = |field: &str| error.and_then(|e| e.get(field)).and_then(Value::as_str).map(str::to_string);
+    let code = error.and_then(|e| e.get("code")).and_then(|c| match c {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    });
+    let message = text("message").or_else(|| text("detail")).unwrap_or_else(|| body.to_string());
+    ClientError::Status {
+        status,
+        code: code.or_else(|| text("type")),
+        message: first_line(&message),
+        retry_after,
+    }
+}
+
 fn first_line(text: &str) -> String {
     truncate(text.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or(""), 300)
 }
@@ -445,6 +531,7 @@ mod tests {
             response_format: format,
             temperature: None,
             timeout: Duration::from_secs(5),
+            stream: true,
             protocol: Protocol::default(),
             hint: None,
         };
@@ -469,6 +556,41 @@ mod tests {
 
     /// Refusals in the words servers use (Groq, DeepSeek, vLLM, OpenAI), each stepping the form
     /// down once; a refusal about something else is not a form's.
+    #[test]
+    fn a_refused_stream_switches_the_run_to_whole_answers_once() {
+        let client = client(ResponseFormat::JsonSchema);
+        let request = wire(&client);
+        let refused = refusal("Unrecognized request argument supplied: stream_options");
+        let notice = client.adapt(&refused, &request).expect("about the form").expect("the switch");
+        assert!(notice.contains("whole answers"), "{notice}");
+        assert!(!client.forms.stream.load(Ordering::Acquire));
+        assert_eq!(client.adapt(&refused, &request), Some(None), "said once");
+        assert_eq!(client.response_format(), ResponseFormat::JsonSchema, "nothing else changes");
+    }
+
+    #[test]
+    fn error_bodies_are_read_the_ways_servers_write_them() {
+        let openai = r#"{"error":{"message":"Rate limit reached\nsecond line","type":"requests","code":"rate_limit_exceeded"}}"#;
+        let ClientError::Status { status, code, message, .. } = status_error(429, openai, None) else {
+            panic!()
+        };
+        assert_eq!(
+            (status, code.as_deref(), message.as_str()),
+            (429, Some("rate_limit_exceeded"), "Rate limit reached")
+        );
+        let vllm = r#"{"object":"error","message":"The model `x` does not exist.","type":"NotFoundError","code":404}"#;
+        let ClientError::Status { code, message, .. } = status_error(404, vllm, None) else { panic!() };
+        assert_eq!((code.as_deref(), message.as_str()), (Some("404"), "The model `x` does not exist."));
+        let fastapi = r#"{"detail":"Not Found"}"#;
+        let ClientError::Status { message, .. } = status_error(404, fastapi, None) else { panic!() };
+        assert_eq!(message, "Not Found");
+        let ClientError::Status { message, .. } = status_error(502, "<html>\n<h1>Bad Gateway</h1>", None)
+        else {
+            panic!()
+        };
+        assert_eq!(message, "<html>");
+    }
+
     #[test]
     fn refused_forms_step_down_once_each() {
         let c = client(ResponseFormat::JsonSchema);

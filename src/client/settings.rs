@@ -70,8 +70,11 @@ pub(crate) struct EndpointSettings {
     pub(crate) response_format: ResponseFormat,
     /// Sampling temperature, sent only when set.
     pub(crate) temperature: Option<f32>,
-    /// Per-request timeout.
+    /// Per-request timeout: of silence when answers are streamed (see `client::stream`), of
+    /// the whole request otherwise.
     pub(crate) timeout: Duration,
+    /// Whether answers are asked for as a stream (until the server refuses one).
+    pub(crate) stream: bool,
     /// How this provider differs from OpenAI on the wire.
     pub(crate) protocol: Protocol,
     /// What to check first when the endpoint refuses the URL, the model or the key (the

@@ -261,13 +261,18 @@ pub(super) fn resolve_endpoint(
     if timeout.0 == 0 {
         return Err(ConfigError::Invalid("--timeout must be at least 1 second".into()));
     }
-    layers.show("timeout", format!("{} s", timeout.0), timeout.1);
+    let stream =
+        layers.pick(args.no_stream.then_some(false), |p| p.stream).unwrap_or((true, Origin::Default));
+    let how = if stream.0 { "of silence, answers streamed" } else { "of the whole request, answers whole" };
+    layers.show("timeout", format!("{} s {how}", timeout.0), timeout.1);
+    layers.show("stream", stream.0, stream.1);
     let endpoint = EndpointSettings {
         api_key,
         model: model.0,
         response_format: response_format.0,
         temperature: temperature.map(|(t, _)| t),
         timeout: Duration::from_secs(timeout.0),
+        stream: stream.0,
         protocol: Protocol {
             auth: if args.mock { Auth::Bearer } else { provider.map_or(Auth::Bearer, |p| p.auth) },
             url_shape,

@@ -30,6 +30,7 @@ pub(crate) struct Profile {
     pub(crate) response_format: Option<String>,
     pub(crate) temperature: Option<f32>,
     pub(crate) timeout: Option<u64>,
+    pub(crate) stream: Option<bool>,
     pub(crate) rpm: Option<u32>,
     pub(crate) tpm: Option<u32>,
     pub(crate) concurrency: Option<usize>,

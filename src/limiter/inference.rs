@@ -70,8 +70,7 @@ impl Inner {
         let window_end = self.window_end.map(|(_, end)| end);
         let into_window = |meter: &mut Meter, units: &dyn Fn(u32) -> i128| {
             if let Meter::Bucket(b) = meter {
-                *meter =
-                    Meter::Window(Window::new(b.cap, b.slack, recent.iter().map(|&(at, t)| (at, units(t)))));
+                *meter = Meter::Window(Window::new(b.cap, recent.iter().map(|&(at, t)| (at, units(t)))));
             }
             if let (Meter::Window(w), Some(end), Model::FixedWindow) = (&mut *meter, window_end, model) {
                 w.closes_at(end, now);

@@ -104,3 +104,20 @@ async fn a_sliding_window_frees_each_grant_a_minute_later() {
     let _ = l.acquire(1).await.unwrap();
     assert_eq!(t0.elapsed(), secs(71));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_window_is_paced_to_its_whole_limit_without_the_buckets_reserve() {
+    // The pool's limiter keeps 2% (at least one request) of a bucket in reserve; a window of
+    // 20 paced at 19 would need a fourth minute for 60 requests.
+    let l = Limiter::with_reserve(Budget { rpm: NonZeroU32::new(20), tpm: None }, 20);
+    let t0 = Instant::now();
+    tokio::time::advance(secs(1)).await;
+    answered(&l, &requests(20, 19, Some(secs(59)))).await;
+    assert_eq!(l.stats().model, Some(Model::SlidingWindow));
+    for _ in 0..19 {
+        let _ = l.acquire(1).await.unwrap();
+    }
+    assert_eq!(t0.elapsed(), secs(1), "all 20 in the first minute");
+    let _ = l.acquire(1).await.unwrap();
+    assert_eq!(t0.elapsed(), secs(62));
+}

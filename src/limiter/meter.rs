@@ -45,7 +45,6 @@ impl Model {
 #[derive(Debug, Clone)]
 pub(super) struct Window {
     pub(super) cap: i128,
-    pub(super) slack: i128,
     /// (ns, units) granted, in time order.
     log: VecDeque<(i128, i128)>,
     /// A fixed window's end, as the server announced it: from then on, everything granted
@@ -54,9 +53,12 @@ pub(super) struct Window {
 }
 
 impl Window {
-    /// A window of `cap` units, holding what was granted since `log` began.
-    pub(super) fn new(cap: i128, slack: i128, log: impl IntoIterator<Item = (i128, i128)>) -> Window {
-        Window { cap, slack, log: log.into_iter().collect(), closes: None }
+    /// A window of `cap` units, holding what was granted since `log` began. It keeps no
+    /// reserve, unlike a bucket: the margin on each grant's time absorbs the clocks' drift, and
+    /// a reserve would leave a request of every window unused (a 20-request window paced at 19
+    /// needs a fourth window for 60 requests).
+    pub(super) fn new(cap: i128, log: impl IntoIterator<Item = (i128, i128)>) -> Window {
+        Window { cap, log: log.into_iter().collect(), closes: None }
     }
 
     /// When an entry granted at `at` stops counting: a period (and the margin) later, or just
@@ -87,7 +89,7 @@ impl Window {
     /// order (`frees_at` never decreases along the log), so this frees the oldest first.
     pub(super) fn ready_at(&self, n: u32) -> i128 {
         let total: i128 = self.log.iter().map(|&(_, units)| units).sum();
-        let mut excess = total + n as i128 - (self.cap - self.slack);
+        let mut excess = total + n as i128 - self.cap;
         if excess <= 0 {
             return i128::MIN;
         }
@@ -121,7 +123,7 @@ impl Window {
     }
 
     pub(super) fn available(&self, now: i128) -> u32 {
-        (self.cap - self.slack - self.used(now)).clamp(0, u32::MAX as i128) as u32
+        (self.cap - self.used(now)).clamp(0, u32::MAX as i128) as u32
     }
 
     /// The server had only `remaining` left at `at`: what it counted beyond our log (other
@@ -144,8 +146,8 @@ impl Window {
     }
 
     /// The same record under another limit.
-    pub(super) fn with_cap(&self, cap: i128, slack: i128) -> Window {
-        Window { cap, slack, ..self.clone() }
+    pub(super) fn with_cap(&self, cap: i128) -> Window {
+        Window { cap, ..self.clone() }
     }
 
     fn insert(&mut self, at: i128, units: i128) {
@@ -230,7 +232,7 @@ mod tests {
 
     #[test]
     fn a_grant_counts_for_a_minute_and_the_margin() {
-        let mut w = Window::new(3, 0, []);
+        let mut w = Window::new(3, []);
         for t in [0, 10, 20] {
             w.charge(1, t * S);
         }
@@ -244,7 +246,7 @@ mod tests {
 
     #[test]
     fn a_fixed_window_forgets_everything_granted_before_it_closed() {
-        let mut w = Window::new(3, 0, []);
+        let mut w = Window::new(3, []);
         for t in [0, 10, 20] {
             w.charge(1, t * S);
         }
@@ -256,7 +258,7 @@ mod tests {
         assert_eq!(w.used(41 * S), 1);
         assert_eq!(w.ready_at(3), 101 * S);
         // A grant just before the end may reach the server after it: it counts on.
-        let mut late = Window::new(3, 0, []);
+        let mut late = Window::new(3, []);
         late.charge(1, 29_500_000_000);
         late.closes_at(30 * S, 29_600_000_000);
         assert_eq!(late.used(40 * S), 1);
@@ -264,7 +266,7 @@ mod tests {
 
     #[test]
     fn refunds_go_to_their_grant_and_the_server_count_is_entered_when_measured() {
-        let mut w = Window::new(1_000, 0, []);
+        let mut w = Window::new(1_000, []);
         w.charge(600, 0);
         w.charge(300, 5 * S);
         assert_eq!(w.refund(500, 0), 500);

@@ -553,7 +553,7 @@ fn adopted(
     let mut bucket = Bucket::new(limit, reserve_permille);
     // A window keeps its record under the lower limit; the server's count tightens it after.
     if let Some(Meter::Window(window)) = current {
-        return Some(Meter::Window(window.with_cap(bucket.cap, bucket.slack)));
+        return Some(Meter::Window(window.with_cap(bucket.cap)));
     }
     let carried = current.map_or(0, |m| m.used(now));
     bucket.tat = now * bucket.cap + carried.min(bucket.cap) * UNIT;

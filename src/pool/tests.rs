@@ -20,6 +20,7 @@ pub(crate) async fn mock_pool(
         response_format,
         temperature: None,
         timeout: std::time::Duration::from_secs(30),
+        stream: true,
         protocol: Default::default(),
         hint: None,
     };

@@ -1,0 +1,225 @@
+//! Answers streamed as server-sent events (`"stream": true`, which every compatible server
+//! supports), so that a request's timeout measures the server's silence rather than the whole
+//! answer: a slow local model writing a long translation is not cancelled while it writes, and
+//! one that stops writing is given up on after the same silence as before. An overall cap
+//! still bounds a request that never ends. A server that ignores `stream` and answers whole is
+//! read whole; a server that refuses it is `Client::adapt`'s.
+//!
+//! The chunks are assembled into the chat completion a plain request would have returned
+//! (content, finish reason, the usage of the last chunk when `stream_options.include_usage` is
+//! honoured), so that everything after the wire reads one shape.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::header::{ResponseMeta, is_kept};
+
+/// Why an exchange gave no completion.
+#[derive(Debug)]
+pub(super) enum Failure {
+    /// An HTTP error status and its body.
+    Status {
+        status: u16,
+        body: String,
+    },
+    /// No byte for the silence allowed, or no end within the cap.
+    Timeout(Duration),
+    Connection(String),
+    /// A successful status whose body is not an answer.
+    Body(String),
+}
+
+/// One streamed exchange: what the response's headers said, and the completion or failure.
+pub(super) struct Exchange {
+    pub(super) meta: Option<ResponseMeta>,
+    pub(super) outcome: Result<Value, Failure>,
+}
+
+/// Send `request` and read its answer, allowing `silence` between bytes and `cap` in all.
+pub(super) async fn exchange(request: reqwest::RequestBuilder, silence: Duration, cap: Duration) -> Exchange {
+    let mut meta = None;
+    let outcome = match tokio::time::timeout(cap, receive(request, silence, &mut meta)).await {
+        Ok(outcome) => outcome,
+        Err(_) => Err(Failure::Timeout(cap)),
+    };
+    Exchange { meta, outcome }
+}
+
+async fn receive(
+    request: reqwest::RequestBuilder,
+    silence: Duration,
+    meta: &mut Option<ResponseMeta>,
+) -> Result<Value, Failure> {
+    let response =
+        tokio::time::timeout(silence, request.send()).await.map_err(|_| Failure::Timeout(silence))?.map_err(
+            |e| if e.is_timeout() { Failure::Timeout(silence) } else { Failure::Connection(chain(&e)) },
+        )?;
+    let status = response.status().as_u16();
+    let headers = response
+        .headers()
+        .iter()
+        .filter(|(name, _)| is_kept(name.as_str()))
+        .filter_map(|(name, value)| Some((name.as_str().to_string(), value.to_str().ok()?.to_string())))
+        .collect();
+    *meta = Some(ResponseMeta { status, headers });
+    let events = response
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/event-stream"));
+    let mut response = response;
+    let mut next = async || -> Result<Option<Vec<u8>>, Failure> {
+        match tokio::time::timeout(silence, response.chunk()).await {
+            Err(_) => Err(Failure::Timeout(silence)),
+            Ok(Ok(bytes)) => Ok(bytes.map(|b| b.to_vec())),
+            Ok(Err(e)) if e.is_timeout() => Err(Failure::Timeout(silence)),
+            Ok(Err(e)) => Err(Failure::Connection(chain(&e))),
+        }
+    };
+    if status >= 400 || !events {
+        // An error, or a server that answered whole.
+        let mut whole = Vec::new();
+        while let Some(bytes) = next().await? {
+            whole.extend_from_slice(&bytes);
+        }
+        let text = String::from_utf8_lossy(&whole).into_owned();
+        if status >= 400 {
+            return Err(Failure::Status { status, body: text });
+        }
+        return serde_json::from_str(&text).map_err(|_| Failure::Body(text));
+    }
+    let mut answer = Assembled::default();
+    let mut pending: Vec<u8> = Vec::new();
+    while let Some(bytes) = next().await? {
+        pending.extend_from_slice(&bytes);
+        while let Some(end) = pending.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = pending.drain(..=end).collect();
+            if answer.line(&String::from_utf8_lossy(&line))? {
+                return Ok(answer.completion());
+            }
+        }
+    }
+    if answer.finish_reason.is_some() {
+        // Ended without `[DONE]`, but whole.
+        return Ok(answer.completion());
+    }
+    Err(Failure::Connection("the stream ended before the answer did".into()))
+}
+
+/// The chunks of one answer, as they arrive.
+#[derive(Debug, Default)]
+struct Assembled {
+    content: String,
+    refusal: String,
+    finish_reason: Option<String>,
+    usage: Option<Value>,
+}
+
+impl Assembled {
+    /// Take one line of the event stream; true at its end (`data: [DONE]`).
+    fn line(&mut self, line: &str) -> Result<bool, Failure> {
+        let line = line.trim_end_matches(['\n', '\r']);
+        // Comments, `event:` and `id:` lines carry nothing of the answer.
+        let Some(data) = line.strip_prefix("data:") else { return Ok(false) };
+        let data = data.trim_start();
+        if data == "[DONE]" {
+            return Ok(true);
+        }
+        if data.is_empty() {
+            return Ok(false);
+        }
+        let event: Value = serde_json::from_str(data)
+            .map_err(|_| Failure::Body(format!("a streamed chunk is not JSON: {}", short(data))))?;
+        if let Some(error) = event.get("error") {
+            let message = error.get("message").and_then(Value::as_str).unwrap_or("no message");
+            return Err(Failure::Connection(format!("the server broke off the answer: {message}")));
+        }
+        if let Some(usage) = event.get("usage").filter(|u| u.is_object()) {
+            self.usage = Some(usage.clone());
+        }
+        if let Some(choice) = event.pointer("/choices/0") {
+            let text = |field: &str| choice.pointer(&format!("/delta/{field}")).and_then(Value::as_str);
+            if let Some(text) = text("content") {
+                self.content.push_str(text);
+            }
+            if let Some(text) = text("refusal") {
+                self.refusal.push_str(text);
+            }
+            if let Some(reason) = choice.get("finish_reason").and_then(Value::as_str) {
+                self.finish_reason = Some(reason.to_string());
+            }
+        }
+        Ok(false)
+    }
+
+    /// The chat completion a plain request would have returned.
+    fn completion(self) -> Value {
+        let refusal = (!self.refusal.is_empty()).then_some(self.refusal);
+        json!({
+            "choices": [{
+                "index": 0,
+                "message": {"role": "assistant", "content": self.content, "refusal": refusal},
+                "finish_reason": self.finish_reason,
+            }],
+            "usage": self.usage,
+        })
+    }
+}
+
+fn short(text: &str) -> String {
+    super::wire::truncate(text, 60)
+}
+
+fn chain(e: &dyn std::error::Error) -> String {
+    super::error_chain(e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assemble(lines: &[&str]) -> Result<(bool, Value), Failure> {
+        let mut answer = Assembled::default();
+        let mut done = false;
+        for line in lines {
+            done = answer.line(line)?;
+        }
+        Ok((done, answer.completion()))
+    }
+
+    #[test]
+    fn chunks_become_the_completion_a_plain_request_returns() {
+        let (done, completion) = assemble(&[
+            ": keep-alive\n",
+            "data: {\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\"},\"finish_reason\":null}]}\r\n",
+            "\n",
+            "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"{\\\"title\"},\"finish_reason\":null}]}\n",
+            "data:{\"choices\":[{\"index\":0,\"delta\":{\"content\":\"_en\\\": 1}\"},\"finish_reason\":\"stop\"}]}\n",
+            "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":12,\"completion_tokens\":5}}\n",
+            "data: [DONE]\n",
+        ])
+        .unwrap();
+        assert!(done);
+        assert_eq!(completion["choices"][0]["message"]["content"], "{\"title_en\": 1}");
+        assert_eq!(completion["choices"][0]["finish_reason"], "stop");
+        assert_eq!(completion["usage"]["prompt_tokens"], 12);
+        let parsed = super::super::wire::parse_completion(&completion, 100).unwrap();
+        assert_eq!((parsed.prompt_tokens, parsed.completion_tokens), (12, 5));
+    }
+
+    #[test]
+    fn a_cut_answer_an_error_mid_stream_and_a_broken_chunk_are_told_apart() {
+        let (_, cut) = assemble(&[
+            "data: {\"choices\":[{\"delta\":{\"content\":\"{\\\"a\"},\"finish_reason\":\"length\"}]}\n",
+        ])
+        .unwrap();
+        assert!(matches!(
+            super::super::wire::parse_completion(&cut, 50),
+            Err(super::super::ClientError::Truncated { max_tokens: 50 })
+        ));
+        let broke = assemble(&["data: {\"error\":{\"message\":\"overloaded\"}}\n"]).unwrap_err();
+        assert!(matches!(&broke, Failure::Connection(m) if m.contains("overloaded")), "{broke:?}");
+        assert!(matches!(assemble(&["data: {not json\n"]), Err(Failure::Body(_))));
+    }
+}
