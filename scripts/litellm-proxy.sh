@@ -161,6 +161,13 @@ section "3a. one normal response (headers + body), key $PROBE_KEY"
 chat "$PROBE_KEY" -i
 echo
 
+section "3a'. one streamed response's headers (ko2en streams), another key"
+curl -sS -D - -o /dev/null "$BASE/v1/chat/completions" \
+    -H "Authorization: Bearer sk-ko2en-probe-stream" -H 'Content-Type: application/json' \
+    -d "{\"model\":\"$MODEL\",\"stream\":true,\"stream_options\":{\"include_usage\":true},\"messages\":[{\"role\":\"user\",\"content\":\"안녕하세요\"}]}" \
+    | grep -i -E '^(HTTP|content-type|x-ratelimit|x-litellm-key)' || true
+echo
+
 section "3b. burst of $((RPM_LIMIT + 5)) requests on the same key; status codes"
 codes=""
 for _ in $(seq 1 $((RPM_LIMIT + 5))); do

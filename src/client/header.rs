@@ -57,6 +57,11 @@ const RATE_LIMIT_HEADERS: &[(&str, Figure)] = &[
     ("x-ratelimit-api_key-remaining-requests", RemainingRequests),
     ("x-ratelimit-api_key-limit-tokens", LimitTokens),
     ("x-ratelimit-api_key-remaining-tokens", RemainingTokens),
+    // The key's own limits, the only figures LiteLLM sends on its streamed answers and its
+    // 429s (x-ratelimit-api_key-* come with whole answers only; captured from 1.108.7 by
+    // scripts/litellm-proxy.sh).
+    ("x-litellm-key-rpm-limit", LimitRequests),
+    ("x-litellm-key-tpm-limit", LimitTokens),
     // … and per team, when the key belongs to one with its own limits.
     ("x-ratelimit-team-limit-requests", LimitRequests),
     ("x-ratelimit-team-remaining-requests", RemainingRequests),
@@ -429,6 +434,13 @@ mod tests {
             "the key's limit is the tighter one"
         );
         assert_eq!(litellm.reset_requests, Some(ms(12)));
+        // Its streamed answers and 429s carry only the key's own limit (captured from 1.108.7
+        // by scripts/litellm-proxy.sh); a limit the key does not have is left out or "None".
+        let litellm_stream = state(
+            &[("x-litellm-key-rpm-limit", "20"), ("x-litellm-key-tpm-limit", "None"), ("retry-after", "60")],
+            Dialect::Standard,
+        );
+        assert_eq!((litellm_stream.limit_requests, litellm_stream.limit_tokens), (Some(20), None));
 
         // Azure OpenAI: remaining figures only (github.com/Azure/azure-rest-api-specs/issues/26884),
         // or -1 where a figure does not apply (github.com/openai/openai-dotnet/issues/838).

@@ -152,6 +152,8 @@ pub(crate) const EXAMPLE: &str = r#"# ko2en's configuration. Precedence: flags >
 # rpm = 500
 # tpm = 200000
 # concurrency = 16
+# timeout = 120                # seconds of silence while an answer streams
+# stream = false               # whole answers instead (the timeout is then on the whole request)
 # glossary = "~/ko2en/glossary.tsv"
 
 [profiles.deepseek]
