@@ -165,7 +165,8 @@ async fn summarize(settings: SummarizeSettings) -> Result<Outcome> {
     } else {
         settings.run.pool.concurrency.max(crate::pool::PoolSettings::MAX_CONCURRENCY)
     };
-    let window = most * 4;
+    let window =
+        Window { in_flight: most * 4, read_ahead: (settings.run.pool.concurrency * 4).max(64).min(most * 4) };
     let records = records_in_order(
         Arc::clone(&pipeline),
         settings.inputs.clone(),
@@ -230,14 +231,25 @@ fn count_in_background(inputs: Vec<std::path::PathBuf>, reporter: Arc<dyn Progre
 /// Every article of `inputs` as a record, in input order, `window` at a time. After a
 /// shutdown no new article starts; those in flight finish. A panic in one article's work
 /// becomes that article's error record: the batch goes on.
+/// How many articles a run holds at each stage.
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    /// Being answered, or answered and waiting for an earlier one (the reorder buffer).
+    in_flight: usize,
+    /// Read and being cleaned ahead of them: enough to keep the blocking pool and the next
+    /// free slots fed, not the whole window a concurrency may grow into (each article held is
+    /// its text, several times over while it is cleaned).
+    read_ahead: usize,
+}
+
 fn records_in_order(
     pipeline: Arc<Pipeline>,
     inputs: Vec<std::path::PathBuf>,
     read: ReadSettings,
-    window: usize,
+    window: Window,
     shutdown: Shutdown,
 ) -> impl Stream<Item = Record> {
-    let reader = spawn_reader(inputs, window, read);
+    let reader = spawn_reader(inputs, window.read_ahead, read);
     // Stage one: cleaning is CPU work, so it runs on the blocking pool, several articles at a
     // time, and comes back in input order.
     let cleaning = Arc::clone(&pipeline);
@@ -258,7 +270,7 @@ fn records_in_order(
             });
             async move { task.await.unwrap_or_else(|_| Err(Box::new(pipeline.crashed(id, source)))) }
         })
-        .buffered(window);
+        .buffered(window.read_ahead);
     // Stage two: deduplicated in input order, so that the first of identical articles is the
     // one sent, then answered concurrently.
     let mut dedupe = Dedupe::new(dedupe::RECENT_RESULTS, dedupe::REMEMBERED);
@@ -286,7 +298,7 @@ fn records_in_order(
             });
             async move { task.await.unwrap_or_else(|_| pipeline.crashed(id, source)) }
         })
-        .buffered(window)
+        .buffered(window.in_flight)
 }
 
 /// Write records as they come, until they end or the output fails; the articles counted, ok
