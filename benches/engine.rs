@@ -66,6 +66,20 @@ fn write_batch(path: &Path, n: usize) {
     }
 }
 
+/// The mock's request log, a JSON value a line.
+fn log_lines(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+/// Run `command` (ko2en) to its end, stop `mock`, and insist that the run succeeded: its wall time.
+fn run_to_success(command: Command, mut mock: std::process::Child) -> f64 {
+    let (output, _, _, _, wall) = timed(command);
+    mock.kill().ok();
+    mock.wait().ok();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    wall
+}
+
 /// `/usr/bin/time -f` fields: peak RSS (KiB), user s, system s.
 fn timed(mut command: Command) -> (std::process::Output, u64, f64, f64, f64) {
     let times = std::env::temp_dir().join(format!("ko2en-bench-time-{}", std::process::id()));
@@ -125,8 +139,7 @@ fn scenario(name: &str, batch: &Path, dir: &Path, server: Limits, settings: Limi
     mock.kill().ok();
     mock.wait().ok();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    let lines: Vec<serde_json::Value> =
-        std::fs::read_to_string(&log).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines = log_lines(&log);
     let ok: Vec<&serde_json::Value> = lines.iter().filter(|l| l["status"] == 200).collect();
     let limited = lines.iter().filter(|l| l["faults"].to_string().contains("rate_limit")).count();
     // What the server charged: the prompt and the budget each request asked for.
@@ -165,7 +178,7 @@ fn unconfigured(batch: &Path, dir: &Path) {
         ("told the limits", true, &["--no-cache"][..]),
     ] {
         let log = dir.join(format!("unconfigured-{}.log", walls.len()));
-        let (mut mock, url) = start_mock_with(&server, 4_000, &log, &["--addr", &addr]);
+        let (mock, url) = start_mock_with(&server, 4_000, &log, &["--addr", &addr]);
         let mut command = Command::new(BIN);
         command.args(["summarize", "--quiet", "--base-url", &url]).args(flags);
         if flags.contains(&"--cache") {
@@ -176,10 +189,7 @@ fn unconfigured(batch: &Path, dir: &Path) {
             command.args(["--rpm", &server.rpm.to_string(), "--tpm", &server.tpm.to_string()]);
         }
         command.arg(batch).env("OPENAI_API_KEY", "bench");
-        let (output, _, _, _, wall) = timed(command);
-        mock.kill().ok();
-        mock.wait().ok();
-        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        let wall = run_to_success(command, mock);
         let lines = std::fs::read_to_string(&log).unwrap();
         let limited = lines.lines().filter(|l| l.contains("rate_limit")).count();
         println!(
@@ -209,7 +219,7 @@ fn windows(batch: &Path, dir: &Path) {
     ];
     for (kind, headers, told) in runs {
         let log = dir.join(format!("windows-{kind}-{headers}-{told}.log"));
-        let (mut mock, url) = start_mock_with(&server, 300, &log, &["--limiter", kind, "--headers", headers]);
+        let (mock, url) = start_mock_with(&server, 300, &log, &["--limiter", kind, "--headers", headers]);
         let mut command = Command::new(BIN);
         command
             .args(["summarize", "--quiet", "--no-cache", "--base-url", &url, "-o"])
@@ -218,15 +228,8 @@ fn windows(batch: &Path, dir: &Path) {
             command.args(["--rpm", &server.rpm.to_string(), "--tpm", &server.tpm.to_string()]);
         }
         command.arg(batch).env("OPENAI_API_KEY", "bench");
-        let (output, _, _, _, wall) = timed(command);
-        mock.kill().ok();
-        mock.wait().ok();
-        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-        let lines: Vec<serde_json::Value> = std::fs::read_to_string(&log)
-            .unwrap()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect();
+        let wall = run_to_success(command, mock);
+        let lines = log_lines(&log);
         let ok = lines.iter().filter(|l| l["status"] == 200).count();
         let first = lines.iter().filter_map(|l| l["arrived_unix_ms"].as_u64()).min().unwrap_or(0);
         let limited: Vec<u64> = lines
@@ -271,11 +274,7 @@ fn headerless(dir: &Path) {
         let (output, _, _, _, wall) = timed(command);
         mock.kill().ok();
         mock.wait().ok();
-        let lines: Vec<serde_json::Value> = std::fs::read_to_string(&log)
-            .unwrap()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect();
+        let lines = log_lines(&log);
         let records = std::fs::read_to_string(dir.join("out.jsonl")).unwrap_or_default();
         let ok = records
             .lines()
@@ -308,7 +307,7 @@ fn budgets(batch: &Path, dir: &Path) {
     let mut walls = Vec::new();
     for rule in ["fixed", "auto"] {
         let log = dir.join(format!("budgets-{rule}.log"));
-        let (mut mock, url) = start_mock_with(&server, 300, &log, &["--answer-scale", "200"]);
+        let (mock, url) = start_mock_with(&server, 300, &log, &["--answer-scale", "200"]);
         let mut command = Command::new(BIN);
         command
             .args(["summarize", "--quiet", "--no-cache", "--concurrency", "64", "--base-url", &url])
@@ -317,15 +316,8 @@ fn budgets(batch: &Path, dir: &Path) {
             .arg(dir.join("out.jsonl"))
             .arg(batch)
             .env("OPENAI_API_KEY", "bench");
-        let (output, _, _, _, wall) = timed(command);
-        mock.kill().ok();
-        mock.wait().ok();
-        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-        let lines: Vec<serde_json::Value> = std::fs::read_to_string(&log)
-            .unwrap()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect();
+        let wall = run_to_success(command, mock);
+        let lines = log_lines(&log);
         let sum = |field: &str| lines.iter().filter_map(|l| l[field].as_u64()).sum::<u64>();
         let truncated = lines.iter().filter(|l| l["truncated"] == true).count();
         let limited = lines.iter().filter(|l| l["faults"].to_string().contains("rate_limit")).count();

@@ -37,6 +37,23 @@ fn log(path: &Path) -> Vec<Value> {
 }
 
 /// Runs `summarize --mock` on one article with `marker` in it; returns its record and the log.
+/// `ko2en mock-server` in its own process with `flags`, logging to `log`: the process and its
+/// base URL (a server on 127.0.0.1 that ko2en takes for a local one).
+fn mock_server(flags: &[&str], log: &Path) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_ko2en"))
+        .arg("mock-server")
+        .args(flags)
+        .arg("--log")
+        .arg(log)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut url = String::new();
+    std::io::BufReader::new(server.stdout.take().unwrap()).read_line(&mut url).unwrap();
+    (server, url.trim().to_string())
+}
+
 fn run_with_marker(marker: &str, extra: &[&str]) -> (Value, Vec<Value>, i32) {
     let dir = tempfile::tempdir().unwrap();
     let input = batch(dir.path(), &[article(marker)]);
@@ -151,20 +168,12 @@ fn an_exhausted_quota_stops_the_run_and_nothing_else_is_sent() {
 
 #[test]
 fn a_rejected_key_stops_the_run_with_a_clear_message_and_the_key_stays_secret() {
-    use std::io::BufRead;
     let dir = tempfile::tempdir().unwrap();
     let log_path = dir.path().join("mock.log");
-    let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_ko2en"))
-        .args(["mock-server", "--require-key", "sk-right-key-000000", "--log"])
-        .arg(&log_path)
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut url = String::new();
-    std::io::BufReader::new(server.stdout.take().unwrap()).read_line(&mut url).unwrap();
+    let (mut server, url) = mock_server(&["--require-key", "sk-right-key-000000"], &log_path);
     let texts: Vec<String> = (0..10).map(|i| article(&format!("({i})"))).collect();
     let input = batch(dir.path(), &texts);
-    let run = Ko2en::new(["summarize", "--concurrency", "1", "--base-url", url.trim()])
+    let run = Ko2en::new(["summarize", "--concurrency", "1", "--base-url", &url])
         .env("OPENAI_API_KEY", "sk-wrong-key-123456789")
         .arg_path(&input)
         .run();
@@ -347,31 +356,13 @@ fn a_local_server_without_limits_is_grown_into_until_a_queue_forms_and_no_furthe
     // A server on 127.0.0.1 that runs 8 requests at once, queues the rest and announces no
     // limits (llama.cpp's with 8 slots). Told nothing, ko2en starts with 2 in flight, doubles
     // while answers come as fast, and stays near the 8 slots once a queue forms.
-    use std::io::BufRead;
     let dir = tempfile::tempdir().unwrap();
     let log_path = dir.path().join("mock.log");
-    let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_ko2en"))
-        .args([
-            "mock-server",
-            "--max-concurrency",
-            "8",
-            "--latency-ms",
-            "50",
-            "--ms-per-token",
-            "2",
-            "--headers",
-            "none",
-            "--log",
-        ])
-        .arg(&log_path)
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut url = String::new();
-    std::io::BufReader::new(server.stdout.take().unwrap()).read_line(&mut url).unwrap();
+    let flags = ["--max-concurrency", "8", "--latency-ms", "50", "--ms-per-token", "2", "--headers", "none"];
+    let (mut server, url) = mock_server(&flags, &log_path);
     let texts: Vec<String> = (0..160).map(|i| article(&format!("({i})"))).collect();
     let input = batch(dir.path(), &texts);
-    let run = Ko2en::new(["summarize", "--quiet", "--no-cache", "--base-url", url.trim()])
+    let run = Ko2en::new(["summarize", "--quiet", "--no-cache", "--base-url", &url])
         .env("OPENAI_API_KEY", "sk-local")
         .arg_path(&input)
         .run();
