@@ -5,10 +5,11 @@
 //! 503). Slots are semaphore permits; lowering the number below the permits in use leaves a
 //! debt that returning slots pay.
 
-use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use super::{Pool, PoolSettings};
+use crate::client::{Attempt, ClientError};
 use crate::limiter::Budget;
 
 impl PoolSettings {
@@ -60,72 +61,56 @@ impl PoolSettings {
 impl Pool {
     /// Requests allowed in flight at once.
     pub(crate) fn concurrency(&self) -> usize {
-        self.concurrency.load(Ordering::Acquire)
+        self.stats.concurrency.load(Ordering::Acquire) as usize
     }
 
-    /// Keep the budget the server announced busy: a run told no limits starts at 16 requests
-    /// in flight and learns the real ones from the first answers' headers; from then on it
+    /// After `attempt`, which took `took` and was sent when `sent_with` requests were allowed
+    /// in flight, unless the concurrency is pinned: on a server that announced limits, keep
+    /// them busy ([`Pool::grow_into`]); on one that announced none, follow its latency
+    /// ([`Pool::follow_latency`]).
+    pub(super) fn after_attempt(&self, attempt: &Attempt, took: Duration, sent_with: usize) {
+        if self.pinned {
+            return;
+        }
+        let budget = self.limiter.budget();
+        if budget == Budget::default() {
+            let overloaded = matches!(
+                attempt.result,
+                Err(ClientError::Timeout(_) | ClientError::Status { status: 429 | 503, .. })
+            );
+            // Seconds per token, a little fixed cost counted so that short answers do not
+            // look slow.
+            let sample = attempt
+                .result
+                .as_ref()
+                .ok()
+                .map(|r| took.as_secs_f64() / (r.completion_tokens as f64 + 32.0));
+            self.follow_latency(overloaded, sample, sent_with);
+        } else {
+            self.grow_into(budget, "for the budget the server announced");
+        }
+    }
+
+    /// Keep `budget` busy: a run told no limits starts small and learns the real ones from the
+    /// first answers' headers (or from an earlier run's, see `recall_limits`); from then on it
     /// allows as many as a run told those limits would have (Little's law at 20 s a request,
     /// [`PoolSettings::default_concurrency`]). The limiter, not the slots, holds requests to
-    /// the budget. A server that announces no limits is [`Pool::back_off`]'s.
-    pub(super) fn follow_budget(&self) {
-        let budget = self.limiter.budget();
-        if self.pinned || (budget.rpm.is_none() && budget.tpm.is_none()) {
-            return;
-        }
+    /// the budget.
+    pub(super) fn grow_into(&self, budget: Budget, why: &str) {
         let target = PoolSettings::default_concurrency(budget);
         if target > self.concurrency() {
-            self.set_concurrency(target, "for the budget the server announced");
+            self.set_concurrency(target, why);
         }
     }
 
-    /// Start with the concurrency the limits this endpoint announced in an earlier run need, as
-    /// a run told them would: a run told nothing otherwise spends its first trip through a slow
-    /// server with 16 in flight only to learn them. They are not paced by: the server's headers
-    /// are, from its first answers on (its limits may have changed since).
-    pub(crate) async fn recall_limits(&self) {
-        let Some(cache) = &self.cache else { return };
-        if self.pinned || self.told {
-            return;
-        }
-        if let Some((rpm, tpm)) = cache.limits(&self.endpoint_id, self.client.model()).await {
-            let budget = Budget { rpm: rpm.and_then(NonZeroU32::new), tpm: tpm.and_then(NonZeroU32::new) };
-            if budget != Budget::default() {
-                let target = PoolSettings::default_concurrency(budget);
-                if target > self.concurrency() {
-                    self.set_concurrency(target, "for the limits the server announced in an earlier run");
-                }
-            }
-        }
-    }
-
-    /// Keep the limits the server announced in this run, for the next (see `recall_limits`).
-    pub(crate) async fn remember_limits(&self) {
-        let Some(cache) = &self.cache else { return };
-        let budget = self.limiter.budget();
-        if self.told || budget == Budget::default() {
-            return;
-        }
-        let (rpm, tpm) = (budget.rpm.map(NonZeroU32::get), budget.tpm.map(NonZeroU32::get));
-        cache.store_limits(&self.endpoint_id, self.client.model(), rpm, tpm).await;
-    }
-
-    /// After an attempt, on a server that announces no limits (a local vLLM, llama.cpp, Ollama
-    /// or LM Studio queues what it cannot run; so do some gateways). A timeout, a 429 or a 503
-    /// means more is in flight than it can serve: the concurrency halves, down to the requests
-    /// still on the wire that fit. Otherwise each answer's seconds per token (`sample`) joins
-    /// the round; a round is as many answers as there are slots. The round's median against
-    /// the best round's (the server unloaded) is the gradient: 1 while answers come as fast,
-    /// less as requests queue. The next concurrency is the gradient times this one plus a
-    /// small queue (its square root): it grows by that while the server keeps up, and settles
-    /// where a queue starts to form, at the knee where more in flight stops raising throughput.
-    /// `sent_with`: the concurrency when the request went out. Answers to requests sent under
-    /// another one say nothing of this one's queue, and are left out of its round.
-    pub(super) fn back_off(&self, overloaded: bool, sample: Option<f64>, sent_with: usize) {
-        let budget = self.limiter.budget();
-        if self.pinned || budget.rpm.is_some() || budget.tpm.is_some() {
-            return;
-        }
+    /// On a server that announces no limits (a local vLLM, llama.cpp, Ollama or LM Studio
+    /// queues what it cannot run; so do some gateways): a timeout, a 429 or a 503 means more
+    /// is in flight than it can serve, and the concurrency halves, down to the requests still
+    /// on the wire that fit. Otherwise the answer's seconds per token goes to the [`Gradient`],
+    /// which says when to grow (a slow start, then one a round) and when to come down (as
+    /// answers slow down in the server's queue). Answers to requests sent under another
+    /// concurrency say nothing of this one's queue once the slow start is over.
+    fn follow_latency(&self, overloaded: bool, sample: Option<f64>, sent_with: usize) {
         let now = self.concurrency();
         if overloaded {
             let in_flight = self.stats.in_flight.load(Ordering::Relaxed) as usize;
@@ -158,9 +143,15 @@ impl Pool {
             if now == target {
                 return;
             }
-            match self.concurrency.compare_exchange(now, target, Ordering::AcqRel, Ordering::Acquire) {
+            let swapped = self.stats.concurrency.compare_exchange(
+                now as u64,
+                target as u64,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            );
+            match swapped {
                 Ok(_) => break,
-                Err(current) => now = current,
+                Err(current) => now = current as usize,
             }
         }
         if target > now {
@@ -183,7 +174,6 @@ impl Pool {
             let forgotten = self.permits.forget_permits(excess);
             self.debt.fetch_add(excess - forgotten, Ordering::AcqRel);
         }
-        self.stats.concurrency.store(target as u64, Ordering::Relaxed);
         tracing::debug!("concurrency {now} -> {target}: {why}");
     }
 

@@ -8,9 +8,11 @@
 //! Each attempt reads as five steps: slot, budget, send, settle, decide. Whether and when to
 //! try again is the client's [`RetryState`]; the pool only carries the decision out, and on
 //! a run-wide stop (a refused key, an exhausted quota) sends nothing more. How many slots
-//! there are, and how that number moves, is `concurrency`'s.
+//! there are, and how that number moves, is `concurrency`'s; what earlier runs on the same
+//! cache taught about the endpoint (its forms, its answers' sizes, its limits) is `recall`'s.
 
 mod concurrency;
+mod recall;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
@@ -22,13 +24,12 @@ use tokio::sync::{Semaphore, watch};
 
 use crate::cache::{Cache, Key, StoredAnswer, call_key};
 use crate::chunk::TokenCounter;
-use crate::client::provider::BudgetField;
 use crate::client::{
-    Attempt, ChatRequest, Client, ClientError, Decision, ResponseFormat, RetryPolicy, RetryState, WireRequest,
+    Attempt, ChatRequest, Client, ClientError, Decision, RetryPolicy, RetryState, WireRequest,
 };
 use crate::limiter::{Budget, LimitError, Limiter};
 use crate::record::Usage;
-use crate::sizing::{AnswerKind, BudgetRule, Sizing};
+use crate::sizing::{BudgetRule, Sizing};
 
 /// Why a call failed in the end.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -104,7 +105,8 @@ pub(crate) struct PoolStats {
     pub(crate) shared: AtomicU64,
     /// Requests that found every concurrency slot taken and waited for one.
     pub(crate) slot_waits: AtomicU64,
-    /// Requests allowed in flight now (it grows with the budget a server announces).
+    /// Requests allowed in flight now: pinned, or moved by `concurrency` (growing with the
+    /// budget a server announces, or following its latency).
     pub(crate) concurrency: AtomicU64,
     /// Completion tokens asked for, over every attempt sent: what the budgets reserved.
     pub(crate) reserved_completion: AtomicU64,
@@ -132,7 +134,8 @@ pub(crate) struct PoolSettings {
     /// Requests in flight at once, to start with.
     pub(crate) concurrency: usize,
     /// Whether the user set `concurrency` (then it never changes); otherwise it grows to keep
-    /// busy the budget the server's headers announce (see [`Pool::follow_budget`]).
+    /// busy the budget the server's headers announce, or follows its latency (see
+    /// [`Pool::after_attempt`]).
     pub(crate) pinned: bool,
     /// Requests- and tokens-per-minute budgets.
     pub(crate) budget: Budget,
@@ -147,9 +150,6 @@ pub(crate) struct Pool {
     client: Client,
     limiter: Limiter,
     permits: Semaphore,
-    /// Requests allowed in flight now; changes only when not pinned (see `follow_budget` and
-    /// `back_off`).
-    concurrency: AtomicUsize,
     /// Permits to forget as they come back, after the concurrency was lowered below the number
     /// in use.
     debt: AtomicUsize,
@@ -194,7 +194,6 @@ impl Pool {
             // 2% in reserve: see `Limiter::with_reserve`.
             limiter: Limiter::with_reserve(settings.budget, 20),
             permits: Semaphore::new(concurrency),
-            concurrency: AtomicUsize::new(concurrency),
             debt: AtomicUsize::new(0),
             gradient: Mutex::default(),
             pinned: settings.pinned,
@@ -435,19 +434,7 @@ impl Pool {
             if let Some(server) = &attempt.server {
                 grant.observe(server);
             }
-            self.follow_budget();
-            let overloaded = matches!(
-                attempt.result,
-                Err(ClientError::Timeout(_) | ClientError::Status { status: 429 | 503, .. })
-            );
-            // Seconds per token, a little fixed cost counted so that short answers do not
-            // look slow.
-            let pace = attempt
-                .result
-                .as_ref()
-                .ok()
-                .map(|r| took.as_secs_f64() / (r.completion_tokens as f64 + 32.0));
-            self.back_off(overloaded, pace, sent_with);
+            self.after_attempt(&attempt, took, sent_with);
             match attempt.charged(&wire) {
                 Some(tokens) => grant.settle(tokens),
                 None => drop(grant),
@@ -502,34 +489,6 @@ impl Pool {
                     return Err(CallError::Failed { error, attempts: retry.attempts(), usage });
                 }
             }
-        }
-    }
-
-    /// Start sizing budgets from the answers an earlier run got from this model.
-    pub(crate) async fn recall_sizes(&self) {
-        let Some(cache) = &self.cache else { return };
-        for (kind, input_tokens, completion_tokens) in cache.sizes(self.client.model()).await {
-            if let Some(kind) = AnswerKind::parse(&kind) {
-                self.sizing.observe(kind, input_tokens, completion_tokens);
-            }
-        }
-    }
-
-    /// Start from the forms an earlier run found this endpoint takes for this model.
-    pub(crate) async fn recall_forms(&self) {
-        let Some(cache) = &self.cache else { return };
-        if let Some((format, field)) = cache.forms(&self.endpoint_id, self.client.model()).await
-            && let (Some(format), Some(field)) = (ResponseFormat::parse(&format), BudgetField::parse(&field))
-        {
-            self.client.assume(format, field);
-        }
-    }
-
-    /// Keep the forms the endpoint was found to take, so that the next run starts with them.
-    async fn remember_forms(&self) {
-        if let Some(cache) = &self.cache {
-            let (format, field) = self.client.forms();
-            cache.store_forms(&self.endpoint_id, self.client.model(), format.name(), field.name()).await;
         }
     }
 

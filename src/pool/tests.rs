@@ -2,6 +2,7 @@
 //! committed before they are used, fenced replies parsed.
 
 use super::*;
+use crate::sizing::AnswerKind;
 
 /// A pool talking to a fresh in-process mock (the server must outlive the pool's use), with
 /// `cache` if given.
