@@ -2,6 +2,10 @@
 
 use std::time::Duration;
 
+use serde_json::Value;
+
+use super::wire::truncate;
+
 /// One failed request.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub(crate) enum ClientError {
@@ -125,6 +129,59 @@ impl ClientError {
     }
 }
 
+impl ClientError {
+    /// An HTTP error status and its body, read the way servers write errors: OpenAI's
+    /// `{"error": {"message", "code" or "type"}}`, or a bare `message` or `detail`, or any text.
+    pub(super) fn from_status(status: u16, body: &str, retry_after: Option<Duration>) -> ClientError {
+        let json: Option<Value> = serde_json::from_str(body).ok();
+        let error = json.as_ref().map(|v| v.get("error").unwrap_or(v));
+        let text = |field: &str| error.and_then(|e| e.get(field)).and_then(Value::as_str).map(str::to_string);
+        let code = error.and_then(|e| e.get("code")).and_then(|c| match c {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        });
+        let message = text("message").or_else(|| text("detail")).unwrap_or_else(|| body.to_string());
+        ClientError::Status {
+            status,
+            code: code.or_else(|| text("type")),
+            message: first_line(&message),
+            retry_after,
+        }
+    }
+
+    /// A successful status whose body is not a chat completion (`why` it is not): a web page
+    /// where the API should be (a website answered), or anything else.
+    pub(super) fn not_an_answer(content: &str, why: &str) -> ClientError {
+        let trimmed = content.trim_start();
+        if trimmed.starts_with('<') {
+            ClientError::WebPage(format!("it starts {:?}", truncate(trimmed, 60)))
+        } else {
+            ClientError::Body(format!("{why}; body starts {:?}", truncate(content, 80)))
+        }
+    }
+}
+
+/// The first line of a server's message, for an error that fits on a line.
+pub(super) fn first_line(text: &str) -> String {
+    truncate(text.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or(""), 300)
+}
+
+/// An error and its sources, each said once.
+pub(super) fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,5 +222,34 @@ mod tests {
         for error in &one_request {
             assert!(!error.misconfiguration(), "{error}");
         }
+    }
+
+    #[test]
+    fn error_bodies_are_read_the_ways_servers_write_them() {
+        let openai = r#"{"error":{"message":"Rate limit reached\nsecond line","type":"requests","code":"rate_limit_exceeded"}}"#;
+        let ClientError::Status { status, code, message, .. } = ClientError::from_status(429, openai, None)
+        else {
+            panic!()
+        };
+        assert_eq!(
+            (status, code.as_deref(), message.as_str()),
+            (429, Some("rate_limit_exceeded"), "Rate limit reached")
+        );
+        let vllm = r#"{"object":"error","message":"The model `x` does not exist.","type":"NotFoundError","code":404}"#;
+        let ClientError::Status { code, message, .. } = ClientError::from_status(404, vllm, None) else {
+            panic!()
+        };
+        assert_eq!((code.as_deref(), message.as_str()), (Some("404"), "The model `x` does not exist."));
+        let fastapi = r#"{"detail":"Not Found"}"#;
+        let ClientError::Status { message, .. } = ClientError::from_status(404, fastapi, None) else {
+            panic!()
+        };
+        assert_eq!(message, "Not Found");
+        let ClientError::Status { message, .. } =
+            ClientError::from_status(502, "<html>\n<h1>Bad Gateway</h1>", None)
+        else {
+            panic!()
+        };
+        assert_eq!(message, "<html>");
     }
 }

@@ -21,6 +21,7 @@ use async_openai::error::OpenAIError;
 use serde_json::Value;
 
 pub(crate) use error::ClientError;
+use error::{error_chain, first_line};
 pub(crate) use header::Dialect;
 pub(crate) use retry::{Decision, RetryPolicy, RetryState};
 pub(crate) use settings::{ApiKey, EndpointSettings, Protocol, ResponseFormat};
@@ -33,7 +34,7 @@ use async_openai::config::Config;
 use endpoint::Endpoint;
 use header::ResponseMeta;
 use provider::BudgetField;
-use wire::{parse_completion, truncate};
+use wire::parse_completion;
 
 /// A reply shape: its name and strict JSON schema.
 #[derive(Debug, Clone)]
@@ -136,9 +137,9 @@ impl Client {
             .user_agent(concat!("ko2en/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| ClientError::Connection(format!("cannot build the HTTP client: {e}")))?;
+        // The silence between bytes is timed by `stream::exchange` itself.
         let streaming = reqwest::Client::builder()
             .connect_timeout(endpoint.timeout.min(Duration::from_secs(30)))
-            .read_timeout(endpoint.timeout)
             .pool_idle_timeout(Duration::from_secs(90))
             .user_agent(concat!("ko2en/", env!("CARGO_PKG_VERSION")))
             .build()
@@ -378,15 +379,12 @@ impl Client {
         let retry_after = server.as_ref().and_then(|s| s.retry_after);
         let result = match exchange.outcome {
             Ok(value) => parse_completion(&value, request.max_tokens()),
-            Err(stream::Failure::Status { status, body }) => Err(status_error(status, &body, retry_after)),
+            Err(stream::Failure::Status { status, body }) => {
+                Err(ClientError::from_status(status, &body, retry_after))
+            }
             Err(stream::Failure::Timeout(after)) => Err(ClientError::Timeout(after)),
             Err(stream::Failure::Connection(message)) => Err(ClientError::Connection(message)),
-            Err(stream::Failure::Body(content)) if content.trim_start().starts_with('<') => {
-                Err(ClientError::WebPage(format!("it starts {:?}", truncate(content.trim_start(), 60))))
-            }
-            Err(stream::Failure::Body(content)) => {
-                Err(ClientError::Body(format!("not an answer; body starts {:?}", truncate(&content, 80))))
-            }
+            Err(stream::Failure::Body(content)) => Err(ClientError::not_an_answer(&content, "not an answer")),
         };
         Attempt { result: result.map_err(|e| self.scrub(e)), server }
     }
@@ -412,10 +410,7 @@ impl Client {
                 Some(status) if status >= 400 => {
                     ClientError::Status { status, code: None, message: first_line(&content), retry_after }
                 }
-                _ if content.trim_start().starts_with('<') => {
-                    ClientError::WebPage(format!("it starts {:?}", truncate(content.trim_start(), 60)))
-                }
-                _ => ClientError::Body(format!("{e}; body starts {:?}", truncate(&content, 80))),
+                _ => ClientError::not_an_answer(&content, &e.to_string()),
             },
             other => ClientError::Connection(error_chain(&other)),
         }
@@ -481,44 +476,6 @@ fn decode_field(n: u8) -> BudgetField {
 /// How many times its silence a streamed request may take in all.
 const STREAM_CAP: u32 = 10;
 
-/// An HTTP error status and its body, read the way servers write errors: OpenAI's
-/// `{"error": {"message", "code" or "type"}}`, or a bare `message` or `detail`, or any text.
-fn status_error(status: u16, body: &str, retry_after: Option<Duration>) -> ClientError {
-    let json: Option<Value> = serde_json::from_str(body).ok();
-    let error = json.as_ref().map(|v| v.get("error").unwrap_or(v));
-    let text = |field: &str| error.and_then(|e| e.get(field)).and_then(Value::as_str).map(str::to_string);
-    let code = error.and_then(|e| e.get("code")).and_then(|c| match c {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    });
-    let message = text("message").or_else(|| text("detail")).unwrap_or_else(|| body.to_string());
-    ClientError::Status {
-        status,
-        code: code.or_else(|| text("type")),
-        message: first_line(&message),
-        retry_after,
-    }
-}
-
-fn first_line(text: &str) -> String {
-    truncate(text.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or(""), 300)
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        source = s.source();
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -566,29 +523,6 @@ mod tests {
         assert!(!client.forms.stream.load(Ordering::Acquire));
         assert_eq!(client.adapt(&refused, &request), Some(None), "said once");
         assert_eq!(client.response_format(), ResponseFormat::JsonSchema, "nothing else changes");
-    }
-
-    #[test]
-    fn error_bodies_are_read_the_ways_servers_write_them() {
-        let openai = r#"{"error":{"message":"Rate limit reached\nsecond line","type":"requests","code":"rate_limit_exceeded"}}"#;
-        let ClientError::Status { status, code, message, .. } = status_error(429, openai, None) else {
-            panic!()
-        };
-        assert_eq!(
-            (status, code.as_deref(), message.as_str()),
-            (429, Some("rate_limit_exceeded"), "Rate limit reached")
-        );
-        let vllm = r#"{"object":"error","message":"The model `x` does not exist.","type":"NotFoundError","code":404}"#;
-        let ClientError::Status { code, message, .. } = status_error(404, vllm, None) else { panic!() };
-        assert_eq!((code.as_deref(), message.as_str()), (Some("404"), "The model `x` does not exist."));
-        let fastapi = r#"{"detail":"Not Found"}"#;
-        let ClientError::Status { message, .. } = status_error(404, fastapi, None) else { panic!() };
-        assert_eq!(message, "Not Found");
-        let ClientError::Status { message, .. } = status_error(502, "<html>\n<h1>Bad Gateway</h1>", None)
-        else {
-            panic!()
-        };
-        assert_eq!(message, "<html>");
     }
 
     #[test]

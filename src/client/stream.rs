@@ -13,7 +13,9 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use super::error::error_chain;
 use super::header::{ResponseMeta, is_kept};
+use super::wire::truncate;
 
 /// Why an exchange gave no completion.
 #[derive(Debug)]
@@ -53,7 +55,7 @@ async fn receive(
 ) -> Result<Value, Failure> {
     let response =
         tokio::time::timeout(silence, request.send()).await.map_err(|_| Failure::Timeout(silence))?.map_err(
-            |e| if e.is_timeout() { Failure::Timeout(silence) } else { Failure::Connection(chain(&e)) },
+            |e| if e.is_timeout() { Failure::Timeout(silence) } else { Failure::Connection(error_chain(&e)) },
         )?;
     let status = response.status().as_u16();
     let headers = response
@@ -74,7 +76,7 @@ async fn receive(
             Err(_) => Err(Failure::Timeout(silence)),
             Ok(Ok(bytes)) => Ok(bytes.map(|b| b.to_vec())),
             Ok(Err(e)) if e.is_timeout() => Err(Failure::Timeout(silence)),
-            Ok(Err(e)) => Err(Failure::Connection(chain(&e))),
+            Ok(Err(e)) => Err(Failure::Connection(error_chain(&e))),
         }
     };
     if status >= 400 || !events {
@@ -130,7 +132,7 @@ impl Assembled {
             return Ok(false);
         }
         let event: Value = serde_json::from_str(data)
-            .map_err(|_| Failure::Body(format!("a streamed chunk is not JSON: {}", short(data))))?;
+            .map_err(|_| Failure::Body(format!("a streamed chunk is not JSON: {}", truncate(data, 60))))?;
         if let Some(error) = event.get("error") {
             let message = error.get("message").and_then(Value::as_str).unwrap_or("no message");
             return Err(Failure::Connection(format!("the server broke off the answer: {message}")));
@@ -165,14 +167,6 @@ impl Assembled {
             "usage": self.usage,
         })
     }
-}
-
-fn short(text: &str) -> String {
-    super::wire::truncate(text, 60)
-}
-
-fn chain(e: &dyn std::error::Error) -> String {
-    super::error_chain(e)
 }
 
 #[cfg(test)]
