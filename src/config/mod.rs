@@ -37,7 +37,7 @@ mod mock;
 
 #[cfg(test)]
 use endpoint::DEFAULT_MODEL;
-use endpoint::resolve_endpoint;
+use endpoint::{is_local, resolve_endpoint};
 pub(crate) use file::EXAMPLE as EXAMPLE_CONFIG;
 use layers::Layers;
 pub(crate) use layers::{Origin, Shown};
@@ -345,35 +345,6 @@ fn resolve_job(
     let article = resolve_article(article, layers)?;
     run.notices.extend(layers.notices.borrow().iter().cloned());
     Ok((target, endpoint, run, article, read))
-}
-
-/// Whether `base_url` names a server on this machine or the local network (llama.cpp, Ollama,
-/// LM Studio, vLLM on a workstation): such servers run a few requests at once and queue the
-/// rest, so a run starts with few in flight and grows while their latency holds.
-pub(crate) fn is_local(base_url: &str) -> bool {
-    let rest = base_url.split_once("://").map_or(base_url, |(_, rest)| rest);
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    let host = match host_port.strip_prefix('[') {
-        Some(v6) => v6.split(']').next().unwrap_or(""),
-        None => host_port.split(':').next().unwrap_or(""),
-    }
-    .to_ascii_lowercase();
-    if host == "localhost" || host.ends_with(".localhost") || host.ends_with(".local") {
-        return true;
-    }
-    if host == "host.docker.internal" {
-        return true;
-    }
-    match host.parse::<std::net::IpAddr>() {
-        Ok(std::net::IpAddr::V4(ip)) => {
-            ip.is_loopback() || ip.is_private() || ip.is_unspecified() || ip.is_link_local()
-        }
-        Ok(std::net::IpAddr::V6(ip)) => {
-            ip.is_loopback() || ip.is_unspecified() || (ip.segments()[0] & 0xfe00) == 0xfc00
-        }
-        Err(_) => false,
-    }
 }
 
 /// `-o FILE`, or stdout without it or with `-o -`.

@@ -11,6 +11,8 @@
 
 use std::collections::VecDeque;
 
+use std::num::NonZeroU32;
+
 use super::bucket::{Bucket, UNIT};
 
 /// Nanoseconds a window spans.
@@ -222,6 +224,39 @@ impl Meter {
             Meter::Window(_) => PERIOD + MARGIN,
         }
     }
+}
+
+/// The bucket for a limit the server announced, when it is new to us or stricter than ours.
+/// It is as used as the most cautious of three views: the old bucket's (requests granted under
+/// the old, faster refill), the server's (what it had counted, `limit - remaining`), and the
+/// requests still on their way (`open`), which it may not have counted yet. (Not their sum:
+/// concurrent requests reach the server in any order, so many of those on their way are
+/// already in its count.)
+pub(super) fn adopted(
+    current: Option<&Meter>,
+    limit: Option<u32>,
+    remaining: Option<u32>,
+    open: u64,
+    reserve_permille: u32,
+    measured: i128,
+    now: i128,
+) -> Option<Meter> {
+    let limit = limit.and_then(NonZeroU32::new)?;
+    if current.is_some_and(|m| (limit.get() as i128) >= m.cap()) {
+        return None;
+    }
+    let mut bucket = Bucket::new(limit, reserve_permille);
+    // A window keeps its record under the lower limit; the server's count tightens it after.
+    if let Some(Meter::Window(window)) = current {
+        return Some(Meter::Window(window.with_cap(bucket.cap)));
+    }
+    let carried = current.map_or(0, |m| m.used(now));
+    bucket.tat = now * bucket.cap + carried.min(bucket.cap) * UNIT;
+    // The server's view, as of when it measured.
+    let counted = remaining.map_or(0, |r| (bucket.cap - r as i128).max(0));
+    let used = counted.max(open as i128).min(bucket.cap);
+    bucket.tat = bucket.tat.max(measured * bucket.cap + used * UNIT);
+    Some(Meter::Bucket(bucket))
 }
 
 #[cfg(test)]

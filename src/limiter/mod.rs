@@ -107,10 +107,10 @@ use governor::{Quota, RateLimiter};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
+use bucket::Bucket;
 pub(crate) use bucket::TokioClock;
-use bucket::{Bucket, UNIT};
 pub(crate) use meter::Model;
-use meter::{MARGIN, Meter, PERIOD};
+use meter::{MARGIN, Meter, PERIOD, adopted};
 
 /// What a response's headers said about the server's limits (parsed by the client, which
 /// owns every header).
@@ -529,39 +529,6 @@ fn observe_after(shared: &Shared, after: Option<u64>, state: &ServerState) {
         // who may overtake whom; re-planning is cheap.
         shared.notify.notify_waiters();
     }
-}
-
-/// The bucket for a limit the server announced, when it is new to us or stricter than ours.
-/// It is as used as the most cautious of three views: the old bucket's (requests granted under
-/// the old, faster refill), the server's (what it had counted, `limit - remaining`), and the
-/// requests still on their way (`open`), which it may not have counted yet. (Not their sum:
-/// concurrent requests reach the server in any order, so many of those on their way are
-/// already in its count.)
-fn adopted(
-    current: Option<&Meter>,
-    limit: Option<u32>,
-    remaining: Option<u32>,
-    open: u64,
-    reserve_permille: u32,
-    measured: i128,
-    now: i128,
-) -> Option<Meter> {
-    let limit = limit.and_then(NonZeroU32::new)?;
-    if current.is_some_and(|m| (limit.get() as i128) >= m.cap()) {
-        return None;
-    }
-    let mut bucket = Bucket::new(limit, reserve_permille);
-    // A window keeps its record under the lower limit; the server's count tightens it after.
-    if let Some(Meter::Window(window)) = current {
-        return Some(Meter::Window(window.with_cap(bucket.cap)));
-    }
-    let carried = current.map_or(0, |m| m.used(now));
-    bucket.tat = now * bucket.cap + carried.min(bucket.cap) * UNIT;
-    // The server's view, as of when it measured.
-    let counted = remaining.map_or(0, |r| (bucket.cap - r as i128).max(0));
-    let used = counted.max(open as i128).min(bucket.cap);
-    bucket.tat = bucket.tat.max(measured * bucket.cap + used * UNIT);
-    Some(Meter::Bucket(bucket))
 }
 
 /// Proof that budget was charged. Dropping it without `settle` keeps the
