@@ -9,8 +9,11 @@
 //!
 //! Cached usage is what the answer cost when it was bought: a rerun reproduces the same records
 //! byte for byte, and the end-of-run summary says how many requests were actually sent.
+//!
+//! `store` owns the file and its one writer, `query` what reads ask of it, `key` the keys.
 
 pub(crate) mod key;
+mod query;
 mod spill;
 mod store;
 
@@ -184,7 +187,7 @@ impl Cache {
         if self.refresh {
             return None;
         }
-        let stored = self.store.read(move |conn| store::answer(conn, key)).await.unwrap_or_else(|e| {
+        let stored = self.store.read(move |conn| query::answer(conn, key)).await.unwrap_or_else(|e| {
             tracing::warn!("{e}");
             None
         });
@@ -228,7 +231,7 @@ impl Cache {
         }
         // Held by another run. One that died (a crash, kill -9, a full disk) answers nothing:
         // its claim is void at once rather than at the end of its lease.
-        let holder = self.store.read(move |conn| store::claim_owner(conn, key)).await.ok().flatten();
+        let holder = self.store.read(move |conn| query::claim_owner(conn, key)).await.ok().flatten();
         match holder {
             Some(holder) if !owner_alive(&holder) => {
                 self.store.write(claim(Some(holder))).await.unwrap_or(true)
@@ -246,7 +249,7 @@ impl Cache {
     /// completion tokens). A read error is no knowledge.
     pub(crate) async fn sizes(&self, model: &str) -> Vec<(String, u32, u64)> {
         let model = model.to_string();
-        self.store.read(move |conn| store::sizes(conn, &model, 2_000)).await.unwrap_or_default()
+        self.store.read(move |conn| query::sizes(conn, &model, 2_000)).await.unwrap_or_default()
     }
 
     /// Keep the size of an answer bought, for the next run's budgets: queued, committed with
@@ -268,7 +271,7 @@ impl Cache {
     /// is no knowledge.
     pub(crate) async fn limits(&self, endpoint: &str, model: &str) -> Option<(Option<u32>, Option<u32>)> {
         let (endpoint, model) = (endpoint.to_string(), model.to_string());
-        self.store.read(move |conn| store::limits(conn, &endpoint, &model)).await.ok().flatten()
+        self.store.read(move |conn| query::limits(conn, &endpoint, &model)).await.ok().flatten()
     }
 
     /// Remember the limits `endpoint` announced for `model`, so that the next run starts with
@@ -282,7 +285,7 @@ impl Cache {
     /// takes for `model`, by name. A read error is no knowledge.
     pub(crate) async fn forms(&self, endpoint: &str, model: &str) -> Option<(String, String)> {
         let (endpoint, model) = (endpoint.to_string(), model.to_string());
-        self.store.read(move |conn| store::form(conn, &endpoint, &model)).await.ok().flatten()
+        self.store.read(move |conn| query::form(conn, &endpoint, &model)).await.ok().flatten()
     }
 
     /// Remember the forms `endpoint` takes for `model`. Only saves a failed request next time:
@@ -308,7 +311,7 @@ impl Cache {
         let found = if self.refresh {
             None
         } else {
-            self.store.read(move |conn| store::article(conn, key)).await.unwrap_or_else(|e| {
+            self.store.read(move |conn| query::article(conn, key)).await.unwrap_or_else(|e| {
                 tracing::warn!("{e}");
                 None
             })
@@ -368,7 +371,7 @@ pub(crate) fn summary(path: &Path) -> Result<Option<CacheSummary>, CacheError> {
         return Ok(None);
     }
     let conn = store::open_reader(path)?;
-    let (answers, articles, last_run) = store::summary(&conn)
+    let (answers, articles, last_run) = query::summary(&conn)
         .map_err(|e| CacheError::Sqlite { path: path.to_path_buf(), message: e.to_string() })?;
     let bytes_on_disk = companion_files(path).iter().filter_map(|p| p.metadata().ok()).map(|m| m.len()).sum();
     Ok(Some(CacheSummary { answers, articles, bytes_on_disk, last_run }))
