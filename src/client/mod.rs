@@ -365,9 +365,7 @@ impl Client {
     /// `stream` and `stream_options.include_usage` added, so that cache keys, which hash the
     /// request, do not depend on how the answer travels.
     async fn send_streamed(&self, request: &WireRequest) -> Attempt {
-        let mut body = request.body().clone();
-        body["stream"] = serde_json::json!(true);
-        body["stream_options"] = serde_json::json!({"include_usage": true});
+        let body = stream::Streamed::new(request.body());
         let http = self
             .streaming
             .post(self.endpoint.url("/chat/completions"))

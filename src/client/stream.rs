@@ -17,6 +17,27 @@ use super::error::error_chain;
 use super::header::{ResponseMeta, is_kept};
 use super::wire::truncate;
 
+/// A request's body with `stream` and `stream_options.include_usage` added as it is written,
+/// without copying the body (an article's text, for every attempt).
+#[derive(serde::Serialize)]
+pub(super) struct Streamed<'a> {
+    #[serde(flatten)]
+    body: &'a Value,
+    stream: bool,
+    stream_options: StreamOptions,
+}
+
+#[derive(serde::Serialize)]
+struct StreamOptions {
+    include_usage: bool,
+}
+
+impl<'a> Streamed<'a> {
+    pub(super) fn new(body: &'a Value) -> Streamed<'a> {
+        Streamed { body, stream: true, stream_options: StreamOptions { include_usage: true } }
+    }
+}
+
 /// Why an exchange gave no completion.
 #[derive(Debug)]
 pub(super) enum Failure {
@@ -180,6 +201,17 @@ mod tests {
             done = answer.line(line)?;
         }
         Ok((done, answer.completion()))
+    }
+
+    #[test]
+    fn a_streamed_body_is_the_request_with_the_stream_fields() {
+        let body = json!({"model": "m", "messages": [], "max_tokens": 5});
+        let written = serde_json::to_value(Streamed::new(&body)).unwrap();
+        assert_eq!(
+            written,
+            json!({"model": "m", "messages": [], "max_tokens": 5, "stream": true,
+                   "stream_options": {"include_usage": true}})
+        );
     }
 
     #[test]
