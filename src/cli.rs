@@ -203,11 +203,14 @@ pub struct EndpointArgs {
     #[arg(long, value_name = "NAME")]
     pub provider: Option<String>,
     /// Base URL of an OpenAI-compatible API (…/v1) [env: KO2EN_BASE_URL, or OPENAI_BASE_URL
-    /// for openai; default: the provider's].
+    /// for openai; default: the provider's]. Several (repeated, or separated by commas) serving
+    /// the same model share the run: each with its own limits and concurrency, work going to
+    /// whichever has room, and one that fails handing its work to the others.
     #[arg(long, value_name = "URL")]
-    pub base_url: Option<String>,
+    pub base_url: Vec<String>,
     /// Name of the environment variable that holds the API key (the key itself is never a flag)
-    /// [default: the provider's, e.g. OPENAI_API_KEY].
+    /// [default: the provider's, e.g. OPENAI_API_KEY]. Several, separated by commas: one per
+    /// base URL, or, with one URL, one route per key (keys with separate quotas).
     #[arg(long, value_name = "NAME")]
     pub api_key_env: Option<String>,
     /// Model name sent to the endpoint; on Azure, the deployment's name [env: KO2EN_MODEL;

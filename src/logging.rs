@@ -11,34 +11,34 @@ use tracing_subscriber::fmt::MakeWriter;
 
 use crate::redact::redact;
 
-/// Install the logger: errors only when `quiet`, `key` kept out of every line, `filter` the
+/// Install the logger: errors only when `quiet`, `keys` kept out of every line, `filter` the
 /// value of `KO2EN_LOG` when set.
-pub(crate) fn init(quiet: bool, key: Option<&str>, filter: Option<String>) {
+pub(crate) fn init(quiet: bool, keys: &[&str], filter: Option<String>) {
     let default = if quiet { "ko2en=error" } else { "ko2en=warn" };
     let filter = filter
         .and_then(|f| tracing_subscriber::EnvFilter::try_new(f).ok())
         .unwrap_or_else(|| tracing_subscriber::EnvFilter::new(default));
-    let writer = Redacting { key: key.map(Arc::from) };
+    let writer = Redacting { keys: keys.iter().map(|k| Arc::from(*k)).collect() };
     let _ = tracing_subscriber::fmt().with_writer(writer).with_env_filter(filter).try_init();
 }
 
 /// Hands each log event a buffer; the event is redacted and written whole when it is done.
 struct Redacting {
-    key: Option<Arc<str>>,
+    keys: Arc<[Arc<str>]>,
 }
 
 impl<'a> MakeWriter<'a> for Redacting {
     type Writer = Event;
 
     fn make_writer(&'a self) -> Event {
-        Event { buffer: Vec::new(), key: self.key.clone() }
+        Event { buffer: Vec::new(), keys: self.keys.clone() }
     }
 }
 
 /// One log event on its way to stderr.
 struct Event {
     buffer: Vec<u8>,
-    key: Option<Arc<str>>,
+    keys: Arc<[Arc<str>]>,
 }
 
 impl Write for Event {
@@ -55,7 +55,8 @@ impl Write for Event {
 impl Drop for Event {
     fn drop(&mut self) {
         let text = String::from_utf8_lossy(&self.buffer);
-        let clean = redact(&text, self.key.as_deref());
+        let keys: Vec<&str> = self.keys.iter().map(|k| &**k).collect();
+        let clean = redact(&text, &keys);
         let _ = io::stderr().lock().write_all(clean.as_bytes());
     }
 }

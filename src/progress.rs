@@ -162,6 +162,8 @@ pub(crate) struct RunSummary {
     /// Requests allowed in flight, and how many requests waited for one of those slots.
     pub(crate) concurrency: usize,
     pub(crate) slot_waits: u64,
+    /// What each route did, when the run had several.
+    pub(crate) routes: Vec<crate::pool::RouteFacts>,
     /// Writing stopped before every record was written: the output failed.
     pub(crate) cut_short: bool,
 }
@@ -213,6 +215,19 @@ impl RunSummary {
             out.push_str(&format!(" · budget used: {}", shares.join(", ")));
             if let Some(model) = self.counted {
                 out.push_str(&format!(" (the server counts a {}; paced by it)", model.name()));
+            }
+        }
+        for route in &self.routes {
+            out.push_str(&format!(
+                "\nko2en:   {}: {} request{} sent, {} failed, concurrency {} at the end",
+                route.base_url,
+                route.sent,
+                if route.sent == 1 { "" } else { "s" },
+                route.failed,
+                route.concurrency
+            ));
+            if let Some(why) = &route.closed {
+                out.push_str(&format!(" · left out: {why}"));
             }
         }
         out
@@ -275,6 +290,7 @@ mod tests {
             counted: Some(crate::limiter::Model::FixedWindow),
             concurrency: 16,
             slot_waits: 0,
+            routes: Vec::new(),
             cut_short: false,
         };
         let text = summary.render();

@@ -6,7 +6,7 @@ use std::sync::LazyLock;
 /// (`sk-…`), and whatever follows `Bearer` or an `api-key:` / `x-api-key:` header, whatever
 /// the key's shape (Azure's are hex). Servers echo keys back in 401 messages ("Incorrect API
 /// key provided: sk-abc…") and in error pages that dump the request's headers.
-pub(crate) fn redact(text: &str, key: Option<&str>) -> String {
+pub(crate) fn redact(text: &str, keys: &[&str]) -> String {
     static SECRET: LazyLock<regex::Regex> = LazyLock::new(|| {
         regex::Regex::new(
             r#"(?i)(sk-[A-Za-z0-9_\-*]{6,})|(\bbearer\s+)[^\s"',;]+|(\b(?:x-)?api[-_]key["']?\s*[:=]\s*["']?)[^\s"',;]+"#,
@@ -14,7 +14,7 @@ pub(crate) fn redact(text: &str, key: Option<&str>) -> String {
         .expect("valid regex")
     });
     let mut out = text.to_string();
-    if let Some(key) = key.filter(|k| k.len() >= 4) {
+    for key in keys.iter().filter(|k| k.len() >= 4) {
         out = out.replace(key, "[redacted]");
     }
     SECRET
@@ -32,16 +32,16 @@ mod tests {
     #[test]
     fn the_key_and_key_shaped_strings_are_removed() {
         let text = "Incorrect API key provided: sk-proj-abc***xyz. Key my-secret-key used.";
-        let out = redact(text, Some("my-secret-key"));
+        let out = redact(text, &["my-secret-key"]);
         assert!(!out.contains("my-secret-key") && !out.contains("sk-proj"), "{out}");
-        assert_eq!(redact("no secrets here", None), "no secrets here");
+        assert_eq!(redact("no secrets here", &[]), "no secrets here");
     }
 
     #[test]
     fn bearer_tokens_and_api_key_headers_are_removed_whatever_their_shape() {
         let text =
             "headers: Authorization: Bearer 0123abcdef4567; api-key: 9f8e7d6c5b4a, \"x-api-key\": \"zzz999\"";
-        let out = redact(text, None);
+        let out = redact(text, &[]);
         for secret in ["0123abcdef4567", "9f8e7d6c5b4a", "zzz999"] {
             assert!(!out.contains(secret), "{out}");
         }

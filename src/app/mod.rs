@@ -12,7 +12,7 @@ use std::io::Write as _;
 
 use crate::cache::{self, Cache};
 use crate::chunk::{Encoding, TokenCounter};
-use crate::client::{Client, EndpointSettings};
+use crate::client::{Client, EndpointSettings, Route};
 use crate::config::{
     CacheAction, CacheCommandSettings, CleanSettings, MockServerSettings, RunSettings, Settings,
     SummarizeSettings, Target, TranslateSettings,
@@ -52,7 +52,7 @@ pub enum Outcome {
 /// Send log lines to stderr for a run of `settings`: ko2en's own only (errors only under
 /// `-q`), unless `filter` (`KO2EN_LOG`) asks for more, and never the key.
 pub fn init_logging(settings: &Settings, filter: Option<String>) {
-    crate::logging::init(settings.quiet(), settings.api_key(), filter);
+    crate::logging::init(settings.quiet(), &settings.api_keys(), filter);
 }
 
 /// What resolving the settings found worth saying (a key file others can read, a base URL
@@ -79,24 +79,28 @@ pub async fn run(settings: Settings) -> Result<Outcome> {
     }
 }
 
-/// The endpoint of a run: the real one, or a mock started for it (kept alive by the guard).
-async fn connect(target: &Target, endpoint: &EndpointSettings) -> Result<(Client, Option<MockServer>)> {
-    let (base_url, mock) = match target {
-        Target::Url(url) => (url.clone(), None),
+/// The endpoint of a run, a client per route: the real ones, or a mock started for it (kept
+/// alive by the guard).
+async fn connect(target: &Target, endpoint: &EndpointSettings) -> Result<(Vec<Client>, Option<MockServer>)> {
+    let (routes, mock) = match target {
+        Target::Routes(routes) => (routes.clone(), None),
         Target::Mock(options) => {
             let addr = "127.0.0.1:0".parse().expect("a valid address");
             let mock = MockServer::start(addr, (**options).clone())
                 .await
                 .context("cannot start the mock endpoint")?;
-            (mock.base_url(), Some(mock))
+            (vec![Route { base_url: mock.base_url(), api_key: None }], Some(mock))
         }
     };
-    Ok((Client::new(&base_url, endpoint)?, mock))
+    let first = Client::new(&routes[0], endpoint)?;
+    let mut clients = vec![first.clone()];
+    clients.extend(routes[1..].iter().map(|route| first.route(route)));
+    Ok((clients, mock))
 }
 
 /// Everything a run shares to turn articles into records, built once from the settings.
 async fn pipeline(
-    client: Client,
+    clients: Vec<Client>,
     target: &Target,
     run: &RunSettings,
     article: ArticleSettings,
@@ -110,8 +114,8 @@ async fn pipeline(
         }
         None => None,
     };
-    let counter = TokenCounter::new(run.encoding.unwrap_or_else(|| Encoding::for_model(client.model())));
-    let pool = Pool::new(client, run.pool.clone(), counter, cache, target.cache_id());
+    let counter = TokenCounter::new(run.encoding.unwrap_or_else(|| Encoding::for_model(clients[0].model())));
+    let pool = Pool::new(clients, run.pool.clone(), counter, cache, target.cache_id());
     // Before any prompt is built: whether the schema goes in the prompt depends on the form.
     pool.recall_forms().await;
     pool.recall_sizes().await;
@@ -144,9 +148,10 @@ async fn summarize(settings: SummarizeSettings) -> Result<Outcome> {
     let quiet = settings.run.quiet;
     tell(&settings.run);
     check(&settings.inputs).await?;
-    let (client, _mock) = connect(&settings.target, &settings.endpoint).await?;
+    let (clients, _mock) = connect(&settings.target, &settings.endpoint).await?;
+    let routes = clients.len();
     let pipeline = Arc::new(
-        pipeline(client, &settings.target, &settings.run, settings.article.clone(), Mode::Summarize).await?,
+        pipeline(clients, &settings.target, &settings.run, settings.article.clone(), Mode::Summarize).await?,
     );
     let mut output = Output::create(&settings.run.output)?;
     let reporter: Arc<dyn Progress> = Arc::from(stderr_reporter(quiet));
@@ -159,14 +164,15 @@ async fn summarize(settings: SummarizeSettings) -> Result<Outcome> {
     // article does not idle the others; records come back in input order, so the window is
     // also the bound on the reorder buffer.
     // A concurrency that may grow needs the window it may grow into (articles waiting only
-    // cost their text: bounded all the same).
-    let most = if settings.run.pool.pinned {
-        settings.run.pool.concurrency
-    } else {
-        settings.run.pool.concurrency.max(crate::pool::PoolSettings::MAX_CONCURRENCY)
-    };
-    let window =
-        Window { in_flight: most * 4, read_ahead: (settings.run.pool.concurrency * 4).max(64).min(most * 4) };
+    // cost their text: bounded all the same). Each route has its own.
+    let most = routes
+        * if settings.run.pool.pinned {
+            settings.run.pool.concurrency
+        } else {
+            settings.run.pool.concurrency.max(crate::pool::PoolSettings::MAX_CONCURRENCY)
+        };
+    let start = routes * settings.run.pool.concurrency;
+    let window = Window { in_flight: most * 4, read_ahead: (start * 4).max(64).min(most * 4) };
     let records = records_in_order(
         Arc::clone(&pipeline),
         settings.inputs.clone(),
@@ -356,12 +362,14 @@ impl RunSummary {
         self.retries = stats.retries().into_iter().collect();
         self.answers_from_cache = stats.from_cache.load(Ordering::Relaxed);
         self.articles_from_cache = cached.map(|c| c.articles_hit);
-        let limiter = pool.limiter().stats();
+        let limiter = pool.limiter_stats();
         self.budget_tokens = limiter.tokens_charged.saturating_sub(limiter.tokens_refunded);
-        // The limits as paced at the end: the settings, or what the server's headers taught.
-        self.budget = Some(pool.limiter().budget());
+        // The limits as paced at the end (the settings, or what the servers' headers taught),
+        // over every route.
+        self.budget = Some(pool.budget());
         self.counted = limiter.model;
         self.concurrency = pool.concurrency();
+        self.routes = pool.routes();
         self.slot_waits = stats.slot_waits.load(Ordering::Relaxed);
         self.elapsed = started.elapsed();
     }
@@ -370,9 +378,9 @@ impl RunSummary {
 async fn translate(settings: TranslateSettings) -> Result<Outcome> {
     tell(&settings.run);
     check(std::slice::from_ref(&settings.input)).await?;
-    let (client, _mock) = connect(&settings.target, &settings.endpoint).await?;
+    let (clients, _mock) = connect(&settings.target, &settings.endpoint).await?;
     let pipeline =
-        pipeline(client, &settings.target, &settings.run, settings.article.clone(), Mode::Translate).await?;
+        pipeline(clients, &settings.target, &settings.run, settings.article.clone(), Mode::Translate).await?;
     let mut reader = spawn_reader(vec![settings.input.clone()], 2, settings.read);
     let Some(loaded) = reader.recv().await else {
         bail!("{} holds no article", settings.input.display());

@@ -53,14 +53,28 @@ pub(super) fn config_init(path: &std::path::Path) -> anyhow::Result<Outcome> {
     Ok(Outcome::Success)
 }
 
-/// `ko2en check`: one tiny request, and what it showed about the endpoint. A form the server
-/// refuses is stepped down and tried again, as a run would, and reported.
+/// `ko2en check`: one tiny request to each route, and what it showed about the endpoint.
 pub(super) async fn check_endpoint(settings: crate::config::CheckSettings) -> Result<Outcome> {
-    use crate::client::{ChatRequest, ClientError, ReplySchema};
     for notice in &settings.notices {
         eprintln!("ko2en: {notice}");
     }
-    let (client, _mock) = connect(&settings.target, &settings.endpoint).await?;
+    let (clients, _mock) = connect(&settings.target, &settings.endpoint).await?;
+    let mut outcome = Outcome::Success;
+    for (i, client) in clients.iter().enumerate() {
+        if i > 0 {
+            say!("");
+        }
+        if check_route(client).await == Outcome::Stopped {
+            outcome = Outcome::Stopped;
+        }
+    }
+    Ok(outcome)
+}
+
+/// One route's check. A form the server refuses is stepped down and tried again, as a run
+/// would, and reported.
+async fn check_route(client: &crate::client::Client) -> Outcome {
+    use crate::client::{ChatRequest, ClientError, ReplySchema};
     say!("url              {}", client.chat_url());
     say!("model            {}", client.model());
     let schema = ReplySchema {
@@ -111,7 +125,7 @@ pub(super) async fn check_endpoint(settings: crate::config::CheckSettings) -> Re
                     if json { "valid JSON" } else { "not JSON: runs will repair or fail its answers" }
                 );
                 say!("latency          {:.2} s", latency.as_secs_f64());
-                return Ok(Outcome::Success);
+                return Outcome::Success;
             }
             Err(error) => {
                 if let Some(Some(change)) = client.adapt(error, &wire) {
@@ -127,10 +141,10 @@ pub(super) async fn check_endpoint(settings: crate::config::CheckSettings) -> Re
                     e => format!("{e}"),
                 };
                 eprintln!("ko2en: check failed: {message}");
-                return Ok(Outcome::Stopped);
+                return Outcome::Stopped;
             }
         }
     }
     eprintln!("ko2en: check failed: the endpoint refused every form of the request");
-    Ok(Outcome::Stopped)
+    Outcome::Stopped
 }

@@ -103,15 +103,15 @@ pub(crate) fn canonical_json(value: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::client::{ApiKey, ChatRequest, Client, EndpointSettings, ReplySchema, ResponseFormat};
+    use crate::client::{ApiKey, ChatRequest, Client, EndpointSettings, ReplySchema, ResponseFormat, Route};
     use crate::prompt::Messages;
     use crate::sizing::AnswerKind;
     use serde_json::json;
     use std::time::Duration;
 
-    fn endpoint(model: &str, key: &str, temperature: Option<f32>) -> EndpointSettings {
-        EndpointSettings {
-            api_key: Some(ApiKey::new(key)),
+    /// The endpoint's settings and the key its route sends.
+    fn endpoint(model: &str, key: &str, temperature: Option<f32>) -> (EndpointSettings, ApiKey) {
+        let settings = EndpointSettings {
             model: model.into(),
             response_format: ResponseFormat::JsonSchema,
             temperature,
@@ -119,17 +119,19 @@ mod tests {
             stream: true,
             protocol: Default::default(),
             hint: None,
-        }
+        };
+        (settings, ApiKey::new(key))
     }
 
     fn key_of(
-        endpoint: &EndpointSettings,
+        (endpoint, key): &(EndpointSettings, ApiKey),
         base_url: &str,
         user: &str,
         schema: Value,
         max_tokens: u32,
     ) -> Key {
-        let client = Client::new(base_url, endpoint).unwrap();
+        let route = Route { base_url: base_url.into(), api_key: Some(key.clone()) };
+        let client = Client::new(&route, endpoint).unwrap();
         let messages = Messages::new("You translate.".into(), user.into());
         let schema = ReplySchema { name: "reply", schema };
         let wire = client.prepare(&ChatRequest {

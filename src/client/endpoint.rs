@@ -39,6 +39,15 @@ impl Endpoint {
         }
     }
 
+    /// The same endpoint at another base URL, with another key.
+    pub(crate) fn at(&self, base_url: &str, key: Option<&str>) -> Endpoint {
+        Endpoint {
+            base_url: base_url.trim_end_matches('/').to_string(),
+            key: SecretString::from(key.unwrap_or_default().to_string()),
+            ..self.clone()
+        }
+    }
+
     /// The full URL of chat completions, for messages (without the query's key-free parts).
     pub(crate) fn chat_url(&self) -> String {
         let mut url = self.url("/chat/completions");

@@ -24,7 +24,7 @@ pub(crate) use error::ClientError;
 use error::{error_chain, first_line};
 pub(crate) use header::Dialect;
 pub(crate) use retry::{Decision, RetryPolicy, RetryState};
-pub(crate) use settings::{ApiKey, EndpointSettings, Protocol, ResponseFormat};
+pub(crate) use settings::{ApiKey, EndpointSettings, Protocol, ResponseFormat, Route};
 pub(crate) use wire::WireRequest;
 
 use crate::limiter::ServerState;
@@ -97,6 +97,8 @@ impl Attempt {
 #[derive(Clone)]
 pub(crate) struct Client {
     inner: async_openai::Client<Endpoint>,
+    /// For whole answers; shared by the routes of a run.
+    http: reqwest::Client,
     /// For streamed answers: no overall timeout of its own (the silence is timed instead).
     streaming: reqwest::Client,
     endpoint: Endpoint,
@@ -127,8 +129,9 @@ pub fn install_crypto_provider() {
 }
 
 impl Client {
-    /// Build the one HTTP client of the run, for the endpoint at `base_url` (…/v1).
-    pub(crate) fn new(base_url: &str, endpoint: &EndpointSettings) -> Result<Client, ClientError> {
+    /// Build the HTTP client of the run, for its first route (see [`Client::route`] for the
+    /// others).
+    pub(crate) fn new(route: &Route, endpoint: &EndpointSettings) -> Result<Client, ClientError> {
         install_crypto_provider();
         let http = reqwest::Client::builder()
             .timeout(endpoint.timeout)
@@ -146,17 +149,18 @@ impl Client {
             .map_err(|e| ClientError::Connection(format!("cannot build the HTTP client: {e}")))?;
         let protocol = &endpoint.protocol;
         let config = Endpoint::new(
-            base_url,
+            &route.base_url,
             &endpoint.model,
             protocol.url_shape.clone(),
             protocol.auth,
-            endpoint.api_key.as_ref().map(ApiKey::expose),
+            route.api_key.as_ref().map(ApiKey::expose),
         );
         let chat_url = config.chat_url();
         let inner = async_openai::Client::with_config(config.clone())
-            .with_http_service(transport::HeaderCapture::new(http));
+            .with_http_service(transport::HeaderCapture::new(http.clone()));
         Ok(Client {
             inner,
+            http,
             streaming,
             endpoint: config,
             model: endpoint.model.clone(),
@@ -170,9 +174,30 @@ impl Client {
             hint: endpoint.hint,
             temperature: endpoint.temperature,
             timeout: endpoint.timeout,
-            base_url: base_url.to_string(),
-            api_key: endpoint.api_key.clone(),
+            base_url: route.base_url.clone(),
+            api_key: route.api_key.clone(),
         })
+    }
+
+    /// The same endpoint at another route: its own URL and key, the HTTP clients and the
+    /// forms learned shared (the routes serve one model, so a form one refuses, all do, and
+    /// every request is prepared once whichever route it takes).
+    pub(crate) fn route(&self, route: &Route) -> Client {
+        let endpoint = self.endpoint.at(&route.base_url, route.api_key.as_ref().map(ApiKey::expose));
+        Client {
+            inner: async_openai::Client::with_config(endpoint.clone())
+                .with_http_service(transport::HeaderCapture::new(self.http.clone())),
+            chat_url: endpoint.chat_url(),
+            endpoint,
+            base_url: route.base_url.clone(),
+            api_key: route.api_key.clone(),
+            ..self.clone()
+        }
+    }
+
+    /// The base URL of this route.
+    pub(crate) fn base_url(&self) -> &str {
+        &self.base_url
     }
 
     pub(crate) fn model(&self) -> &str {
@@ -416,7 +441,8 @@ impl Client {
 
     /// Remove the API key, and anything shaped like one, from error text a server echoed.
     fn scrub(&self, error: ClientError) -> ClientError {
-        let clean = |text: String| crate::redact::redact(&text, self.api_key.as_ref().map(ApiKey::expose));
+        let key: Vec<&str> = self.api_key.as_ref().map(ApiKey::expose).into_iter().collect();
+        let clean = |text: String| crate::redact::redact(&text, &key);
         match error {
             ClientError::Status { status, code, message, retry_after } => {
                 ClientError::Status { status, code, message: clean(message), retry_after }
@@ -481,7 +507,6 @@ mod tests {
 
     fn client(format: ResponseFormat) -> Client {
         let endpoint = EndpointSettings {
-            api_key: None,
             model: "m".into(),
             response_format: format,
             temperature: None,
@@ -490,7 +515,7 @@ mod tests {
             protocol: Protocol::default(),
             hint: None,
         };
-        Client::new("http://127.0.0.1:9/v1", &endpoint).unwrap()
+        Client::new(&Route { base_url: "http://127.0.0.1:9/v1".into(), api_key: None }, &endpoint).unwrap()
     }
 
     fn refusal(message: &str) -> ClientError {

@@ -58,12 +58,21 @@ impl ResponseFormat {
     }
 }
 
-/// How requests to the endpoint are made. Where they go (a URL, or the built-in mock's
-/// address) is the run's choice, given to [`super::Client::new`] beside these.
+/// One place requests may go: a base URL (…/v1) and the key it takes. A run has one or
+/// several (three servers of one model, or one API with two keys of separate quotas), each
+/// a lane of the pool with its own limits and concurrency.
+#[derive(Debug, Clone)]
+pub(crate) struct Route {
+    pub(crate) base_url: String,
+    /// None for a server that needs no key (the built-in mock, a local server).
+    pub(crate) api_key: Option<ApiKey>,
+}
+
+/// How requests to the endpoint are made, the same for every route of a run. Where they go
+/// (the routes, or the built-in mock's address) is the run's choice, given to
+/// [`super::Client::new`] beside these.
 #[derive(Debug, Clone)]
 pub(crate) struct EndpointSettings {
-    /// None for a server that needs no key (the built-in mock).
-    pub(crate) api_key: Option<ApiKey>,
     /// Model name sent with every request, and part of every cache key.
     pub(crate) model: String,
     /// How answers are constrained.

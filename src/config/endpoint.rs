@@ -9,7 +9,7 @@ use super::layers::{Layers, Origin};
 use super::{ConfigError, Target, file, resolve_mock_opts};
 use crate::cli;
 use crate::client::provider::{self, Auth, BudgetField, Provider, UrlShape};
-use crate::client::{ApiKey, EndpointSettings, Protocol, ResponseFormat};
+use crate::client::{ApiKey, EndpointSettings, Protocol, ResponseFormat, Route};
 
 /// The model for an endpoint no preset knows, when nothing names one: OpenAI's cheap model,
 /// which most proxies route.
@@ -88,24 +88,24 @@ pub(super) fn resolve_endpoint(
     };
     // OPENAI_BASE_URL is OpenAI's variable: it only applies when no other provider is named.
     let openai_only = named_provider.as_ref().is_none_or(|(p, _)| p.name == "openai");
-    let url_given = layers
-        .pick_text(args.base_url.clone(), Some("KO2EN_BASE_URL"), |p| p.base_url.clone())
-        .map(|(url, origin)| match origin {
-            // The profile and file come after both variables in precedence.
-            Origin::Profile(_) | Origin::File if openai_only => match env("OPENAI_BASE_URL") {
-                Some(v) if !v.trim().is_empty() => (v.trim().to_string(), Origin::Env("OPENAI_BASE_URL")),
-                _ => (url, origin),
-            },
-            _ => (url, origin),
-        })
-        .or_else(|| {
-            let v = env("OPENAI_BASE_URL").filter(|v| !v.trim().is_empty() && openai_only)?;
-            Some((v.trim().to_string(), Origin::Env("OPENAI_BASE_URL")))
-        });
-    let parsed = url_given.as_ref().map(|(url, _)| parse_base_url(url)).transpose()?;
+    let given = given_routes(&args, layers, openai_only)?;
+    let specs = given.as_ref().map(|(given, _)| given.specs()).unwrap_or_default();
+    let parsed = specs
+        .iter()
+        .map(|spec| spec.url.as_deref().map(parse_base_url).transpose())
+        .collect::<Result<Vec<_>, _>>()?;
+    let first = parsed.iter().flatten().next();
+    if let Some(a) = first
+        && let Some(b) = parsed.iter().flatten().find(|b| b.deployment != a.deployment)
+    {
+        return Err(ConfigError::Invalid(format!(
+            "{} and {} name different Azure deployments; the endpoints of one run serve one model",
+            a.base, b.base
+        )));
+    }
     let (provider, provider_origin): (Option<&Provider>, Origin) = match named_provider {
         Some((p, origin)) => (Some(p), origin),
-        None => match &parsed {
+        None => match first {
             Some(parsed) if parsed.deployment.is_some() => (provider::provider("azure"), Origin::Default),
             Some(parsed) => (provider::by_url(&parsed.base), Origin::Default),
             None => (provider::provider("openai"), Origin::Default),
@@ -120,12 +120,11 @@ pub(super) fn resolve_endpoint(
         );
     }
 
-    // The key: a variable named by flag, else whatever the profile or file says (a variable,
-    // a command or the key itself), else the preset's variable.
-    let api_key_env = args.api_key_env.clone();
-    if let Some(name) = &api_key_env
-        && !is_variable_name(name)
-    {
+    // The key: variables named by flag (one for all routes, or one each), else the route's
+    // own in `endpoints`, else whatever the profile or file says (a variable, a command or
+    // the key itself), else the preset's variable.
+    let vars = split_list(args.api_key_env.as_deref().unwrap_or(""));
+    if vars.iter().any(|name| !is_variable_name(name)) {
         // Most likely the key itself, pasted where its variable's name belongs: never echoed.
         return Err(ConfigError::Invalid(
             "--api-key-env takes the name of the environment variable that holds the key (like \
@@ -136,44 +135,103 @@ pub(super) fn resolve_endpoint(
     }
     let key_required = provider.is_none_or(|p| p.key_required);
     let default_var = provider.map_or("OPENAI_API_KEY", |p| p.key_var);
-    let (api_key, key_source): (Option<ApiKey>, String) = if args.mock {
-        (None, "none (the mock needs none)".into())
-    } else if let Some(var) = api_key_env {
-        (key_in(env, &var), format!("${var}"))
+    // Routes as (its spec, where its URL was parsed, its key's variable from the flag).
+    let mut paired: Vec<(RouteSpec, Option<&ParsedUrl>, Option<String>)> = if specs.is_empty() {
+        vec![(RouteSpec::default(), None, None)]
     } else {
-        resolve_key(layers, default_var)?
+        specs.into_iter().zip(parsed.iter().map(Option::as_ref)).map(|(s, p)| (s, p, None)).collect()
     };
+    match (paired.len(), vars.len()) {
+        (_, 0) => {}
+        (_, 1) => paired.iter_mut().for_each(|route| route.2 = Some(vars[0].clone())),
+        (1, _) => {
+            let (spec, parsed, _) = paired.remove(0);
+            paired = vars.iter().map(|var| (spec.clone(), parsed, Some(var.clone()))).collect();
+        }
+        (routes, keys) if routes == keys => {
+            paired.iter_mut().zip(&vars).for_each(|(route, var)| route.2 = Some(var.clone()));
+        }
+        (routes, keys) => {
+            return Err(ConfigError::Invalid(format!(
+                "{routes} base URLs and {keys} key variables: name one variable for all of them, or one per URL in the same order"
+            )));
+        }
+    }
+    let mut shared: Option<(Option<ApiKey>, String)> = None;
+    let mut keys: Vec<(Option<ApiKey>, String)> = Vec::new();
+    for (spec, _, var) in &paired {
+        keys.push(if args.mock {
+            (None, "none (the mock needs none)".into())
+        } else if let Some(var) = var {
+            (key_in(env, var), format!("${var}"))
+        } else if let Some(own) = &spec.key {
+            let origin = given.as_ref().map_or(Origin::Default, |(_, o)| o.clone());
+            key_from(own.clone(), &origin, layers)?
+        } else {
+            if shared.is_none() {
+                shared = Some(resolve_key(layers, default_var)?);
+            }
+            shared.clone().expect("resolved above")
+        });
+    }
     let key_origin = if args.api_key_env.is_some() { Origin::Flag } else { Origin::Default };
     if !args.mock {
-        let state = if api_key.is_some() { "set, not shown" } else { "not set" };
-        layers.show("api key", format!("{key_source} ({state})"), key_origin);
+        let shown = keys
+            .iter()
+            .map(|(key, source)| {
+                format!("{source} ({})", if key.is_some() { "set, not shown" } else { "not set" })
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        layers.show("api key", shown, key_origin);
     }
-    if api_key.is_none() && !args.mock && key_required {
-        let var = key_source.strip_prefix('$').unwrap_or(default_var).to_string();
+    if !args.mock
+        && key_required
+        && let Some((_, source)) = keys.iter().find(|(key, _)| key.is_none())
+    {
+        let var = source.strip_prefix('$').unwrap_or(default_var).to_string();
         return Err(ConfigError::MissingKey { var });
     }
 
     let target = if args.mock {
         Target::Mock(Box::new(resolve_mock_opts(&args.mock_opt)?))
     } else {
-        let (base, origin) = match (&parsed, &url_given) {
-            (Some(parsed), Some((_, origin))) => (parsed.base.clone(), origin.clone()),
-            _ => match provider.and_then(|p| p.base_url) {
-                Some(url) => (url.to_string(), preset(provider.map_or("", |p| p.name))),
-                None => {
-                    return Err(ConfigError::Invalid(format!(
-                        "{} needs a base URL: {}",
-                        provider.map_or("this provider", |p| p.name),
-                        provider.map_or("", |p| p.hint)
-                    )));
-                }
-            },
-        };
-        if let Some(notice) = parsed.as_ref().and_then(|p| p.notice.clone()) {
-            layers.notices.borrow_mut().push(notice);
+        let mut routes = Vec::new();
+        for ((_, parsed, _), (api_key, _)) in paired.iter().zip(keys) {
+            let base_url = match parsed {
+                Some(parsed) => parsed.base.clone(),
+                None => match provider.and_then(|p| p.base_url) {
+                    Some(url) => url.to_string(),
+                    None => {
+                        return Err(ConfigError::Invalid(format!(
+                            "{} needs a base URL: {}",
+                            provider.map_or("this provider", |p| p.name),
+                            provider.map_or("", |p| p.hint)
+                        )));
+                    }
+                },
+            };
+            if let Some(notice) = parsed.and_then(|p| p.notice.clone()) {
+                layers.notices.borrow_mut().push(notice);
+            }
+            let twin = routes.iter().any(|r: &Route| {
+                r.base_url == base_url
+                    && r.api_key.as_ref().map(ApiKey::expose) == api_key.as_ref().map(ApiKey::expose)
+            });
+            if twin {
+                return Err(ConfigError::Invalid(format!(
+                    "{base_url} is listed twice with the same key: list each endpoint once (two keys of one API are two entries)"
+                )));
+            }
+            routes.push(Route { base_url, api_key });
         }
-        layers.show("base url", &base, origin);
-        Target::Url(base)
+        let origin = match &given {
+            Some((_, origin)) if paired.iter().any(|(_, parsed, _)| parsed.is_some()) => origin.clone(),
+            _ => preset(provider.map_or("", |p| p.name)),
+        };
+        let shown = routes.iter().map(|r| r.base_url.as_str()).collect::<Vec<_>>().join(", ");
+        layers.show("base url", shown, origin);
+        Target::Routes(routes)
     };
 
     // The model: named, else the deployment in an Azure URL, else the preset's default.
@@ -181,7 +239,7 @@ pub(super) fn resolve_endpoint(
     let model = match model {
         Some(m) => m,
         None if args.mock => (crate::mock::MOCK_MODEL.to_string(), Origin::Default),
-        None => match (parsed.as_ref().and_then(|p| p.deployment.clone()), provider) {
+        None => match (first.and_then(|p| p.deployment.clone()), provider) {
             (Some(deployment), _) => (deployment, Origin::Default),
             (None, Some(p)) => match p.default_model {
                 Some(m) => (m.to_string(), preset(p.name)),
@@ -243,7 +301,7 @@ pub(super) fn resolve_endpoint(
     let url_shape = if azure_deployments {
         let version = layers
             .pick_text(args.api_version.clone(), None, |p| p.api_version.clone())
-            .or_else(|| Some((parsed.as_ref()?.api_version.clone()?, Origin::Flag)))
+            .or_else(|| Some((first?.api_version.clone()?, Origin::Flag)))
             .unwrap_or((DEFAULT_AZURE_API_VERSION.to_string(), Origin::Default));
         layers.show("api version", &version.0, version.1);
         UrlShape::AzureDeployment { api_version: version.0 }
@@ -267,7 +325,6 @@ pub(super) fn resolve_endpoint(
     layers.show("timeout", format!("{} s {how}", timeout.0), timeout.1);
     layers.show("stream", stream.0, stream.1);
     let endpoint = EndpointSettings {
-        api_key,
         model: model.0,
         response_format: response_format.0,
         temperature: temperature.map(|(t, _)| t),
@@ -284,40 +341,56 @@ pub(super) fn resolve_endpoint(
     Ok((target, endpoint))
 }
 
+/// Where a key comes from, as a profile, the file or an `endpoints` entry says it.
+#[derive(Debug, Clone)]
+enum KeySource {
+    Var(String),
+    Cmd(String),
+    Literal(String),
+}
+
+impl KeySource {
+    /// What `p` (or an entry of its `endpoints`) says, the variable first.
+    fn of(var: &Option<String>, cmd: &Option<String>, literal: &Option<String>) -> Option<KeySource> {
+        var.clone()
+            .map(KeySource::Var)
+            .or_else(|| cmd.clone().map(KeySource::Cmd))
+            .or_else(|| literal.clone().map(KeySource::Literal))
+    }
+}
+
 /// The key as the profile or file says it (`api_key_env`, `api_key_cmd` or `api_key`, the
 /// nearest layer winning), else from the preset's variable. Returns the key and where it was
 /// looked for, for messages.
 fn resolve_key(layers: &Layers, default_var: &str) -> Result<(Option<ApiKey>, String), ConfigError> {
-    enum Source {
-        Var(String),
-        Cmd(String),
-        Literal(String),
+    match layers.configured(|p| KeySource::of(&p.api_key_env, &p.api_key_cmd, &p.api_key)) {
+        None => Ok((key_in(layers.env, default_var), format!("${default_var}"))),
+        Some((source, origin)) => key_from(source, &origin, layers),
     }
-    let from = |p: &file::Profile| {
-        p.api_key_env
-            .clone()
-            .map(Source::Var)
-            .or_else(|| p.api_key_cmd.clone().map(Source::Cmd))
-            .or_else(|| p.api_key.clone().map(Source::Literal))
-    };
-    let env = layers.env;
-    match layers.configured(from) {
-        None => Ok((key_in(env, default_var), format!("${default_var}"))),
-        Some((Source::Var(var), origin)) => {
+}
+
+/// The key `source` gives, and where it was looked for.
+fn key_from(
+    source: KeySource,
+    origin: &Origin,
+    layers: &Layers,
+) -> Result<(Option<ApiKey>, String), ConfigError> {
+    match source {
+        KeySource::Var(var) => {
             if !is_variable_name(&var) {
                 return Err(ConfigError::Invalid(format!(
                     "api_key_env ({origin}) takes the name of the variable that holds the key, not the key; put the key itself under api_key_cmd or api_key"
                 )));
             }
-            Ok((key_in(env, &var), format!("${var}")))
+            Ok((key_in(layers.env, &var), format!("${var}")))
         }
-        Some((Source::Cmd(cmd), origin)) => {
-            let key = run_key_command(&cmd, &origin)?;
+        KeySource::Cmd(cmd) => {
+            let key = run_key_command(&cmd, origin)?;
             // The command is shown, never the key, even when the command spells it out.
-            let shown = crate::redact::redact(&cmd, Some(key.expose()));
+            let shown = crate::redact::redact(&cmd, &[key.expose()]);
             Ok((Some(key), format!("the command `{shown}`")))
         }
-        Some((Source::Literal(key), origin)) => {
+        KeySource::Literal(key) => {
             if layers.file.readable_by_others {
                 let path = layers.file.path.as_ref().map_or(String::new(), |p| p.display().to_string());
                 layers.notices.borrow_mut().push(format!(
@@ -327,6 +400,77 @@ fn resolve_key(layers: &Layers, default_var: &str) -> Result<(Option<ApiKey>, St
             Ok((Some(ApiKey::new(key.trim())), format!("api_key in the {origin}")))
         }
     }
+}
+
+/// Where a run's routes were given, before they are parsed: URLs (a flag, a variable or a
+/// `base_url`, several separated by commas), or a profile's `endpoints`.
+enum Given {
+    Urls(String),
+    Entries(Vec<file::Route>),
+}
+
+/// One route as given: its URL (else the provider's) and its own key (else the run's).
+#[derive(Debug, Clone, Default)]
+struct RouteSpec {
+    url: Option<String>,
+    key: Option<KeySource>,
+}
+
+impl Given {
+    fn specs(&self) -> Vec<RouteSpec> {
+        match self {
+            Given::Urls(text) => {
+                split_list(text).into_iter().map(|url| RouteSpec { url: Some(url), key: None }).collect()
+            }
+            Given::Entries(entries) => entries
+                .iter()
+                .map(|entry| match entry {
+                    file::Route::Url(url) => RouteSpec { url: Some(url.trim().to_string()), key: None },
+                    file::Route::Table(t) => RouteSpec {
+                        url: t.base_url.as_ref().map(|u| u.trim().to_string()),
+                        key: KeySource::of(&t.api_key_env, &t.api_key_cmd, &t.api_key),
+                    },
+                })
+                .collect(),
+        }
+    }
+}
+
+/// The routes as the nearest source gives them: `--base-url` (repeatable), `KO2EN_BASE_URL`,
+/// `OPENAI_BASE_URL` (for OpenAI, before a profile's), the profile's or file's `endpoints` or
+/// `base_url`.
+fn given_routes(
+    args: &cli::EndpointArgs,
+    layers: &Layers,
+    openai_only: bool,
+) -> Result<Option<(Given, Origin)>, ConfigError> {
+    let var = |name: &str| (layers.env)(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+    if !args.base_url.is_empty() {
+        return Ok(Some((Given::Urls(args.base_url.join(",")), Origin::Flag)));
+    }
+    if let Some(urls) = var("KO2EN_BASE_URL") {
+        return Ok(Some((Given::Urls(urls), Origin::Env("KO2EN_BASE_URL"))));
+    }
+    // The profile and file come after both variables in precedence.
+    if let Some(urls) = var("OPENAI_BASE_URL").filter(|_| openai_only) {
+        return Ok(Some((Given::Urls(urls), Origin::Env("OPENAI_BASE_URL"))));
+    }
+    let both = |p: &file::Profile| p.endpoints.is_some() && p.base_url.is_some();
+    if let Some((_, origin)) = layers.configured(|p| both(p).then_some(())) {
+        return Err(ConfigError::Invalid(format!(
+            "the {origin} gives both base_url and endpoints: keep one (endpoints lists every URL)"
+        )));
+    }
+    Ok(layers.configured(|p| match (&p.endpoints, &p.base_url) {
+        (Some(entries), _) if !entries.is_empty() => Some(Given::Entries(entries.clone())),
+        (_, Some(url)) if !url.trim().is_empty() => Some(Given::Urls(url.clone())),
+        _ => None,
+    }))
+}
+
+/// A comma-separated list, blanks dropped.
+fn split_list(text: &str) -> Vec<String> {
+    text.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect()
 }
 
 /// The key in variable `var`; blank counts as unset.
@@ -346,7 +490,7 @@ fn run_key_command(cmd: &str, origin: &Origin) -> Result<ApiKey, ConfigError> {
         .map_err(|e| ConfigError::Invalid(format!("cannot run api_key_cmd ({origin}): {e}")))?;
     let key = String::from_utf8_lossy(&output.stdout).lines().next().unwrap_or("").trim().to_string();
     if !output.status.success() || key.is_empty() {
-        let cmd = crate::redact::redact(cmd, None);
+        let cmd = crate::redact::redact(cmd, &[]);
         return Err(ConfigError::Invalid(format!(
             "api_key_cmd `{cmd}` ({origin}) {}; run it yourself to see why",
             if output.status.success() {

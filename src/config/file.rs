@@ -21,6 +21,9 @@ use super::ConfigError;
 pub(crate) struct Profile {
     pub(crate) provider: Option<String>,
     pub(crate) base_url: Option<String>,
+    /// Several routes serving the same model, instead of one `base_url`: URLs, or tables
+    /// giving a route its own key (see [`Route`]).
+    pub(crate) endpoints: Option<Vec<Route>>,
     pub(crate) model: Option<String>,
     pub(crate) api_key_env: Option<String>,
     pub(crate) api_key_cmd: Option<String>,
@@ -47,6 +50,25 @@ pub(crate) struct Profile {
     pub(crate) no_clean: Option<bool>,
     pub(crate) strict: Option<bool>,
     pub(crate) allow_non_korean: Option<bool>,
+}
+
+/// One entry of `endpoints = [...]`: a base URL, or a table with a URL (else the provider's)
+/// and a key of its own (else the profile's), so that two keys of separate quotas can share
+/// a run: `endpoints = [{ api_key_env = "KEY_A" }, { api_key_env = "KEY_B" }]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum Route {
+    Url(String),
+    Table(RouteTable),
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RouteTable {
+    pub(crate) base_url: Option<String>,
+    pub(crate) api_key_env: Option<String>,
+    pub(crate) api_key_cmd: Option<String>,
+    pub(crate) api_key: Option<String>,
 }
 
 /// The file, read.
@@ -173,6 +195,16 @@ api_version = "2024-10-21"
 [profiles.local]
 provider = "ollama"            # http://localhost:11434/v1, no key needed
 model = "qwen2.5:7b"
+
+# Several servers of one model (or one API with keys of separate quotas): each has its own
+# limits and concurrency, work goes to whichever has room, and one that fails hands its work
+# to the others. --rpm/--tpm/--concurrency then apply to each. The answers are cached as the
+# first one's, whichever answered.
+[profiles.farm]
+provider = "vllm"
+model = "Qwen/Qwen2.5-7B-Instruct"
+endpoints = ["http://gpu1:8000/v1", "http://gpu2:8000/v1"]
+# endpoints = [{ api_key_env = "OPENAI_KEY_TEAM_A" }, { api_key_env = "OPENAI_KEY_TEAM_B" }]
 "#;
 
 #[cfg(test)]
@@ -189,7 +221,11 @@ mod tests {
     #[test]
     fn the_example_is_a_valid_file_with_its_profiles() {
         let file = load(EXAMPLE).unwrap();
-        assert_eq!(file.profiles.keys().collect::<Vec<_>>(), ["azure", "deepseek", "gemini", "local"]);
+        assert_eq!(
+            file.profiles.keys().collect::<Vec<_>>(),
+            ["azure", "deepseek", "farm", "gemini", "local"]
+        );
+        assert_eq!(file.profile("farm").unwrap().endpoints.as_ref().map(Vec::len), Some(2));
         assert_eq!(file.profile("azure").unwrap().api_version.as_deref(), Some("2024-10-21"));
         assert!(file.defaults.model.is_none());
     }

@@ -20,7 +20,7 @@ use crate::cache::CacheSettings;
 use crate::chunk::{ChunkLimits, Encoding};
 use crate::cli::{self, Cli, Command};
 
-use crate::client::{ApiKey, EndpointSettings, RetryPolicy};
+use crate::client::{ApiKey, EndpointSettings, RetryPolicy, Route};
 use crate::glossary::Glossary;
 use crate::input::ReadSettings;
 use crate::limiter::Budget;
@@ -54,22 +54,24 @@ pub enum ConfigError {
     Invalid(String),
 }
 
-/// Where a run's requests go: a URL, or the built-in mock, started for the run (a run mode,
-/// not a property of an endpoint).
+/// Where a run's requests go: routes to an API, or the built-in mock, started for the run (a
+/// run mode, not a property of an endpoint).
 #[derive(Debug, Clone)]
 pub(crate) enum Target {
-    /// An OpenAI-compatible API at this base URL (…/v1, without a trailing slash).
-    Url(String),
+    /// One or more routes (base URL and key) to an OpenAI-compatible API serving one model.
+    /// Never empty.
+    Routes(Vec<Route>),
     /// The built-in mock, in-process on 127.0.0.1, behaving as these options say.
     Mock(Box<MockOptions>),
 }
 
 impl Target {
     /// The endpoint as the cache knows it: the mock's port changes every run while its
-    /// answers do not, so it is one endpoint to the cache.
+    /// answers do not, so it is one endpoint to the cache; several routes serve one model, so
+    /// their answers are the first's, whichever route brought them.
     pub(crate) fn cache_id(&self) -> String {
         match self {
-            Target::Url(url) => url.clone(),
+            Target::Routes(routes) => routes[0].base_url.clone(),
             Target::Mock(_) => "mock".to_string(),
         }
     }
@@ -298,15 +300,20 @@ impl Settings {
         }
     }
 
-    /// The key the run sends, to be kept out of everything it prints.
-    pub(crate) fn api_key(&self) -> Option<&str> {
-        let endpoint = match self {
-            Settings::Summarize(s) => &s.endpoint,
-            Settings::Translate(s) => &s.endpoint,
-            Settings::Check(s) => &s.endpoint,
-            _ => return None,
+    /// The keys the run sends, to be kept out of everything it prints.
+    pub(crate) fn api_keys(&self) -> Vec<&str> {
+        let target = match self {
+            Settings::Summarize(s) => &s.target,
+            Settings::Translate(s) => &s.target,
+            Settings::Check(s) => &s.target,
+            _ => return Vec::new(),
         };
-        endpoint.api_key.as_ref().map(ApiKey::expose)
+        match target {
+            Target::Routes(routes) => {
+                routes.iter().filter_map(|r| r.api_key.as_ref().map(ApiKey::expose)).collect()
+            }
+            Target::Mock(_) => Vec::new(),
+        }
     }
 }
 
@@ -337,7 +344,7 @@ fn resolve_job(
     layers: &Layers,
 ) -> Result<Job, ConfigError> {
     let (target, endpoint) = resolve_endpoint(endpoint, layers)?;
-    let local = matches!(&target, Target::Url(url) if is_local(url));
+    let local = matches!(&target, Target::Routes(routes) if routes.iter().all(|r| is_local(&r.base_url)));
     let mut run = resolve_run(run, format, local, layers)?;
     check_output(&run.output.destination, inputs, run.cache.path.as_deref())?;
     let input_encoding = layers.pick_text(article.input_encoding.clone(), None, |p| p.input_encoding.clone());

@@ -414,6 +414,11 @@ impl Limiter {
         observe_after(&self.shared, None, state);
     }
 
+    /// Requests waiting for budget: a route whose budget is spent for now.
+    pub(crate) fn queued(&self) -> usize {
+        self.shared.lock().queue.len()
+    }
+
     pub(crate) fn stats(&self) -> LimiterStats {
         self.shared.lock().stats.clone()
     }

@@ -5,9 +5,10 @@
 //! 503). Slots are semaphore permits; lowering the number below the permits in use leaves a
 //! debt that returning slots pay.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use super::lane::Lane;
 use super::{Pool, PoolSettings};
 use crate::client::{Attempt, ClientError};
 use crate::limiter::Budget;
@@ -59,20 +60,20 @@ impl PoolSettings {
 }
 
 impl Pool {
-    /// Requests allowed in flight at once.
+    /// Requests allowed in flight at once, over every lane.
     pub(crate) fn concurrency(&self) -> usize {
         self.stats.concurrency.load(Ordering::Acquire) as usize
     }
 
-    /// After `attempt`, which took `took` and was sent when `sent_with` requests were allowed
-    /// in flight, unless the concurrency is pinned: on a server that announced limits, keep
-    /// them busy ([`Pool::grow_into`]); on one that announced none, follow its latency
-    /// ([`Pool::follow_latency`]).
-    pub(super) fn after_attempt(&self, attempt: &Attempt, took: Duration, sent_with: usize) {
+    /// After `attempt` on `lane`, which took `took` and was sent when `sent_with` requests were
+    /// allowed in flight there, unless the concurrency is pinned: on a server that announced
+    /// limits, keep them busy ([`Pool::grow_into`]); on one that announced none, follow its
+    /// latency ([`Pool::follow_latency`]).
+    pub(super) fn after_attempt(&self, lane: &Lane, attempt: &Attempt, took: Duration, sent_with: usize) {
         if self.pinned {
             return;
         }
-        let budget = self.limiter.budget();
+        let budget = lane.limiter.budget();
         if budget == Budget::default() {
             let overloaded = matches!(
                 attempt.result,
@@ -85,9 +86,9 @@ impl Pool {
                 .as_ref()
                 .ok()
                 .map(|r| took.as_secs_f64() / (r.completion_tokens as f64 + 32.0));
-            self.follow_latency(overloaded, sample, sent_with);
+            self.follow_latency(lane, overloaded, sample, sent_with);
         } else {
-            self.grow_into(budget, "for the budget the server announced");
+            self.grow_into(lane, budget, "for the budget the server announced");
         }
     }
 
@@ -96,10 +97,10 @@ impl Pool {
     /// allows as many as a run told those limits would have (Little's law at 20 s a request,
     /// [`PoolSettings::default_concurrency`]). The limiter, not the slots, holds requests to
     /// the budget.
-    pub(super) fn grow_into(&self, budget: Budget, why: &str) {
+    pub(super) fn grow_into(&self, lane: &Lane, budget: Budget, why: &str) {
         let target = PoolSettings::default_concurrency(budget);
-        if target > self.concurrency() {
-            self.set_concurrency(target, why);
+        if target > lane.concurrency() {
+            self.set_concurrency(lane, target, why);
         }
     }
 
@@ -110,20 +111,20 @@ impl Pool {
     /// which says when to grow (a slow start, then one a round) and when to come down (as
     /// answers slow down in the server's queue). Answers to requests sent under another
     /// concurrency say nothing of this one's queue once the slow start is over.
-    fn follow_latency(&self, overloaded: bool, sample: Option<f64>, sent_with: usize) {
-        let now = self.concurrency();
+    fn follow_latency(&self, lane: &Lane, overloaded: bool, sample: Option<f64>, sent_with: usize) {
+        let now = lane.concurrency();
         if overloaded {
-            let in_flight = self.stats.in_flight.load(Ordering::Relaxed) as usize;
+            let in_flight = lane.in_flight.load(Ordering::Relaxed) as usize;
             let target = (now / 2).min(in_flight.max(1)).max(1);
-            self.gradient.lock().unwrap_or_else(|e| e.into_inner()).round.clear();
+            lane.gradient.lock().unwrap_or_else(|e| e.into_inner()).round.clear();
             if target < now {
-                self.set_concurrency(target, "the server is overloaded");
+                self.set_concurrency(lane, target, "the server is overloaded");
             }
             return;
         }
         let Some(sample) = sample else { return };
         let target = {
-            let mut gradient = self.gradient.lock().unwrap_or_else(|e| e.into_inner());
+            let mut gradient = lane.gradient.lock().unwrap_or_else(|e| e.into_inner());
             match gradient.add(sample, sent_with, now) {
                 Some(target) => target,
                 None => return,
@@ -131,19 +132,19 @@ impl Pool {
         };
         if target != now {
             let why = if target > now { "the server keeps up" } else { "the server's answers slow down" };
-            self.set_concurrency(target, why);
+            self.set_concurrency(lane, target, why);
         }
     }
 
-    /// Allow `target` requests in flight: permits added, or forgotten (now, or as they come
-    /// back when more are in use).
-    fn set_concurrency(&self, target: usize, why: &str) {
-        let mut now = self.concurrency();
+    /// Allow `target` requests in flight on `lane`: permits added, or forgotten (now, or as
+    /// they come back when more are in use). The run's count follows.
+    fn set_concurrency(&self, lane: &Lane, target: usize, why: &str) {
+        let mut now = lane.concurrency();
         loop {
             if now == target {
                 return;
             }
-            let swapped = self.stats.concurrency.compare_exchange(
+            let swapped = lane.concurrency.compare_exchange(
                 now as u64,
                 target as u64,
                 Ordering::AcqRel,
@@ -155,52 +156,50 @@ impl Pool {
             }
         }
         if target > now {
+            self.stats.concurrency.fetch_add((target - now) as u64, Ordering::AcqRel);
             // A debt from an earlier back-off is cancelled before permits are added.
             let mut grow = target - now;
             while grow > 0 {
-                let debt = self.debt.load(Ordering::Acquire);
+                let debt = lane.debt.load(Ordering::Acquire);
                 if debt == 0 {
                     break;
                 }
                 let paid = debt.min(grow);
-                if self.debt.compare_exchange(debt, debt - paid, Ordering::AcqRel, Ordering::Acquire).is_ok()
+                if lane.debt.compare_exchange(debt, debt - paid, Ordering::AcqRel, Ordering::Acquire).is_ok()
                 {
                     grow -= paid;
                 }
             }
-            self.permits.add_permits(grow);
+            lane.permits.add_permits(grow);
         } else {
+            self.stats.concurrency.fetch_sub((now - target) as u64, Ordering::AcqRel);
             let excess = now - target;
-            let forgotten = self.permits.forget_permits(excess);
-            self.debt.fetch_add(excess - forgotten, Ordering::AcqRel);
+            let forgotten = lane.permits.forget_permits(excess);
+            lane.debt.fetch_add(excess - forgotten, Ordering::AcqRel);
         }
-        tracing::debug!("concurrency {now} -> {target}: {why}");
-    }
-
-    /// A concurrency slot, counting the requests that had to wait for one.
-    pub(super) async fn slot(&self) -> Slot<'_> {
-        let permit = match self.permits.try_acquire() {
-            Ok(permit) => permit,
-            Err(_) => {
-                self.stats.slot_waits.fetch_add(1, Ordering::Relaxed);
-                self.permits.acquire().await.expect("the semaphore is never closed")
-            }
-        };
-        Slot { permit: Some(permit), debt: &self.debt }
+        tracing::debug!(route = lane.client.base_url(), "concurrency {now} -> {target}: {why}");
     }
 }
 
-/// A concurrency slot. Given back when dropped, unless the concurrency was lowered while it
-/// was in use: then it pays that debt and is gone.
+/// A concurrency slot on a lane. Given back when dropped, unless the lane's concurrency was
+/// lowered while it was in use: then it pays that debt and is gone.
 pub(super) struct Slot<'p> {
     permit: Option<tokio::sync::SemaphorePermit<'p>>,
-    debt: &'p AtomicUsize,
+    lane: &'p Lane,
+}
+
+impl<'p> Slot<'p> {
+    pub(super) fn new(permit: tokio::sync::SemaphorePermit<'p>, lane: &'p Lane) -> Slot<'p> {
+        lane.held.fetch_add(1, Ordering::AcqRel);
+        Slot { permit: Some(permit), lane }
+    }
 }
 
 impl Drop for Slot<'_> {
     fn drop(&mut self) {
         let Some(permit) = self.permit.take() else { return };
-        if self.debt.fetch_update(Ordering::AcqRel, Ordering::Acquire, |d| d.checked_sub(1)).is_ok() {
+        self.lane.held.fetch_sub(1, Ordering::AcqRel);
+        if self.lane.debt.fetch_update(Ordering::AcqRel, Ordering::Acquire, |d| d.checked_sub(1)).is_ok() {
             permit.forget();
         }
     }

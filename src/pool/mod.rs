@@ -10,24 +10,27 @@
 //! a run-wide stop (a refused key, an exhausted quota) sends nothing more. How many slots
 //! there are, and how that number moves, is `concurrency`'s; what earlier runs on the same
 //! cache taught about the endpoint (its forms, its answers' sizes, its limits) is `recall`'s.
+//! A run over several routes has a lane per route, each with its own limiter and slots;
+//! which lane a request takes, and how a failing one hands its work over, is `lane`'s.
 
 mod concurrency;
+mod lane;
 mod recall;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::watch;
 
 use crate::cache::{Cache, Key, StoredAnswer, call_key};
 use crate::chunk::TokenCounter;
 use crate::client::{
     Attempt, ChatRequest, Client, ClientError, Decision, RetryPolicy, RetryState, WireRequest,
 };
-use crate::limiter::{Budget, LimitError, Limiter};
+use crate::limiter::{Budget, LimitError, LimiterStats};
 use crate::record::Usage;
 use crate::sizing::{BudgetRule, Sizing};
 
@@ -147,14 +150,8 @@ pub(crate) struct PoolSettings {
 
 /// Shared by every article of a run.
 pub(crate) struct Pool {
-    client: Client,
-    limiter: Limiter,
-    permits: Semaphore,
-    /// Permits to forget as they come back, after the concurrency was lowered below the number
-    /// in use.
-    debt: AtomicUsize,
-    /// The latency of a server that announces no limits, which leads its concurrency.
-    gradient: Mutex<concurrency::Gradient>,
+    /// A lane per route, the first the one the cache keys name. Never empty.
+    lanes: Vec<lane::Lane>,
     pinned: bool,
     /// Whether the settings gave limits (otherwise the server's are learned, and remembered).
     told: bool,
@@ -166,36 +163,49 @@ pub(crate) struct Pool {
     stopped: Mutex<Option<String>>,
     /// Set by a signal: no request starts any more; those on the wire finish.
     interrupted: AtomicBool,
-    /// Whether the endpoint has answered once: until then an error that says the settings
-    /// cannot work (see `ClientError::misconfiguration`) stops the run after the first wave.
-    answered: AtomicBool,
     cache: Option<Cache>,
     /// The endpoint as the cache knows it (see [`Pool::new`]).
     endpoint_id: String,
     in_flight: Mutex<HashMap<Key, watch::Receiver<Settled>>>,
 }
 
+/// What one route of a run did, for the closing summary.
+#[derive(Debug, Clone)]
+pub(crate) struct RouteFacts {
+    pub(crate) base_url: String,
+    pub(crate) sent: u64,
+    pub(crate) failed: u64,
+    pub(crate) concurrency: usize,
+    /// Why it was left out of the run, if it was.
+    pub(crate) closed: Option<String>,
+}
+
 impl Pool {
-    /// A pool sending through `client`, looking answers up in `cache` and storing new ones
-    /// there. `endpoint_id` names the endpoint in cache keys: its base URL, or `mock` for the
-    /// built-in mock (whose port changes every run while its answers do not).
+    /// A pool sending through `clients` (one per route, the first the one cache keys name),
+    /// looking answers up in `cache` and storing new ones there. `endpoint_id` names the
+    /// endpoint in cache keys: the first route's base URL, or `mock` for the built-in mock
+    /// (whose port changes every run while its answers do not).
     pub(crate) fn new(
-        client: Client,
+        clients: Vec<Client>,
         settings: PoolSettings,
         counter: TokenCounter,
         cache: Option<Cache>,
         endpoint_id: String,
     ) -> Pool {
-        let concurrency = settings.concurrency.max(1);
+        assert!(!clients.is_empty(), "a pool needs a route");
+        // A route's remembered limits are its own: its URL, and which of the URL's keys it
+        // is when one URL is listed with several (never the key itself).
+        let mut lanes: Vec<lane::Lane> = Vec::new();
+        for client in clients {
+            let id = if lanes.is_empty() { endpoint_id.clone() } else { client.base_url().to_string() };
+            let twins = lanes.iter().filter(|l| l.client.base_url() == client.base_url()).count();
+            let id = if twins > 0 { format!("{id}#{}", twins + 1) } else { id };
+            lanes.push(lane::Lane::new(client, &settings, id));
+        }
         let stats = PoolStats::default();
-        stats.concurrency.store(concurrency as u64, Ordering::Relaxed);
+        stats.concurrency.store((settings.concurrency.max(1) * lanes.len()) as u64, Ordering::Relaxed);
         Pool {
-            client,
-            // 2% in reserve: see `Limiter::with_reserve`.
-            limiter: Limiter::with_reserve(settings.budget, 20),
-            permits: Semaphore::new(concurrency),
-            debt: AtomicUsize::new(0),
-            gradient: Mutex::default(),
+            lanes,
             pinned: settings.pinned,
             told: settings.budget != Budget::default(),
             retry: settings.retry,
@@ -204,7 +214,6 @@ impl Pool {
             sizing: Sizing::new(settings.budgets),
             stopped: Mutex::new(None),
             interrupted: AtomicBool::new(false),
-            answered: AtomicBool::new(false),
             cache,
             endpoint_id,
             in_flight: Mutex::new(HashMap::new()),
@@ -220,8 +229,9 @@ impl Pool {
         &self.endpoint_id
     }
 
+    /// The first route's client: the forms, model and prompts every route shares.
     pub(crate) fn client(&self) -> &Client {
-        &self.client
+        &self.lanes[0].client
     }
 
     pub(crate) fn counter(&self) -> TokenCounter {
@@ -232,8 +242,33 @@ impl Pool {
         &self.stats
     }
 
-    pub(crate) fn limiter(&self) -> &Limiter {
-        &self.limiter
+    /// What the limiters saw, over every route: counts added up, the first route's model.
+    pub(crate) fn limiter_stats(&self) -> LimiterStats {
+        let mut total = self.lanes[0].limiter.stats();
+        for lane in &self.lanes[1..] {
+            let stats = lane.limiter.stats();
+            total.tokens_charged += stats.tokens_charged;
+            total.tokens_refunded += stats.tokens_refunded;
+            total.model = total.model.or(stats.model);
+        }
+        total
+    }
+
+    /// What each route did, when the run had several.
+    pub(crate) fn routes(&self) -> Vec<RouteFacts> {
+        if self.lanes.len() < 2 {
+            return Vec::new();
+        }
+        self.lanes
+            .iter()
+            .map(|lane| RouteFacts {
+                base_url: lane.client.base_url().to_string(),
+                sent: lane.sent.load(Ordering::Relaxed),
+                failed: lane.failed.load(Ordering::Relaxed),
+                concurrency: lane.concurrency(),
+                closed: lane.closed(),
+            })
+            .collect()
     }
 
     /// Why the run was stopped, if it was.
@@ -267,7 +302,7 @@ impl Pool {
         // over); each pass prepares the request in the run's current form.
         let mut passes = 0;
         let answer = loop {
-            let wire = self.client.prepare(request);
+            let wire = self.client().prepare(request);
             // The key is the request with its fixed budget: the answer does not depend on the
             // budget (one cut short is never accepted), and keys stay those of earlier runs.
             let key = call_key(&self.endpoint_id, wire.body());
@@ -334,7 +369,7 @@ impl Pool {
         let Some(cache) = &self.cache else { return self.send_until_valid(key, wire, valid).await };
         // Another run on the same cache may be buying this very answer: wait for it instead
         // of paying twice. Its claim ends with its answer, its failure, or its lease.
-        let lease = self.client.timeout() + CLAIM_MARGIN;
+        let lease = self.client().timeout() + CLAIM_MARGIN;
         let from_cache = |hit: StoredAnswer| {
             cache.count_answer(true);
             self.stats.from_cache.fetch_add(1, Ordering::Relaxed);
@@ -397,32 +432,33 @@ impl Pool {
             if retry.attempts() > 0
                 && let Some(cache) = &self.cache
             {
-                cache.claim(key, self.client.timeout() + CLAIM_MARGIN).await;
+                cache.claim(key, self.client().timeout() + CLAIM_MARGIN).await;
             }
-            // Slot. Then budget: a grant is charged just before its request goes out, so that
-            // no grant waits for a slot under limits that may meanwhile turn out stricter (a
-            // server's headers can lower them), and the server counts what we do.
-            let permit = self.slot().await;
+            // Slot, on the lane with room. Then budget: a grant is charged just before its
+            // request goes out, so that no grant waits for a slot under limits that may
+            // meanwhile turn out stricter (a server's headers can lower them), and the server
+            // counts what we do.
+            let (lane, permit) = self.slot().await;
             // The budget is sized when the request is about to go, from every answer seen by
             // then (a request may have waited long for its slot).
             if retry.attempts() == 0 {
                 wire.size_to(self.sizing.budget(wire.kind, wire.ceiling(), wire.input_tokens));
             }
             let cost = prompt_tokens.saturating_add(wire.max_tokens());
-            let grant = self.limiter.acquire(cost).await.map_err(CallError::TooLarge)?;
+            let grant = lane.limiter.acquire(cost).await.map_err(CallError::TooLarge)?;
             // Checked again at the last moment: the waits for a slot and for budget may have
             // been long, and after a 401, an exhausted quota or a signal nothing else may go out.
             if let Some(reason) = self.halted() {
                 grant.settle(0);
                 return Err(CallError::Stopped(reason));
             }
-            if self.client.is_stale(&wire) {
+            if lane.client.is_stale(&wire) {
                 grant.settle(0);
                 return Err(CallError::Reshaped);
             }
             // Send.
-            let (sent_at, sent_with) = (tokio::time::Instant::now(), self.concurrency());
-            let attempt = self.send(&wire).await;
+            let (sent_at, sent_with) = (tokio::time::Instant::now(), lane.concurrency());
+            let attempt = self.send(lane, &wire).await;
             let took = sent_at.elapsed();
             usage.requests += 1;
             self.stats.reserved_completion.fetch_add(u64::from(wire.max_tokens()), Ordering::Relaxed);
@@ -430,23 +466,31 @@ impl Pool {
                 self.sizing.count(matches!(attempt.result, Err(ClientError::Truncated { .. })));
             }
             let answer_tokens = attempt.result.as_ref().map_or(0, |r| r.completion_tokens);
-            // Settle: the limiter learns what the server said and what it counted.
+            // Settle: the limiter learns what the server said and what it counted, the lane
+            // whether its route is there.
             if let Some(server) = &attempt.server {
                 grant.observe(server);
             }
-            self.after_attempt(&attempt, took, sent_with);
+            self.after_attempt(lane, &attempt, took, sent_with);
             match attempt.charged(&wire) {
                 Some(tokens) => grant.settle(tokens),
                 None => drop(grant),
             }
             if attempt.result.as_ref().map_or_else(ClientError::endpoint_answered, |_| true) {
-                self.answered.store(true, Ordering::Release);
+                lane.answered.store(true, Ordering::Release);
+            }
+            // A route that never answered and cannot work is closed below, not paused.
+            let hopeless = !lane.answered.load(Ordering::Acquire)
+                && attempt.result.as_ref().err().is_some_and(ClientError::misconfiguration);
+            let others_open = self.lanes.len() > 1 && self.others_open(lane);
+            if !hopeless && let Some(notice) = lane.after(attempt.result.as_ref().map(drop), others_open) {
+                tracing::warn!("{notice}");
             }
             let error = match self.accept(attempt, valid, &mut usage) {
                 Ok(content) => {
                     self.sizing.observe(wire.kind, wire.input_tokens, answer_tokens);
                     if let Some(cache) = &self.cache {
-                        let model = self.client.model();
+                        let model = self.client().model();
                         cache.store_size(model, wire.kind.name(), wire.input_tokens, answer_tokens);
                     }
                     let answer = StoredAnswer { content, usage };
@@ -458,32 +502,52 @@ impl Pool {
                 }
                 Err(error) => error,
             };
+            lane.failed.fetch_add(1, Ordering::Relaxed);
             drop(permit); // not held through a backoff
-            // Decide. Before the endpoint ever answered, an error that says the settings cannot
-            // work ends the run: the requests already out are the only ones spent on it.
+            // Decide. Before a route ever answered, an error that says it cannot work closes
+            // it, and the request goes to another; on the last route it ends the run: the
+            // requests already out are the only ones spent on it.
             tracing::debug!(attempt = retry.attempts() + 1, kind = error.kind(), "request failed: {error}");
-            if let Some(notice) = self.client.adapt(&error, &wire) {
+            if let Some(notice) = lane.client.adapt(&error, &wire) {
                 if let Some(notice) = notice {
                     tracing::warn!("{notice}");
                     self.remember_forms().await;
                 }
                 return Err(CallError::Reshaped);
             }
-            if !self.answered.load(Ordering::Acquire) && error.misconfiguration() {
-                self.stop(self.client.misconfigured(&error));
+            if !lane.answered.load(Ordering::Acquire) && error.misconfiguration() {
+                let why = lane.client.misconfigured(&error);
+                if self.close_lane(lane, &why) {
+                    continue;
+                }
+                self.stop(why);
                 return Err(CallError::Failed { error, attempts: retry.attempts() + 1, usage });
             }
             match retry.decide(&error, &mut wire) {
                 Decision::Retry(wait) => {
                     self.stats.count_retry(error.kind());
-                    tokio::time::sleep(wait).await;
+                    // A route that just went out of the rotation is not waited for: another
+                    // takes the request now.
+                    let moved =
+                        lane.open(tokio::time::Instant::now()) == lane::Open::Down && self.others_open(lane);
+                    if !moved {
+                        tokio::time::sleep(wait).await;
+                    }
                 }
                 Decision::GiveUp => {
                     return Err(CallError::Failed { error, attempts: retry.attempts(), usage });
                 }
                 Decision::StopRun => {
+                    let why = match error {
+                        ClientError::Status { status: 401 | 403, .. } => lane.client.misconfigured(&error),
+                        _ => format!("{}: {error}", lane.client.base_url()),
+                    };
+                    // A refused key or an exhausted quota is that route's: others go on.
+                    if self.close_lane(lane, &why) {
+                        continue;
+                    }
                     self.stop(match error {
-                        ClientError::Status { status: 401 | 403, .. } => self.client.misconfigured(&error),
+                        ClientError::Status { status: 401 | 403, .. } => why,
                         _ => error.to_string(),
                     });
                     return Err(CallError::Failed { error, attempts: retry.attempts(), usage });
@@ -492,11 +556,14 @@ impl Pool {
         }
     }
 
-    /// One attempt on the wire, counted while it is there.
-    async fn send(&self, wire: &WireRequest) -> Attempt {
+    /// One attempt on `lane`'s route, counted while it is on the wire.
+    async fn send(&self, lane: &lane::Lane, wire: &WireRequest) -> Attempt {
         self.stats.sent.fetch_add(1, Ordering::Relaxed);
+        lane.sent.fetch_add(1, Ordering::Relaxed);
         self.stats.in_flight.fetch_add(1, Ordering::Relaxed);
-        let attempt = self.client.send(wire).await;
+        lane.in_flight.fetch_add(1, Ordering::Relaxed);
+        let attempt = lane.client.send(wire).await;
+        lane.in_flight.fetch_sub(1, Ordering::Relaxed);
         self.stats.in_flight.fetch_sub(1, Ordering::Relaxed);
         attempt
     }

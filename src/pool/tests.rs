@@ -16,7 +16,6 @@ pub(crate) async fn mock_pool(
             .await
             .expect("the mock starts");
     let endpoint = crate::client::EndpointSettings {
-        api_key: None,
         model: crate::mock::MOCK_MODEL.into(),
         response_format,
         temperature: None,
@@ -25,7 +24,8 @@ pub(crate) async fn mock_pool(
         protocol: Default::default(),
         hint: None,
     };
-    let client = Client::new(&server.base_url(), &endpoint).expect("a client");
+    let route = crate::client::Route { base_url: server.base_url(), api_key: None };
+    let client = Client::new(&route, &endpoint).expect("a client");
     let counter = TokenCounter::new(crate::chunk::Encoding::O200kBase);
     let settings = PoolSettings {
         concurrency,
@@ -34,7 +34,7 @@ pub(crate) async fn mock_pool(
         retry: RetryPolicy::default(),
         budgets: crate::sizing::BudgetRule::default(),
     };
-    let pool = Pool::new(client, settings, counter, cache, "mock".into());
+    let pool = Pool::new(vec![client], settings, counter, cache, "mock".into());
     (server, pool)
 }
 
