@@ -7,7 +7,7 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use common::{Ko2en, fixture};
+use common::{Ko2en, fixture, mock_server};
 use serde_json::{Value, json};
 
 /// A JSONL batch: one article per text, ids a0, a1, ….
@@ -37,23 +37,6 @@ fn log(path: &Path) -> Vec<Value> {
 }
 
 /// Runs `summarize --mock` on one article with `marker` in it; returns its record and the log.
-/// `ko2en mock-server` in its own process with `flags`, logging to `log`: the process and its
-/// base URL (a server on 127.0.0.1 that ko2en takes for a local one).
-fn mock_server(flags: &[&str], log: &Path) -> (std::process::Child, String) {
-    use std::io::BufRead;
-    let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_ko2en"))
-        .arg("mock-server")
-        .args(flags)
-        .arg("--log")
-        .arg(log)
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut url = String::new();
-    std::io::BufReader::new(server.stdout.take().unwrap()).read_line(&mut url).unwrap();
-    (server, url.trim().to_string())
-}
-
 fn run_with_marker(marker: &str, extra: &[&str]) -> (Value, Vec<Value>, i32) {
     let dir = tempfile::tempdir().unwrap();
     let input = batch(dir.path(), &[article(marker)]);

@@ -203,3 +203,93 @@ fn servers_on_this_machine_or_the_lan_are_local() {
         assert!(!is_local(url), "{url}");
     }
 }
+
+#[test]
+fn several_base_urls_are_several_routes_with_the_key_for_all_or_one_each() {
+    let vars = [("OPENAI_API_KEY", "k"), ("KEY_A", "ka"), ("KEY_B", "kb")];
+    let target = |args: &[&str]| {
+        let mut all = vec!["summarize", "x"];
+        all.extend_from_slice(args);
+        match resolve(&all, &vars) {
+            Ok(Settings::Summarize(s)) => Ok(s.target),
+            Ok(_) => panic!("summarize expected"),
+            Err(e) => Err(e.to_string()),
+        }
+    };
+    let t = target(&["--base-url", "http://a:1/v1, http://b:2/v1/"]).unwrap();
+    assert_eq!(routes(&t), [("http://a:1/v1", Some("k")), ("http://b:2/v1", Some("k"))]);
+    let t = target(&[
+        "--base-url",
+        "http://a:1/v1",
+        "--base-url",
+        "http://b:2/v1",
+        "--api-key-env",
+        "KEY_A,KEY_B",
+    ])
+    .unwrap();
+    assert_eq!(routes(&t), [("http://a:1/v1", Some("ka")), ("http://b:2/v1", Some("kb"))], "paired in order");
+    // One URL and two keys: two routes to it, keys of separate quotas.
+    let t = target(&["--base-url", "http://a:1/v1", "--api-key-env", "KEY_A,KEY_B"]).unwrap();
+    assert_eq!(routes(&t), [("http://a:1/v1", Some("ka")), ("http://a:1/v1", Some("kb"))]);
+    let err =
+        target(&["--base-url", "http://a:1/v1,http://b:2/v1,http://c:3/v1", "--api-key-env", "KEY_A,KEY_B"])
+            .unwrap_err();
+    assert!(err.contains("3 base URLs and 2 key variables"), "{err}");
+    let err = target(&["--base-url", "http://a:1/v1,http://a:1/v1"]).unwrap_err();
+    assert!(err.contains("listed twice"), "{err}");
+    let err = target(&["--base-url", "http://a:1/v1", "--api-key-env", "KEY_A,KEY_MISSING"]).unwrap_err();
+    assert!(err.contains("KEY_MISSING"), "a route's missing key is named: {err}");
+}
+
+#[test]
+fn a_profile_lists_endpoints_each_with_its_own_key_or_the_profiles() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.toml");
+    std::fs::write(
+        &path,
+        r#"
+[profiles.farm]
+endpoints = ["http://gpu1:8000/v1", { base_url = "http://gpu2:8000/v1", api_key_env = "GPU2_KEY" }]
+api_key_env = "FARM_KEY"
+
+[profiles.quotas]
+endpoints = [{ api_key_env = "TEAM_A" }, { api_key_env = "TEAM_B" }]
+
+[profiles.both]
+base_url = "http://a/v1"
+endpoints = ["http://b/v1"]
+"#,
+    )
+    .unwrap();
+    let config = path.to_str().unwrap();
+    let vars = [
+        ("KO2EN_CONFIG", config),
+        ("FARM_KEY", "farm"),
+        ("GPU2_KEY", "gpu2"),
+        ("TEAM_A", "a"),
+        ("TEAM_B", "b"),
+    ];
+    let target = |profile: &str| match resolve(&["summarize", "x", "-p", profile], &vars) {
+        Ok(Settings::Summarize(s)) => Ok(s.target),
+        Ok(_) => panic!("summarize expected"),
+        Err(e) => Err(e.to_string()),
+    };
+    assert_eq!(
+        routes(&target("farm").unwrap()),
+        [("http://gpu1:8000/v1", Some("farm")), ("http://gpu2:8000/v1", Some("gpu2"))]
+    );
+    // No URL: the provider's, once per key.
+    assert_eq!(
+        routes(&target("quotas").unwrap()),
+        [("https://api.openai.com/v1", Some("a")), ("https://api.openai.com/v1", Some("b"))]
+    );
+    let err = target("both").unwrap_err();
+    assert!(err.contains("both base_url and endpoints"), "{err}");
+    // A flag's URLs beat the profile's endpoints.
+    let Ok(Settings::Summarize(s)) =
+        resolve(&["summarize", "x", "-p", "farm", "--base-url", "http://flag:1/v1"], &vars)
+    else {
+        panic!("summarize expected")
+    };
+    assert_eq!(routes(&s.target), [("http://flag:1/v1", Some("farm"))]);
+}

@@ -271,3 +271,87 @@ impl Pool {
         Budget { rpm: sum(|b| b.rpm), tpm: sum(|b| b.tpm) }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::{EndpointSettings, Route};
+
+    fn lane() -> Lane {
+        let endpoint = EndpointSettings {
+            model: "m".into(),
+            response_format: crate::client::ResponseFormat::JsonSchema,
+            temperature: None,
+            timeout: Duration::from_secs(5),
+            stream: true,
+            protocol: Default::default(),
+            hint: None,
+        };
+        let route = Route { base_url: "http://127.0.0.1:9/v1".into(), api_key: None };
+        let settings = PoolSettings {
+            concurrency: 4,
+            pinned: true,
+            budget: Budget::default(),
+            retry: Default::default(),
+            budgets: Default::default(),
+        };
+        Lane::new(Client::new(&route, &endpoint).unwrap(), &settings, "r".into())
+    }
+
+    fn refused() -> ClientError {
+        ClientError::Connection("tcp connect error: Connection refused".into())
+    }
+
+    fn server_error() -> ClientError {
+        ClientError::Status { status: 502, code: None, message: "bad gateway".into(), retry_after: None }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_refused_connection_pauses_the_lane_and_it_comes_back_one_request_at_a_time() {
+        let lane = lane();
+        let notice = lane.after(Err(&refused()), true).expect("paused, and said");
+        assert!(notice.contains("tried again in 2 s"), "{notice}");
+        assert_eq!(lane.open(Instant::now()), Open::Down);
+        assert_eq!(lane.after(Err(&refused()), true), None, "paused once, not again by each failure");
+        tokio::time::advance(Duration::from_secs(2)).await;
+        assert_eq!(lane.open(Instant::now()), Open::Probe);
+        // The probe fails: twice as long this time.
+        let notice = lane.after(Err(&refused()), true).expect("paused again");
+        assert!(notice.contains("in 4 s"), "{notice}");
+        tokio::time::advance(Duration::from_secs(4)).await;
+        assert_eq!(lane.open(Instant::now()), Open::Probe);
+        assert_eq!(lane.after(Ok(()), true), None);
+        assert_eq!(lane.open(Instant::now()), Open::Yes, "an answer opens it again");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn server_errors_pause_it_only_three_in_a_row_and_only_while_another_lane_is_open() {
+        let lane = lane();
+        assert_eq!(lane.after(Err(&server_error()), true), None);
+        assert_eq!(lane.after(Err(&server_error()), true), None);
+        assert_eq!(lane.after(Ok(()), true), None, "an answer breaks the row");
+        assert_eq!(lane.after(Err(&server_error()), true), None);
+        assert_eq!(lane.after(Err(&server_error()), true), None);
+        assert!(lane.after(Err(&server_error()), true).is_some(), "the third in a row");
+        assert_eq!(lane.open(Instant::now()), Open::Down);
+
+        let alone = self::lane();
+        for _ in 0..5 {
+            assert_eq!(alone.after(Err(&refused()), false), None, "the only lane is never paused");
+        }
+        assert_eq!(alone.open(Instant::now()), Open::Yes);
+        let bad_request =
+            ClientError::Status { status: 400, code: None, message: "no".into(), retry_after: None };
+        assert_eq!(alone.after(Err(&bad_request), true), None, "a 400 is an answer: the server is there");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_closed_lane_stays_closed() {
+        let lane = lane();
+        lane.close("the key was refused".into());
+        assert_eq!(lane.open(Instant::now()), Open::Closed);
+        assert_eq!(lane.after(Ok(()), true), None);
+        assert_eq!(lane.open(Instant::now()), Open::Closed, "a late answer does not reopen it");
+        assert_eq!(lane.closed().as_deref(), Some("the key was refused"));
+    }
+}

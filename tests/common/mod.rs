@@ -95,6 +95,22 @@ impl Ko2en {
     }
 }
 
+/// `ko2en mock-server` in its own process with `flags`, logging to `log`: the process and its
+/// base URL (a server on 127.0.0.1 that ko2en takes for a local one).
+pub fn mock_server(flags: &[&str], log: &Path) -> (Child, String) {
+    let mut server = Command::new(env!("CARGO_BIN_EXE_ko2en"))
+        .arg("mock-server")
+        .args(flags)
+        .arg("--log")
+        .arg(log)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut url = String::new();
+    BufReader::new(server.stdout.take().unwrap()).read_line(&mut url).unwrap();
+    (server, url.trim().to_string())
+}
+
 /// A run in progress. Killed if dropped while still running, so that a failed test leaves no
 /// process behind.
 pub struct Live {
