@@ -6,7 +6,8 @@
 //! runs only the memory part, `KO2EN_BENCH_ONLY=budgets` only the completion-budget part,
 //! `KO2EN_BENCH_ONLY=unconfigured` only the told-nothing run against the told one,
 //! `KO2EN_BENCH_ONLY=windows` only the runs against servers counting windows,
-//! `KO2EN_BENCH_ONLY=headerless` only the runs against a local server announcing no limits.
+//! `KO2EN_BENCH_ONLY=headerless` only the runs against a local server announcing no limits,
+//! `KO2EN_BENCH_ONLY=routes` only the runs over one, two and three servers.
 //!
 //! Scenarios, each a batch of the 250 corpus articles (tests/data/ko-news.jsonl, see its
 //! README for licences) summarized through `ko2en mock-server` in its own process:
@@ -20,7 +21,10 @@
 //! - 1,000 articles through a local server that announces no limits and runs 32 requests at
 //!   once, queueing the rest (its answers slow down as it saturates): told nothing, against a
 //!   sweep of fixed
-//!   `--concurrency`: target within 10% of the best fixed one, no request timed out in its queue.
+//!   `--concurrency`: target within 10% of the best fixed one, no request timed out in its queue;
+//! - 600 articles over one, two and three such servers (8 slots each) at once, told nothing:
+//!   target 1.8x and 2.6x faster with two and three than with one; then three with one killed
+//!   a third of the way through: target nothing lost.
 //!
 //! The floor: the mock starts with a full minute of budget, so a batch needs
 //! max(requests / RPM, token cost / TPM) − 1 minute, plus one request's latency; token cost is
@@ -299,6 +303,75 @@ fn headerless(dir: &Path) {
     println!("told nothing: {:.2}x the time of the best fixed one ({best_label})", adaptive / best);
 }
 
+/// 600 articles over one, two and three local servers in their own processes, each with 8
+/// slots and no rate-limit headers (500 ms plus 2 ms a token an answer, the rest queued), told
+/// nothing: how the routes add up. Then three, one killed when a third of the batch is done:
+/// what was lost (target: nothing) and what it cost.
+fn routes(dir: &Path) {
+    let batch = dir.join("batch-routes.jsonl");
+    write_batch(&batch, 600);
+    let unlimited = Limits { rpm: 100_000_000, tpm: 4_000_000_000 };
+    let flags = ["--max-concurrency", "8", "--ms-per-token", "2", "--headers", "none"];
+    let mut walls = Vec::new();
+    for (servers, kill) in [(1, false), (2, false), (3, false), (3, true)] {
+        let mut mocks = Vec::new();
+        let mut urls = Vec::new();
+        let mut logs = Vec::new();
+        for i in 0..servers {
+            let log = dir.join(format!("routes-{servers}-{kill}-{i}.log"));
+            let (mock, url) = start_mock_with(&unlimited, 500, &log, &flags);
+            mocks.push(mock);
+            urls.push(url);
+            logs.push(log);
+        }
+        let out = dir.join("out.jsonl");
+        let mut command = Command::new(BIN);
+        command
+            .args(["summarize", "--quiet", "--no-cache", "--base-url", &urls.join(","), "-o"])
+            .arg(&out)
+            .arg(&batch)
+            .env("OPENAI_API_KEY", "bench");
+        let started = Instant::now();
+        let run = command.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("ko2en runs");
+        if kill {
+            let count = |log: &Path| std::fs::read_to_string(log).map_or(0, |t| t.lines().count());
+            while logs.iter().map(|l| count(l)).sum::<usize>() < 200 {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            mocks[0].kill().ok();
+            mocks[0].wait().ok();
+        }
+        let output = run.wait_with_output().unwrap();
+        let wall = started.elapsed().as_secs_f64();
+        for mock in &mut mocks {
+            mock.kill().ok();
+            mock.wait().ok();
+        }
+        let records = std::fs::read_to_string(&out).unwrap_or_default();
+        let ok = records
+            .lines()
+            .filter(|l| serde_json::from_str::<serde_json::Value>(l).is_ok_and(|r| r["error"].is_null()))
+            .count();
+        let per_server: Vec<usize> = logs.iter().map(|l| log_lines(l).len()).collect();
+        let label =
+            if kill { format!("{servers} servers, one killed") } else { format!("{servers} server(s)") };
+        println!(
+            "8 slots each, {label:<22} exit {}  {ok:>4} of 600 ok  requests {per_server:?}  wall {wall:>6.1} s",
+            output.status.code().unwrap_or(-1),
+        );
+        if !output.status.success() {
+            println!("{}", String::from_utf8_lossy(&output.stderr));
+        }
+        walls.push(wall);
+    }
+    println!(
+        "two servers: {:.2}x faster than one, three: {:.2}x; three with one killed: {:.2}x",
+        walls[0] / walls[1],
+        walls[0] / walls[2],
+        walls[0] / walls[3]
+    );
+}
+
 /// A TPM-bound batch whose answers vary in length as real ones do (the mock's
 /// `--answer-scale 200`: log-normal around twice its usual summary), once with the fixed
 /// budgets and once sized: wall time, completion tokens reserved against used, truncations.
@@ -364,9 +437,9 @@ fn main() {
     let batch = dir.join("batch.jsonl");
     write_batch(&batch, 250);
     let only = std::env::var("KO2EN_BENCH_ONLY").ok();
-    let only_memory = only
-        .as_deref()
-        .is_some_and(|v| ["memory", "budgets", "unconfigured", "windows", "headerless"].contains(&v));
+    let only_memory = only.as_deref().is_some_and(|v| {
+        ["memory", "budgets", "unconfigured", "windows", "headerless", "routes"].contains(&v)
+    });
     if !only_memory {
         println!("ko2en engine benchmark · 250 articles, 300 ms latency, concurrency 64 · {}", dir.display());
         scenario(
@@ -402,6 +475,9 @@ fn main() {
     }
     if !only_memory || only.as_deref() == Some("headerless") {
         headerless(&dir);
+    }
+    if !only_memory || only.as_deref() == Some("routes") {
+        routes(&dir);
     }
     if !only_memory || only.as_deref() == Some("windows") {
         windows(&batch, &dir);
