@@ -12,8 +12,9 @@
 //!   [`chunk`] splits long articles by token count at Korean sentence boundaries.
 //! - `prompt` renders the templates of `prompts/`; `record` defines the record and the
 //!   replies' schemas.
-//! - `pool` schedules every LLM call: cache, slot, budget, send, settle, decide; `sizing` sizes
-//!   each call's completion budget from the answers seen.
+//! - `pool` schedules every LLM call: cache, slot (on the route with room, when a run has
+//!   several URLs or keys), budget, send, settle, decide; `sizing` sizes each call's completion
+//!   budget from the answers seen.
 //! - [`client`] owns the wire: the JSON of a request and the providers' rules (the presets of
 //!   `client::provider`, as data), every response header in every rate-limit dialect, the
 //!   errors, and whether and when to retry (`client::retry`).
@@ -30,7 +31,7 @@
 //!   chunks; `dedupe` sends an article repeated in a batch only once.
 //! - [`app`] wires a command together; `shutdown` is the one path by which a run ends early
 //!   (signals, a closed stdout); `logging` lets only ko2en's own lines onto stderr, and
-//!   `redact` keeps the API key out of everything.
+//!   `redact` keeps the API keys out of everything.
 //!
 //! Only what the binary, the integration tests and the benchmarks use is public.
 
