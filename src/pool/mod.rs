@@ -14,8 +14,11 @@
 //! which lane a request takes, and how a failing one hands its work over, is `lane`'s.
 
 mod concurrency;
+mod error;
 mod lane;
 mod recall;
+
+pub(crate) use error::{CallError, Completion};
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
@@ -30,64 +33,9 @@ use crate::chunk::TokenCounter;
 use crate::client::{
     Attempt, ChatRequest, Client, ClientError, Decision, RetryPolicy, RetryState, WireRequest,
 };
-use crate::limiter::{Budget, LimitError, LimiterStats};
+use crate::limiter::{Budget, LimiterStats};
 use crate::record::Usage;
 use crate::sizing::{BudgetRule, Sizing};
-
-/// Why a call failed in the end.
-#[derive(Debug, Clone, thiserror::Error)]
-pub(crate) enum CallError {
-    /// `usage` is what the failed call (and, once [`CallError::with_usage`] added them, the
-    /// article's other calls) cost: failed attempts are billed too.
-    #[error("{error} (after {attempts} attempt{})", if *attempts == 1 { "" } else { "s" })]
-    Failed { error: ClientError, attempts: u32, usage: Usage },
-    #[error("{0}")]
-    TooLarge(LimitError),
-    #[error("not sent: the run was stopped ({0})")]
-    Stopped(String),
-    /// The server refused the request's form and the run switched to the next one: the
-    /// request is to be prepared again. Never leaves the pool (see [`Pool::complete`]).
-    #[error("the endpoint refused the request's form; prepared again")]
-    Reshaped,
-}
-
-impl CallError {
-    pub(crate) fn kind(&self) -> &'static str {
-        match self {
-            CallError::Failed { error, .. } => error.kind(),
-            CallError::TooLarge(_) => "too_large",
-            CallError::Stopped(_) => "stopped",
-            CallError::Reshaped => "reshaped",
-        }
-    }
-
-    /// What was spent before the failure (nothing for a call never sent).
-    pub(crate) fn usage(&self) -> Usage {
-        match self {
-            CallError::Failed { usage, .. } => *usage,
-            _ => Usage::default(),
-        }
-    }
-
-    /// The same failure, also carrying `spent` on the article's other calls, so that the
-    /// record of a failed article still says what it cost.
-    pub(crate) fn with_usage(self, spent: Usage) -> CallError {
-        match self {
-            CallError::Failed { error, attempts, mut usage } => {
-                usage += spent;
-                CallError::Failed { error, attempts, usage }
-            }
-            other => other,
-        }
-    }
-}
-
-/// A parsed answer and what it cost.
-#[derive(Debug, Clone)]
-pub(crate) struct Completion<T> {
-    pub(crate) reply: T,
-    pub(crate) usage: Usage,
-}
 
 /// What a call in flight will produce; followers of the same key wait on it.
 type Settled = Option<Result<StoredAnswer, CallError>>;
