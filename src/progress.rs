@@ -19,8 +19,36 @@ pub(crate) trait Progress: Send + Sync {
     fn set_total(&self, total: u64);
     /// An article's record is final; `stats` is the pool's state now.
     fn article_done(&self, record: &Record, stats: &PoolStats);
+    /// About a second went by: a chance to show the tokens arriving while no article
+    /// finishes (a long translation from a slow local model).
+    fn tick(&self, _stats: &PoolStats) {}
     /// The run is over.
     fn finish(&self);
+}
+
+/// Streamed tokens per second, measured between updates at least a second apart.
+#[derive(Debug)]
+struct Rate {
+    at: Instant,
+    count: u64,
+    per_second: Option<f64>,
+}
+
+impl Rate {
+    fn new() -> Rate {
+        Rate { at: Instant::now(), count: 0, per_second: None }
+    }
+
+    /// The rate since the last update, now that `count` pieces have arrived in all; the last
+    /// one measured when the update comes too soon; None while nothing streams.
+    fn update(&mut self, count: u64) -> Option<f64> {
+        let elapsed = self.at.elapsed().as_secs_f64();
+        if elapsed >= 1.0 {
+            self.per_second = Some(count.saturating_sub(self.count) as f64 / elapsed);
+            (self.at, self.count) = (Instant::now(), count);
+        }
+        self.per_second.filter(|_| count > 0)
+    }
 }
 
 /// Says nothing.
@@ -43,9 +71,11 @@ pub(crate) fn stderr_reporter(quiet: bool) -> Box<dyn Progress> {
     }
 }
 
-fn status(stats: &PoolStats) -> String {
+/// The pool's state in a line; `rate`, streamed tokens a second, when answers stream.
+fn status(stats: &PoolStats, rate: Option<f64>) -> String {
+    let rate = rate.map(|r| format!(", {r:.0}/s arriving")).unwrap_or_default();
     format!(
-        "{} in flight (of {}) · {} tokens in, {} out · {} retries",
+        "{}/{} in flight · tokens {} in, {} out{rate} · {} retries",
         stats.in_flight.load(Ordering::Relaxed),
         stats.concurrency.load(Ordering::Relaxed),
         stats.prompt_tokens.load(Ordering::Relaxed),
@@ -58,6 +88,7 @@ fn status(stats: &PoolStats) -> String {
 pub(crate) struct BarReporter {
     bar: ProgressBar,
     failed: std::sync::atomic::AtomicU64,
+    rate: Mutex<Rate>,
 }
 
 impl BarReporter {
@@ -73,7 +104,18 @@ impl BarReporter {
                 }),
         );
         bar.enable_steady_tick(Duration::from_millis(200));
-        BarReporter { bar, failed: Default::default() }
+        BarReporter { bar, failed: Default::default(), rate: Mutex::new(Rate::new()) }
+    }
+
+    fn show(&self, stats: &PoolStats) {
+        let rate = self
+            .rate
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .update(stats.streamed.load(Ordering::Relaxed));
+        let failed = self.failed.load(Ordering::Relaxed);
+        let failed = if failed > 0 { format!(" · {failed} failed") } else { String::new() };
+        self.bar.set_message(format!("· {}{failed}", status(stats, rate)));
     }
 }
 
@@ -87,9 +129,11 @@ impl Progress for BarReporter {
             self.failed.fetch_add(1, Ordering::Relaxed);
         }
         self.bar.inc(1);
-        let failed = self.failed.load(Ordering::Relaxed);
-        let failed = if failed > 0 { format!(" · {failed} failed") } else { String::new() };
-        self.bar.set_message(format!("· {}{failed}", status(stats)));
+        self.show(stats);
+    }
+
+    fn tick(&self, stats: &PoolStats) {
+        self.show(stats);
     }
 
     fn finish(&self) {
@@ -108,14 +152,34 @@ struct LineState {
     failed: u64,
     total: Option<u64>,
     last: Instant,
+    rate: Rate,
 }
 
 impl LineReporter {
     fn new(every: Duration) -> Self {
         LineReporter {
             every,
-            state: Mutex::new(LineState { done: 0, failed: 0, total: None, last: Instant::now() }),
+            state: Mutex::new(LineState {
+                done: 0,
+                failed: 0,
+                total: None,
+                last: Instant::now(),
+                rate: Rate::new(),
+            }),
         }
+    }
+}
+
+impl LineReporter {
+    /// A line, when `every` has passed since the last (the rate is over that time).
+    fn maybe_print(&self, state: &mut LineState, stats: &PoolStats) {
+        if state.last.elapsed() < self.every {
+            return;
+        }
+        state.last = Instant::now();
+        let rate = state.rate.update(stats.streamed.load(Ordering::Relaxed));
+        let total = state.total.map(|t| format!("/{t}")).unwrap_or_default();
+        eprintln!("ko2en: {}{total} articles, {} failed · {}", state.done, state.failed, status(stats, rate));
     }
 }
 
@@ -128,11 +192,11 @@ impl Progress for LineReporter {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         state.done += 1;
         state.failed += u64::from(record.failed());
-        if state.last.elapsed() >= self.every {
-            state.last = Instant::now();
-            let total = state.total.map(|t| format!("/{t}")).unwrap_or_default();
-            eprintln!("ko2en: {}{total} articles, {} failed · {}", state.done, state.failed, status(stats));
-        }
+        self.maybe_print(&mut state, stats);
+    }
+
+    fn tick(&self, stats: &PoolStats) {
+        self.maybe_print(&mut self.state.lock().unwrap_or_else(|e| e.into_inner()), stats);
     }
 
     fn finish(&self) {}
@@ -271,6 +335,18 @@ impl RunSummary {
 mod tests {
     use super::*;
     use std::num::NonZeroU32;
+
+    #[test]
+    fn the_rate_is_the_tokens_arrived_since_the_last_update_and_absent_while_nothing_streams() {
+        let mut rate = Rate { at: Instant::now() - Duration::from_secs(2), count: 100, per_second: None };
+        let measured = rate.update(300).expect("two seconds passed");
+        assert!((95.0..=100.0).contains(&measured), "200 tokens in 2 s: {measured}");
+        assert_eq!(rate.update(400), Some(measured), "too soon: the last measure");
+        assert_eq!(Rate::new().update(0), None, "nothing streamed yet");
+        let stats = PoolStats::default();
+        assert!(status(&stats, Some(measured)).contains("/s arriving"));
+        assert!(!status(&stats, None).contains("/s"));
+    }
 
     #[test]
     fn the_summary_names_retries_by_cause_and_the_budget_share() {

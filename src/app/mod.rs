@@ -123,6 +123,18 @@ async fn pipeline(
     Ok(Pipeline::new(pool, prompts, mode, run.chunk_limits, article))
 }
 
+/// Between articles, progress shows the tokens arriving: a tick a second until aborted.
+fn tick(reporter: &Arc<dyn Progress>, pipeline: &Arc<Pipeline>) -> tokio::task::JoinHandle<()> {
+    let (reporter, pipeline) = (Arc::clone(reporter), Arc::clone(pipeline));
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(1));
+        loop {
+            every.tick().await;
+            reporter.tick(pipeline.pool().stats());
+        }
+    })
+}
+
 /// Record the run's cache statistics and close the cache; a failure here loses nothing (every
 /// answer was committed when it arrived), so it is only a warning.
 async fn finish_cache(pipeline: &Pipeline) -> Option<cache::RunStats> {
@@ -180,7 +192,9 @@ async fn summarize(settings: SummarizeSettings) -> Result<Outcome> {
         window,
         shutdown.clone(),
     );
+    let ticker = tick(&reporter, &pipeline);
     let mut summary = write_all(records, &mut output, &pipeline, reporter.as_ref()).await;
+    ticker.abort();
     reporter.finish();
     // The final name means "every input article has a record".
     let complete = shutdown.why().is_none() && pipeline.pool().stop_reason().is_none() && !summary.cut_short;
@@ -395,7 +409,14 @@ async fn translate(settings: TranslateSettings) -> Result<Outcome> {
     let shutdown = Shutdown::listen(settings.run.quiet, false);
     let pipeline = Arc::new(pipeline);
     halt_on(shutdown.clone(), Arc::clone(&pipeline));
+    // One article, but a long one from a slow model can take minutes: the tokens arriving.
+    let reporter: Arc<dyn Progress> = Arc::from(stderr_reporter(settings.run.quiet));
+    reporter.set_total(1);
+    let ticker = tick(&reporter, &pipeline);
     let record = pipeline.process(loaded).await;
+    ticker.abort();
+    reporter.article_done(&record, pipeline.pool().stats());
+    reporter.finish();
     output.write(&record).await;
     let complete = shutdown.why().is_none() && pipeline.pool().stop_reason().is_none();
     output.finish(complete).await.context("cannot write the output")?;

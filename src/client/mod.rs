@@ -13,7 +13,7 @@ mod stream;
 mod transport;
 mod wire;
 
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -105,6 +105,9 @@ pub(crate) struct Client {
     model: String,
     /// The forms this endpoint takes, learned from its refusals (see [`Client::adapt`]).
     forms: Arc<Forms>,
+    /// Pieces of streamed answers received so far, over every route: progress's count of
+    /// tokens as they arrive.
+    received: Arc<AtomicU64>,
     dialect: Dialect,
     chat_url: String,
     /// The provider's advice for a refused URL, model or key.
@@ -169,6 +172,7 @@ impl Client {
                 budget_field: AtomicU8::new(encode_field(protocol.budget_field)),
                 stream: AtomicBool::new(endpoint.stream),
             }),
+            received: Arc::default(),
             dialect: protocol.dialect,
             chat_url,
             hint: endpoint.hint,
@@ -193,6 +197,11 @@ impl Client {
             api_key: route.api_key.clone(),
             ..self.clone()
         }
+    }
+
+    /// The count of streamed answer pieces (tokens) received, shared by every route.
+    pub(crate) fn received(&self) -> Arc<AtomicU64> {
+        Arc::clone(&self.received)
     }
 
     /// The base URL of this route.
@@ -397,7 +406,8 @@ impl Client {
             .query(&self.endpoint.query())
             .headers(self.endpoint.headers())
             .json(&body);
-        let exchange = stream::exchange(http, self.timeout, self.timeout.saturating_mul(STREAM_CAP)).await;
+        let cap = self.timeout.saturating_mul(STREAM_CAP);
+        let exchange = stream::exchange(http, self.timeout, cap, &self.received).await;
         let server = exchange.meta.as_ref().map(|m| m.server_state(SystemTime::now(), self.dialect));
         let retry_after = server.as_ref().and_then(|s| s.retry_after);
         let result = match exchange.outcome {

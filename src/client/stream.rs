@@ -9,6 +9,7 @@
 //! (content, finish reason, the usage of the last chunk when `stream_options.include_usage` is
 //! honoured), so that everything after the wire reads one shape.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -59,10 +60,16 @@ pub(super) struct Exchange {
     pub(super) outcome: Result<Value, Failure>,
 }
 
-/// Send `request` and read its answer, allowing `silence` between bytes and `cap` in all.
-pub(super) async fn exchange(request: reqwest::RequestBuilder, silence: Duration, cap: Duration) -> Exchange {
+/// Send `request` and read its answer, allowing `silence` between bytes and `cap` in all;
+/// each piece of the answer is counted in `received` as it arrives, for progress.
+pub(super) async fn exchange(
+    request: reqwest::RequestBuilder,
+    silence: Duration,
+    cap: Duration,
+    received: &AtomicU64,
+) -> Exchange {
     let mut meta = None;
-    let outcome = match tokio::time::timeout(cap, receive(request, silence, &mut meta)).await {
+    let outcome = match tokio::time::timeout(cap, receive(request, silence, &mut meta, received)).await {
         Ok(outcome) => outcome,
         Err(_) => Err(Failure::Timeout(cap)),
     };
@@ -73,6 +80,7 @@ async fn receive(
     request: reqwest::RequestBuilder,
     silence: Duration,
     meta: &mut Option<ResponseMeta>,
+    received: &AtomicU64,
 ) -> Result<Value, Failure> {
     let response =
         tokio::time::timeout(silence, request.send()).await.map_err(|_| Failure::Timeout(silence))?.map_err(
@@ -116,12 +124,15 @@ async fn receive(
     let mut pending: Vec<u8> = Vec::new();
     while let Some(bytes) = next().await? {
         pending.extend_from_slice(&bytes);
+        let before = answer.pieces;
         while let Some(end) = pending.iter().position(|&b| b == b'\n') {
             let line: Vec<u8> = pending.drain(..=end).collect();
             if answer.line(&String::from_utf8_lossy(&line))? {
+                received.fetch_add(answer.pieces - before, Ordering::Relaxed);
                 return Ok(answer.completion());
             }
         }
+        received.fetch_add(answer.pieces - before, Ordering::Relaxed);
     }
     if answer.finish_reason.is_some() {
         // Ended without `[DONE]`, but whole.
@@ -133,6 +144,9 @@ async fn receive(
 /// The chunks of one answer, as they arrive.
 #[derive(Debug, Default)]
 struct Assembled {
+    /// Tokens of content received, estimated: most servers send a token a chunk, some (Gemini,
+    /// this crate's mock) a few words, so a chunk counts a token per four bytes, at least one.
+    pieces: u64,
     content: String,
     refusal: String,
     finish_reason: Option<String>,
@@ -165,6 +179,7 @@ impl Assembled {
             let text = |field: &str| choice.pointer(&format!("/delta/{field}")).and_then(Value::as_str);
             if let Some(text) = text("content") {
                 self.content.push_str(text);
+                self.pieces += if text.is_empty() { 0 } else { text.len().div_ceil(4) as u64 };
             }
             if let Some(text) = text("refusal") {
                 self.refusal.push_str(text);
@@ -212,6 +227,23 @@ mod tests {
             json!({"model": "m", "messages": [], "max_tokens": 5, "stream": true,
                    "stream_options": {"include_usage": true}})
         );
+    }
+
+    #[test]
+    fn each_piece_of_content_is_counted_as_it_arrives() {
+        let mut answer = Assembled::default();
+        for line in [
+            "data: {\"choices\":[{\"delta\":{\"role\":\"assistant\",\"content\":\"\"}}]}\n",
+            "data: {\"choices\":[{\"delta\":{\"content\":\"{\\\"a\"}}]}\n",
+            ": keep-alive\n",
+            "data: {\"choices\":[{\"delta\":{\"content\":\"\\\": 1}\"},\"finish_reason\":\"stop\"}]}\n",
+        ] {
+            answer.line(line).unwrap();
+        }
+        // `{"a` (3 bytes) and `": 1}` (5 bytes): one token and two; the empty opening delta and
+        // the comment none.
+        assert_eq!(answer.pieces, 3, "a token per four bytes of a chunk, at least one");
+        assert_eq!(answer.content, "{\"a\": 1}");
     }
 
     #[test]

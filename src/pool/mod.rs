@@ -61,6 +61,9 @@ pub(crate) struct PoolStats {
     pub(crate) concurrency: AtomicU64,
     /// Completion tokens asked for, over every attempt sent: what the budgets reserved.
     pub(crate) reserved_completion: AtomicU64,
+    /// Pieces (tokens) of streamed answers received so far, finished or not: the client's
+    /// count, for progress while long answers are being written.
+    pub(crate) streamed: std::sync::Arc<AtomicU64>,
     /// Retries, by the kind of error that caused them.
     retries: Mutex<BTreeMap<&'static str, u64>>,
 }
@@ -150,7 +153,7 @@ impl Pool {
             let id = if twins > 0 { format!("{id}#{}", twins + 1) } else { id };
             lanes.push(lane::Lane::new(client, &settings, id));
         }
-        let stats = PoolStats::default();
+        let stats = PoolStats { streamed: lanes[0].client.received(), ..PoolStats::default() };
         stats.concurrency.store((settings.concurrency.max(1) * lanes.len()) as u64, Ordering::Relaxed);
         Pool {
             lanes,
