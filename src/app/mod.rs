@@ -17,9 +17,8 @@ use crate::config::{
     CacheAction, CacheCommandSettings, CleanSettings, MockServerSettings, RunSettings, Settings,
     SummarizeSettings, Target, TranslateSettings,
 };
-use crate::dedupe::{self, Dedupe};
 use crate::input::clean::{ArticleMetadata, Removed};
-use crate::input::{ReadSettings, SourceRef, check_inputs, count_articles, prepare, spawn_reader};
+use crate::input::{SourceRef, check_inputs, count_articles, prepare, spawn_reader};
 use crate::mock::MockServer;
 use crate::output::{Destination, Output, Writer};
 use crate::pipeline::{ArticleSettings, Mode, Pipeline};
@@ -35,6 +34,9 @@ macro_rules! say {
 }
 
 mod setup;
+mod window;
+
+use window::Window;
 
 /// How a run ended, for the exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -172,20 +174,8 @@ async fn summarize(settings: SummarizeSettings) -> Result<Outcome> {
     }
     let shutdown = Shutdown::listen(quiet, matches!(settings.run.output.destination, Destination::Stdout));
     halt_on(shutdown.clone(), Arc::clone(&pipeline));
-    // A window of articles in flight, a few times the request concurrency so that a slow
-    // article does not idle the others; records come back in input order, so the window is
-    // also the bound on the reorder buffer.
-    // A concurrency that may grow needs the window it may grow into (articles waiting only
-    // cost their text: bounded all the same). Each route has its own.
-    let most = routes
-        * if settings.run.pool.pinned {
-            settings.run.pool.concurrency
-        } else {
-            settings.run.pool.concurrency.max(crate::pool::PoolSettings::MAX_CONCURRENCY)
-        };
-    let start = routes * settings.run.pool.concurrency;
-    let window = Window { in_flight: most * 4, read_ahead: (start * 4).max(64).min(most * 4) };
-    let records = records_in_order(
+    let window = Window::new(&settings.run.pool, routes);
+    let records = window::records_in_order(
         Arc::clone(&pipeline),
         settings.inputs.clone(),
         settings.read,
@@ -246,79 +236,6 @@ fn count_in_background(inputs: Vec<std::path::PathBuf>, reporter: Arc<dyn Progre
             reporter.set_total(total);
         }
     });
-}
-
-/// Every article of `inputs` as a record, in input order, `window` at a time. After a
-/// shutdown no new article starts; those in flight finish. A panic in one article's work
-/// becomes that article's error record: the batch goes on.
-/// How many articles a run holds at each stage.
-#[derive(Debug, Clone, Copy)]
-struct Window {
-    /// Being answered, or answered and waiting for an earlier one (the reorder buffer).
-    in_flight: usize,
-    /// Read and being cleaned ahead of them: enough to keep the blocking pool and the next
-    /// free slots fed, not the whole window a concurrency may grow into (each article held is
-    /// its text, several times over while it is cleaned).
-    read_ahead: usize,
-}
-
-fn records_in_order(
-    pipeline: Arc<Pipeline>,
-    inputs: Vec<std::path::PathBuf>,
-    read: ReadSettings,
-    window: Window,
-    shutdown: Shutdown,
-) -> impl Stream<Item = Record> {
-    let reader = spawn_reader(inputs, window.read_ahead, read);
-    // Stage one: cleaning is CPU work, so it runs on the blocking pool, several articles at a
-    // time, and comes back in input order.
-    let cleaning = Arc::clone(&pipeline);
-    let admitted = futures::stream::unfold(reader, |mut rx| async move { rx.recv().await.map(|l| (l, rx)) })
-        .take_until(shutdown.wait())
-        // After a refused key or an exhausted quota nothing can succeed: no article starts,
-        // those in flight finish (each record says whether it was refused or never sent).
-        .take_while({
-            let pipeline = Arc::clone(&pipeline);
-            move |_| std::future::ready(pipeline.pool().stop_reason().is_none())
-        })
-        .map(move |loaded| {
-            let pipeline = Arc::clone(&cleaning);
-            let (id, source) = (loaded.id.clone(), loaded.source.clone());
-            let task = tokio::task::spawn_blocking({
-                let pipeline = Arc::clone(&pipeline);
-                move || pipeline.admit(loaded)
-            });
-            async move { task.await.unwrap_or_else(|_| Err(Box::new(pipeline.crashed(id, source)))) }
-        })
-        .buffered(window.read_ahead);
-    // Stage two: deduplicated in input order, so that the first of identical articles is the
-    // one sent, then answered concurrently.
-    let mut dedupe = Dedupe::new(dedupe::RECENT_RESULTS, dedupe::REMEMBERED);
-    admitted
-        .map(move |admitted| {
-            let pipeline = Arc::clone(&pipeline);
-            let admission =
-                admitted.as_ref().ok().map(|p| dedupe.admit(dedupe::key(&p.title, &p.text), &p.id));
-            let (id, source) = match &admitted {
-                Ok(prepared) => (prepared.id.clone(), prepared.source.clone()),
-                Err(record) => (record.id.clone(), record.source.clone()),
-            };
-            let task = tokio::spawn({
-                let pipeline = Arc::clone(&pipeline);
-                async move {
-                    match (admitted, admission) {
-                        (Ok(prepared), Some(admission)) => {
-                            let shell = pipeline.start_record(&prepared);
-                            admission.run(shell, pipeline.process_prepared(prepared)).await
-                        }
-                        (Ok(prepared), None) => pipeline.process_prepared(prepared).await,
-                        (Err(record), _) => *record,
-                    }
-                }
-            });
-            async move { task.await.unwrap_or_else(|_| pipeline.crashed(id, source)) }
-        })
-        .buffered(window.in_flight)
 }
 
 /// Write records as they come, until they end or the output fails; the articles counted, ok
