@@ -166,47 +166,67 @@ fn scenario(name: &str, batch: &Path, dir: &Path, server: Limits, settings: Limi
 }
 
 /// A run told no limits against one told the server's, on a slow server with generous limits
-/// (1,200 RPM, 2,000,000 TPM, 4 s an answer): how much the told run gains from knowing. Told
-/// nothing twice on one cache: the first run learns the limits from its first answers, the
-/// second (`--refresh`: every answer bought again) starts from the limits the first remembered.
-/// The mock listens on the same port each time, so that the cache sees one endpoint.
+/// (1,200 RPM, 2,000,000 TPM): how much the told run gains from knowing. Two servers: one
+/// silent for 4 s and then answering whole (the case), and one streaming as real APIs
+/// do (its headers after 0.5 s, then 20 ms a token), whose limits a run told nothing learns
+/// from the first headers rather than the first whole answers. Told nothing twice on one
+/// cache: the first run learns the limits, the second (`--refresh`: every answer bought again)
+/// starts from the limits the first remembered. The mock listens on the same port each time,
+/// so that the cache sees one endpoint.
 fn unconfigured(batch: &Path, dir: &Path) {
     let server = Limits { rpm: 1_200, tpm: 2_000_000 };
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let addr = format!("127.0.0.1:{port}");
-    let cache = dir.join("unconfigured.sqlite");
-    let mut walls = Vec::new();
-    for (label, told, flags) in [
-        ("told nothing", false, &["--cache"][..]),
-        ("told nothing, limits remembered", false, &["--refresh", "--cache"][..]),
-        ("told the limits", true, &["--no-cache"][..]),
-    ] {
-        let log = dir.join(format!("unconfigured-{}.log", walls.len()));
-        let (mock, url) = start_mock_with(&server, 4_000, &log, &["--addr", &addr]);
-        let mut command = Command::new(BIN);
-        command.args(["summarize", "--quiet", "--base-url", &url]).args(flags);
-        if flags.contains(&"--cache") {
-            command.arg(&cache);
+    for (shape, latency_ms, per_token_ms) in
+        [("4 s answers", 4_000, "0"), ("streamed 0.5 s + 20 ms/token", 500, "20")]
+    {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let addr = format!("127.0.0.1:{port}");
+        let cache = dir.join(format!("unconfigured-{latency_ms}.sqlite"));
+        let mut walls = Vec::new();
+        // Three of each, the median kept: one article's repair (a second request after the
+        // first answer) landing at the end of the run moves its wall by a whole latency.
+        for (label, told, flags) in [
+            ("told nothing", false, &["--cache"][..]),
+            ("told nothing, limits remembered", false, &["--refresh", "--cache"][..]),
+            ("told the limits", true, &["--no-cache"][..]),
+        ] {
+            let mut tries = Vec::new();
+            for attempt in 0..3 {
+                let log = dir.join(format!("unconfigured-{latency_ms}-{}-{attempt}.log", walls.len()));
+                let mock_flags = ["--addr", &addr, "--ms-per-token", per_token_ms];
+                let (mock, url) = start_mock_with(&server, latency_ms, &log, &mock_flags);
+                let mut command = Command::new(BIN);
+                command.args(["summarize", "--quiet", "--base-url", &url]).args(flags);
+                if flags.contains(&"--cache") {
+                    // Told nothing on a cold cache each time; remembered from the run before.
+                    if !flags.contains(&"--refresh") {
+                        std::fs::remove_file(&cache).ok();
+                    }
+                    command.arg(&cache);
+                }
+                command.arg("-o").arg(dir.join("out.jsonl"));
+                if told {
+                    command.args(["--rpm", &server.rpm.to_string(), "--tpm", &server.tpm.to_string()]);
+                }
+                command.arg(batch).env("OPENAI_API_KEY", "bench");
+                let wall = run_to_success(command, mock);
+                let lines = std::fs::read_to_string(&log).unwrap();
+                let limited = lines.lines().filter(|l| l.contains("rate_limit")).count();
+                tries.push((wall, lines.lines().count(), limited));
+            }
+            tries.sort_by(|a, b| a.0.total_cmp(&b.0));
+            let (wall, requests, limited) = tries[1];
+            println!(
+                "{shape}, 1200 RPM, {label:<32}  {requests:>4} req  {limited:>3} x429  wall {wall:>6.1} s (median of {:.1}, {:.1}, {:.1})",
+                tries[0].0, tries[1].0, tries[2].0
+            );
+            walls.push(wall);
         }
-        command.arg("-o").arg(dir.join("out.jsonl"));
-        if told {
-            command.args(["--rpm", &server.rpm.to_string(), "--tpm", &server.tpm.to_string()]);
-        }
-        command.arg(batch).env("OPENAI_API_KEY", "bench");
-        let wall = run_to_success(command, mock);
-        let lines = std::fs::read_to_string(&log).unwrap();
-        let limited = lines.lines().filter(|l| l.contains("rate_limit")).count();
         println!(
-            "4 s answers, 1200 RPM, {label:<32}  {:>4} req  {limited:>3} x429  wall {wall:>6.1} s",
-            lines.lines().count()
+            "{shape}: told nothing {:.2}x the time of told the limits; with the limits remembered: {:.2}x",
+            walls[0] / walls[2],
+            walls[1] / walls[2]
         );
-        walls.push(wall);
     }
-    println!(
-        "told nothing: {:.2}x the time of told the limits; with the limits remembered: {:.2}x",
-        walls[0] / walls[2],
-        walls[1] / walls[2]
-    );
 }
 
 /// Servers that count a window (the mock's `--limiter`), 150 RPM, 300 ms an answer: told the

@@ -95,7 +95,7 @@ async fn check_route(client: &crate::client::Client) -> Outcome {
     for _ in 0..3 {
         let wire = client.prepare(&request);
         let started = Instant::now();
-        let attempt = client.send(&wire).await;
+        let attempt = client.send(&wire, &|_| {}).await;
         let latency = started.elapsed();
         if let Some(server) = &attempt.server {
             let figure = |limit: Option<u32>, remaining: Option<u32>, unit: &str| match (limit, remaining) {

@@ -377,10 +377,17 @@ impl Client {
         slot.compare_exchange(from, to, Ordering::AcqRel, Ordering::Acquire).is_ok()
     }
 
-    /// Send one request, once.
-    pub(crate) async fn send(&self, request: &WireRequest) -> Attempt {
+    /// Send one request, once. What the response's headers say of the server's limits goes to
+    /// `on_headers` once, as soon as it is known: when the headers arrive for a streamed
+    /// answer (a limiter and a concurrency learning from them need not wait for the whole
+    /// answer), at the end for a whole one. It is also in the attempt.
+    pub(crate) async fn send(
+        &self,
+        request: &WireRequest,
+        on_headers: &(dyn Fn(&ServerState) + Sync),
+    ) -> Attempt {
         if self.forms.stream.load(Ordering::Acquire) {
-            return self.send_streamed(request).await;
+            return self.send_streamed(request, on_headers).await;
         }
         let slot: transport::MetaSlot = Arc::new(Mutex::new(None));
         let chat = self.inner.chat();
@@ -388,6 +395,9 @@ impl Client {
         let result = transport::META_SLOT.scope(slot.clone(), call).await;
         let meta = slot.lock().unwrap_or_else(|e| e.into_inner()).take();
         let server = meta.as_ref().map(|m| m.server_state(SystemTime::now(), self.dialect));
+        if let Some(server) = &server {
+            on_headers(server);
+        }
         let result = match result {
             Ok(value) => parse_completion(&value, request.max_tokens()),
             Err(e) => Err(self.classify(e, meta.as_ref(), server.as_ref())),
@@ -398,7 +408,11 @@ impl Client {
     /// Send one request as a stream (see `stream`): the body sent is the request's with
     /// `stream` and `stream_options.include_usage` added, so that cache keys, which hash the
     /// request, do not depend on how the answer travels.
-    async fn send_streamed(&self, request: &WireRequest) -> Attempt {
+    async fn send_streamed(
+        &self,
+        request: &WireRequest,
+        on_headers: &(dyn Fn(&ServerState) + Sync),
+    ) -> Attempt {
         let body = stream::Streamed::new(request.body());
         let http = self
             .streaming
@@ -407,7 +421,9 @@ impl Client {
             .headers(self.endpoint.headers())
             .json(&body);
         let cap = self.timeout.saturating_mul(STREAM_CAP);
-        let exchange = stream::exchange(http, self.timeout, cap, &self.received).await;
+        let dialect = self.dialect;
+        let headers = |meta: &ResponseMeta| on_headers(&meta.server_state(SystemTime::now(), dialect));
+        let exchange = stream::exchange(http, self.timeout, cap, &self.received, &headers).await;
         let server = exchange.meta.as_ref().map(|m| m.server_state(SystemTime::now(), self.dialect));
         let retry_after = server.as_ref().and_then(|s| s.retry_after);
         let result = match exchange.outcome {

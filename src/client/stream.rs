@@ -61,15 +61,18 @@ pub(super) struct Exchange {
 }
 
 /// Send `request` and read its answer, allowing `silence` between bytes and `cap` in all;
-/// each piece of the answer is counted in `received` as it arrives, for progress.
+/// the response's headers go to `on_headers` as soon as they arrive (an answer may stream
+/// for many seconds after them), and each piece of the answer is counted in `received`.
 pub(super) async fn exchange(
     request: reqwest::RequestBuilder,
     silence: Duration,
     cap: Duration,
     received: &AtomicU64,
+    on_headers: &(dyn Fn(&ResponseMeta) + Sync),
 ) -> Exchange {
     let mut meta = None;
-    let outcome = match tokio::time::timeout(cap, receive(request, silence, &mut meta, received)).await {
+    let receiving = receive(request, silence, &mut meta, received, on_headers);
+    let outcome = match tokio::time::timeout(cap, receiving).await {
         Ok(outcome) => outcome,
         Err(_) => Err(Failure::Timeout(cap)),
     };
@@ -81,6 +84,7 @@ async fn receive(
     silence: Duration,
     meta: &mut Option<ResponseMeta>,
     received: &AtomicU64,
+    on_headers: &(dyn Fn(&ResponseMeta) + Sync),
 ) -> Result<Value, Failure> {
     let response =
         tokio::time::timeout(silence, request.send()).await.map_err(|_| Failure::Timeout(silence))?.map_err(
@@ -93,7 +97,7 @@ async fn receive(
         .filter(|(name, _)| is_kept(name.as_str()))
         .filter_map(|(name, value)| Some((name.as_str().to_string(), value.to_str().ok()?.to_string())))
         .collect();
-    *meta = Some(ResponseMeta { status, headers });
+    on_headers(meta.insert(ResponseMeta { status, headers }));
     let events = response
         .headers()
         .get(reqwest::header::CONTENT_TYPE)

@@ -409,7 +409,17 @@ impl Pool {
             }
             // Send.
             let (sent_at, sent_with) = (tokio::time::Instant::now(), lane.concurrency());
-            let attempt = self.send(lane, &wire).await;
+            // Settle what the server says of its limits as soon as it says it: a streamed
+            // answer's headers come seconds before its end, and a run told nothing grows into
+            // the limits they announce from then on, not a whole answer later.
+            let on_headers = |server: &crate::limiter::ServerState| {
+                grant.observe(server);
+                let budget = lane.limiter.budget();
+                if !self.pinned && budget != Budget::default() {
+                    self.grow_into(lane, budget, "for the budget the server announced");
+                }
+            };
+            let attempt = self.send(lane, &wire, &on_headers).await;
             let took = sent_at.elapsed();
             usage.requests += 1;
             self.stats.reserved_completion.fetch_add(u64::from(wire.max_tokens()), Ordering::Relaxed);
@@ -417,11 +427,8 @@ impl Pool {
                 self.sizing.count(matches!(attempt.result, Err(ClientError::Truncated { .. })));
             }
             let answer_tokens = attempt.result.as_ref().map_or(0, |r| r.completion_tokens);
-            // Settle: the limiter learns what the server said and what it counted, the lane
-            // whether its route is there.
-            if let Some(server) = &attempt.server {
-                grant.observe(server);
-            }
+            // Settle: the limiter learned what the server said (above), now what it counted;
+            // the lane whether its route is there.
             self.after_attempt(lane, &attempt, took, sent_with);
             match attempt.charged(&wire) {
                 Some(tokens) => grant.settle(tokens),
@@ -508,12 +515,17 @@ impl Pool {
     }
 
     /// One attempt on `lane`'s route, counted while it is on the wire.
-    async fn send(&self, lane: &lane::Lane, wire: &WireRequest) -> Attempt {
+    async fn send(
+        &self,
+        lane: &lane::Lane,
+        wire: &WireRequest,
+        on_headers: &(dyn Fn(&crate::limiter::ServerState) + Sync),
+    ) -> Attempt {
         self.stats.sent.fetch_add(1, Ordering::Relaxed);
         lane.sent.fetch_add(1, Ordering::Relaxed);
         self.stats.in_flight.fetch_add(1, Ordering::Relaxed);
         lane.in_flight.fetch_add(1, Ordering::Relaxed);
-        let attempt = lane.client.send(wire).await;
+        let attempt = lane.client.send(wire, on_headers).await;
         lane.in_flight.fetch_sub(1, Ordering::Relaxed);
         self.stats.in_flight.fetch_sub(1, Ordering::Relaxed);
         attempt
