@@ -6,8 +6,9 @@
 #   2. writes a proxy config whose model answers with LiteLLM's `mock_response`, and a custom
 #      auth module that gives every key an `rpm_limit` (per-key rate limit, no database);
 #   3. starts the proxy, prints the headers of one normal response and of a 429 (after a burst);
-#   4. runs `ko2en summarize` on a 60-article Korean batch, once without --rpm and once with
-#      --rpm equal to the key's limit, and reports wall time, 429s and exit codes;
+#   4. runs `ko2en summarize` on a 60-article Korean batch, once without --rpm, once with
+#      --rpm equal to the key's limit, and once with two keys (two routes to one proxy, each
+#      with its own budget), and reports wall time, 429s and exit codes;
 #   5. stops the proxy and deletes everything it made (trap on EXIT).
 #
 # Per-key RPM without Postgres: LiteLLM normally stores keys (and their rpm_limit) in a database
@@ -207,15 +208,17 @@ count_200() {
 }
 
 declare -A RESULT
-run_ko2en() { # run_ko2en LABEL KEY [extra ko2en args...]
-    local label=$1 key=$2; shift 2
+run_ko2en() { # run_ko2en LABEL KEY[,KEY2] [extra ko2en args...]
+    local label=$1 keys=$2 key2="" key_env=KEY; shift 2
+    local key=${keys%%,*}
+    if [[ $keys == *,* ]]; then key2=${keys#*,} key_env=KEY,KEY2; fi
     local out=$WORK/out-$label.jsonl err=$WORK/stderr-$label.log
     local from rc t0 t1
     from=$(wc -l <"$PROXY_LOG")
     echo "--- $label: $KO2EN_BIN summarize ... $*"
     t0=$(date +%s.%N)
     set +e
-    KEY=$key "$KO2EN_BIN" summarize "$BATCH" --base-url "$BASE" --api-key-env KEY --model "$MODEL" \
+    KEY=$key KEY2=$key2 "$KO2EN_BIN" summarize "$BATCH" --base-url "$BASE" --api-key-env "$key_env" --model "$MODEL" \
         --response-format json-object --no-cache -o "$out" "$@" 2>"$err"
     rc=$?
     set -e
@@ -249,8 +252,10 @@ print(failed, requests)' "$out")
 # a fresh key per run, so each run starts with a full per-key budget
 run_ko2en no-rpm sk-ko2en-run1
 run_ko2en with-rpm sk-ko2en-run2 --rpm "$RPM_LIMIT"
+# two keys of separate budgets: two routes, each paced by its own key's headers
+run_ko2en two-keys sk-ko2en-run3a,sk-ko2en-run3b
 
 # ---------------------------------------------------------------------------------------------
 section "summary"
 echo "LiteLLM $LITELLM_VERSION, per-key rpm_limit $RPM_LIMIT, $ARTICLES articles"
-for label in no-rpm with-rpm; do echo "$label: ${RESULT[$label]}"; done
+for label in no-rpm with-rpm two-keys; do echo "$label: ${RESULT[$label]}"; done

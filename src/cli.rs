@@ -29,9 +29,10 @@ pub enum Command {
         after_help = "Examples:\n  ko2en summarize articles/ -o summaries.jsonl\n  ko2en -p deepseek summarize batch.jsonl.gz --rpm 500"
     )]
     Summarize(SummarizeArgs),
-    /// Translate one article in full, with its bilingual summary (Markdown, or --json).
+    /// Translate articles in full, each with its bilingual summary: one as Markdown, a batch as
+    /// one record per article (or a report: --format html|md|csv, or by -o's extension).
     #[command(
-        after_help = "Examples:\n  ko2en translate article.txt > article.md\n  curl -s URL | ko2en translate - --json"
+        after_help = "Examples:\n  ko2en translate article.txt > article.md\n  ko2en translate articles/ -o report.html\n  curl -s URL | ko2en translate - --json"
     )]
     Translate(TranslateArgs),
     /// Show what would be sent: each article cleaned (JSONL: id, title, text, removed lines
@@ -149,11 +150,11 @@ pub struct SummarizeArgs {
 
 #[derive(Debug, Args)]
 pub struct TranslateArgs {
-    /// The article to translate (.txt/.md/.html, or - for stdin).
-    #[arg(value_name = "FILE")]
-    pub file: PathBuf,
-    /// Print the JSON record instead of Markdown.
-    #[arg(long)]
+    /// Articles, as for summarize: .txt/.md/.html files, .jsonl files, directories, or - for stdin.
+    #[arg(required = true, value_name = "INPUT")]
+    pub inputs: Vec<PathBuf>,
+    /// The JSON record (--format jsonl) instead of Markdown.
+    #[arg(long, conflicts_with = "format")]
     pub json: bool,
     #[command(flatten)]
     pub endpoint: EndpointArgs,
@@ -263,6 +264,14 @@ pub struct RunArgs {
     /// Write output here instead of stdout (written to FILE.partial, renamed when complete).
     #[arg(short, long, value_name = "FILE", help_heading = "Output")]
     pub output: Option<PathBuf>,
+    /// jsonl (a record per line), md (a Markdown digest), html (a report to read, in one
+    /// self-contained file) or csv (a row per article, for spreadsheets) [default: by -o's
+    /// extension, else jsonl; md for `translate` of one article].
+    #[arg(long, value_name = "FORMAT", help_heading = "Output")]
+    pub format: Option<FormatArg>,
+    /// CSV without the byte-order mark that Excel needs to read Korean correctly.
+    #[arg(long, help_heading = "Output")]
+    pub csv_no_bom: bool,
     /// Read prompt templates from this directory; files missing there fall back to the built-in ones.
     #[arg(long, value_name = "DIR", help_heading = "Input")]
     pub prompts: Option<PathBuf>,
@@ -297,6 +306,16 @@ pub struct RunArgs {
     pub quiet: bool,
     #[command(flatten)]
     pub cache: CacheArgs,
+}
+
+/// What `--format` takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    Jsonl,
+    #[value(alias = "markdown")]
+    Md,
+    Html,
+    Csv,
 }
 
 /// Where answers already paid for are kept.

@@ -17,6 +17,10 @@ pub(crate) struct Record {
     /// What the model's answers decide, in the record's place for them.
     #[serde(flatten)]
     pub(crate) answers: Answers,
+    /// The Korean text that was translated (cleaned), beside `translation_en`, so that a
+    /// report can show the two side by side. Only `ko2en translate` fills this.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) text_ko: Option<String>,
     pub(crate) model: String,
     pub(crate) usage: Usage,
     /// What the checks found in the accepted answers (kind + one sentence naming the figure,
@@ -41,6 +45,7 @@ impl Record {
             source,
             title_ko: None,
             answers: Answers::default(),
+            text_ko: None,
             model: model.to_string(),
             usage: Usage::default(),
             warnings: Vec::new(),

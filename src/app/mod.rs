@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use futures::{Stream, StreamExt};
 use std::io::Write as _;
 
@@ -14,8 +14,8 @@ use crate::cache::{self, Cache};
 use crate::chunk::{Encoding, TokenCounter};
 use crate::client::{Client, EndpointSettings, Route};
 use crate::config::{
-    CacheAction, CacheCommandSettings, CleanSettings, MockServerSettings, RunSettings, Settings,
-    SummarizeSettings, Target, TranslateSettings,
+    BatchSettings, CacheAction, CacheCommandSettings, CleanSettings, MockServerSettings, RunSettings,
+    Settings, Target,
 };
 use crate::input::clean::{ArticleMetadata, Removed};
 use crate::input::{SourceRef, check_inputs, count_articles, prepare, spawn_reader};
@@ -70,8 +70,8 @@ fn tell(run: &RunSettings) {
 /// Run one resolved command.
 pub async fn run(settings: Settings) -> Result<Outcome> {
     match settings {
-        Settings::Summarize(s) => summarize(s).await,
-        Settings::Translate(s) => translate(s).await,
+        Settings::Summarize(s) => batch(s, Mode::Summarize).await,
+        Settings::Translate(s) => batch(s, Mode::Translate).await,
         Settings::Clean(s) => clean(s).await,
         Settings::MockServer(s) => mock_server(s).await,
         Settings::Cache(s) => cache_command(s).await,
@@ -157,16 +157,17 @@ async fn check(inputs: &[std::path::PathBuf]) -> Result<()> {
     tokio::task::spawn_blocking(move || check_inputs(&inputs)).await?.map_err(anyhow::Error::msg)
 }
 
-async fn summarize(settings: SummarizeSettings) -> Result<Outcome> {
+/// `summarize` or `translate` (`mode`): every article of the inputs through the pipeline, the
+/// records written in input order, and a closing summary.
+async fn batch(settings: BatchSettings, mode: Mode) -> Result<Outcome> {
     let started = Instant::now();
     let quiet = settings.run.quiet;
     tell(&settings.run);
     check(&settings.inputs).await?;
     let (clients, _mock) = connect(&settings.target, &settings.endpoint).await?;
     let routes = clients.len();
-    let pipeline = Arc::new(
-        pipeline(clients, &settings.target, &settings.run, settings.article.clone(), Mode::Summarize).await?,
-    );
+    let pipeline =
+        Arc::new(pipeline(clients, &settings.target, &settings.run, settings.article.clone(), mode).await?);
     let mut output = Output::create(&settings.run.output)?;
     let reporter: Arc<dyn Progress> = Arc::from(stderr_reporter(quiet));
     if !quiet {
@@ -304,49 +305,6 @@ impl RunSummary {
         self.slot_waits = stats.slot_waits.load(Ordering::Relaxed);
         self.elapsed = started.elapsed();
     }
-}
-
-async fn translate(settings: TranslateSettings) -> Result<Outcome> {
-    tell(&settings.run);
-    check(std::slice::from_ref(&settings.input)).await?;
-    let (clients, _mock) = connect(&settings.target, &settings.endpoint).await?;
-    let pipeline =
-        pipeline(clients, &settings.target, &settings.run, settings.article.clone(), Mode::Translate).await?;
-    let mut reader = spawn_reader(vec![settings.input.clone()], 2, settings.read);
-    let Some(loaded) = reader.recv().await else {
-        bail!("{} holds no article", settings.input.display());
-    };
-    if reader.recv().await.is_some() {
-        bail!(
-            "translate takes one article, but {} holds several; use `ko2en summarize` for batches",
-            settings.input.display()
-        );
-    }
-    let mut output = Output::create(&settings.run.output)?;
-    let shutdown = Shutdown::listen(settings.run.quiet, false);
-    let pipeline = Arc::new(pipeline);
-    halt_on(shutdown.clone(), Arc::clone(&pipeline));
-    // One article, but a long one from a slow model can take minutes: the tokens arriving.
-    let reporter: Arc<dyn Progress> = Arc::from(stderr_reporter(settings.run.quiet));
-    reporter.set_total(1);
-    let ticker = tick(&reporter, &pipeline);
-    let record = pipeline.process(loaded).await;
-    ticker.abort();
-    reporter.article_done(&record, pipeline.pool().stats());
-    reporter.finish();
-    output.write(&record).await;
-    let complete = shutdown.why().is_none() && pipeline.pool().stop_reason().is_none();
-    output.finish(complete).await.context("cannot write the output")?;
-    finish_cache(&pipeline).await;
-    if let Some(error) = &record.error {
-        eprintln!("ko2en: {} failed: {}", record.id, error.message);
-    }
-    Ok(match (pipeline.pool().stop_reason(), record.failed()) {
-        (None, _) if shutdown.why().is_some() => Outcome::Interrupted,
-        (Some(_), _) => Outcome::Stopped,
-        (None, true) => Outcome::SomeFailed,
-        (None, false) => Outcome::Success,
-    })
 }
 
 /// One line of `ko2en clean`: what would be sent for an article, and what was taken out.

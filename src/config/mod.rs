@@ -98,9 +98,9 @@ pub(crate) struct RunSettings {
     pub(crate) notices: Vec<String>,
 }
 
-/// `ko2en summarize`.
+/// `ko2en summarize` and `ko2en translate`: a batch of articles through the endpoint.
 #[derive(Debug, Clone)]
-pub struct SummarizeSettings {
+pub struct BatchSettings {
     pub(crate) inputs: Vec<PathBuf>,
     pub(crate) target: Target,
     pub(crate) endpoint: EndpointSettings,
@@ -118,19 +118,6 @@ pub struct CleanSettings {
     pub(crate) inputs: Vec<PathBuf>,
     /// Where the cleaned articles go.
     pub(crate) output: Destination,
-    /// How inputs are decoded.
-    pub(crate) read: ReadSettings,
-}
-
-/// `ko2en translate`.
-#[derive(Debug, Clone)]
-pub struct TranslateSettings {
-    pub(crate) input: PathBuf,
-    pub(crate) target: Target,
-    pub(crate) endpoint: EndpointSettings,
-    pub(crate) run: RunSettings,
-    /// Cleaning, glossary and strictness for every article.
-    pub(crate) article: ArticleSettings,
     /// How inputs are decoded.
     pub(crate) read: ReadSettings,
 }
@@ -183,8 +170,8 @@ pub struct CheckSettings {
 #[derive(Debug, Clone)]
 pub enum Settings {
     Check(CheckSettings),
-    Summarize(SummarizeSettings),
-    Translate(TranslateSettings),
+    Summarize(BatchSettings),
+    Translate(BatchSettings),
     Clean(CleanSettings),
     MockServer(MockServerSettings),
     Cache(CacheCommandSettings),
@@ -205,7 +192,7 @@ impl Settings {
                 let layers = layers()?;
                 let (target, endpoint, run, article, read) =
                     resolve_job(args.endpoint, args.run, args.article, Format::Jsonl, &args.inputs, &layers)?;
-                Settings::Summarize(SummarizeSettings {
+                Settings::Summarize(BatchSettings {
                     inputs: args.inputs,
                     target,
                     endpoint,
@@ -216,12 +203,17 @@ impl Settings {
             }
             Command::Translate(args) => {
                 let layers = layers()?;
-                let format = if args.json { Format::Jsonl } else { Format::Markdown };
-                let inputs = std::slice::from_ref(&args.file);
+                // One article reads best as a document; a batch is records (or a report).
+                let one = matches!(&args.inputs[..], [input] if is_one_article(input));
+                let default = if args.json || !one { Format::Jsonl } else { Format::Markdown };
+                let mut run_args = args.run;
+                if args.json {
+                    run_args.format = Some(cli::FormatArg::Jsonl);
+                }
                 let (target, endpoint, run, article, read) =
-                    resolve_job(args.endpoint, args.run, args.article, format, inputs, &layers)?;
-                Settings::Translate(TranslateSettings {
-                    input: args.file,
+                    resolve_job(args.endpoint, run_args, args.article, default, &args.inputs, &layers)?;
+                Settings::Translate(BatchSettings {
+                    inputs: args.inputs,
                     target,
                     endpoint,
                     run,
@@ -354,6 +346,44 @@ fn resolve_job(
     Ok((target, endpoint, run, article, read))
 }
 
+/// Whether `input` holds one article: a file that is not a JSONL batch, or stdin (which holds
+/// one unless it is JSONL, known only once read).
+fn is_one_article(input: &Path) -> bool {
+    if input == Path::new("-") {
+        return true;
+    }
+    let name = input.to_string_lossy().to_ascii_lowercase();
+    !input.is_dir() && !name.ends_with(".jsonl") && !name.ends_with(".jsonl.gz") && !name.ends_with(".json")
+}
+
+/// The output's format: `--format`, else the extension of `-o`'s file, else the command's
+/// `default`.
+fn resolve_format(args: &cli::RunArgs, default: Format) -> Result<Format, ConfigError> {
+    let csv = Format::Csv { bom: !args.csv_no_bom };
+    let by_flag = args.format.map(|f| match f {
+        cli::FormatArg::Jsonl => Format::Jsonl,
+        cli::FormatArg::Md => Format::Markdown,
+        cli::FormatArg::Html => Format::Html,
+        cli::FormatArg::Csv => csv,
+    });
+    let extension =
+        args.output.as_ref().and_then(|p| p.extension()).map(|e| e.to_string_lossy().to_ascii_lowercase());
+    let by_extension = extension.as_deref().and_then(|e| match e {
+        "jsonl" | "json" | "ndjson" => Some(Format::Jsonl),
+        "md" | "markdown" => Some(Format::Markdown),
+        "html" | "htm" => Some(Format::Html),
+        "csv" => Some(csv),
+        _ => None,
+    });
+    let format = by_flag.or(by_extension).unwrap_or(default);
+    if args.csv_no_bom && !matches!(format, Format::Csv { .. }) {
+        return Err(ConfigError::Invalid(
+            "--csv-no-bom only applies to CSV output (--format csv, or -o FILE.csv)".into(),
+        ));
+    }
+    Ok(format)
+}
+
 /// `-o FILE`, or stdout without it or with `-o -`.
 fn destination(path: Option<PathBuf>) -> Destination {
     match path {
@@ -465,6 +495,7 @@ fn resolve_run(
     local: bool,
     layers: &Layers,
 ) -> Result<RunSettings, ConfigError> {
+    let format = resolve_format(&args, format)?;
     let concurrency = layers.pick(args.concurrency, |p| p.concurrency);
     if concurrency.as_ref().is_some_and(|(c, _)| *c == 0) {
         return Err(ConfigError::Invalid("--concurrency must be at least 1".into()));

@@ -1,15 +1,23 @@
-//! Markdown: a translated article as a reader wants it, English headline first, then the
-//! translation, then the summaries in both languages.
+//! Markdown: an article as a reader wants it, English headline first, its errors and
+//! warnings before the text they qualify, then the translation (each Korean paragraph quoted,
+//! its English after it), then the summaries in both languages. A batch is a digest: one such
+//! section per article, in input order, a rule between them.
 
 use super::Exporter;
+use super::pairs::{align, split};
 use crate::record::Record;
 
-/// One document per record.
-pub(super) struct Markdown;
+/// One section per record.
+#[derive(Default)]
+pub(super) struct Markdown {
+    written: usize,
+}
 
 impl Exporter for Markdown {
     fn record(&mut self, record: &Record) -> Vec<u8> {
-        render(record).into_bytes()
+        let rule = if self.written > 0 { "\n***\n\n" } else { "" };
+        self.written += 1;
+        format!("{rule}{}", render(record)).into_bytes()
     }
 }
 
@@ -27,11 +35,24 @@ fn render(record: &Record) -> String {
     if let Some(error) = &record.error {
         out.push_str(&format!("> **Error ({}):** {}\n\n", error.kind, error.message));
     }
+    if !record.warnings.is_empty() {
+        out.push_str("> **Warnings**\n>\n");
+        for w in &record.warnings {
+            out.push_str(&format!("> - {}: {}\n", w.kind, w.message));
+        }
+        out.push('\n');
+    }
     if let Some(translation) = &record.answers.translation_en {
         out.push_str("## Translation\n\n");
-        for paragraph in translation.split('\n').map(str::trim).filter(|p| !p.is_empty()) {
-            out.push_str(paragraph);
-            out.push_str("\n\n");
+        let korean = record.text_ko.as_deref().unwrap_or("");
+        for (ko, en) in align(&split(korean), &split(translation)) {
+            for paragraph in ko {
+                out.push_str(&format!("> {paragraph}\n\n"));
+            }
+            for paragraph in en {
+                out.push_str(paragraph);
+                out.push_str("\n\n");
+            }
         }
     }
     if let Some(summary) = &record.answers.summary_en {
@@ -47,13 +68,6 @@ fn render(record: &Record) -> String {
     if let Some(summary) = &record.answers.summary_ko {
         out.push_str(&format!("## 요약 (Korean)\n\n{summary}\n\n"));
     }
-    if !record.warnings.is_empty() {
-        out.push_str("## Warnings\n\n");
-        for w in &record.warnings {
-            out.push_str(&format!("- {}: {}\n", w.kind, w.message));
-        }
-        out.push('\n');
-    }
     out.push_str(&format!(
         "---\n*{} · {} prompt + {} completion tokens in {} request{} · source: {}*\n",
         record.model,
@@ -66,9 +80,14 @@ fn render(record: &Record) -> String {
     out
 }
 
+/// The byline in italics (see [`byline_parts`]).
+fn byline_line(record: &Record) -> Option<String> {
+    byline_parts(record).map(|byline| format!("*{byline}*"))
+}
+
 /// "Reporter: 김호성 <a@b.kr> · Photos: 뉴스비전e · © 뉴스비전e": the facts cleaning kept out of
 /// the text, so that the translation still credits its sources. None when there are none.
-fn byline_line(record: &Record) -> Option<String> {
+pub(super) fn byline_parts(record: &Record) -> Option<String> {
     let byline = &record.byline;
     let mut parts = Vec::new();
     let reporters: Vec<String> = byline
@@ -94,7 +113,7 @@ fn byline_line(record: &Record) -> Option<String> {
     if let Some(holder) = &byline.copyright {
         parts.push(format!("© {holder}"));
     }
-    (!parts.is_empty()).then(|| format!("*{}*", parts.join(" · ")))
+    (!parts.is_empty()).then(|| parts.join(" · "))
 }
 
 #[cfg(test)]
@@ -111,22 +130,23 @@ mod tests {
         r.answers.summary_ko = Some("요약.".into());
         r.answers.key_points_en = vec!["One.".into()];
         r.answers.translation_en = Some("First.\nSecond.".into());
+        r.text_ko = Some("첫째.\n둘째.".into());
         r.warnings = vec![Warning { kind: "missing_number".into(), message: "1억 is missing".into() }];
         r
     }
 
     #[test]
-    fn markdown_shows_headline_translation_then_summaries() {
+    fn markdown_shows_headline_warnings_the_bilingual_translation_then_summaries() {
         let md = render(&record());
         let order = [
             "# Title",
             "*제목*",
+            "> **Warnings**",
             "## Translation",
-            "First.\n\nSecond.",
+            "> 첫째.\n\nFirst.\n\n> 둘째.\n\nSecond.",
             "## Summary (English)",
             "- One.",
             "## 요약",
-            "## Warnings",
         ];
         let mut at = 0;
         for part in order {

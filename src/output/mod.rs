@@ -4,8 +4,11 @@
 //!
 //! Adding a format is one file here and one [`Format`] variant.
 
+mod csv;
+mod html;
 mod jsonl;
 mod markdown;
+mod pairs;
 mod writer;
 
 use std::io;
@@ -34,17 +37,36 @@ pub(crate) trait Exporter: Send {
 pub(crate) enum Format {
     /// One JSON record per line.
     Jsonl,
-    /// A readable document per record.
+    /// A readable document per record: a digest of the batch.
     Markdown,
+    /// One self-contained report to read.
+    Html,
+    /// A row per record, for spreadsheets; `bom`: a UTF-8 byte-order mark first (for Excel).
+    Csv { bom: bool },
 }
 
 impl Format {
     fn exporter(self) -> Box<dyn Exporter> {
         match self {
             Format::Jsonl => Box::new(jsonl::Jsonl),
-            Format::Markdown => Box::new(markdown::Markdown),
+            Format::Markdown => Box::new(markdown::Markdown::default()),
+            Format::Html => Box::new(html::Html::new()),
+            Format::Csv { bom } => Box::new(csv::Csv { bom }),
         }
     }
+}
+
+/// `n` with thousands separators, as people read counts: 12,345.
+pub(crate) fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// Where output goes.
@@ -90,5 +112,14 @@ impl Output {
             self.writer.write(end).await;
         }
         self.writer.finish(complete).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn thousands_are_grouped() {
+        let grouped = [0, 999, 1_000, 1_234_567].map(super::thousands);
+        assert_eq!(grouped, ["0", "999", "1,000", "1,234,567"]);
     }
 }

@@ -162,14 +162,6 @@ impl Pipeline {
         &self.pool
     }
 
-    /// One article in, one record out.
-    pub(crate) async fn process(&self, loaded: Loaded) -> Record {
-        match self.admit(loaded) {
-            Ok(prepared) => self.process_prepared(prepared).await,
-            Err(record) => *record,
-        }
-    }
-
     /// The article prepared for the model, or the error record of one that cannot be.
     pub(crate) fn admit(&self, loaded: Loaded) -> Result<Prepared, Box<Record>> {
         let refused = |kind: &str, message: String| {
@@ -232,6 +224,9 @@ impl Pipeline {
         record.title_ko = Some(prepared.title.clone()).filter(|t| !t.is_empty());
         record.meta = prepared.meta.clone();
         record.byline = prepared.byline.clone();
+        if self.mode == Mode::Translate {
+            record.text_ko = Some(prepared.text.clone());
+        }
         record
     }
 
