@@ -56,6 +56,12 @@ pub enum Command {
     /// limits the server announces, latency.
     #[command(after_help = "Examples:\n  ko2en check\n  ko2en -p deepseek check")]
     Check(CheckArgs),
+    /// Render a results file (the JSONL of summarize or translate) in another format: a report
+    /// remade, or made from an older run. Sends nothing.
+    #[command(
+        after_help = "Examples:\n  ko2en report results.jsonl -o report.html\n  ko2en report results.jsonl --format csv > results.csv"
+    )]
+    Report(ReportArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     #[command(
         after_help = "Examples:\n  ko2en completions bash > ~/.local/share/bash-completion/completions/ko2en\n  ko2en completions zsh > ~/.zfunc/_ko2en"
@@ -82,6 +88,22 @@ pub fn generated(command: &Command) -> Option<Vec<u8>> {
         _ => return None,
     }
     Some(out)
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The results: a JSONL file of records, or - for stdin.
+    #[arg(value_name = "RESULTS")]
+    pub input: PathBuf,
+    /// Write the report here instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// html, md, csv or jsonl [default: by -o's extension, else md].
+    #[arg(long, value_name = "FORMAT")]
+    pub format: Option<FormatArg>,
+    /// CSV without the byte-order mark that Excel needs to read Korean correctly.
+    #[arg(long)]
+    pub csv_no_bom: bool,
 }
 
 #[derive(Debug, Args)]

@@ -8,32 +8,41 @@ use serde::{Deserialize, Serialize};
 use crate::input::SourceRef;
 use crate::input::clean::ArticleMetadata;
 
-/// One article's result. Field names are stable: the README documents them.
-#[derive(Debug, Clone, Serialize)]
+/// One article's result. Field names are stable: the README documents them. Read back by
+/// `ko2en report`, which renders a results file again; what an older file lacks is empty.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct Record {
     pub(crate) id: String,
     pub(crate) source: SourceRef,
+    #[serde(default)]
     pub(crate) title_ko: Option<String>,
     /// What the model's answers decide, in the record's place for them.
     #[serde(flatten)]
     pub(crate) answers: Answers,
     /// The Korean text that was translated (cleaned), beside `translation_en`, so that a
     /// report can show the two side by side. Only `ko2en translate` fills this.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) text_ko: Option<String>,
+    #[serde(default)]
     pub(crate) model: String,
+    #[serde(default)]
     pub(crate) usage: Usage,
     /// What the checks found in the accepted answers (kind + one sentence naming the figure,
     /// term or field); `--strict` turns a non-empty list into an error.
+    #[serde(default)]
     pub(crate) warnings: Vec<Warning>,
+    #[serde(default)]
     pub(crate) error: Option<RecordError>,
     /// Facts the cleaner took out of the body: `{"reporters": [{"name", "email"}],
     /// "photo_credits": [..], "copyright": ".." | null}`. Empty with `--no-clean`.
+    #[serde(default)]
     pub(crate) byline: ArticleMetadata,
     /// The id of the earlier article in the batch this one is identical to (cleaned headline
     /// and body), whose results it shares without being sent again; null otherwise.
+    #[serde(default)]
     pub(crate) duplicate_of: Option<String>,
     /// A JSONL input line's own extra fields, untouched.
+    #[serde(default)]
     pub(crate) meta: serde_json::Map<String, serde_json::Value>,
 }
 
@@ -78,6 +87,7 @@ pub(crate) struct Answers {
     pub(crate) title_en: Option<String>,
     pub(crate) summary_ko: Option<String>,
     pub(crate) summary_en: Option<String>,
+    #[serde(default)]
     pub(crate) key_points_en: Vec<String>,
     /// Only `ko2en translate` fills this.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -108,7 +118,7 @@ pub(crate) struct Warning {
 }
 
 /// Why an article has no result.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct RecordError {
     pub(crate) kind: String,
     pub(crate) message: String,

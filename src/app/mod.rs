@@ -77,6 +77,7 @@ pub async fn run(settings: Settings) -> Result<Outcome> {
         Settings::Cache(s) => cache_command(s).await,
         Settings::ConfigShow(s) => setup::config_show(&s),
         Settings::Check(s) => setup::check_endpoint(s).await,
+        Settings::Report(s) => report(s).await,
         Settings::ConfigInit(path) => setup::config_init(&path),
     }
 }
@@ -219,6 +220,68 @@ async fn batch(settings: BatchSettings, mode: Mode) -> Result<Outcome> {
         None => {}
     }
     Ok(if summary.failed > 0 { Outcome::SomeFailed } else { Outcome::Success })
+}
+
+/// `ko2en report`: the records of a results file through an exporter, in their order. A
+/// line that is not a record stops it, naming the line: a report missing articles silently
+/// would mislead.
+async fn report(settings: crate::config::ReportSettings) -> Result<Outcome> {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Record, String>>(64);
+    let input = settings.input.clone();
+    // Reading is blocking work: on its own thread, records handed over as they are parsed.
+    let reader = tokio::task::spawn_blocking(move || {
+        use std::io::BufRead;
+        let name = if input == std::path::Path::new("-") {
+            "stdin".to_string()
+        } else {
+            input.display().to_string()
+        };
+        let file: Box<dyn std::io::Read> = if input == std::path::Path::new("-") {
+            Box::new(std::io::stdin())
+        } else {
+            match std::fs::File::open(&input) {
+                Ok(file) => Box::new(file),
+                Err(e) => return Err(format!("cannot read {name}: {e}")),
+            }
+        };
+        for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
+            let line = line.map_err(|e| format!("cannot read {name}: {e}"))?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            let record = serde_json::from_str::<Record>(&line).map_err(|e| {
+                format!("line {} of {name} is not a ko2en record ({e}); give the JSONL that summarize or translate wrote", i + 1)
+            });
+            let stop = record.is_err();
+            if tx.blocking_send(record).is_err() || stop {
+                break;
+            }
+        }
+        Ok(())
+    });
+    let mut output = Output::create(&settings.output)?;
+    let mut written = 0u64;
+    let mut failure = None;
+    while let Some(record) = rx.recv().await {
+        match record {
+            Ok(record) => {
+                if !output.write(&record).await {
+                    break;
+                }
+                written += 1;
+            }
+            Err(e) => failure = Some(e),
+        }
+    }
+    let failure = failure.or(reader.await?.err());
+    output.finish(failure.is_none()).await.context("cannot write the report")?;
+    if let Some(e) = failure {
+        anyhow::bail!(e);
+    }
+    if written == 0 {
+        anyhow::bail!("{} holds no record", settings.input.display());
+    }
+    Ok(Outcome::Success)
 }
 
 /// When the run is told to stop, the pool starts no request any more.

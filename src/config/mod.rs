@@ -166,10 +166,18 @@ pub struct CheckSettings {
     pub(crate) notices: Vec<String>,
 }
 
+/// `ko2en report`: a results file rendered again.
+#[derive(Debug, Clone)]
+pub struct ReportSettings {
+    pub(crate) input: PathBuf,
+    pub(crate) output: OutputSettings,
+}
+
 /// One resolved command.
 #[derive(Debug, Clone)]
 pub enum Settings {
     Check(CheckSettings),
+    Report(ReportSettings),
     Summarize(BatchSettings),
     Translate(BatchSettings),
     Clean(CleanSettings),
@@ -256,6 +264,15 @@ impl Settings {
                 Settings::Clean(CleanSettings { inputs: args.inputs, output, read })
             }
             Command::MockServer(args) => Settings::MockServer(resolve_mock_server(args)?),
+            Command::Report(args) => {
+                let format =
+                    resolve_format(args.format, args.csv_no_bom, args.output.as_deref(), Format::Markdown)?;
+                let source_date_epoch = source_date_epoch(&layers()?);
+                let output =
+                    OutputSettings { destination: destination(args.output), format, source_date_epoch };
+                check_output(&output.destination, std::slice::from_ref(&args.input), None)?;
+                Settings::Report(ReportSettings { input: args.input, output })
+            }
             Command::Check(args) => {
                 let layers = layers()?;
                 let (target, endpoint) = resolve_endpoint(args.endpoint, &layers)?;
@@ -358,16 +375,20 @@ fn is_one_article(input: &Path) -> bool {
 
 /// The output's format: `--format`, else the extension of `-o`'s file, else the command's
 /// `default`.
-fn resolve_format(args: &cli::RunArgs, default: Format) -> Result<Format, ConfigError> {
-    let csv = Format::Csv { bom: !args.csv_no_bom };
-    let by_flag = args.format.map(|f| match f {
+fn resolve_format(
+    flag: Option<cli::FormatArg>,
+    csv_no_bom: bool,
+    output: Option<&Path>,
+    default: Format,
+) -> Result<Format, ConfigError> {
+    let csv = Format::Csv { bom: !csv_no_bom };
+    let by_flag = flag.map(|f| match f {
         cli::FormatArg::Jsonl => Format::Jsonl,
         cli::FormatArg::Md => Format::Markdown,
         cli::FormatArg::Html => Format::Html,
         cli::FormatArg::Csv => csv,
     });
-    let extension =
-        args.output.as_ref().and_then(|p| p.extension()).map(|e| e.to_string_lossy().to_ascii_lowercase());
+    let extension = output.and_then(|p| p.extension()).map(|e| e.to_string_lossy().to_ascii_lowercase());
     let by_extension = extension.as_deref().and_then(|e| match e {
         "jsonl" | "json" | "ndjson" => Some(Format::Jsonl),
         "md" | "markdown" => Some(Format::Markdown),
@@ -376,12 +397,17 @@ fn resolve_format(args: &cli::RunArgs, default: Format) -> Result<Format, Config
         _ => None,
     });
     let format = by_flag.or(by_extension).unwrap_or(default);
-    if args.csv_no_bom && !matches!(format, Format::Csv { .. }) {
+    if csv_no_bom && !matches!(format, Format::Csv { .. }) {
         return Err(ConfigError::Invalid(
             "--csv-no-bom only applies to CSV output (--format csv, or -o FILE.csv)".into(),
         ));
     }
     Ok(format)
+}
+
+/// `SOURCE_DATE_EPOCH` (reproducible-builds.org): the time reports say they were made.
+fn source_date_epoch(layers: &Layers) -> Option<u64> {
+    (layers.env)("SOURCE_DATE_EPOCH").and_then(|v| v.trim().parse().ok())
 }
 
 /// `-o FILE`, or stdout without it or with `-o -`.
@@ -495,7 +521,7 @@ fn resolve_run(
     local: bool,
     layers: &Layers,
 ) -> Result<RunSettings, ConfigError> {
-    let format = resolve_format(&args, format)?;
+    let format = resolve_format(args.format, args.csv_no_bom, args.output.as_deref(), format)?;
     let concurrency = layers.pick(args.concurrency, |p| p.concurrency);
     if concurrency.as_ref().is_some_and(|(c, _)| *c == 0) {
         return Err(ConfigError::Invalid("--concurrency must be at least 1".into()));
@@ -571,7 +597,11 @@ fn resolve_run(
         }
     };
     Ok(RunSettings {
-        output: OutputSettings { destination: destination(args.output), format },
+        output: OutputSettings {
+            destination: destination(args.output),
+            format,
+            source_date_epoch: source_date_epoch(layers),
+        },
         prompts_dir,
         pool: PoolSettings {
             concurrency,

@@ -47,6 +47,23 @@ impl Serialize for SourceRef {
     }
 }
 
+/// The form it is written in: `path`, `path:line`, `<stdin>` or `<stdin>:line`.
+impl<'de> serde::Deserialize<'de> for SourceRef {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        let (path, line) = match text.rsplit_once(':') {
+            Some((path, line))
+                if !path.is_empty() && line.bytes().all(|b| b.is_ascii_digit()) && !line.is_empty() =>
+            {
+                (path, line.parse().ok())
+            }
+            _ => (text.as_str(), None),
+        };
+        let path = if path == "<stdin>" { PathBuf::from("-") } else { PathBuf::from(path) };
+        Ok(SourceRef { path, line })
+    }
+}
+
 /// One article as read, before cleaning.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Article {

@@ -36,8 +36,14 @@ struct Entry {
 }
 
 impl Html {
-    pub(super) fn new() -> Html {
-        Html::made_at(httpdate::fmt_http_date(std::time::SystemTime::now()))
+    /// A report made now, or at `SOURCE_DATE_EPOCH` when set (reproducible-builds.org's
+    /// variable: the same records then give the same bytes).
+    pub(super) fn new(source_date_epoch: Option<u64>) -> Html {
+        let made = match source_date_epoch {
+            Some(seconds) => std::time::UNIX_EPOCH + std::time::Duration::from_secs(seconds),
+            None => std::time::SystemTime::now(),
+        };
+        Html::made_at(httpdate::fmt_http_date(made))
     }
 
     fn made_at(made: String) -> Html {
@@ -102,10 +108,12 @@ impl Exporter for Html {
         for (i, entry) in self.index.iter().enumerate() {
             let n = i + 1;
             let headline = entry.title_en.as_deref().or(entry.title_ko.as_deref()).unwrap_or(&entry.id);
+            // The Korean headline beside the English one; alone, it is the link.
+            let korean = entry.title_en.as_ref().and(entry.title_ko.as_deref()).unwrap_or("");
             out.push_str(&format!(
                 "<tr><td>{n}</td><td><a href=\"#a{n}\">{}</a></td><td lang=\"ko\">{}</td><td>{}</td></tr>\n",
                 esc(headline),
-                esc(entry.title_ko.as_deref().unwrap_or("")),
+                esc(korean),
                 status(entry.failed, entry.warnings)
             ));
         }
@@ -142,7 +150,10 @@ fn article(n: usize, record: &Record) -> String {
     ));
     let headline = answers.title_en.as_deref().or(record.title_ko.as_deref()).unwrap_or(&record.id);
     out.push_str(&format!("<h2>{}</h2>\n", esc(headline)));
-    if let Some(ko) = record.title_ko.as_deref().filter(|ko| Some(*ko) != answers.title_en.as_deref()) {
+    // The Korean headline under the English one (it is the heading itself when there is none).
+    if let (Some(ko), Some(en)) = (record.title_ko.as_deref(), answers.title_en.as_deref())
+        && ko != en
+    {
         out.push_str(&format!("<p class=\"title-ko\" lang=\"ko\">{}</p>\n", esc(ko)));
     }
     if let Some(byline) = super::markdown::byline_parts(record) {

@@ -3,8 +3,8 @@
 //! its English after it), then the summaries in both languages. A batch is a digest: one such
 //! section per article, in input order, a rule between them.
 
-use super::Exporter;
 use super::pairs::{align, split};
+use super::{Exporter, thousands};
 use crate::record::Record;
 
 /// One section per record.
@@ -21,68 +21,71 @@ impl Exporter for Markdown {
     }
 }
 
+/// `text` with `<` escaped, so that a renderer shows a tag from a page or a model as text
+/// instead of running it (CommonMark's backslash escape reads as the character itself).
+fn esc(text: &str) -> String {
+    text.replace('<', "\\<")
+}
+
 fn render(record: &Record) -> String {
+    let answers = &record.answers;
     let mut out = String::new();
-    let title = record.answers.title_en.as_deref().or(record.title_ko.as_deref()).unwrap_or(&record.id);
-    out.push_str(&format!("# {title}\n\n"));
-    if let Some(ko) = record.title_ko.as_deref().filter(|ko| Some(*ko) != record.answers.title_en.as_deref())
+    let title = answers.title_en.as_deref().or(record.title_ko.as_deref()).unwrap_or(&record.id);
+    out.push_str(&format!("# {}\n\n", esc(title)));
+    // The Korean headline under the English one (it is the heading itself when there is none).
+    if let (Some(ko), Some(en)) = (record.title_ko.as_deref(), answers.title_en.as_deref())
+        && ko != en
     {
-        out.push_str(&format!("*{ko}*\n\n"));
+        out.push_str(&format!("*{}*\n\n", esc(ko)));
     }
-    if let Some(byline) = byline_line(record) {
-        out.push_str(&format!("{byline}\n\n"));
+    if let Some(byline) = byline_parts(record) {
+        out.push_str(&format!("*{}*\n\n", esc(&byline)));
     }
     if let Some(error) = &record.error {
-        out.push_str(&format!("> **Error ({}):** {}\n\n", error.kind, error.message));
+        out.push_str(&format!("> **Error ({}):** {}\n\n", error.kind, esc(&error.message)));
     }
     if !record.warnings.is_empty() {
         out.push_str("> **Warnings**\n>\n");
         for w in &record.warnings {
-            out.push_str(&format!("> - {}: {}\n", w.kind, w.message));
+            out.push_str(&format!("> - {}: {}\n", w.kind, esc(&w.message)));
         }
         out.push('\n');
     }
-    if let Some(translation) = &record.answers.translation_en {
+    if let Some(translation) = &answers.translation_en {
         out.push_str("## Translation\n\n");
         let korean = record.text_ko.as_deref().unwrap_or("");
         for (ko, en) in align(&split(korean), &split(translation)) {
             for paragraph in ko {
-                out.push_str(&format!("> {paragraph}\n\n"));
+                out.push_str(&format!("> {}\n\n", esc(paragraph)));
             }
             for paragraph in en {
-                out.push_str(paragraph);
-                out.push_str("\n\n");
+                out.push_str(&format!("{}\n\n", esc(paragraph)));
             }
         }
     }
-    if let Some(summary) = &record.answers.summary_en {
-        out.push_str(&format!("## Summary (English)\n\n{summary}\n\n"));
+    if let Some(summary) = &answers.summary_en {
+        out.push_str(&format!("## Summary (English)\n\n{}\n\n", esc(summary)));
     }
-    if !record.answers.key_points_en.is_empty() {
+    if !answers.key_points_en.is_empty() {
         out.push_str("## Key points\n\n");
-        for point in &record.answers.key_points_en {
-            out.push_str(&format!("- {point}\n"));
+        for point in &answers.key_points_en {
+            out.push_str(&format!("- {}\n", esc(point)));
         }
         out.push('\n');
     }
-    if let Some(summary) = &record.answers.summary_ko {
-        out.push_str(&format!("## 요약 (Korean)\n\n{summary}\n\n"));
+    if let Some(summary) = &answers.summary_ko {
+        out.push_str(&format!("## 요약 (Korean)\n\n{}\n\n", esc(summary)));
     }
     out.push_str(&format!(
         "---\n*{} · {} prompt + {} completion tokens in {} request{} · source: {}*\n",
-        record.model,
-        record.usage.prompt_tokens,
-        record.usage.completion_tokens,
+        esc(&record.model),
+        thousands(record.usage.prompt_tokens),
+        thousands(record.usage.completion_tokens),
         record.usage.requests,
         if record.usage.requests == 1 { "" } else { "s" },
-        record.source
+        esc(&record.source.to_string())
     ));
     out
-}
-
-/// The byline in italics (see [`byline_parts`]).
-fn byline_line(record: &Record) -> Option<String> {
-    byline_parts(record).map(|byline| format!("*{byline}*"))
 }
 
 /// "Reporter: 김호성 <a@b.kr> · Photos: 뉴스비전e · © 뉴스비전e": the facts cleaning kept out of
@@ -167,6 +170,6 @@ mod tests {
         r.byline.photo_credits.push("SKT 제공".into());
         r.byline.copyright = Some("뉴스비전e".into());
         let md = render(&r);
-        assert!(md.contains("*Reporter: 김호성 <a@b.kr> · Photos: SKT 제공 · © 뉴스비전e*"), "{md}");
+        assert!(md.contains("*Reporter: 김호성 \\<a@b.kr> · Photos: SKT 제공 · © 뉴스비전e*"), "{md}");
     }
 }

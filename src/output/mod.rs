@@ -46,11 +46,11 @@ pub(crate) enum Format {
 }
 
 impl Format {
-    fn exporter(self) -> Box<dyn Exporter> {
+    fn exporter(self, settings: &OutputSettings) -> Box<dyn Exporter> {
         match self {
             Format::Jsonl => Box::new(jsonl::Jsonl),
             Format::Markdown => Box::new(markdown::Markdown::default()),
-            Format::Html => Box::new(html::Html::new()),
+            Format::Html => Box::new(html::Html::new(settings.source_date_epoch)),
             Format::Csv { bom } => Box::new(csv::Csv { bom }),
         }
     }
@@ -81,6 +81,8 @@ pub(crate) enum Destination {
 pub(crate) struct OutputSettings {
     pub(crate) destination: Destination,
     pub(crate) format: Format,
+    /// `SOURCE_DATE_EPOCH`: the time a report says it was made, for reproducible output.
+    pub(crate) source_date_epoch: Option<u64>,
 }
 
 /// Records on their way out: an exporter in front of the writer thread.
@@ -92,7 +94,7 @@ pub(crate) struct Output {
 impl Output {
     /// Open the destination now, so that an unwritable path fails before anything is paid for.
     pub(crate) fn create(settings: &OutputSettings) -> io::Result<Output> {
-        let mut exporter = settings.format.exporter();
+        let mut exporter = settings.format.exporter(settings);
         let writer = Writer::create(settings.destination.clone(), exporter.start())?;
         Ok(Output { exporter, writer })
     }

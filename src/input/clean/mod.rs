@@ -60,14 +60,15 @@ pub(crate) enum Reason {
     TrailingContent,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
+#[serde(default)]
 pub(crate) struct ArticleMetadata {
     pub(crate) reporters: Vec<Reporter>,
     pub(crate) photo_credits: Vec<String>,
     pub(crate) copyright: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub(crate) struct Reporter {
     /// None when only an address was found (wire copy often ends with a bare one).
     pub(crate) name: Option<String>,
