@@ -59,7 +59,7 @@ fn budgets_are_sized_from_the_answers_seen_the_cache_keys_stay_and_a_warm_cache_
     assert!(sent[20..].iter().all(|&b| b == 192), "then sized (50 tokens: the floor): {sent:?}");
     let stderr = run.stderr();
     // 30 answers of 50 tokens against 20 x 1,500 + 10 x 192 reserved: 5%.
-    assert!(stderr.contains("completion budgets: 5% of 31920 reserved tokens used"), "{stderr}");
+    assert!(stderr.contains("completion budgets: 5% of 31,920 reserved tokens used"), "{stderr}");
 
     // The same batch again: every answer is in the cache, whatever budget bought it.
     seen.lock().unwrap().clear();

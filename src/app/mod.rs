@@ -183,11 +183,17 @@ async fn batch(settings: BatchSettings, mode: Mode) -> Result<Outcome> {
         settings.read,
         window,
         shutdown.clone(),
+        Arc::clone(&reporter),
     );
     let ticker = tick(&reporter, &pipeline);
-    let mut summary = write_all(records, &mut output, &pipeline, reporter.as_ref()).await;
+    let mut summary = write_all(records, &mut output).await;
     ticker.abort();
     reporter.finish();
+    summary.output = match &settings.run.output.destination {
+        Destination::File(path) => path.display().to_string(),
+        Destination::Stdout => "the output".to_string(),
+    };
+    summary.interrupted = matches!(shutdown.why(), Some(Why::Signal(_)));
     // The final name means "every input article has a record".
     let complete = shutdown.why().is_none() && pipeline.pool().stop_reason().is_none() && !summary.cut_short;
     let written = output.finish(complete).await.context("cannot write the output")?;
@@ -196,7 +202,7 @@ async fn batch(settings: BatchSettings, mode: Mode) -> Result<Outcome> {
     if !quiet {
         // Records keep what each answer cost when it was bought (so a rerun's output is
         // identical); this summary says what this run actually paid.
-        eprintln!("{}", summary.render());
+        eprintln!("{}", summary.render(crate::progress::stderr_width()));
         if let Some(hint) = summary.hint() {
             eprintln!("{hint}");
         }
@@ -304,12 +310,7 @@ fn count_in_background(inputs: Vec<std::path::PathBuf>, reporter: Arc<dyn Progre
 
 /// Write records as they come, until they end or the output fails; the articles counted, ok
 /// and failed, and whether writing stopped before the records ended.
-async fn write_all(
-    records: impl Stream<Item = Record>,
-    output: &mut Output,
-    pipeline: &Pipeline,
-    reporter: &dyn Progress,
-) -> RunSummary {
+async fn write_all(records: impl Stream<Item = Record>, output: &mut Output) -> RunSummary {
     let mut records = std::pin::pin!(records);
     let mut summary = RunSummary::default();
     // The ids seen, as 64-bit hashes: 8 bytes an article, however long the ids.
@@ -324,12 +325,7 @@ async fn write_all(
                 ),
             });
         }
-        reporter.article_done(&record, pipeline.pool().stats());
-        if record.failed() {
-            summary.failed += 1
-        } else {
-            summary.ok += 1
-        }
+        summary.count(&record);
         if !output.write(&record).await {
             summary.cut_short = true;
             break;

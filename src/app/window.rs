@@ -19,6 +19,7 @@ use crate::dedupe::{self, Dedupe};
 use crate::input::{ReadSettings, spawn_reader};
 use crate::pipeline::Pipeline;
 use crate::pool::PoolSettings;
+use crate::progress::Progress;
 use crate::record::Record;
 use crate::shutdown::Shutdown;
 
@@ -103,13 +104,15 @@ impl Drop for Ticket {
 
 /// Every article of `inputs` as a record, in input order, within `window`. After a shutdown
 /// no new article starts; those in flight finish. A panic in one article's work becomes that
-/// article's error record: the batch goes on.
+/// article's error record: the batch goes on. Each record counts for `progress` when it is
+/// done, not when its turn to be written comes: one slow article does not freeze the count.
 pub(super) fn records_in_order(
     pipeline: Arc<Pipeline>,
     inputs: Vec<std::path::PathBuf>,
     read: ReadSettings,
     window: Window,
     shutdown: Shutdown,
+    progress: Arc<dyn Progress>,
 ) -> impl Stream<Item = Record> {
     let reader = spawn_reader(inputs, window.read_ahead, read);
     // Stage one: cleaning is CPU work, so it runs on the blocking pool, several articles at a
@@ -155,8 +158,10 @@ pub(super) fn records_in_order(
                 Ok(prepared) => (prepared.id.clone(), prepared.source.clone()),
                 Err(record) => (record.id.clone(), record.source.clone()),
             };
+            let progress = Arc::clone(&progress);
             let task = tokio::spawn({
                 let pipeline = Arc::clone(&pipeline);
+                let progress = Arc::clone(&progress);
                 async move {
                     let record = match (admitted, admission) {
                         (Ok(prepared), Some(admission)) => {
@@ -167,10 +172,17 @@ pub(super) fn records_in_order(
                         (Err(record), _) => *record,
                     };
                     drop(ticket);
+                    progress.article_done(&record, pipeline.pool().stats());
                     record
                 }
             });
-            async move { task.await.unwrap_or_else(|_| pipeline.crashed(id, source)) }
+            async move {
+                task.await.unwrap_or_else(|_| {
+                    let record = pipeline.crashed(id, source);
+                    progress.article_done(&record, pipeline.pool().stats());
+                    record
+                })
+            }
         })
         .buffered(window.most)
 }
