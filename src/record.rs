@@ -135,6 +135,7 @@ pub(crate) struct SummaryReply {
     /// The same summary in English.
     pub(crate) summary_en: String,
     /// 3 to 5 short key points in English.
+    #[schemars(length(min = 3, max = 5))]
     pub(crate) key_points_en: Vec<String>,
 }
 
@@ -169,8 +170,9 @@ pub(crate) struct NameReply {
 pub(crate) fn strict_schema<T: JsonSchema>() -> serde_json::Value {
     let mut schema = serde_json::to_value(schemars::schema_for!(T)).expect("a schema is JSON");
     if let Some(obj) = schema.as_object_mut() {
-        obj.remove("$schema");
-        obj.remove("title");
+        // Shifted out, not swapped: the keys keep their order.
+        obj.shift_remove("$schema");
+        obj.shift_remove("title");
     }
     make_strict(&mut schema);
     schema
@@ -210,6 +212,23 @@ mod tests {
         }
         assert_eq!(schema["properties"]["key_points_en"]["type"], "array");
         assert!(schema.get("$schema").is_none());
+    }
+
+    /// Constrained decoders write the fields in the schema's order: the headline, the
+    /// summaries, then the key points drawn from them; and the prompt's 3 to 5 key points are
+    /// a bound the decoder keeps.
+    #[test]
+    fn the_summary_schema_sent_keeps_the_declared_order_and_bounds_the_key_points() {
+        let schema = strict_schema::<SummaryReply>();
+        let expected = concat!(
+            r#"{"description":"What the model returns for a summary.","type":"object","properties":{"#,
+            r#""title_en":{"description":"The headline in English.","type":"string"},"#,
+            r#""summary_ko":{"description":"A faithful summary in Korean, 3 to 5 sentences.","type":"string"},"#,
+            r#""summary_en":{"description":"The same summary in English.","type":"string"},"#,
+            r#""key_points_en":{"description":"3 to 5 short key points in English.","type":"array","items":{"type":"string"},"minItems":3,"maxItems":5}},"#,
+            r#""additionalProperties":false,"required":["title_en","summary_ko","summary_en","key_points_en"]}"#
+        );
+        assert_eq!(schema.to_string(), expected);
     }
 
     #[test]

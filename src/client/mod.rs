@@ -171,6 +171,7 @@ impl Client {
                 response_format: AtomicU8::new(encode_format(endpoint.response_format)),
                 budget_field: AtomicU8::new(encode_field(protocol.budget_field)),
                 stream: AtomicBool::new(endpoint.stream),
+                bounds: AtomicBool::new(true),
             }),
             received: Arc::default(),
             dialect: protocol.dialect,
@@ -244,7 +245,15 @@ impl Client {
 
     /// `request` as it will go on the wire.
     pub(crate) fn prepare(&self, request: &ChatRequest<'_>) -> WireRequest {
-        WireRequest::new(&self.model, request, self.budget_field(), self.response_format(), self.temperature)
+        let bounds = self.forms.bounds.load(Ordering::Acquire);
+        WireRequest::new(
+            &self.model,
+            request,
+            self.budget_field(),
+            self.response_format(),
+            self.temperature,
+            bounds,
+        )
     }
 
     /// How long one attempt may take.
@@ -312,6 +321,21 @@ impl Client {
                 )
             }));
         }
+        // A strict schema's length bounds refused (older OpenAI snapshots, some gateways): the
+        // schema without them from now on; the checks still hold answers to them. Before the
+        // step down below, whose words ("response_format", "json_schema") such a refusal uses.
+        let bound_refused =
+            ["minitems", "maxitems", "minlength", "maxlength"].iter().any(|k| text.contains(k));
+        if bound_refused && request.response_format == ResponseFormat::JsonSchema && request.bounded {
+            let changed =
+                self.forms.bounds.compare_exchange(true, false, Ordering::AcqRel, Ordering::Acquire).is_ok();
+            return Some(changed.then(|| {
+                format!(
+                    "{} does not take length bounds in a strict schema: sending it without them for the rest of the run (answers are still checked against them)",
+                    self.chat_url
+                )
+            }));
+        }
         let field = request.budget_field();
         // "Invalid max_tokens" is about the value (too large), not the field: only words that
         // refuse the parameter itself switch it.
@@ -368,7 +392,9 @@ impl Client {
     /// slot while another request learned the server's refusal): then it is prepared again
     /// rather than sent to be refused.
     pub(crate) fn is_stale(&self, request: &WireRequest) -> bool {
-        request.response_format != self.response_format()
+        let bounded = request.response_format == ResponseFormat::JsonSchema && request.bounded;
+        (bounded && !self.forms.bounds.load(Ordering::Acquire))
+            || request.response_format != self.response_format()
             || request.budget_field() != wire::field_name(self.budget_field(), &self.model)
     }
 
@@ -489,6 +515,9 @@ struct Forms {
     budget_field: AtomicU8,
     /// Whether answers are asked for as a stream.
     stream: AtomicBool,
+    /// Whether a strict schema carries its length bounds (`minItems`…), until a server
+    /// refuses them.
+    bounds: AtomicBool,
 }
 
 fn encode_format(f: ResponseFormat) -> u8 {
@@ -572,6 +601,39 @@ mod tests {
         assert!(!client.forms.stream.load(Ordering::Acquire));
         assert_eq!(client.adapt(&refused, &request), Some(None), "said once");
         assert_eq!(client.response_format(), ResponseFormat::JsonSchema, "nothing else changes");
+    }
+
+    /// OpenAI's words for a strict schema keyword it does not take.
+    #[test]
+    fn refused_length_bounds_leave_the_schema_without_them_and_keep_its_form() {
+        let c = client(ResponseFormat::JsonSchema);
+        let messages = Messages::new("s".into(), "u".into());
+        let schema = ReplySchema {
+            name: "summary",
+            schema: serde_json::json!({"type": "object", "properties": {"points": {"type": "array", "minItems": 3, "maxItems": 5}}}),
+        };
+        let request = ChatRequest {
+            messages: &messages,
+            schema: &schema,
+            max_tokens: 10,
+            kind: AnswerKind::Summary,
+            input_tokens: 0,
+        };
+        let bounded = c.prepare(&request);
+        let points = |w: &WireRequest| {
+            w.body()["response_format"]["json_schema"]["schema"]["properties"]["points"].clone()
+        };
+        assert_eq!(points(&bounded)["minItems"], 3);
+        let refused = refusal(
+            "Invalid schema for response_format 'summary': In context=('properties', 'points'), 'minItems' is not permitted.",
+        );
+        let notice = c.adapt(&refused, &bounded).expect("about the form").expect("the switch");
+        assert!(notice.contains("length bounds"), "{notice}");
+        assert_eq!(c.response_format(), ResponseFormat::JsonSchema, "still a strict schema");
+        assert!(c.is_stale(&bounded), "a request prepared with the bounds is prepared again");
+        let unbounded = c.prepare(&request);
+        assert_eq!(points(&unbounded), serde_json::json!({"type": "array"}));
+        assert!(!c.is_stale(&unbounded));
     }
 
     #[test]

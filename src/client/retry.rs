@@ -136,6 +136,7 @@ mod tests {
             crate::client::provider::BudgetField::ByModel,
             ResponseFormat::Text,
             None,
+            true,
         )
     }
 

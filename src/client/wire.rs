@@ -28,11 +28,31 @@ pub(crate) struct WireRequest {
     ceiling: u32,
     /// The form it was built in, to tell whether a server's refusal is news.
     pub(super) response_format: ResponseFormat,
+    /// Whether its strict schema carries the length bounds (see [`unbounded`]).
+    pub(super) bounded: bool,
     /// What it asks for, over how much of the article: for sizing its budget.
     pub(crate) kind: AnswerKind,
     pub(crate) input_tokens: u32,
     /// Whether it was already sent again at its ceiling after an answer cut there.
     again_at_ceiling: bool,
+}
+
+/// The length keywords of JSON Schema, which some strict-mode servers refuse (the checks
+/// still hold answers to the bounds: see `check`).
+const BOUNDS: [&str; 4] = ["minItems", "maxItems", "minLength", "maxLength"];
+
+/// `schema` without its length bounds, for a server that refuses them in a strict schema.
+fn unbounded(schema: &Value) -> Value {
+    match schema {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .filter(|(k, _)| !BOUNDS.contains(&k.as_str()))
+                .map(|(k, v)| (k.clone(), unbounded(v)))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(unbounded).collect()),
+        other => other.clone(),
+    }
 }
 
 impl WireRequest {
@@ -42,6 +62,7 @@ impl WireRequest {
         budget_field: BudgetField,
         response_format: ResponseFormat,
         temperature: Option<f32>,
+        bounds: bool,
     ) -> WireRequest {
         // A server that does not enforce the schema must read it: the templates put it in the
         // prompt when the run starts that way; a request whose form changed since (a server
@@ -69,9 +90,11 @@ impl WireRequest {
         }
         match response_format {
             ResponseFormat::JsonSchema => {
+                let schema =
+                    if bounds { request.schema.schema.clone() } else { unbounded(&request.schema.schema) };
                 body["response_format"] = json!({
                     "type": "json_schema",
-                    "json_schema": {"name": request.schema.name, "strict": true, "schema": request.schema.schema},
+                    "json_schema": {"name": request.schema.name, "strict": true, "schema": schema},
                 });
             }
             ResponseFormat::JsonObject => body["response_format"] = json!({"type": "json_object"}),
@@ -83,6 +106,7 @@ impl WireRequest {
             max_tokens: request.max_tokens,
             ceiling: request.max_tokens,
             response_format,
+            bounded: bounds,
             kind: request.kind,
             input_tokens: request.input_tokens,
             again_at_ceiling: false,
@@ -215,7 +239,7 @@ mod tests {
         let schema = ReplySchema { name: "x", schema: json!({}) };
         let request =
             ChatRequest { messages, schema: &schema, max_tokens, kind: AnswerKind::Summary, input_tokens: 0 };
-        WireRequest::new(model, &request, BudgetField::ByModel, ResponseFormat::JsonSchema, None)
+        WireRequest::new(model, &request, BudgetField::ByModel, ResponseFormat::JsonSchema, None, true)
     }
 
     #[test]
@@ -265,7 +289,7 @@ mod tests {
             input_tokens: 800,
         };
         let mut passage =
-            WireRequest::new("m", &passage, BudgetField::ByModel, ResponseFormat::JsonSchema, None);
+            WireRequest::new("m", &passage, BudgetField::ByModel, ResponseFormat::JsonSchema, None, true);
         assert!(!passage.enlarge(), "a passage cut at its ceiling is halved by the pipeline instead");
     }
 

@@ -61,7 +61,7 @@ pub(super) fn article_from(
     let Value::Object(mut map) = value else {
         return Err(bad("the item is not a JSON object".into()));
     };
-    let id = match map.remove("id") {
+    let id = match map.shift_remove("id") {
         Some(Value::String(s)) if !s.trim().is_empty() => s,
         Some(Value::Number(n)) => n.to_string(),
         None | Some(Value::Null) => fallback_id.to_string(),
@@ -69,12 +69,12 @@ pub(super) fn article_from(
     };
     // A JSON article's headline is its `title` field, never its first line: without one, the
     // whole text is body.
-    let title = match map.remove("title") {
+    let title = match map.shift_remove("title") {
         Some(Value::String(s)) => Some(s),
         None | Some(Value::Null) => Some(String::new()),
         Some(_) => return Err(bad("\"title\" must be a string".into())),
     };
-    let text = match map.remove("text") {
+    let text = match map.shift_remove("text") {
         Some(Value::String(s)) => s,
         None => return Err(bad("\"text\" is missing".into())),
         Some(_) => return Err(bad("\"text\" must be a string".into())),
