@@ -91,20 +91,48 @@ pub(crate) fn summary_findings(
         reply.key_points_en.iter().enumerate().map(|(i, p)| (format!("key point {}", i + 1), p.as_str())),
     );
     for (field, value) in &english {
-        findings.extend(
-            check::hangul_outside_quotes(value)
-                .into_iter()
-                .map(|excerpt| Finding::HangulInEnglish { field: field.clone(), excerpt }),
-        );
+        findings.extend(hangul_in_english(field, value));
     }
-    for (field, value) in [
-        ("English headline", &reply.title_en),
-        ("English summary", &reply.summary_en),
-        ("Korean summary", &reply.summary_ko),
+    for (name, field, value) in [
+        ("title_en", "English headline", &reply.title_en),
+        ("summary_en", "English summary", &reply.summary_en),
+        ("summary_ko", "Korean summary", &reply.summary_ko),
     ] {
         if value.trim().is_empty() {
             findings.push(Finding::TooShort { field: field.into(), chars: 0, expected_at_least: 1 });
+        } else if check::is_placeholder(name, value) {
+            findings.push(Finding::Placeholder {
+                field: field.into(),
+                value: value.trim().chars().take(40).collect(),
+            });
+        } else if check::is_refusal(value) {
+            findings.push(Finding::Refusal { field: field.into() });
         }
+        if let Some(excerpt) = check::repetition(value) {
+            findings.push(Finding::Repetition { field: field.into(), excerpt });
+        }
+    }
+    if !reply.summary_ko.trim().is_empty()
+        && !check::is_placeholder("summary_ko", &reply.summary_ko)
+        && !check::has_hangul(&reply.summary_ko)
+    {
+        findings.push(Finding::NoHangul { field: "Korean summary".into() });
+    }
+    let count = reply.key_points_en.len();
+    if !(3..=5).contains(&count) {
+        findings.push(Finding::KeyPointCount { count });
+    }
+    if let Some(excerpt) = check::repetition(&reply.key_points_en.join("\n")) {
+        findings.push(Finding::Repetition { field: "key points".into(), excerpt });
+    }
+    // A summary of a short article may be as long as it: only one of a real article is judged.
+    let (summary_chars, article_chars) = (reply.summary_ko.chars().count(), text.chars().count());
+    if article_chars >= 400 && summary_chars > article_chars {
+        findings.push(Finding::LongerThanArticle {
+            field: "Korean summary".into(),
+            chars: summary_chars,
+            article_chars,
+        });
     }
     let source = format!("{title}\n{text}");
     let claims = std::iter::once(reply.title_en.as_str())
@@ -130,10 +158,15 @@ pub(crate) fn summary_findings(
 /// when the headline was translated with it): Hangul left over, figures lost, an answer far
 /// too short for its input, and glossary terms of the passage not rendered as the glossary says.
 pub(crate) fn translation_findings(source: &str, terms: &[&Term], english: &str) -> Vec<Finding> {
-    let mut findings: Vec<Finding> = check::hangul_outside_quotes(english)
-        .into_iter()
-        .map(|excerpt| Finding::HangulInEnglish { field: "translation".into(), excerpt })
-        .collect();
+    let mut findings: Vec<Finding> = hangul_in_english("translation", english).into_iter().collect();
+    if check::is_refusal(english) {
+        findings.push(Finding::Refusal { field: "translation".into() });
+    }
+    // A source that repeats itself may be translated so; a translation that repeats more
+    // than its source is a runaway.
+    if let Some(excerpt) = check::repetition(english).filter(|_| check::repetition(source).is_none()) {
+        findings.push(Finding::Repetition { field: "translation".into(), excerpt });
+    }
     if let Some(expected_at_least) = check::too_short_translation(source, english) {
         findings.push(Finding::TooShort {
             field: "translation".into(),
@@ -148,6 +181,23 @@ pub(crate) fn translation_findings(source: &str, terms: &[&Term], english: &str)
     );
     findings.extend(missing_terms(&terms_occurring(terms, source), english));
     findings
+}
+
+/// The Hangul left in an English `field`: one finding for the field, naming up to three of its
+/// places (nearby runs would otherwise come out as overlapping excerpts, each a warning).
+fn hangul_in_english(field: &str, value: &str) -> Option<Finding> {
+    let mut excerpts: Vec<String> = Vec::new();
+    for excerpt in check::hangul_outside_quotes(value) {
+        let seen = excerpts.iter().any(|e| e.contains(&excerpt) || excerpt.contains(e.as_str()));
+        if !seen {
+            excerpts.push(excerpt);
+        }
+    }
+    if excerpts.is_empty() {
+        return None;
+    }
+    excerpts.truncate(3);
+    Some(Finding::HangulInEnglish { field: field.into(), excerpt: excerpts.join("\", \"") })
 }
 
 /// The terms whose Korean occurs in `text`: an article-wide term list given to every chunk
@@ -236,7 +286,7 @@ mod tests {
             title_en: "Exports rise".into(),
             summary_ko: "수출이 늘었다.".into(),
             summary_en: "Exports rose by 12 percent to 300 million dollars.".into(),
-            key_points_en: vec!["Exports rose.".into()],
+            key_points_en: vec!["Exports rose.".into(), "Chips led.".into(), "More is expected.".into()],
         };
         let findings = summary_findings("수출 증가", "수출이 12% 늘어 3억 달러를 기록했다.", &[], &reply);
         assert_eq!(findings, vec![]);
@@ -253,7 +303,7 @@ mod tests {
             title_en: "SK Telecom chief meets Jack Ma".into(),
             summary_ko: "박정호 사장이 마윈 회장을 만났다.".into(),
             summary_en: "The chief executive met Jack Ma.".into(),
-            key_points_en: vec![],
+            key_points_en: vec!["They met.".into(), "They talked.".into(), "They parted.".into()],
         };
         let findings = summary_findings("SK텔레콤 사장, 마윈 회장 만나", "박정호 사장이 …", &[&park], &reply);
         assert_eq!(kinds(&findings), ["missing_term"]);
@@ -262,6 +312,49 @@ mod tests {
             summary_findings("SK텔레콤 사장, 마윈 회장 만나", "박정호 사장이 …", &[&park], &without),
             vec![]
         );
+    }
+
+    /// What an OpenAI-API emulator answered with its schema's examples, and what a small local
+    /// model wrote (issue 17): each problem once, on its field.
+    #[test]
+    fn placeholders_runaways_and_counts_from_real_servers_are_each_said_once() {
+        let emulator = SummaryReply {
+            title_en: "title_en".into(),
+            summary_ko: "mock-summary_ko".into(),
+            summary_en: "mock-summary_en".into(),
+            key_points_en: vec!["mock-key_points_en".into()],
+        };
+        let text = "정부는 올해 수출이 늘었다고 밝혔다.";
+        let findings = summary_findings("수출 증가", text, &[], &emulator);
+        assert_eq!(kinds(&findings), ["placeholder", "placeholder", "placeholder", "key_point_count"]);
+        assert!(findings[2].message().contains("Korean summary"), "{}", findings[2].message());
+
+        let bullet = "The government plans to expand exports to Southeast Asia next year.";
+        let runaway = SummaryReply {
+            title_en: "Exports rise".into(),
+            summary_ko: "Exports rose this year.".into(),
+            summary_en: "The government said exports rose this year.".into(),
+            key_points_en: vec![bullet.into(); 7],
+        };
+        let findings = summary_findings("수출 증가", text, &[], &runaway);
+        assert_eq!(kinds(&findings), ["no_hangul", "key_point_count", "repetition"]);
+        assert!(findings[1].message().contains("7 key points"));
+
+        let refusal = SummaryReply {
+            title_en: "Exports rise".into(),
+            summary_ko: "수출이 늘었다.".into(),
+            summary_en: "I'm sorry, but I can't help with summarizing this article.".into(),
+            key_points_en: vec!["a".into(), "b".into(), "c".into()],
+        };
+        assert_eq!(kinds(&summary_findings("수출 증가", text, &[], &refusal)), ["refusal"]);
+    }
+
+    #[test]
+    fn hangul_left_in_one_field_is_one_warning_however_many_places() {
+        let source = "정부는 수출 지원 계획을 발표했고 업계는 환영했다.";
+        let english = "The government 발표했다 an export plan, and the industry 환영했다 it 크게.";
+        let findings = translation_findings(source, &[], english);
+        assert_eq!(kinds(&findings), ["hangul_in_english"], "{findings:?}");
     }
 
     /// A pool and prompts talking to a fresh in-process mock.

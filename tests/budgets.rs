@@ -152,7 +152,11 @@ fn a_passage_whose_english_does_not_fit_its_budget_is_translated_in_halves_not_f
             });
             return ("200 OK", vec![], cut.to_string());
         }
-        let english = vec!["The officials announced a new plan this year."; (budget / 20) as usize].join(" ");
+        // Sentences that differ, as a translation's do (one sentence over and over is a runaway).
+        let english = (0..budget / 20)
+            .map(|i| format!("The officials announced plan {i} this year."))
+            .collect::<Vec<_>>()
+            .join(" ");
         ("200 OK", vec![], completion(&json!({ "translation_en": english }).to_string()))
     });
     let run = Ko2en::new(["translate", "--json", "--no-cache", "--base-url", &url, "--concurrency", "1"])

@@ -288,7 +288,7 @@ fn glossary_terms_go_into_the_prompt_and_a_miss_is_repaired_once_with_a_differen
         "title_en": "CEO unveils new strategy",
         "summary_ko": "박정호 사장이 새 전략을 발표했다.",
         "summary_en": "The chief executive of SK Telecom unveiled a new strategy.",
-        "key_points_en": ["A new strategy was unveiled."],
+        "key_points_en": ["A new strategy was unveiled.", "SK Telecom's chief presented it.", "It starts this year."],
     });
     let recorder = Recorder::start(summary, json!({"translation_en": "unused"}));
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_ko2en"))

@@ -2,8 +2,9 @@
 //!
 //! This module owns the rules for what a translation or summary must not get wrong:
 //! numbers (every figure in a Korean source must survive translation; a summary must not
-//! change or invent figures), glossary names, leftover Hangul in English fields, and
-//! suspiciously short answers. Figures are compared by normalised value, so Korean forms
+//! change or invent figures), glossary names, leftover Hangul in English fields, suspiciously
+//! short answers, and what real models get wrong besides (`quality`: placeholders, runaways,
+//! refusals, Korean fields without Korean). Figures are compared by normalised value, so Korean forms
 //! ("1,350억 원", "26세", "3.5퍼센트") match English ones ("135 billion won", "26-year-old",
 //! "3.5 percent"). All parsing is panic-free on arbitrary input and works on NFKC text
 //! (full-width digits and symbols fold to ASCII).
@@ -26,6 +27,18 @@ pub(crate) enum Finding {
     MissingTerm { ko: String, en: String },
     /// Answer empty or suspiciously short for its input.
     TooShort { field: String, chars: usize, expected_at_least: usize },
+    /// A template word, a schema echo or the field's own name instead of an answer.
+    Placeholder { field: String, value: String },
+    /// A Korean field with no Korean in it.
+    NoHangul { field: String },
+    /// Fewer or more key points than the 3 to 5 asked for.
+    KeyPointCount { count: usize },
+    /// The same sentence or run of words again and again: a runaway.
+    Repetition { field: String, excerpt: String },
+    /// A summary longer than the article it summarizes.
+    LongerThanArticle { field: String, chars: usize, article_chars: usize },
+    /// A refusal instead of an answer.
+    Refusal { field: String },
 }
 
 impl Finding {
@@ -47,18 +60,35 @@ impl Finding {
             Finding::TooShort { field, chars, expected_at_least } => format!(
                 "The {field} is suspiciously short: {chars} characters, expected at least {expected_at_least}."
             ),
+            Finding::Placeholder { field, value } => {
+                format!("The {field} is a placeholder (\"{value}\"), not an answer.")
+            }
+            Finding::NoHangul { field } => format!("The {field} has no Korean in it."),
+            Finding::KeyPointCount { count: 1 } => "There is 1 key point; 3 to 5 were asked for.".into(),
+            Finding::KeyPointCount { count } => {
+                format!("There are {count} key points; 3 to 5 were asked for.")
+            }
+            Finding::Repetition { field, excerpt } => {
+                format!("The {field} repeats itself: \"{excerpt}\" comes back again and again.")
+            }
+            Finding::LongerThanArticle { field, chars, article_chars } => format!(
+                "The {field} ({chars} characters) is longer than the article it summarizes ({article_chars})."
+            ),
+            Finding::Refusal { field } => format!("The {field} is a refusal, not an answer."),
         }
     }
 }
 
 mod figures;
 mod hangul;
+mod quality;
 
 pub use figures::{
     Figure, FigureKind, english_figures, korean_figures, missing_figures, unsupported_figures,
 };
 pub use hangul::hangul_outside_quotes;
 pub(crate) use hangul::korean_share;
+pub(crate) use quality::{has_hangul, is_placeholder, is_refusal, repetition};
 
 // ---------------------------------------------------------------------------------------------
 // Length and glossary

@@ -278,7 +278,7 @@ pub fn completion(content: &str) -> String {
 }
 
 /// A valid summary reply, as a model would give it.
-pub const REPLY: &str = r#"{"title_en":"Seoul announces a new export plan","summary_ko":"정부가 새 수출 계획을 발표했다. 계획은 내년에 시작된다.","summary_en":"The government announced a new export plan. The plan starts next year.","key_points_en":["A new export plan was announced.","It starts next year."]}"#;
+pub const REPLY: &str = r#"{"title_en":"Seoul announces a new export plan","summary_ko":"정부가 새 수출 계획을 발표했다. 계획은 내년에 시작된다.","summary_en":"The government announced a new export plan. The plan starts next year.","key_points_en":["A new export plan was announced.","It starts next year.","Exporters welcome it."]}"#;
 
 /// A short Korean article: a headline line, then the body.
 pub const ARTICLE: &str =
