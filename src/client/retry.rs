@@ -6,7 +6,9 @@
 //! backoff with jitter), [`Decision::GiveUp`] for what can never succeed or after the last
 //! attempt, or [`Decision::StopRun`] when nothing else can succeed either (a refused key, an
 //! exhausted quota). A truncated answer is retried at once with a larger completion budget
-//! (the provider's rule, in `wire`).
+//! (the provider's rule, in `wire`); a reply that is not the JSON asked for is retried once, at
+//! once, with a reminder of what was wrong, and then given up: a model that answers prose
+//! answers it again (six identical attempts an article, before, against such a server).
 //!
 //! Two things happen around a decision, elsewhere by necessity: the limiter learns the
 //! server's limits and its hint from every response (so other requests hold too), and a
@@ -90,13 +92,20 @@ impl<'p> RetryState<'p> {
                 (408 | 409 | 429 | 500..=599, _) => true,
                 _ => false,
             },
-            // A model may answer better the next time; a network or server hiccup may pass.
+            // A network or server hiccup may pass.
             ClientError::Timeout(_)
             | ClientError::Connection(_)
             | ClientError::Body(_)
-            | ClientError::WebPage(_)
-            | ClientError::InvalidReply(_)
-            | ClientError::NoContent(_) => true,
+            | ClientError::WebPage(_) => true,
+            // A reply that is not the JSON asked for comes back alike from a model at a low
+            // temperature: the next attempt says what was wrong (once, at once); after that,
+            // resending would be blind, and the request fails with its reason.
+            ClientError::InvalidReply(why) | ClientError::NoContent(why) => {
+                if self.attempts < self.policy.max_attempts && request.insist(why) {
+                    return Decision::Retry(Duration::ZERO);
+                }
+                false
+            }
             ClientError::Truncated { .. } => {
                 if self.attempts < self.policy.max_attempts && request.enlarge() {
                     return Decision::Retry(Duration::ZERO);
@@ -226,6 +235,25 @@ mod tests {
         // Cut again at what it can need: a runaway, failed fast rather than fed.
         assert_eq!(state.decide(&cut, &mut wire), Decision::GiveUp);
         assert_eq!(state.attempts(), 2);
+    }
+
+    #[test]
+    fn a_reply_that_is_not_the_json_asked_for_is_retried_once_with_a_reminder_then_given_up() {
+        let policy = RetryPolicy::default();
+        let mut state = RetryState::new(&policy);
+        let mut wire = request(100);
+        let prose = ClientError::InvalidReply("expected value at line 1 column 1".into());
+        assert_eq!(state.decide(&prose, &mut wire), Decision::Retry(Duration::ZERO), "at once");
+        let messages = wire.body()["messages"].as_array().unwrap();
+        let reminder = messages.last().unwrap()["content"].as_str().unwrap();
+        assert!(reminder.contains("could not be used (expected value at line 1 column 1)"), "{reminder}");
+        // The same failure again: resending would be blind.
+        assert_eq!(state.decide(&prose, &mut wire), Decision::GiveUp);
+        assert_eq!(wire.body()["messages"].as_array().unwrap().len(), messages_len(&request(100)) + 1);
+    }
+
+    fn messages_len(wire: &WireRequest) -> usize {
+        wire.body()["messages"].as_array().unwrap().len()
     }
 
     #[test]

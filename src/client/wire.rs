@@ -35,6 +35,9 @@ pub(crate) struct WireRequest {
     pub(crate) input_tokens: u32,
     /// Whether it was already sent again at its ceiling after an answer cut there.
     again_at_ceiling: bool,
+    /// Whether it was sent again with a reminder after an answer that was not the JSON asked
+    /// for (see [`WireRequest::insist`]).
+    insisted: bool,
 }
 
 /// The length keywords of JSON Schema, which some strict-mode servers refuse (the checks
@@ -110,6 +113,7 @@ impl WireRequest {
             kind: request.kind,
             input_tokens: request.input_tokens,
             again_at_ceiling: false,
+            insisted: false,
         }
     }
 
@@ -173,6 +177,27 @@ impl WireRequest {
             return false;
         }
         self.again_at_ceiling = true;
+        true
+    }
+}
+
+impl WireRequest {
+    /// After an answer that was not the JSON asked for (`why`): the same request would get
+    /// the same answer from a model at a low temperature, so the next attempt says what went
+    /// wrong, in a last user message. Once; false when it was already said (then resending is
+    /// blind, and the request fails with its reason).
+    pub(super) fn insist(&mut self, why: &str) -> bool {
+        if self.insisted {
+            return false;
+        }
+        self.insisted = true;
+        let reminder = format!(
+            "Your reply could not be used ({why}). Reply with only the JSON object described above, \
+             every field filled in, nothing before or after it."
+        );
+        if let Some(messages) = self.body["messages"].as_array_mut() {
+            messages.push(json!({"role": "user", "content": reminder}));
+        }
         true
     }
 }

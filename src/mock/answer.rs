@@ -227,6 +227,10 @@ pub(crate) async fn answer(
         }
         Some(Fault::Hang) => tokio::time::sleep(options.hang).await,
         Some(Fault::Hangul) => content = reply::leak_hangul(&content),
+        Some(Fault::Prose) => {
+            content =
+                "[mock] Here is a summary of the article: exports rose, and the ministry expects more.".into()
+        }
         Some(Fault::Truncate) => {
             content = cut_to_tokens(&content, (count_tokens(&content) / 2).max(1));
             finish_reason = "length";

@@ -6,7 +6,7 @@
 //!   while a retry (same body, next attempt) draws afresh and can succeed, as with a real API.
 //! - Markers in the request's content force one fault on that request, for precise tests:
 //!   `[[mock:fail=503]]`, `[[mock:drop]]`, `[[mock:garbage]]`, `[[mock:truncate]]`,
-//!   `[[mock:hang]]`, `[[mock:hangul]]`, `[[mock:status=400]]`. Adding `:once`
+//!   `[[mock:hang]]`, `[[mock:hangul]]`, `[[mock:prose]]`, `[[mock:status=400]]`. Adding `:once`
 //!   (`[[mock:fail=503:once]]`) limits it to the first attempt, so that the retry succeeds.
 //!
 //! The attempt number of a request is how many times the mock has already seen its exact body.
@@ -34,6 +34,8 @@ pub(crate) enum Fault {
     Hang,
     /// A 200 with Korean left in an English field.
     Hangul,
+    /// A 200 whose answer is prose, not the JSON asked for (a model ignoring `json_object`).
+    Prose,
     /// Any status with OpenAI's error body (a marker only): 400, 404, 422…
     Status(u16),
 }
@@ -48,6 +50,7 @@ impl Fault {
             Fault::Truncate => "truncate".into(),
             Fault::Hang => "hang".into(),
             Fault::Hangul => "hangul".into(),
+            Fault::Prose => "prose".into(),
             Fault::Status(status) => format!("status={status}"),
         }
     }
@@ -126,7 +129,7 @@ struct Marker {
 }
 
 static MARKER: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\[\[mock:(fail|drop|garbage|truncate|hang|hangul|status)(?:=(\d{3}))?(:once)?\]\]")
+    Regex::new(r"\[\[mock:(fail|drop|garbage|truncate|hang|hangul|prose|status)(?:=(\d{3}))?(:once)?\]\]")
         .expect("a valid regex")
 });
 
@@ -142,6 +145,7 @@ fn marker(text: &str) -> Option<Marker> {
         "truncate" => Fault::Truncate,
         "hang" => Fault::Hang,
         "hangul" => Fault::Hangul,
+        "prose" => Fault::Prose,
         _ => Fault::Status(status?),
     };
     Some(Marker { fault, once: captures.get(3).is_some() })
