@@ -62,6 +62,13 @@ pub enum Command {
         after_help = "Examples:\n  ko2en report results.jsonl -o report.html\n  ko2en report results.jsonl --format csv > results.csv"
     )]
     Report(ReportArgs),
+    /// Score a translation run against references: chrF++ and BLEU (sacreBLEU's definitions)
+    /// over the corpus and per article, with what the checks found; two runs side by side.
+    /// Sends nothing: score the output of `translate` over articles carrying `en_reference`.
+    #[command(
+        after_help = "Examples:\n  ko2en translate refs.jsonl -o a.jsonl -m gpt-4o-mini && ko2en eval a.jsonl\n  ko2en eval a.jsonl --compare b.jsonl\n  ko2en eval a.jsonl --fail-under 50"
+    )]
+    Eval(EvalArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     #[command(
         after_help = "Examples:\n  ko2en completions bash > ~/.local/share/bash-completion/completions/ko2en\n  ko2en completions zsh > ~/.zfunc/_ko2en"
@@ -88,6 +95,19 @@ pub fn generated(command: &Command) -> Option<Vec<u8>> {
         _ => return None,
     }
     Some(out)
+}
+
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// The results of `ko2en translate` (JSONL), over articles whose lines carried en_reference.
+    #[arg(value_name = "RESULTS")]
+    pub results: PathBuf,
+    /// Another run's results on the same articles, scored beside these.
+    #[arg(long, value_name = "RESULTS")]
+    pub compare: Option<PathBuf>,
+    /// Fail (exit 1) when the corpus chrF++ is below this.
+    #[arg(long, value_name = "CHRF")]
+    pub fail_under: Option<f64>,
 }
 
 #[derive(Debug, Args)]

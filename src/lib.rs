@@ -43,6 +43,7 @@ pub mod cli;
 pub mod client;
 pub mod config;
 mod dedupe;
+pub mod eval;
 mod glossary;
 mod input;
 mod limiter;

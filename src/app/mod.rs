@@ -78,6 +78,7 @@ pub async fn run(settings: Settings) -> Result<Outcome> {
         Settings::ConfigShow(s) => setup::config_show(&s),
         Settings::Check(s) => setup::check_endpoint(s).await,
         Settings::Report(s) => report(s).await,
+        Settings::Eval(s) => eval(s).await,
         Settings::ConfigInit(path) => setup::config_init(&path),
     }
 }
@@ -286,6 +287,34 @@ async fn report(settings: crate::config::ReportSettings) -> Result<Outcome> {
     }
     if written == 0 {
         anyhow::bail!("{} holds no record", settings.input.display());
+    }
+    Ok(Outcome::Success)
+}
+
+/// `ko2en eval`: the scores of a run's translations (and of another's beside them), on
+/// stdout; below `--fail-under`, exit 1.
+async fn eval(settings: crate::eval::EvalSettings) -> Result<Outcome> {
+    use crate::eval::RunScores;
+    let paths: Vec<_> = std::iter::once(settings.results.clone()).chain(settings.compare.clone()).collect();
+    let runs = tokio::task::spawn_blocking(move || {
+        paths.iter().map(|p| RunScores::read(p)).collect::<Result<Vec<_>, _>>()
+    })
+    .await?
+    .map_err(anyhow::Error::msg)?;
+    for (i, run) in runs.iter().enumerate() {
+        if runs.len() > 1 {
+            say!("{}", if i == 0 { "A:" } else { "B:" });
+        }
+        say!("{}", run.render().trim_end());
+    }
+    if let [a, b] = &runs[..] {
+        say!("{}", a.compare(b).trim_end());
+    }
+    if let Some(floor) = settings.fail_under
+        && runs[0].chrf() < floor
+    {
+        eprintln!("ko2en: chrF++ {:.1} is under --fail-under {floor}", runs[0].chrf());
+        return Ok(Outcome::SomeFailed);
     }
     Ok(Outcome::Success)
 }

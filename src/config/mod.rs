@@ -178,6 +178,7 @@ pub struct ReportSettings {
 pub enum Settings {
     Check(CheckSettings),
     Report(ReportSettings),
+    Eval(crate::eval::EvalSettings),
     Summarize(BatchSettings),
     Translate(BatchSettings),
     Clean(CleanSettings),
@@ -264,6 +265,28 @@ impl Settings {
                 Settings::Clean(CleanSettings { inputs: args.inputs, output, read })
             }
             Command::MockServer(args) => Settings::MockServer(resolve_mock_server(args)?),
+            Command::Eval(args) => {
+                for path in std::iter::once(&args.results).chain(&args.compare) {
+                    if !path.is_file() {
+                        return Err(ConfigError::Invalid(format!(
+                            "{} is not a file: give the JSONL that `ko2en translate` wrote",
+                            path.display()
+                        )));
+                    }
+                }
+                if let Some(floor) = args.fail_under
+                    && !(0.0..=100.0).contains(&floor)
+                {
+                    return Err(ConfigError::Invalid(format!(
+                        "--fail-under is a chrF++ score, 0 to 100, not {floor}"
+                    )));
+                }
+                Settings::Eval(crate::eval::EvalSettings {
+                    results: args.results,
+                    compare: args.compare,
+                    fail_under: args.fail_under,
+                })
+            }
             Command::Report(args) => {
                 let format =
                     resolve_format(args.format, args.csv_no_bom, args.output.as_deref(), Format::Markdown)?;
