@@ -29,6 +29,8 @@
 //! - `verify` applies the checks to each answer: one repair retry, then warnings (or a
 //!   failure under `--strict`); `terms` keeps a name rendered one way across an article's
 //!   chunks; `dedupe` sends an article repeated in a batch only once.
+//! - [`eval`] scores a translation run against references (chrF++, BLEU as sacreBLEU defines
+//!   them), for `ko2en eval`.
 //! - [`app`] wires a command together; `shutdown` is the one path by which a run ends early
 //!   (signals, a closed stdout); `logging` lets only ko2en's own lines onto stderr, and
 //!   `redact` keeps the API keys out of everything.

@@ -13,17 +13,18 @@
 //! A run over several routes has a lane per route, each with its own limiter and slots;
 //! which lane a request takes, and how a failing one hands its work over, is `lane`'s.
 
+mod claim;
 mod concurrency;
 mod error;
 mod lane;
 mod recall;
 
+use claim::{CLAIM_MARGIN, CLAIM_POLL, Claim, InFlight};
 pub(crate) use error::{CallError, Completion};
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use tokio::sync::watch;
@@ -546,53 +547,6 @@ impl Pool {
         self.stats.completion_tokens.fetch_add(response.completion_tokens, Ordering::Relaxed);
         valid(&response.content)?;
         Ok(response.content)
-    }
-}
-
-/// How long a claim outlives its request's timeout: the margin for retries' backoff. A run
-/// that dies holding a claim delays others by at most the timeout plus this.
-const CLAIM_MARGIN: Duration = Duration::from_secs(60);
-/// How often a run waiting for another's answer looks again.
-const CLAIM_POLL: Duration = Duration::from_millis(500);
-
-/// This run's claim on a request (see `Cache::claim`): given up when the request fails, or
-/// when the leader is cancelled, so that another run need not wait for the lease to end. An
-/// answer ends it in the same transaction that stores the answer.
-struct Claim {
-    cache: Cache,
-    key: Key,
-    settled: bool,
-}
-
-impl Claim {
-    async fn settle(mut self, answered: bool) {
-        self.settled = true;
-        if !answered {
-            self.cache.release(self.key).await;
-        }
-    }
-}
-
-impl Drop for Claim {
-    fn drop(&mut self) {
-        if !self.settled
-            && let Ok(runtime) = tokio::runtime::Handle::try_current()
-        {
-            let (cache, key) = (self.cache.clone(), self.key);
-            runtime.spawn(async move { cache.release(key).await });
-        }
-    }
-}
-
-/// Removes a leader's in-flight entry however the leader ends (done or cancelled).
-struct InFlight<'a> {
-    pool: &'a Pool,
-    key: Key,
-}
-
-impl Drop for InFlight<'_> {
-    fn drop(&mut self) {
-        self.pool.in_flight.lock().unwrap_or_else(|e| e.into_inner()).remove(&self.key);
     }
 }
 
