@@ -30,7 +30,7 @@
 //!   failure under `--strict`); `terms` keeps a name rendered one way across an article's
 //!   chunks; `dedupe` sends an article repeated in a batch only once.
 //! - [`eval`] scores a translation run against references (chrF++, BLEU as sacreBLEU defines
-//!   them), for `ko2en eval`.
+//!   them), for `ko2en eval` and the HTML report; `numbers` writes counts as people read them.
 //! - [`app`] wires a command together; `shutdown` is the one path by which a run ends early
 //!   (signals, a closed stdout); `logging` lets only ko2en's own lines onto stderr, and
 //!   `redact` keeps the API keys out of everything.
@@ -51,6 +51,7 @@ mod input;
 mod limiter;
 mod logging;
 pub mod mock;
+mod numbers;
 mod output;
 mod pipeline;
 mod pool;

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use metrics::Stats;
 
-use crate::output::thousands;
+use crate::numbers::thousands;
 use crate::record::Record;
 
 /// What `ko2en eval` was asked.

@@ -12,8 +12,10 @@
 
 use std::collections::BTreeSet;
 
+use super::Exporter;
 use super::pairs::{align, split};
-use super::{Exporter, thousands as group};
+use crate::eval::metrics::Stats;
+use crate::numbers::thousands as group;
 use crate::record::Record;
 
 /// The report's state: what the index and the facts at the top need.
@@ -24,6 +26,10 @@ pub(super) struct Html {
     models: BTreeSet<String>,
     prompt_tokens: u64,
     completion_tokens: u64,
+    /// The translations scored against their references (`meta.en_reference`), summed, and
+    /// how many.
+    scored: Stats,
+    references: usize,
 }
 
 /// One line of the index.
@@ -47,7 +53,15 @@ impl Html {
     }
 
     fn made_at(made: String) -> Html {
-        Html { made, index: Vec::new(), models: BTreeSet::new(), prompt_tokens: 0, completion_tokens: 0 }
+        Html {
+            made,
+            index: Vec::new(),
+            models: BTreeSet::new(),
+            prompt_tokens: 0,
+            completion_tokens: 0,
+            scored: Stats::default(),
+            references: 0,
+        }
     }
 }
 
@@ -75,7 +89,12 @@ impl Exporter for Html {
         self.models.insert(record.model.clone());
         self.prompt_tokens += record.usage.prompt_tokens;
         self.completion_tokens += record.usage.completion_tokens;
-        article(n, record).into_bytes()
+        let score = score(record);
+        if let Some(stats) = &score {
+            self.scored.add(stats);
+            self.references += 1;
+        }
+        article(n, record, score.as_ref()).into_bytes()
     }
 
     fn end(&mut self) -> Vec<u8> {
@@ -99,11 +118,21 @@ impl Exporter for Html {
             out.push_str(&format!(" · <span class=\"failed\">{} failed</span>", group(failed as u64)));
         }
         out.push_str(&format!(
-            " · model {} · {} tokens in, {} out</p>\n",
+            " · model {} · {} tokens in, {} out",
             esc(&models.join(", ")),
             group(self.prompt_tokens),
             group(self.completion_tokens)
         ));
+        if self.references > 0 {
+            out.push_str(&format!(
+                " · against {} reference{}: chrF++ {:.1}, BLEU {:.1}",
+                group(self.references as u64),
+                if self.references == 1 { "" } else { "s" },
+                self.scored.chrf(),
+                self.scored.bleu()
+            ));
+        }
+        out.push_str("</p>\n");
         out.push_str("<nav aria-label=\"articles\">\n<table class=\"index\">\n<thead><tr><th>#</th><th>Headline</th><th lang=\"ko\">제목</th><th>Status</th></tr></thead>\n<tbody>\n");
         for (i, entry) in self.index.iter().enumerate() {
             let n = i + 1;
@@ -132,8 +161,14 @@ fn status(failed: bool, warnings: usize) -> String {
     }
 }
 
-/// One article's section.
-fn article(n: usize, record: &Record) -> String {
+/// A translation's match statistics against the reference its input line carried.
+fn score(record: &Record) -> Option<Stats> {
+    let reference = record.meta.get("en_reference")?.as_str()?;
+    Some(Stats::of(record.answers.translation_en.as_deref()?, reference))
+}
+
+/// One article's section; `score`, its translation against a reference, when there is one.
+fn article(n: usize, record: &Record, score: Option<&Stats>) -> String {
     let answers = &record.answers;
     let class = if record.failed() {
         " failed"
@@ -214,6 +249,13 @@ fn article(n: usize, record: &Record) -> String {
     if let Some(first) = &record.duplicate_of {
         footer.push_str(&format!(" · the same article as {}", esc(first)));
     }
+    if let Some(stats) = score {
+        footer.push_str(&format!(
+            " · against the reference: chrF++ {:.1}, BLEU {:.1}",
+            stats.chrf(),
+            stats.sentence_bleu()
+        ));
+    }
     out.push_str(&format!("<footer>{footer}</footer>\n</article>\n"));
     out
 }
@@ -291,12 +333,27 @@ mod tests {
         r.title_ko = Some("<script>alert(1)</script>".into());
         r.answers.title_en = Some("Title \"quoted\" & <b>bold</b>".into());
         r.meta.insert("url".into(), "javascript:alert(1)".into());
-        let html = article(1, &r);
+        let html = article(1, &r, None);
         assert!(!html.contains("<script>") && html.contains("&lt;script&gt;"), "{html}");
         assert!(html.contains("Title &quot;quoted&quot; &amp; &lt;b&gt;bold&lt;/b&gt;"), "{html}");
         assert!(!html.contains("javascript:"), "{html}");
         r.meta.insert("url".into(), "https://news.example/a?b=1&c=2".into());
-        assert!(article(1, &r).contains("<a href=\"https://news.example/a?b=1&amp;c=2\">"));
+        assert!(article(1, &r, None).contains("<a href=\"https://news.example/a?b=1&amp;c=2\">"));
+    }
+
+    #[test]
+    fn a_translation_with_a_reference_is_scored_in_its_footer_and_in_the_facts() {
+        let mut html = Html::made_at("Fri, 04 Dec 2026 21:00:00 GMT".into());
+        let mut r = Record::new("a1".into(), SourceRef { path: "refs.jsonl".into(), line: Some(1) }, "m");
+        let reference = "The government said exports rose 3.5% this year, led by semiconductors.";
+        r.answers.translation_en =
+            Some("Exports grew 3.5% this year, the government said, driven by chips.".into());
+        r.meta.insert("en_reference".into(), reference.into());
+        let body = String::from_utf8(html.record(&r)).unwrap();
+        // sacreBLEU: chrF++ 51.5298, sentence BLEU 30.1304 for this pair.
+        assert!(body.contains("against the reference: chrF++ 51.5, BLEU 30.1"), "{body}");
+        let end = String::from_utf8(html.end()).unwrap();
+        assert!(end.contains("against 1 reference: chrF++ 51.5"), "{end}");
     }
 
     #[test]

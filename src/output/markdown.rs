@@ -3,8 +3,9 @@
 //! its English after it), then the summaries in both languages. A batch is a digest: one such
 //! section per article, in input order, a rule between them.
 
+use super::Exporter;
 use super::pairs::{align, split};
-use super::{Exporter, thousands};
+use crate::numbers::thousands;
 use crate::record::Record;
 
 /// One section per record.

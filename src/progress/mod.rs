@@ -94,8 +94,8 @@ fn status(stats: &PoolStats, rate: Option<f64>) -> String {
         "{}/{} in flight · tokens {} in, {} out{rate} · {} {}",
         stats.in_flight.load(Ordering::Relaxed),
         stats.concurrency.load(Ordering::Relaxed),
-        crate::output::thousands(stats.prompt_tokens.load(Ordering::Relaxed)),
-        crate::output::thousands(stats.completion_tokens.load(Ordering::Relaxed)),
+        crate::numbers::thousands(stats.prompt_tokens.load(Ordering::Relaxed)),
+        crate::numbers::thousands(stats.completion_tokens.load(Ordering::Relaxed)),
         stats.total_retries(),
         if stats.total_retries() == 1 { "retry" } else { "retries" }
     )

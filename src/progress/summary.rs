@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use crate::limiter::Budget;
-use crate::output::thousands;
+use crate::numbers::thousands;
 
 /// The closing summary of a batch.
 #[derive(Debug, Clone, Default)]
