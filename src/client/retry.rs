@@ -6,9 +6,10 @@
 //! backoff with jitter), [`Decision::GiveUp`] for what can never succeed or after the last
 //! attempt, or [`Decision::StopRun`] when nothing else can succeed either (a refused key, an
 //! exhausted quota). A truncated answer is retried at once with a larger completion budget
-//! (the provider's rule, in `wire`); a reply that is not the JSON asked for is retried once, at
-//! once, with a reminder of what was wrong, and then given up: a model that answers prose
-//! answers it again (six identical attempts an article, before, against such a server).
+//! (the provider's rule, in `wire`); a reply that is not the JSON asked for is retried at once,
+//! first with a reminder of what was wrong, then without `response_format`, and then given
+//! up: a model that answers prose answers it again (six identical attempts an article, before,
+//! against such a server).
 //!
 //! Two things happen around a decision, elsewhere by necessity: the limiter learns the
 //! server's limits and its hint from every response (so other requests hold too), and a
@@ -98,10 +99,11 @@ impl<'p> RetryState<'p> {
             | ClientError::Body(_)
             | ClientError::WebPage(_) => true,
             // A reply that is not the JSON asked for comes back alike from a model at a low
-            // temperature: the next attempt says what was wrong (once, at once); after that,
-            // resending would be blind, and the request fails with its reason.
+            // temperature, so each attempt changes something: the next says what was wrong,
+            // the one after goes without `response_format` (the schema in the prompt). After
+            // that, resending would be blind, and the request fails with its reason.
             ClientError::InvalidReply(why) | ClientError::NoContent(why) => {
-                if self.attempts < self.policy.max_attempts && request.insist(why) {
+                if self.attempts < self.policy.max_attempts && (request.insist(why) || request.fall_back()) {
                     return Decision::Retry(Duration::ZERO);
                 }
                 false
@@ -241,19 +243,30 @@ mod tests {
     fn a_reply_that_is_not_the_json_asked_for_is_retried_once_with_a_reminder_then_given_up() {
         let policy = RetryPolicy::default();
         let mut state = RetryState::new(&policy);
-        let mut wire = request(100);
+        let messages = Messages::new("s".into(), "u".into());
+        let schema = ReplySchema { name: "x", schema: serde_json::json!({"type": "object"}) };
+        let chat = ChatRequest {
+            messages: &messages,
+            schema: &schema,
+            max_tokens: 100,
+            kind: AnswerKind::Summary,
+            input_tokens: 0,
+        };
+        let by_model = crate::client::provider::BudgetField::ByModel;
+        let mut wire = WireRequest::new("m", &chat, by_model, ResponseFormat::JsonSchema, None, true);
         let prose = ClientError::InvalidReply("expected value at line 1 column 1".into());
         assert_eq!(state.decide(&prose, &mut wire), Decision::Retry(Duration::ZERO), "at once");
         let messages = wire.body()["messages"].as_array().unwrap();
         let reminder = messages.last().unwrap()["content"].as_str().unwrap();
         assert!(reminder.contains("could not be used (expected value at line 1 column 1)"), "{reminder}");
-        // The same failure again: resending would be blind.
+        // The same failure again: this request's form is the one thing left to change.
+        assert_eq!(state.decide(&prose, &mut wire), Decision::Retry(Duration::ZERO));
+        assert!(wire.body().get("response_format").is_none());
+        let system = wire.body()["messages"][0]["content"].as_str().unwrap();
+        assert!(system.ends_with("matches this JSON schema:\n{\"type\":\"object\"}"), "{system}");
+        assert_eq!(wire.body()["messages"].as_array().unwrap().len(), 3, "system, user, the reminder");
+        // And again: resending would be blind.
         assert_eq!(state.decide(&prose, &mut wire), Decision::GiveUp);
-        assert_eq!(wire.body()["messages"].as_array().unwrap().len(), messages_len(&request(100)) + 1);
-    }
-
-    fn messages_len(wire: &WireRequest) -> usize {
-        wire.body()["messages"].as_array().unwrap().len()
     }
 
     #[test]

@@ -38,6 +38,9 @@ pub(crate) struct WireRequest {
     /// Whether it was sent again with a reminder after an answer that was not the JSON asked
     /// for (see [`WireRequest::insist`]).
     insisted: bool,
+    /// Whether its `response_format` was taken off after that failed again (see
+    /// [`WireRequest::fall_back`]).
+    fell_back: bool,
 }
 
 /// The length keywords of JSON Schema, which some strict-mode servers refuse (the checks
@@ -114,6 +117,7 @@ impl WireRequest {
             input_tokens: request.input_tokens,
             again_at_ceiling: false,
             insisted: false,
+            fell_back: false,
         }
     }
 
@@ -197,6 +201,29 @@ impl WireRequest {
         );
         if let Some(messages) = self.body["messages"].as_array_mut() {
             messages.push(json!({"role": "user", "content": reminder}));
+        }
+        true
+    }
+
+    /// After the reminder failed the same way: the server's handling of `response_format` may
+    /// be what breaks the answer (a grammar some local servers get wrong), so this request
+    /// goes once more without it, the schema written into the system prompt instead. False
+    /// when there is none to take off, or it was taken off already.
+    pub(super) fn fall_back(&mut self) -> bool {
+        if self.fell_back {
+            return false;
+        }
+        let Some(format) = self.body.as_object_mut().and_then(|b| b.shift_remove("response_format")) else {
+            return false;
+        };
+        self.fell_back = true;
+        if let Some(schema) = format.pointer("/json_schema/schema")
+            && let Some(system) = self.body.pointer_mut("/messages/0/content")
+            && let Some(text) = system.as_str()
+        {
+            *system = json!(format!(
+                "{text}\n\nReply with one JSON object that matches this JSON schema:\n{schema}"
+            ));
         }
         true
     }
