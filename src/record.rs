@@ -47,6 +47,25 @@ pub(crate) struct Record {
 }
 
 impl Record {
+    /// A results file's `line` (`number` of `file`) as a record, or one sentence saying what
+    /// it is instead: most often an input article, given where results were expected.
+    pub(crate) fn from_line(line: &str, number: usize, file: &str) -> Result<Record, String> {
+        serde_json::from_str(line).map_err(|e| {
+            let value: Option<serde_json::Value> = serde_json::from_str(line).ok();
+            let article = value.as_ref().is_some_and(|v| v.get("text").is_some() && v.get("source").is_none());
+            if article {
+                format!(
+                    "{file} holds articles, not results (line {number} has a text and no source): \
+                     translate or summarize them first (ko2en translate {file} -o results.jsonl), then give the results"
+                )
+            } else {
+                format!(
+                    "line {number} of {file} is not a ko2en record ({e}); give the JSONL that summarize or translate wrote"
+                )
+            }
+        })
+    }
+
     /// A record with no results yet.
     pub(crate) fn new(id: String, source: SourceRef, model: &str) -> Self {
         Record {

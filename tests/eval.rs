@@ -72,3 +72,20 @@ fn results_without_translations_or_references_are_refused_with_what_to_do() {
     assert_eq!(run.code(), 2, "{}", run.stderr());
     assert!(run.stderr().contains("no translated article with a reference"), "{}", run.stderr());
 }
+
+#[test]
+fn an_input_given_where_results_are_expected_is_named_with_the_command_that_makes_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let refs = dir.path().join("refs.jsonl");
+    let line = json!({"id": "a", "title": "제목", "text": "본문이다.", "en_reference": "The body."});
+    std::fs::write(&refs, format!("{line}\n")).unwrap();
+    for command in ["eval", "report"] {
+        let run = Ko2en::new([command]).arg_path(&refs).run();
+        assert_eq!(run.code(), 2, "{}", run.stderr());
+        assert!(
+            run.stderr().contains("holds articles, not results") && run.stderr().contains("ko2en translate"),
+            "{}",
+            run.stderr()
+        );
+    }
+}

@@ -256,9 +256,7 @@ async fn report(settings: crate::config::ReportSettings) -> Result<Outcome> {
             if line.trim().is_empty() {
                 continue;
             }
-            let record = serde_json::from_str::<Record>(&line).map_err(|e| {
-                format!("line {} of {name} is not a ko2en record ({e}); give the JSONL that summarize or translate wrote", i + 1)
-            });
+            let record = Record::from_line(&line, i + 1, &name);
             let stop = record.is_err();
             if tx.blocking_send(record).is_err() || stop {
                 break;

@@ -67,8 +67,7 @@ impl RunScores {
             if line.trim().is_empty() {
                 continue;
             }
-            let record: Record = serde_json::from_str(&line)
-                .map_err(|e| format!("line {} of {name} is not a ko2en record ({e})", i + 1))?;
+            let record = Record::from_line(&line, i + 1, &name.to_string())?;
             let Some(reference) = record.meta.get("en_reference").and_then(|r| r.as_str()) else {
                 scores.unscored += 1;
                 continue;
