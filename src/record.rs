@@ -47,9 +47,23 @@ pub(crate) struct Record {
 }
 
 impl Record {
+    /// The records of a results file (`reader`, called `file` in messages) with their line
+    /// numbers, blank lines skipped; a line that cannot be read or is not a record is an error
+    /// naming it.
+    pub(crate) fn read_all(
+        reader: impl std::io::BufRead,
+        file: &str,
+    ) -> impl Iterator<Item = Result<(usize, Record), String>> {
+        reader.lines().enumerate().filter_map(move |(i, line)| match line {
+            Err(e) => Some(Err(format!("cannot read {file}: {e}"))),
+            Ok(line) if line.trim().is_empty() => None,
+            Ok(line) => Some(Record::from_line(&line, i + 1, file).map(|record| (i + 1, record))),
+        })
+    }
+
     /// A results file's `line` (`number` of `file`) as a record, or one sentence saying what
     /// it is instead: most often an input article, given where results were expected.
-    pub(crate) fn from_line(line: &str, number: usize, file: &str) -> Result<Record, String> {
+    fn from_line(line: &str, number: usize, file: &str) -> Result<Record, String> {
         serde_json::from_str(line).map_err(|e| {
             let value: Option<serde_json::Value> = serde_json::from_str(line).ok();
             let article = value.as_ref().is_some_and(|v| v.get("text").is_some() && v.get("source").is_none());
@@ -92,6 +106,14 @@ impl Record {
         self.model = first.model.clone();
         self.warnings = first.warnings.clone();
         self.error = first.error.clone();
+    }
+
+    /// The heading a reader sees (the English headline, else the Korean one, else the id),
+    /// and the Korean headline to show under it: none when it is the heading itself.
+    pub(crate) fn headlines(&self) -> (&str, Option<&str>) {
+        let (ko, en) = (self.title_ko.as_deref(), self.answers.title_en.as_deref());
+        let heading = en.or(ko).unwrap_or(&self.id);
+        (heading, ko.filter(|ko| en.is_some_and(|en| en != *ko)))
     }
 
     pub(crate) fn failed(&self) -> bool {

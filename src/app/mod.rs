@@ -237,26 +237,15 @@ async fn report(settings: crate::config::ReportSettings) -> Result<Outcome> {
     let input = settings.input.clone();
     // Reading is blocking work: on its own thread, records handed over as they are parsed.
     let reader = tokio::task::spawn_blocking(move || {
-        use std::io::BufRead;
-        let name = if input == std::path::Path::new("-") {
-            "stdin".to_string()
-        } else {
-            input.display().to_string()
-        };
-        let file: Box<dyn std::io::Read> = if input == std::path::Path::new("-") {
+        let stdin = input == std::path::Path::new("-");
+        let name = if stdin { "stdin".to_string() } else { input.display().to_string() };
+        let file: Box<dyn std::io::Read> = if stdin {
             Box::new(std::io::stdin())
         } else {
-            match std::fs::File::open(&input) {
-                Ok(file) => Box::new(file),
-                Err(e) => return Err(format!("cannot read {name}: {e}")),
-            }
+            Box::new(std::fs::File::open(&input).map_err(|e| format!("cannot read {name}: {e}"))?)
         };
-        for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
-            let line = line.map_err(|e| format!("cannot read {name}: {e}"))?;
-            if line.trim().is_empty() {
-                continue;
-            }
-            let record = Record::from_line(&line, i + 1, &name);
+        for record in Record::read_all(std::io::BufReader::new(file), &name) {
+            let record = record.map(|(_, record)| record);
             let stop = record.is_err();
             if tx.blocking_send(record).is_err() || stop {
                 break;

@@ -167,11 +167,10 @@ pub(super) fn resolve_endpoint(
         } else if let Some(own) = &spec.key {
             let origin = given.as_ref().map_or(Origin::Default, |(_, o)| o.clone());
             key_from(own.clone(), &origin, layers)?
+        } else if let Some(resolved) = &shared {
+            resolved.clone()
         } else {
-            if shared.is_none() {
-                shared = Some(resolve_key(layers, default_var)?);
-            }
-            shared.clone().expect("resolved above")
+            shared.insert(resolve_key(layers, default_var)?).clone()
         });
     }
     let key_origin = if args.api_key_env.is_some() { Origin::Flag } else { Origin::Default };

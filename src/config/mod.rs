@@ -216,7 +216,7 @@ impl Settings {
                 let layers = layers()?;
                 // One article reads best as a document; a batch is records (or a report).
                 let one = matches!(&args.inputs[..], [input] if is_one_article(input));
-                let default = if args.json || !one { Format::Jsonl } else { Format::Markdown };
+                let default = if one { Format::Markdown } else { Format::Jsonl };
                 let mut run_args = args.run;
                 if args.json {
                     run_args.format = Some(cli::FormatArg::Jsonl);

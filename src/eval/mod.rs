@@ -49,8 +49,7 @@ impl RunScores {
 
     /// Read and score a results file. Blocking: run it off the async runtime.
     pub(crate) fn read(path: &Path) -> Result<RunScores, String> {
-        use std::io::BufRead;
-        let name = path.display();
+        let name = path.display().to_string();
         let file = std::fs::File::open(path).map_err(|e| format!("cannot read {name}: {e}"))?;
         let mut scores = RunScores {
             path: path.to_path_buf(),
@@ -62,12 +61,8 @@ impl RunScores {
             warnings: BTreeMap::new(),
             tokens: (0, 0),
         };
-        for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
-            let line = line.map_err(|e| format!("cannot read {name}: {e}"))?;
-            if line.trim().is_empty() {
-                continue;
-            }
-            let record = Record::from_line(&line, i + 1, &name.to_string())?;
+        for record in Record::read_all(std::io::BufReader::new(file), &name) {
+            let (line, record) = record?;
             let Some(reference) = record.meta.get("en_reference").and_then(|r| r.as_str()) else {
                 scores.unscored += 1;
                 continue;
@@ -92,8 +87,7 @@ impl RunScores {
                 (Some(error), _) => scores.failed.push((record.id, error.kind.clone())),
                 (None, None) => {
                     return Err(format!(
-                        "line {} of {name} has no translation: score the output of `ko2en translate`, not of summarize",
-                        i + 1
+                        "line {line} of {name} has no translation: score the output of `ko2en translate`, not of summarize"
                     ));
                 }
             }

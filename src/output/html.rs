@@ -34,9 +34,10 @@ pub(super) struct Html {
 
 /// One line of the index.
 struct Entry {
-    title_en: Option<String>,
-    title_ko: Option<String>,
-    id: String,
+    /// The link's text (see `Record::headlines`).
+    heading: String,
+    /// The Korean headline beside an English one; alone, it is the heading.
+    korean: String,
     failed: bool,
     warnings: usize,
 }
@@ -79,10 +80,10 @@ impl Exporter for Html {
 
     fn record(&mut self, record: &Record) -> Vec<u8> {
         let n = self.index.len() + 1;
+        let korean = record.answers.title_en.as_ref().and(record.title_ko.clone()).unwrap_or_default();
         self.index.push(Entry {
-            title_en: record.answers.title_en.clone(),
-            title_ko: record.title_ko.clone(),
-            id: record.id.clone(),
+            heading: record.headlines().0.to_string(),
+            korean,
             failed: record.failed(),
             warnings: record.warnings.len(),
         });
@@ -136,13 +137,10 @@ impl Exporter for Html {
         out.push_str("<nav aria-label=\"articles\">\n<table class=\"index\">\n<thead><tr><th>#</th><th>Headline</th><th lang=\"ko\">제목</th><th>Status</th></tr></thead>\n<tbody>\n");
         for (i, entry) in self.index.iter().enumerate() {
             let n = i + 1;
-            let headline = entry.title_en.as_deref().or(entry.title_ko.as_deref()).unwrap_or(&entry.id);
-            // The Korean headline beside the English one; alone, it is the link.
-            let korean = entry.title_en.as_ref().and(entry.title_ko.as_deref()).unwrap_or("");
             out.push_str(&format!(
                 "<tr><td>{n}</td><td><a href=\"#a{n}\">{}</a></td><td lang=\"ko\">{}</td><td>{}</td></tr>\n",
-                esc(headline),
-                esc(korean),
+                esc(&entry.heading),
+                esc(&entry.korean),
                 status(entry.failed, entry.warnings)
             ));
         }
@@ -183,12 +181,9 @@ fn article(n: usize, record: &Record, score: Option<&Stats>) -> String {
         esc(&record.id),
         esc(&record.source.to_string())
     ));
-    let headline = answers.title_en.as_deref().or(record.title_ko.as_deref()).unwrap_or(&record.id);
-    out.push_str(&format!("<h2>{}</h2>\n", esc(headline)));
-    // The Korean headline under the English one (it is the heading itself when there is none).
-    if let (Some(ko), Some(en)) = (record.title_ko.as_deref(), answers.title_en.as_deref())
-        && ko != en
-    {
+    let (heading, korean) = record.headlines();
+    out.push_str(&format!("<h2>{}</h2>\n", esc(heading)));
+    if let Some(ko) = korean {
         out.push_str(&format!("<p class=\"title-ko\" lang=\"ko\">{}</p>\n", esc(ko)));
     }
     if let Some(byline) = super::markdown::byline_parts(record) {

@@ -31,12 +31,9 @@ fn esc(text: &str) -> String {
 fn render(record: &Record) -> String {
     let answers = &record.answers;
     let mut out = String::new();
-    let title = answers.title_en.as_deref().or(record.title_ko.as_deref()).unwrap_or(&record.id);
-    out.push_str(&format!("# {}\n\n", esc(title)));
-    // The Korean headline under the English one (it is the heading itself when there is none).
-    if let (Some(ko), Some(en)) = (record.title_ko.as_deref(), answers.title_en.as_deref())
-        && ko != en
-    {
+    let (heading, korean) = record.headlines();
+    out.push_str(&format!("# {}\n\n", esc(heading)));
+    if let Some(ko) = korean {
         out.push_str(&format!("*{}*\n\n", esc(ko)));
     }
     if let Some(byline) = byline_parts(record) {

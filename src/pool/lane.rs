@@ -165,10 +165,7 @@ impl Lane {
         health.failures = 0;
         health.probing = false;
         health.down_until = Some(Instant::now() + pause);
-        let why = match result {
-            Err(e) => e.to_string(),
-            Ok(()) => String::new(),
-        };
+        let why = result.err().map(ToString::to_string).unwrap_or_default();
         Some(format!(
             "{} is not answering ({}); its requests go to the other endpoints, and it is tried again in {} s",
             self.client.base_url(),
@@ -185,17 +182,17 @@ impl Pool {
     /// every lane is down, all those not closed (the retry policy then decides, as with one
     /// route); when every lane is closed, all (the run is being stopped).
     fn rotation(&self, now: Instant) -> Vec<&Lane> {
-        let mut open: Vec<&Lane> = self
-            .lanes
-            .iter()
-            .filter(|lane| match lane.open(now) {
-                Open::Yes => true,
-                Open::Probe => lane.held.load(Ordering::Acquire) == 0,
-                Open::Down | Open::Closed => false,
-            })
-            .collect();
+        let states: Vec<(&Lane, Open)> = self.lanes.iter().map(|lane| (lane, lane.open(now))).collect();
+        let pick = |keep: &dyn Fn(&Lane, Open) -> bool| -> Vec<&Lane> {
+            states.iter().filter(|(lane, open)| keep(lane, *open)).map(|(lane, _)| *lane).collect()
+        };
+        let mut open = pick(&|lane, open| match open {
+            Open::Yes => true,
+            Open::Probe => lane.held.load(Ordering::Acquire) == 0,
+            Open::Down | Open::Closed => false,
+        });
         if open.is_empty() {
-            open = self.lanes.iter().filter(|lane| lane.open(now) != Open::Closed).collect();
+            open = pick(&|_, open| open != Open::Closed);
         }
         if open.is_empty() {
             open = self.lanes.iter().collect();
@@ -235,6 +232,17 @@ impl Pool {
     pub(super) async fn slot(&self) -> (&Lane, Slot<'_>) {
         /// How often a request waiting for a slot looks again at lanes coming back.
         const LOOK_AGAIN: Duration = Duration::from_secs(1);
+        // One route: nothing to choose and nothing coming back; its semaphore's own queue.
+        if let [lane] = &self.lanes[..] {
+            let permit = match lane.permits.try_acquire() {
+                Ok(permit) => permit,
+                Err(_) => {
+                    self.stats.slot_waits.fetch_add(1, Ordering::Relaxed);
+                    lane.permits.acquire().await.expect("the semaphore is never closed")
+                }
+            };
+            return (lane, Slot::new(permit, lane));
+        }
         let mut waited = false;
         loop {
             let lanes = self.rotation(Instant::now());
@@ -245,14 +253,14 @@ impl Pool {
             }
             if !waited {
                 waited = true;
-                self.stats.slot_waits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                self.stats.slot_waits.fetch_add(1, Ordering::Relaxed);
             }
             let acquires = lanes.iter().map(|lane| Box::pin(lane.permits.acquire()));
             tokio::select! {
                 (permit, i, _) = futures::future::select_all(acquires) => {
                     let permit = permit.expect("the semaphore is never closed");
                     let lane = lanes[i];
-                    if matches!(lane.open(Instant::now()), Open::Yes | Open::Probe) || self.lanes.len() == 1 {
+                    if matches!(lane.open(Instant::now()), Open::Yes | Open::Probe) {
                         return (lane, Slot::new(permit, lane));
                     }
                 }
@@ -263,10 +271,11 @@ impl Pool {
 
     /// The budgets of every lane added up: what the run as a whole may spend.
     pub(crate) fn budget(&self) -> Budget {
+        let budgets: Vec<Budget> = self.lanes.iter().map(|l| l.limiter.budget()).collect();
         let sum = |get: fn(&Budget) -> Option<std::num::NonZeroU32>| {
-            let budgets: Vec<Budget> = self.lanes.iter().map(|l| l.limiter.budget()).collect();
-            let known: Vec<u32> = budgets.iter().filter_map(|b| get(b).map(|n| n.get())).collect();
-            std::num::NonZeroU32::new(known.iter().fold(0u32, |a, b| a.saturating_add(*b)))
+            std::num::NonZeroU32::new(
+                budgets.iter().filter_map(get).fold(0u32, |a, b| a.saturating_add(b.get())),
+            )
         };
         Budget { rpm: sum(|b| b.rpm), tpm: sum(|b| b.tpm) }
     }
