@@ -77,10 +77,10 @@ impl RunScores {
                     let stats = Stats::of(translation, reference);
                     scores.corpus.add(&stats);
                     let kinds: Vec<String> = record.warnings.iter().map(|w| w.kind.clone()).collect();
-                    let mut seen = kinds.clone();
-                    seen.dedup();
-                    for kind in seen {
-                        *scores.warnings.entry(kind).or_default() += 1;
+                    // An article counts once per kind, however many warnings of it it has.
+                    let distinct: std::collections::BTreeSet<&String> = kinds.iter().collect();
+                    for kind in distinct {
+                        *scores.warnings.entry(kind.clone()).or_default() += 1;
                     }
                     scores.articles.push((record.id, stats.chrf(), stats.sentence_bleu(), kinds));
                 }

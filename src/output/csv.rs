@@ -50,8 +50,13 @@ impl Exporter for Csv {
             Cell::Text(v.as_deref().unwrap_or(""))
         }
         let url = record.meta.get("url").and_then(|u| u.as_str()).unwrap_or("");
-        let mut kinds: Vec<&str> = record.warnings.iter().map(|w| w.kind.as_str()).collect();
-        kinds.dedup();
+        // Each kind once, in the order first met (the warnings of one kind need not be adjacent).
+        let mut kinds: Vec<&str> = Vec::new();
+        for warning in &record.warnings {
+            if !kinds.contains(&warning.kind.as_str()) {
+                kinds.push(&warning.kind);
+            }
+        }
         let key_points = answers.key_points_en.join("\n");
         let kinds = kinds.join("; ");
         let source = record.source.to_string();
