@@ -27,6 +27,21 @@ pub(crate) struct Checked<T> {
     pub(crate) reply: T,
     pub(crate) usage: Usage,
     pub(crate) findings: Vec<Finding>,
+    /// Whether the repair went wrong the same way as the first answer (a kind of problem both
+    /// had): asking a third time alike would be blind, and only a change of strategy can help
+    /// (a passage is then translated in halves: see `pipeline::translate`).
+    pub(crate) stubborn: bool,
+}
+
+impl<T> Checked<T> {
+    pub(crate) fn new(reply: T, usage: Usage, findings: Vec<Finding>) -> Checked<T> {
+        Checked { reply, usage, findings, stubborn: false }
+    }
+}
+
+/// Whether `after` has a problem of a kind `before` had.
+fn same_way(before: &[Finding], after: &[Finding]) -> bool {
+    after.iter().any(|a| before.iter().any(|b| std::mem::discriminant(a) == std::mem::discriminant(b)))
 }
 
 /// Send `request`, check the reply with `check`, and when it finds problems send one repair
@@ -45,13 +60,13 @@ where
     let first = pool.complete::<T>(request).await?;
     let findings = check(&first.reply);
     if findings.is_empty() {
-        return Ok(Checked { reply: first.reply, usage: first.usage, findings });
+        return Ok(Checked::new(first.reply, first.usage, findings));
     }
     let problems: Vec<String> = findings.iter().map(Finding::message).collect();
     // The parsed reply re-serialised stands for the model's answer: same fields, same content.
     let previous = serde_json::to_string(&first.reply).unwrap_or_default();
     let Ok(messages) = prompts.repair(request.messages, &previous, &problems) else {
-        return Ok(Checked { reply: first.reply, usage: first.usage, findings });
+        return Ok(Checked::new(first.reply, first.usage, findings));
     };
     let repair = ChatRequest { messages: &messages, ..request.clone() };
     match pool.complete::<T>(&repair).await {
@@ -59,17 +74,19 @@ where
             let mut usage = first.usage;
             usage += second.usage;
             let second_findings = check(&second.reply);
-            if second_findings.len() <= findings.len() {
-                Ok(Checked { reply: second.reply, usage, findings: second_findings })
+            let stubborn = same_way(&findings, &second_findings);
+            let kept = if second_findings.len() <= findings.len() {
+                Checked::new(second.reply, usage, second_findings)
             } else {
-                Ok(Checked { reply: first.reply, usage, findings })
-            }
+                Checked::new(first.reply, usage, findings)
+            };
+            Ok(Checked { stubborn, ..kept })
         }
         Err(e) => {
             tracing::debug!("the repair request failed, keeping the first answer: {e}");
             let mut usage = first.usage;
             usage += e.usage();
-            Ok(Checked { reply: first.reply, usage, findings })
+            Ok(Checked::new(first.reply, usage, findings))
         }
     }
 }

@@ -63,7 +63,45 @@ fn a_model_answering_prose_gets_one_reminder_and_then_fails_fast() {
     let bodies: std::collections::BTreeSet<&str> =
         log.iter().filter_map(|l| l["body_sha256"].as_str()).collect();
     assert_eq!(bodies.len(), 3, "each attempt changes something");
+    // What changed: a colder second attempt (with its reminder), a third without the format.
+    let sent: Vec<(Value, Value)> =
+        log.iter().map(|l| (l["temperature"].clone(), l["response_format"].clone())).collect();
+    assert_eq!(
+        sent,
+        [(json!(null), json!("json_schema")), (json!(0.2), json!("json_schema")), (json!(0.2), json!(null))]
+    );
     assert!(record["error"]["message"].as_str().unwrap().contains("after 3 attempts"), "{record}");
+}
+
+/// A server that takes only its default temperature (OpenAI's reasoning models) refuses the
+/// colder attempt once; the run learns it, says so, and the article's retries go on without.
+#[test]
+fn a_server_refusing_a_lower_temperature_is_told_once_and_still_gets_the_other_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = batch(dir.path(), &[article("[[mock:prose]]"), article("[[mock:prose]] 둘째")]);
+    let log_path = dir.path().join("mock.log");
+    let mock_log = format!("log={}", log_path.display());
+    let flags =
+        ["--mock-opt", "default-temperature-only=true", "--mock-opt", &mock_log, "--concurrency", "1"];
+    let mut args = vec!["summarize", "--mock"];
+    args.extend(flags);
+    let input = input.display().to_string();
+    args.push(&input);
+    let run = Ko2en::new(&args).run();
+    assert_eq!(run.code(), 1, "{}", run.stderr());
+    let records = run.records();
+    assert!(records.iter().all(|r| r["error"]["kind"] == "invalid_reply"), "{records:?}");
+    let notices = run.stderr().matches("takes only its default temperature").count();
+    assert_eq!(notices, 1, "{}", run.stderr());
+    let log = log(&log_path);
+    let refused = log.iter().filter(|l| l["faults"] == json!(["temperature_refused"])).count();
+    assert_eq!(refused, 1, "{log:?}");
+    // Once refused, no request asks for a temperature again; each article still got its
+    // reminder and its attempt without the format (3 at least, the first's refused one on top).
+    let at = log.iter().position(|l| l["faults"] == json!(["temperature_refused"])).unwrap();
+    assert!(log[at + 1..].iter().all(|l| l["temperature"].is_null()), "{log:?}");
+    let unformatted = log.iter().filter(|l| l["response_format"].is_null()).count();
+    assert_eq!(unformatted, 2, "{log:?}");
 }
 
 #[test]
@@ -97,10 +135,12 @@ fn a_truncated_answer_is_retried_with_a_larger_budget_never_accepted() {
 #[test]
 fn an_answer_that_runs_away_fails_fast_instead_of_being_fed_ever_larger_budgets() {
     // Cut at every budget, as a small model repeating one bullet is: twice at the fixed
-    // budget (what a summary can need; never more), then the article fails with its reason.
+    // budget (what a summary can need; never more; the second told it ran away), then the
+    // article fails with its reason.
     let (record, log, code) = run_with_marker("[[mock:truncate]]", &[]);
     assert_eq!(code, 1, "{record}");
     assert_eq!(log.len(), 2, "two attempts, not six");
+    assert_ne!(log[0]["body_sha256"], log[1]["body_sha256"], "not the same request again");
     assert_eq!(record["error"]["kind"], "truncated", "{record}");
     assert_eq!((log[0]["max_tokens"].as_u64(), log[1]["max_tokens"].as_u64()), (Some(1_500), Some(1_500)));
 }
@@ -483,4 +523,49 @@ fn ctrl_c_finishes_what_is_in_flight_keeps_it_in_the_partial_file_and_exits_130(
     assert!(ids.len() >= 2 && ids.len() < 40, "{} records", ids.len());
     let expected: Vec<String> = (0..ids.len()).map(|i| format!("a{i}")).collect();
     assert_eq!(ids, expected, "a prefix of the batch, in order");
+}
+
+/// A passage whose repair leaves Hangul in the English as the first answer did is translated
+/// in halves once (a third request alike would be blind): the half without the fault comes
+/// back clean, the other is repaired once, and nothing is halved again.
+#[test]
+fn a_passage_whose_problem_outlasts_the_repair_is_translated_in_halves_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let sentences: Vec<String> = (0..24)
+        .map(|i| {
+            let marker = if i == 3 { " [[mock:hangul]]" } else { "" };
+            format!(
+                "정부는 {i}월 수출이 {}.5% 늘었다고 밝혔으며 업계는 투자를 확대할 계획이다{marker}.",
+                i + 1
+            )
+        })
+        .collect();
+    let input = batch(dir.path(), &[sentences.join(" ")]);
+    let log_path = dir.path().join("mock.log");
+    let mock_log = format!("log={}", log_path.display());
+    let input = input.display().to_string();
+    let run = Ko2en::new(["translate", "--mock", "--quiet", "--mock-opt", &mock_log, &input]).run();
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    let record = run.records().pop().unwrap();
+    let log = log(&log_path);
+    let leaked = |l: &&Value| l["faults"] == json!(["hangul"]);
+    // The summary: first answer and repair, both with the fault. The translation: the whole
+    // passage and its repair, then two halves, the faulty one repaired once more.
+    assert_eq!(log.iter().filter(leaked).count(), 2 + 2 + 2, "{log:?}");
+    assert_eq!(log.len(), 2 + 2 + 3, "{log:?}");
+    assert_eq!(record["usage"]["requests"], 7, "{record}");
+    // Translation requests are those with a translation's budget (a summary's is 1,500):
+    // two for the whole passage, three with the smaller budgets of its halves.
+    let mut budgets: Vec<u64> =
+        log.iter().map(|l| l["max_tokens"].as_u64().unwrap()).filter(|&b| b != 1_500).collect();
+    budgets.sort_unstable();
+    assert_eq!(budgets.len(), 5, "{budgets:?}");
+    assert!(
+        budgets[2] < budgets[3] && budgets[3] == budgets[4],
+        "three halves' budgets, then the whole's two: {budgets:?}"
+    );
+    // On a tie (one problem each way) the whole passage's English is kept.
+    let warnings = record["warnings"].as_array().unwrap();
+    assert!(warnings.iter().any(|w| w["kind"] == "hangul_in_english"), "{record}");
+    assert!(record["translation_en"].as_str().is_some_and(|t| !t.is_empty()), "{record}");
 }

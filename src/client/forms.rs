@@ -1,6 +1,7 @@
 //! The forms of the request a run sends (response format, budget field, streaming, a strict
-//! schema's length bounds), shared by every request and every route, and how they step down
-//! when a server refuses one (`Client::adapt`): once, with one notice, for the rest of the run.
+//! schema's length bounds, a retry's lower temperature), shared by every request and every
+//! route, and how they step down when a server refuses one (`Client::adapt`): once, with one
+//! notice, for the rest of the run.
 
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
@@ -85,6 +86,18 @@ impl Client {
                 )
             }));
         }
+        // A temperature other than the default refused (OpenAI's reasoning models, Kimi): a
+        // retry after a malformed reply keeps the request's own from now on.
+        if text.contains("temperature") && request.cooled {
+            let changed =
+                self.forms.cooling.compare_exchange(true, false, Ordering::AcqRel, Ordering::Acquire).is_ok();
+            return Some(changed.then(|| {
+                format!(
+                    "{} takes only its default temperature: retries after a malformed reply keep it for the rest of the run",
+                    self.chat_url
+                )
+            }));
+        }
         let field = request.budget_field();
         // "Invalid max_tokens" is about the value (too large), not the field: only words that
         // refuse the parameter itself switch it.
@@ -143,6 +156,7 @@ impl Client {
     pub(crate) fn is_stale(&self, request: &WireRequest) -> bool {
         let bounded = request.response_format == ResponseFormat::JsonSchema && request.bounded;
         (bounded && !self.forms.bounds.load(Ordering::Acquire))
+            || (request.cooled && !self.forms.cooling.load(Ordering::Acquire))
             || request.response_format != self.response_format()
             || request.budget_field() != wire::field_name(self.budget_field(), &self.model)
     }
@@ -164,6 +178,9 @@ pub(super) struct Forms {
     /// Whether a strict schema carries its length bounds (`minItems`…), until a server
     /// refuses them.
     pub(super) bounds: AtomicBool,
+    /// Whether a retry may lower the temperature, until a server refuses one (see
+    /// `WireRequest::insist`).
+    pub(super) cooling: AtomicBool,
 }
 
 pub(super) fn encode_format(f: ResponseFormat) -> u8 {

@@ -174,6 +174,8 @@ impl Client {
                 budget_field: AtomicU8::new(encode_field(protocol.budget_field)),
                 stream: AtomicBool::new(endpoint.stream),
                 bounds: AtomicBool::new(true),
+                // Reasoning models take only their default temperature.
+                cooling: AtomicBool::new(!wire::is_reasoning(&endpoint.model)),
             }),
             received: Arc::default(),
             dialect: protocol.dialect,
@@ -247,15 +249,14 @@ impl Client {
 
     /// `request` as it will go on the wire.
     pub(crate) fn prepare(&self, request: &ChatRequest<'_>) -> WireRequest {
-        let bounds = self.forms.bounds.load(Ordering::Acquire);
-        WireRequest::new(
-            &self.model,
-            request,
-            self.budget_field(),
-            self.response_format(),
-            self.temperature,
-            bounds,
-        )
+        let form = wire::Form {
+            budget_field: self.budget_field(),
+            response_format: self.response_format(),
+            temperature: self.temperature,
+            bounds: self.forms.bounds.load(Ordering::Acquire),
+            cooling: self.forms.cooling.load(Ordering::Acquire),
+        };
+        WireRequest::new(&self.model, request, form)
     }
 
     /// How long one attempt may take.
@@ -376,8 +377,12 @@ mod tests {
     use crate::prompt::Messages;
 
     fn client(format: ResponseFormat) -> Client {
+        client_of("m", format)
+    }
+
+    fn client_of(model: &str, format: ResponseFormat) -> Client {
         let endpoint = EndpointSettings {
-            model: "m".into(),
+            model: model.into(),
             response_format: format,
             temperature: None,
             timeout: Duration::from_secs(5),
@@ -449,6 +454,33 @@ mod tests {
         let unbounded = c.prepare(&request);
         assert_eq!(points(&unbounded), serde_json::json!({"type": "array"}));
         assert!(!c.is_stale(&unbounded));
+    }
+
+    /// OpenAI's words to a reasoning model's request with a temperature (Kimi's are alike).
+    #[test]
+    fn a_refused_lower_temperature_is_not_tried_again() {
+        let c = client(ResponseFormat::JsonSchema);
+        let plain = wire(&c);
+        let refused = ClientError::Status {
+            status: 400,
+            code: Some("unsupported_value".into()),
+            message: "Unsupported value: 'temperature' does not support 0.2 with this model. Only the default (1) value is supported.".into(),
+            retry_after: None,
+        };
+        assert_eq!(c.adapt(&refused, &plain), None, "the user's own temperature is the user's to fix");
+        let mut cooled = wire(&c);
+        cooled.insist("x");
+        assert!(cooled.cooled);
+        let notice = c.adapt(&refused, &cooled).expect("about the form").expect("the switch");
+        assert!(notice.contains("default temperature"), "{notice}");
+        assert!(c.is_stale(&cooled));
+        let mut again = wire(&c);
+        again.insist("x");
+        assert!(again.body().get("temperature").is_none() && !again.cooled);
+        assert_eq!(c.adapt(&refused, &cooled), Some(None), "said once");
+        let mut first = wire(&client_of("o3-mini", ResponseFormat::JsonSchema));
+        first.insist("x");
+        assert!(!first.cooled, "a reasoning model is known to take only its default");
     }
 
     #[test]

@@ -6,10 +6,10 @@
 //! backoff with jitter), [`Decision::GiveUp`] for what can never succeed or after the last
 //! attempt, or [`Decision::StopRun`] when nothing else can succeed either (a refused key, an
 //! exhausted quota). A truncated answer is retried at once with a larger completion budget
-//! (the provider's rule, in `wire`); a reply that is not the JSON asked for is retried at once,
-//! first with a reminder of what was wrong, then without `response_format`, and then given
-//! up: a model that answers prose answers it again (six identical attempts an article, before,
-//! against such a server).
+//! (the provider's rule, in `wire`), or with word that it ran away; a reply that is not the JSON
+//! asked for is retried at once, first with a reminder of what was wrong at a lower
+//! temperature, then without `response_format`, and then given up: a model that answers prose
+//! answers it again (six identical attempts an article, before, against such a server).
 //!
 //! Two things happen around a decision, elsewhere by necessity: the limiter learns the
 //! server's limits and its hint from every response (so other requests hold too), and a
@@ -99,9 +99,10 @@ impl<'p> RetryState<'p> {
             | ClientError::Body(_)
             | ClientError::WebPage(_) => true,
             // A reply that is not the JSON asked for comes back alike from a model at a low
-            // temperature, so each attempt changes something: the next says what was wrong,
-            // the one after goes without `response_format` (the schema in the prompt). After
-            // that, resending would be blind, and the request fails with its reason.
+            // temperature, so each attempt changes something: the next says what was wrong and
+            // samples colder, the one after goes without `response_format` (the schema in the
+            // prompt). After that, resending would be blind, and the request fails with its
+            // reason.
             ClientError::InvalidReply(why) | ClientError::NoContent(why) => {
                 if self.attempts < self.policy.max_attempts && (request.insist(why) || request.fall_back()) {
                     return Decision::Retry(Duration::ZERO);
@@ -128,6 +129,7 @@ impl<'p> RetryState<'p> {
 mod tests {
     use super::*;
     use crate::client::settings::ResponseFormat;
+    use crate::client::wire::Form;
     use crate::client::{ChatRequest, ReplySchema};
     use crate::prompt::Messages;
     use crate::sizing::AnswerKind;
@@ -135,6 +137,7 @@ mod tests {
     fn request(max_tokens: u32) -> WireRequest {
         let messages = Messages::new("s".into(), "u".into());
         let schema = ReplySchema { name: "x", schema: serde_json::json!({}) };
+        let form = Form { response_format: ResponseFormat::Text, ..Form::strict() };
         WireRequest::new(
             "m",
             &ChatRequest {
@@ -144,10 +147,7 @@ mod tests {
                 kind: AnswerKind::Summary,
                 input_tokens: 0,
             },
-            crate::client::provider::BudgetField::ByModel,
-            ResponseFormat::Text,
-            None,
-            true,
+            form,
         )
     }
 
@@ -234,6 +234,7 @@ mod tests {
         let cut = ClientError::Truncated { max_tokens: 100 };
         assert_eq!(state.decide(&cut, &mut wire), Decision::Retry(Duration::ZERO));
         assert_eq!(wire.max_tokens(), 100);
+        assert_eq!(wire.body()["messages"].as_array().unwrap().len(), 3, "with word that it ran away");
         // Cut again at what it can need: a runaway, failed fast rather than fed.
         assert_eq!(state.decide(&cut, &mut wire), Decision::GiveUp);
         assert_eq!(state.attempts(), 2);
@@ -252,13 +253,14 @@ mod tests {
             kind: AnswerKind::Summary,
             input_tokens: 0,
         };
-        let by_model = crate::client::provider::BudgetField::ByModel;
-        let mut wire = WireRequest::new("m", &chat, by_model, ResponseFormat::JsonSchema, None, true);
+        let form = Form { temperature: Some(0.7), ..Form::strict() };
+        let mut wire = WireRequest::new("m", &chat, form);
         let prose = ClientError::InvalidReply("expected value at line 1 column 1".into());
         assert_eq!(state.decide(&prose, &mut wire), Decision::Retry(Duration::ZERO), "at once");
         let messages = wire.body()["messages"].as_array().unwrap();
         let reminder = messages.last().unwrap()["content"].as_str().unwrap();
         assert!(reminder.contains("could not be used (expected value at line 1 column 1)"), "{reminder}");
+        assert_eq!(wire.body()["temperature"], 0.2, "sampled colder than the user's 0.7");
         // The same failure again: this request's form is the one thing left to change.
         assert_eq!(state.decide(&prose, &mut wire), Decision::Retry(Duration::ZERO));
         assert!(wire.body().get("response_format").is_none());
@@ -267,6 +269,32 @@ mod tests {
         assert_eq!(wire.body()["messages"].as_array().unwrap().len(), 3, "system, user, the reminder");
         // And again: resending would be blind.
         assert_eq!(state.decide(&prose, &mut wire), Decision::GiveUp);
+    }
+
+    #[test]
+    fn a_reminder_is_not_sampled_warmer_nor_colder_than_the_server_takes() {
+        let messages = Messages::new("s".into(), "u".into());
+        let schema = ReplySchema { name: "x", schema: serde_json::json!({"type": "object"}) };
+        let chat = ChatRequest {
+            messages: &messages,
+            schema: &schema,
+            max_tokens: 100,
+            kind: AnswerKind::Summary,
+            input_tokens: 0,
+        };
+        let prose = ClientError::InvalidReply("x".into());
+        let policy = RetryPolicy::default();
+        let temperature_after_reminder = |form: Form| {
+            let mut wire = WireRequest::new("m", &chat, form);
+            assert_eq!(RetryState::new(&policy).decide(&prose, &mut wire), Decision::Retry(Duration::ZERO));
+            (wire.body().get("temperature").cloned(), wire.cooled)
+        };
+        let unset = temperature_after_reminder(Form::strict());
+        assert_eq!(unset, (Some(serde_json::json!(0.2)), true), "the server's default is warmer");
+        let cold = temperature_after_reminder(Form { temperature: Some(0.0), ..Form::strict() });
+        assert_eq!(cold, (Some(serde_json::json!(0.0)), false), "already colder: left as the user set it");
+        let fixed = temperature_after_reminder(Form { cooling: false, ..Form::strict() });
+        assert_eq!(fixed, (None, false), "a server that takes only its default");
     }
 
     #[test]

@@ -41,7 +41,43 @@ pub(crate) struct WireRequest {
     /// Whether its `response_format` was taken off after that failed again (see
     /// [`WireRequest::fall_back`]).
     fell_back: bool,
+    /// Whether a retry may lower its temperature (the run has not seen the server refuse a
+    /// temperature other than its default), and whether one did.
+    cooling: bool,
+    pub(super) cooled: bool,
 }
+
+/// How a run sends its requests at the moment one is prepared (see `forms`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Form {
+    pub(crate) budget_field: BudgetField,
+    pub(crate) response_format: ResponseFormat,
+    /// The user's sampling temperature, sent only when set.
+    pub(crate) temperature: Option<f32>,
+    /// Whether a strict schema carries its length bounds (see [`unbounded`]).
+    pub(crate) bounds: bool,
+    /// Whether a retry may lower the temperature (see [`WireRequest::insist`]).
+    pub(crate) cooling: bool,
+}
+
+#[cfg(test)]
+impl Form {
+    /// A strict schema with its bounds, the budget field by model, no temperature.
+    pub(crate) fn strict() -> Form {
+        Form {
+            budget_field: BudgetField::ByModel,
+            response_format: ResponseFormat::JsonSchema,
+            temperature: None,
+            bounds: true,
+            cooling: true,
+        }
+    }
+}
+
+/// The temperature a retry after a reply that was not the JSON asked for is sampled at: the
+/// likeliest tokens are the well-formed ones. (Not after a runaway: a model repeating itself
+/// loops more readily the colder it samples.)
+const COOL: f64 = 0.2;
 
 /// The length keywords of JSON Schema, which some strict-mode servers refuse (the checks
 /// still hold answers to the bounds: see `check`).
@@ -62,14 +98,8 @@ fn unbounded(schema: &Value) -> Value {
 }
 
 impl WireRequest {
-    pub(super) fn new(
-        model: &str,
-        request: &ChatRequest<'_>,
-        budget_field: BudgetField,
-        response_format: ResponseFormat,
-        temperature: Option<f32>,
-        bounds: bool,
-    ) -> WireRequest {
+    pub(super) fn new(model: &str, request: &ChatRequest<'_>, form: Form) -> WireRequest {
+        let Form { budget_field, response_format, temperature, bounds, cooling } = form;
         // A server that does not enforce the schema must read it: the templates put it in the
         // prompt when the run starts that way; a request whose form changed since (a server
         // that refused `json_schema`) gets it here.
@@ -118,6 +148,8 @@ impl WireRequest {
             again_at_ceiling: false,
             insisted: false,
             fell_back: false,
+            cooling,
+            cooled: false,
         }
     }
 
@@ -168,8 +200,9 @@ impl WireRequest {
     /// one, its ceiling, which is all it can need (a summary's schema bounds it; a passage's
     /// English takes at most about twice its Korean). An answer cut at the ceiling is a model
     /// running away (repeating itself), and a bigger budget would only buy a longer runaway and
-    /// a timeout: a summary is sent once more at the same budget (sampling rarely loops twice),
-    /// a passage not at all (the pipeline translates it in halves instead). False when there is
+    /// a timeout: a summary is sent once more at the same budget with a last message saying it
+    /// ran away (not the identical request: a model at a low temperature loops again on it), a
+    /// passage not at all (the pipeline translates it in halves instead). False when there is
     /// nothing left to try, so the request fails fast with its reason.
     pub(super) fn enlarge(&mut self) -> bool {
         if self.max_tokens < self.ceiling {
@@ -181,6 +214,11 @@ impl WireRequest {
             return false;
         }
         self.again_at_ceiling = true;
+        self.remind(&format!(
+            "Your reply ran past {} tokens without ending, repeating itself. Reply again with only \
+             the JSON object described above, saying each thing once and briefly.",
+            self.max_tokens
+        ));
         true
     }
 }
@@ -188,21 +226,32 @@ impl WireRequest {
 impl WireRequest {
     /// After an answer that was not the JSON asked for (`why`): the same request would get
     /// the same answer from a model at a low temperature, so the next attempt says what went
-    /// wrong, in a last user message. Once; false when it was already said (then resending is
-    /// blind, and the request fails with its reason).
+    /// wrong, in a last user message, and is sampled colder (the likeliest tokens are the
+    /// well-formed ones) unless the server takes only its default temperature. Once; false
+    /// when it was already said (then resending is blind, and the request fails with its
+    /// reason).
     pub(super) fn insist(&mut self, why: &str) -> bool {
         if self.insisted {
             return false;
         }
         self.insisted = true;
-        let reminder = format!(
+        self.remind(&format!(
             "Your reply could not be used ({why}). Reply with only the JSON object described above, \
              every field filled in, nothing before or after it."
-        );
-        if let Some(messages) = self.body["messages"].as_array_mut() {
-            messages.push(json!({"role": "user", "content": reminder}));
+        ));
+        let warmer = self.body.get("temperature").and_then(Value::as_f64).is_none_or(|t| t > COOL);
+        if self.cooling && warmer {
+            self.body["temperature"] = json!(COOL);
+            self.cooled = true;
         }
         true
+    }
+
+    /// A last user message saying what was wrong with the reply before.
+    fn remind(&mut self, text: &str) {
+        if let Some(messages) = self.body["messages"].as_array_mut() {
+            messages.push(json!({"role": "user", "content": text}));
+        }
     }
 
     /// After the reminder failed the same way: the server's handling of `response_format` may
@@ -241,9 +290,13 @@ pub(super) fn field_name(field: BudgetField, model: &str) -> &'static str {
 /// Reasoning models (o1, o3, o4, gpt-5…) reject `max_tokens`; most other compatible servers
 /// only know `max_tokens`.
 fn by_model(model: &str) -> &'static str {
+    if is_reasoning(model) { "max_completion_tokens" } else { "max_tokens" }
+}
+
+/// OpenAI's reasoning models, which take neither `max_tokens` nor a temperature other than 1.
+pub(super) fn is_reasoning(model: &str) -> bool {
     let m = model.rsplit('/').next().unwrap_or(model);
-    let reasoning = ["o1", "o3", "o4", "gpt-5"].iter().any(|prefix| m.starts_with(prefix));
-    if reasoning { "max_completion_tokens" } else { "max_tokens" }
+    ["o1", "o3", "o4", "gpt-5"].iter().any(|prefix| m.starts_with(prefix))
 }
 
 /// Pull content, finish reason and usage out of a chat completion, tolerating the small
@@ -291,7 +344,7 @@ mod tests {
         let schema = ReplySchema { name: "x", schema: json!({}) };
         let request =
             ChatRequest { messages, schema: &schema, max_tokens, kind: AnswerKind::Summary, input_tokens: 0 };
-        WireRequest::new(model, &request, BudgetField::ByModel, ResponseFormat::JsonSchema, None, true)
+        WireRequest::new(model, &request, Form::strict())
     }
 
     #[test]
@@ -330,6 +383,9 @@ mod tests {
         let mut request = wire("o3-mini", &messages, 1_000);
         assert!(request.enlarge(), "a summary cut at its ceiling is sent once more");
         assert_eq!((request.max_tokens(), &request.body()["max_completion_tokens"]), (1_000, &json!(1_000)));
+        let told = request.body()["messages"][2]["content"].as_str().unwrap();
+        assert!(told.starts_with("Your reply ran past 1000 tokens"), "not the same request again: {told}");
+        assert!(request.body().get("temperature").is_none(), "a runaway is not sampled colder");
         assert!(!request.enlarge(), "a runaway is not fed a bigger budget, nor sent a third time");
         assert!(request.body().get("max_tokens").is_none());
         let schema = ReplySchema { name: "x", schema: json!({}) };
@@ -340,8 +396,7 @@ mod tests {
             kind: AnswerKind::Translation,
             input_tokens: 800,
         };
-        let mut passage =
-            WireRequest::new("m", &passage, BudgetField::ByModel, ResponseFormat::JsonSchema, None, true);
+        let mut passage = WireRequest::new("m", &passage, Form::strict());
         assert!(!passage.enlarge(), "a passage cut at its ceiling is halved by the pipeline instead");
     }
 

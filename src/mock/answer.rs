@@ -116,6 +116,9 @@ pub(crate) async fn answer(
         Ok(_) => return MockAnswer::Now(bad_request("the body must be a JSON object")),
         Err(e) => return MockAnswer::Now(bad_request(&format!("invalid JSON body: {e}"))),
     };
+    trace.entry.temperature = request.get("temperature").and_then(Value::as_f64);
+    trace.entry.response_format =
+        request.pointer("/response_format/type").and_then(Value::as_str).map(str::to_string);
     let Some(messages) = request.get("messages").and_then(Value::as_array).filter(|m| !m.is_empty()) else {
         return MockAnswer::Now(bad_request("'messages' must be a non-empty array"));
     };
@@ -140,6 +143,19 @@ pub(crate) async fn answer(
             "invalid_request_error",
             Some("unsupported_parameter"),
             "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead.",
+        ));
+    }
+    if options.default_temperature_only
+        && let Some(t) = request.get("temperature").and_then(Value::as_f64).filter(|t| *t != 1.0)
+    {
+        trace.entry.faults.push("temperature_refused".into());
+        return MockAnswer::Now(error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            Some("unsupported_value"),
+            &format!(
+                "Unsupported value: 'temperature' does not support {t} with this model. Only the default (1) value is supported."
+            ),
         ));
     }
     let max_tokens = request

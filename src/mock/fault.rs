@@ -70,13 +70,18 @@ impl Attempts {
     }
 }
 
-/// What makes two requests "the same request" for attempt counting: the conversation (its
-/// `messages`), not the whole body — a client that retries a truncated answer with a larger
-/// `max_tokens`, or with another temperature, is still retrying the same request. Bodies that
-/// are not JSON chat requests fall back to the whole body.
+/// What makes two requests "the same request" for attempt counting: the prompt (the first two
+/// `messages`, system and user), not the whole body — a client that retries a truncated answer
+/// with a larger `max_tokens`, another temperature, a reminder after the first messages or a
+/// repair of the answer is still asking the same thing. Bodies that are not JSON chat requests
+/// fall back to the whole body.
 pub(crate) fn conversation_hash(body: &[u8]) -> [u8; 32] {
     match serde_json::from_slice::<serde_json::Value>(body) {
-        Ok(value) if value.get("messages").is_some() => Sha256::digest(value["messages"].to_string()).into(),
+        Ok(value) if value.get("messages").is_some_and(serde_json::Value::is_array) => {
+            let messages = value["messages"].as_array().map(Vec::as_slice).unwrap_or_default();
+            let prompt = &messages[..messages.len().min(2)];
+            Sha256::digest(serde_json::Value::from(prompt.to_vec()).to_string()).into()
+        }
         _ => body_hash(body),
     }
 }

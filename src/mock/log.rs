@@ -4,7 +4,7 @@
 //! ```json
 //! {"seq":0,"arrived_unix_ms":…,"started_unix_ms":…,"finished_unix_ms":…,"status":200,"prompt_tokens":412,
 //!  "completion_tokens":96,"max_tokens":1500,"truncated":false,"body_sha256":"…","attempt":0,"stream":false,
-//!  "faults":[]}
+//!  "temperature":null,"response_format":"json_schema","faults":[]}
 //! ```
 //!
 //! `status` is null when no response was sent (a dropped connection, or a client that gave up
@@ -88,6 +88,10 @@ pub(crate) struct Entry {
     /// How many times the same body had been seen before this one.
     pub(crate) attempt: u64,
     pub(crate) stream: bool,
+    /// The temperature asked for, if any.
+    pub(crate) temperature: Option<f64>,
+    /// The `response_format` type asked for (`json_schema`, `json_object`, `text`), if any.
+    pub(crate) response_format: Option<String>,
     /// What the mock did on purpose: "fail=503", "drop", "rate_limit", "quota"…
     pub(crate) faults: Vec<String>,
 }

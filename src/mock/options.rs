@@ -51,6 +51,8 @@ pub struct MockOptions {
     pub no_json_schema: bool,
     /// Refuse `max_tokens` with a 400, as OpenAI's reasoning models do.
     pub no_max_tokens: bool,
+    /// Refuse a temperature other than 1 with a 400, as OpenAI's reasoning models do.
+    pub default_temperature_only: bool,
     /// The dialect the rate-limit headers are sent in.
     pub headers: HeaderDialect,
     /// How the RPM and TPM budgets count: a bucket, a fixed window or a sliding window.
@@ -135,6 +137,7 @@ impl Default for MockOptions {
             models: Vec::new(),
             no_json_schema: false,
             no_max_tokens: false,
+            default_temperature_only: false,
             headers: HeaderDialect::OpenAi,
             limiter: LimiterKind::Bucket,
             azure: false,
@@ -399,6 +402,17 @@ pub(crate) const OPTIONS: &[OptionDef] = &[
         default: None,
         set: |o, v| {
             o.no_max_tokens = switch(v)?;
+            Ok(())
+        },
+    },
+    OptionDef {
+        key: "default-temperature-only",
+        kind: OptionKind::Switch,
+        value_name: "",
+        help: "Refuse a temperature other than 1 with a 400 (unsupported_value), like a reasoning model",
+        default: None,
+        set: |o, v| {
+            o.default_temperature_only = switch(v)?;
             Ok(())
         },
     },

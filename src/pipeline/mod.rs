@@ -277,7 +277,7 @@ impl Pipeline {
         };
         let mut first_error: Option<CallError> = None;
         match summary {
-            Ok(Checked { reply, usage, findings }) => {
+            Ok(Checked { reply, usage, findings, .. }) => {
                 record.usage += usage;
                 record.warnings.extend(findings.iter().map(verify::warning));
                 record.answers.title_en = Some(reply.title_en);
@@ -291,7 +291,7 @@ impl Pipeline {
             }
         }
         match translation {
-            Some(Ok((Checked { reply, usage, findings }, inconsistent))) => {
+            Some(Ok((Checked { reply, usage, findings, .. }, inconsistent))) => {
                 record.usage += usage;
                 record.warnings.extend(findings.iter().map(verify::warning));
                 record.warnings.extend(inconsistent);
@@ -427,7 +427,7 @@ mod tests {
     #[test]
     fn a_failed_part_carries_what_every_part_of_the_article_cost() {
         let cost = |requests| Usage { prompt_tokens: 10 * requests, completion_tokens: requests, requests };
-        let ok = |requests| Ok(Checked { reply: (), usage: cost(requests), findings: Vec::new() });
+        let ok = |requests| Ok(Checked::new((), cost(requests), Vec::new()));
         let failed = |requests| {
             Err(CallError::Failed {
                 error: crate::client::ClientError::Timeout(std::time::Duration::from_secs(1)),

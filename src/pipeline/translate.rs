@@ -1,5 +1,6 @@
 //! Full translations: an article's passages translated concurrently with the terms they
-//! share, and a passage whose English does not fit its budget translated in halves.
+//! share, and a passage whose English does not fit its budget, or whose problems outlast the
+//! repair, translated in halves.
 
 use super::{Pipeline, headline, settle_all};
 use crate::chunk;
@@ -18,7 +19,8 @@ impl Pipeline {
     /// fit the budget it can need (cut there: the model found far more to say than the Korean
     /// holds, or looped) is translated in halves instead, each with its own budget, and the
     /// halves joined as the source joined them; `halvings` times at most, so that a model that
-    /// loops on any input still fails fast.
+    /// loops on any input still fails fast. A passage whose repair kept a problem of the first
+    /// answer's kind is translated in halves too, once.
     fn translate_passage<'a>(
         &'a self,
         passage: Passage<'a>,
@@ -49,46 +51,77 @@ impl Pipeline {
                 })
                 .await;
             let cut = matches!(&outcome, Err(CallError::Failed { error: ClientError::Truncated { .. }, .. }));
-            if !cut || halvings == 0 || passage.tokens < 2 * MIN_HALF_TOKENS {
-                return outcome;
-            }
-            let spent = outcome.err().map(|e| e.usage()).unwrap_or_default();
-            // Balanced halves: each well under three fifths, so that sentence ends leave two parts.
-            let halves = self.split(passage.text, (passage.tokens * 3).div_ceil(5)).await;
-            tracing::debug!(
-                "a passage of {} tokens was cut at its budget: translated in {} parts",
-                passage.tokens,
-                halves.len()
-            );
-            let parts = halves.iter().enumerate().map(|(i, half)| {
-                let context = match i.checked_sub(1) {
-                    Some(prev) => Some(chunk::tail_sentences(&halves[prev].text, 2)),
-                    None => passage.context,
+            let big = passage.tokens >= 2 * MIN_HALF_TOKENS;
+            if cut && halvings > 0 && big {
+                tracing::debug!(
+                    "a passage of {} tokens was cut at its budget: translated in parts",
+                    passage.tokens
+                );
+                return match self.translate_in_parts(passage, glossary, schema, halvings - 1).await {
+                    None => outcome,
+                    Some(parts) => {
+                        let spent = outcome.err().map(|e| e.usage()).unwrap_or_default();
+                        match parts {
+                            Ok(parts) => Ok(paid(parts, spent)),
+                            Err(e) => Err(e.with_usage(spent)),
+                        }
+                    }
                 };
-                let part = Passage { title: passage.title, text: &half.text, tokens: half.tokens, context };
-                self.translate_passage(part, glossary, schema, halvings - 1)
-            });
-            let (done, parts_spent) =
-                settle_all(futures::future::join_all(parts).await).map_err(|e| e.with_usage(spent))?;
-            let mut joined = Checked {
-                reply: TranslationReply { translation_en: String::new() },
-                usage: spent,
-                findings: Vec::new(),
-            };
-            joined.usage += parts_spent;
-            for (half, done) in halves.iter().zip(done) {
-                joined.findings.extend(done.findings);
-                if !joined.reply.translation_en.is_empty() {
-                    joined.reply.translation_en.push_str(if half.joiner.is_empty() {
-                        " "
-                    } else {
-                        half.joiner
-                    });
-                }
-                joined.reply.translation_en.push_str(done.reply.translation_en.trim());
             }
-            Ok(joined)
+            // A problem the repair left as it was: a third request alike would be blind, but a
+            // shorter passage is one a small model keeps faithful. Once, from the whole passage;
+            // the parts are kept only when they have fewer problems (the whole reads better).
+            match outcome {
+                Ok(whole) if whole.stubborn && halvings == HALVINGS && big => {
+                    tracing::debug!(
+                        "a passage of {} tokens kept its problems after the repair: translated in parts",
+                        passage.tokens
+                    );
+                    Ok(match self.translate_in_parts(passage, glossary, schema, 0).await {
+                        Some(parts) => better(whole, parts),
+                        None => whole,
+                    })
+                }
+                other => other,
+            }
         })
+    }
+
+    /// `passage` translated in balanced parts (each well under three fifths, so that sentence
+    /// ends leave two), each with the end of the one before as context, joined as the source
+    /// joined them. None when it does not split (one long sentence).
+    async fn translate_in_parts(
+        &self,
+        passage: Passage<'_>,
+        glossary: &[&Term],
+        schema: Option<&str>,
+        halvings: u8,
+    ) -> Option<Result<Checked<TranslationReply>, CallError>> {
+        let halves = self.split(passage.text, (passage.tokens * 3).div_ceil(5)).await;
+        if halves.len() < 2 {
+            return None;
+        }
+        let parts = halves.iter().enumerate().map(|(i, half)| {
+            let context = match i.checked_sub(1) {
+                Some(prev) => Some(chunk::tail_sentences(&halves[prev].text, 2)),
+                None => passage.context,
+            };
+            let part = Passage { title: passage.title, text: &half.text, tokens: half.tokens, context };
+            self.translate_passage(part, glossary, schema, halvings)
+        });
+        let (done, spent) = match settle_all(futures::future::join_all(parts).await) {
+            Ok(settled) => settled,
+            Err(e) => return Some(Err(e)),
+        };
+        let mut joined = Checked::new(TranslationReply { translation_en: String::new() }, spent, Vec::new());
+        for (half, done) in halves.iter().zip(done) {
+            joined.findings.extend(done.findings);
+            if !joined.reply.translation_en.is_empty() {
+                joined.reply.translation_en.push_str(if half.joiner.is_empty() { " " } else { half.joiner });
+            }
+            joined.reply.translation_en.push_str(done.reply.translation_en.trim());
+        }
+        Some(Ok(joined))
     }
 
     /// Passages are translated concurrently, each with the last sentences of the one before as
@@ -151,7 +184,7 @@ impl Pipeline {
         }
         let pair_refs: Vec<(&str, &str)> = pairs.iter().map(|(ko, en)| (*ko, en.as_str())).collect();
         let inconsistent = terms::inconsistent_terms(&shared, &pair_refs);
-        Ok((Checked { reply: english, usage, findings }, inconsistent))
+        Ok((Checked::new(english, usage, findings), inconsistent))
     }
 }
 
@@ -174,4 +207,50 @@ struct Passage<'a> {
 /// takes up to about twice as many o200k tokens, plus the JSON around it.
 fn translation_budget(source_tokens: u32) -> u32 {
     (source_tokens.saturating_mul(2) + 256).clamp(512, 16_384)
+}
+
+/// The translation of a passage whole and in parts: the parts when they have fewer problems,
+/// else the whole (it reads better, and on a tie the parts bought nothing); both paid for.
+fn better(
+    whole: Checked<TranslationReply>,
+    parts: Result<Checked<TranslationReply>, CallError>,
+) -> Checked<TranslationReply> {
+    match parts {
+        Ok(mut parts) if parts.findings.len() < whole.findings.len() => {
+            parts.usage += whole.usage;
+            parts
+        }
+        Ok(parts) => paid(whole, parts.usage),
+        Err(e) => paid(whole, e.usage()),
+    }
+}
+
+fn paid(mut kept: Checked<TranslationReply>, also: Usage) -> Checked<TranslationReply> {
+    kept.usage += also;
+    kept
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::Finding;
+
+    fn translation(text: &str, requests: u64, problems: usize) -> Checked<TranslationReply> {
+        let usage = Usage { prompt_tokens: 100 * requests, completion_tokens: 10 * requests, requests };
+        let findings = (0..problems).map(|i| Finding::NoHangul { field: format!("field {i}") }).collect();
+        Checked::new(TranslationReply { translation_en: text.into() }, usage, findings)
+    }
+
+    #[test]
+    fn parts_replace_the_whole_only_with_fewer_problems_and_both_are_paid_for() {
+        let kept = better(translation("whole", 2, 2), Ok(translation("parts", 4, 1)));
+        assert_eq!((kept.reply.translation_en.as_str(), kept.findings.len()), ("parts", 1));
+        assert_eq!(kept.usage.requests, 6);
+        let tie = better(translation("whole", 2, 1), Ok(translation("parts", 3, 1)));
+        assert_eq!((tie.reply.translation_en.as_str(), tie.usage.requests), ("whole", 5));
+        let timeout = crate::client::ClientError::Timeout(std::time::Duration::from_secs(1));
+        let failed = CallError::Failed { error: timeout, attempts: 2, usage: translation("", 2, 0).usage };
+        let kept = better(translation("whole", 2, 1), Err(failed));
+        assert_eq!((kept.reply.translation_en.as_str(), kept.usage.requests), ("whole", 4));
+    }
 }
