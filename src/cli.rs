@@ -62,11 +62,12 @@ pub enum Command {
         after_help = "Examples:\n  ko2en report results.jsonl -o report.html\n  ko2en report results.jsonl --format csv > results.csv"
     )]
     Report(ReportArgs),
-    /// Score a translation run against references: chrF++ and BLEU (sacreBLEU's definitions)
-    /// over the corpus and per article, with what the checks found; two runs side by side.
-    /// Sends nothing: score the output of `translate` over articles carrying `en_reference`.
+    /// Score translations against references: chrF++ and BLEU (sacreBLEU's definitions) over
+    /// the corpus and per article, with what the checks found, tokens and time. Given articles
+    /// carrying en_reference, translates them first (answers cached as by translate); given
+    /// results, scores them. Two runs side by side: another model, another profile, or results.
     #[command(
-        after_help = "Examples:\n  ko2en translate refs.jsonl -o a.jsonl -m gpt-4o-mini && ko2en eval a.jsonl\n  ko2en eval a.jsonl --compare b.jsonl\n  ko2en eval a.jsonl --fail-under 50"
+        after_help = "Examples:\n  ko2en eval refs.jsonl -m gpt-4o-mini --compare-model gpt-4.1-mini\n  ko2en eval refs.jsonl -p local --compare-profile openai --fail-under 50\n  ko2en eval a.jsonl --compare b.jsonl"
     )]
     Eval(EvalArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
@@ -99,15 +100,30 @@ pub fn generated(command: &Command) -> Option<Vec<u8>> {
 
 #[derive(Debug, Args)]
 pub struct EvalArgs {
-    /// The results of `ko2en translate` (JSONL), over articles whose lines carried en_reference.
-    #[arg(value_name = "RESULTS")]
-    pub results: PathBuf,
+    /// Articles whose JSONL lines carry en_reference, translated with the settings below and
+    /// scored; or the results of an earlier `ko2en translate` over such articles, scored as
+    /// they are (the settings are then unused).
+    #[arg(value_name = "INPUT")]
+    pub input: PathBuf,
     /// Another run's results on the same articles, scored beside these.
-    #[arg(long, value_name = "RESULTS")]
+    #[arg(long, value_name = "RESULTS", conflicts_with_all = ["compare_profile", "compare_model"])]
     pub compare: Option<PathBuf>,
+    /// Translate the articles a second time with this profile of the config file (its model,
+    /// endpoint, prompts…; the flags given still apply) and score both side by side.
+    #[arg(long, value_name = "NAME")]
+    pub compare_profile: Option<String>,
+    /// Translate the articles a second time with this model and score both side by side.
+    #[arg(long, value_name = "MODEL")]
+    pub compare_model: Option<String>,
     /// Fail (exit 1) when the corpus chrF++ is below this.
     #[arg(long, value_name = "CHRF")]
     pub fail_under: Option<f64>,
+    #[command(flatten)]
+    pub endpoint: EndpointArgs,
+    #[command(flatten)]
+    pub run: RunArgs,
+    #[command(flatten)]
+    pub article: ArticleArgs,
 }
 
 #[derive(Debug, Args)]
@@ -207,7 +223,7 @@ pub struct TranslateArgs {
 }
 
 /// How articles are prepared and answers judged.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Input")]
 pub struct ArticleArgs {
     /// Send the text as read (only Unicode/whitespace-normalised): no removal of page
@@ -236,7 +252,7 @@ pub struct ArticleArgs {
 }
 
 /// Where requests go and how they are shaped.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Endpoint")]
 pub struct EndpointArgs {
     /// A provider preset: its URL, key variable, key header, budget field and structured output
@@ -300,7 +316,7 @@ pub enum ResponseFormatArg {
 }
 
 /// How the batch runs and where it goes.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Limits")]
 pub struct RunArgs {
     /// Write output here instead of stdout (written to FILE.partial, renamed when complete).
@@ -361,7 +377,7 @@ pub enum FormatArg {
 }
 
 /// Where answers already paid for are kept.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Cache")]
 pub struct CacheArgs {
     /// The cache file [default: $XDG_CACHE_HOME/ko2en/cache.sqlite, else ~/.cache/ko2en/cache.sqlite].

@@ -66,10 +66,10 @@ impl Record {
     fn from_line(line: &str, number: usize, file: &str) -> Result<Record, String> {
         serde_json::from_str(line).map_err(|e| {
             let value: Option<serde_json::Value> = serde_json::from_str(line).ok();
-            let article = value.as_ref().is_some_and(|v| v.get("text").is_some() && v.get("source").is_none());
+            let article = value.as_ref().is_some_and(|v| v.get("text").is_some() && v.get("usage").is_none());
             if article {
                 format!(
-                    "{file} holds articles, not results (line {number} has a text and no source): \
+                    "{file} holds articles, not results (line {number} has a text and no usage): \
                      translate or summarize them first (ko2en translate {file} -o results.jsonl), then give the results"
                 )
             } else {

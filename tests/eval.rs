@@ -1,6 +1,7 @@
 //! `ko2en eval` through the real binary: the corpus scores of a results file equal
 //! sacreBLEU's own (computed with sacrebleu 2.6.0, `scripts/sacrebleu-check.py`), two runs
-//! side by side, `--fail-under` as an exit code, and a file that cannot be scored refused.
+//! side by side (results files, or two models translating articles in one command),
+//! `--fail-under` as an exit code, and what cannot be scored refused before anything is sent.
 
 mod common;
 
@@ -52,7 +53,7 @@ fn a_run_is_scored_as_sacrebleu_scores_it_and_compared_with_another() {
     let compared = Ko2en::new(["eval", "--compare"]).arg_path(&b).arg_path(&a).run();
     compared.assert_code(0);
     let out = compared.stdout();
-    assert!(out.contains("chrF++             44.6      100.0    +55.4"), "{out}");
+    assert!(out.contains("chrF++                         44.6      100.0     +55.4"), "{out}");
 
     let failing = Ko2en::new(["eval", "--fail-under", "50"]).arg_path(&a).run();
     failing.assert_code(1);
@@ -74,18 +75,83 @@ fn results_without_translations_or_references_are_refused_with_what_to_do() {
 }
 
 #[test]
-fn an_input_given_where_results_are_expected_is_named_with_the_command_that_makes_results() {
+fn report_given_articles_names_the_command_that_makes_results() {
     let dir = tempfile::tempdir().unwrap();
     let refs = dir.path().join("refs.jsonl");
     let line = json!({"id": "a", "title": "제목", "text": "본문이다.", "en_reference": "The body."});
     std::fs::write(&refs, format!("{line}\n")).unwrap();
-    for command in ["eval", "report"] {
-        let run = Ko2en::new([command]).arg_path(&refs).run();
-        assert_eq!(run.code(), 2, "{}", run.stderr());
-        assert!(
-            run.stderr().contains("holds articles, not results") && run.stderr().contains("ko2en translate"),
-            "{}",
-            run.stderr()
-        );
-    }
+    let run = Ko2en::new(["report"]).arg_path(&refs).run();
+    assert_eq!(run.code(), 2, "{}", run.stderr());
+    assert!(
+        run.stderr().contains("holds articles, not results") && run.stderr().contains("ko2en translate"),
+        "{}",
+        run.stderr()
+    );
+}
+
+/// Articles with references, two models, one command: both runs made (only the articles that
+/// can be scored are sent), scored, and set side by side; -o keeps the first run's results.
+#[test]
+fn articles_with_references_are_translated_and_two_models_scored_in_one_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let refs = dir.path().join("refs.jsonl");
+    let lines = [
+        json!({"id": "r1", "title": "수출 증가", "text": "정부는 올해 수출이 3.5% 늘었다고 밝혔다.", "en_reference": "The government said exports rose 3.5% this year."}),
+        json!({"id": "plain", "title": "기사", "text": "참고 번역이 없는 기사다."}),
+        json!({"id": "r2", "title": "반도체", "text": "반도체 수출이 사상 최대를 기록했다.", "en_reference": "Semiconductor exports hit a record high."}),
+    ];
+    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    std::fs::write(&refs, text).unwrap();
+    let log = dir.path().join("mock.log");
+    let kept = dir.path().join("a.jsonl");
+    let run = Ko2en::new(["eval", "--mock", "--compare-model", "other-model", "--mock-opt"])
+        .arg(format!("log={}", log.display()))
+        .arg("-o")
+        .arg_path(&kept)
+        .arg_path(&refs)
+        .run();
+    run.assert_code(0);
+    let out = run.stdout();
+    assert!(out.contains("model ko2en-mock · 2 articles with a reference (0 failed)"), "{out}");
+    assert!(out.contains("model other-model · 2 articles with a reference (0 failed)"), "{out}");
+    assert!(out.contains("B - A") && out.contains("tokens in") && out.contains("seconds"), "{out}");
+    // Each run starts its own mock, which writes the log afresh: the second run's requests,
+    // a summary and a translation for each of the 2 articles with a reference.
+    let sent = std::fs::read_to_string(&log).unwrap().lines().count();
+    assert_eq!(sent, 2 * 2, "the article without a reference is not sent: {sent}");
+    let records: Vec<serde_json::Value> =
+        std::fs::read_to_string(&kept).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let ids: Vec<&str> = records.iter().map(|r| r["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["r1", "r2"]);
+    assert!(records.iter().all(|r| r["model"] == "ko2en-mock" && r["translation_en"].is_string()));
+}
+
+#[test]
+fn an_eval_that_could_score_nothing_or_compares_a_run_with_itself_is_refused_before_sending() {
+    let dir = tempfile::tempdir().unwrap();
+    let bare = dir.path().join("bare.jsonl");
+    std::fs::write(&bare, format!("{}\n", json!({"id": "a", "title": "제목", "text": "본문이다."}))).unwrap();
+    let run = Ko2en::new(["eval", "--mock"]).arg_path(&bare).run();
+    assert_eq!(run.code(), 2, "{}", run.stderr());
+    assert!(
+        run.stderr().contains("no article of") && run.stderr().contains("en_reference"),
+        "{}",
+        run.stderr()
+    );
+
+    let refs = dir.path().join("refs.jsonl");
+    let line = json!({"id": "a", "title": "제목", "text": "본문이다.", "en_reference": "The body."});
+    std::fs::write(&refs, format!("{line}\n")).unwrap();
+    let same = Ko2en::new(["eval", "--mock", "--compare-model", "ko2en-mock"]).arg_path(&refs).run();
+    assert_eq!(same.code(), 2, "{}", same.stderr());
+    assert!(same.stderr().contains("same endpoint with model ko2en-mock"), "{}", same.stderr());
+    let html =
+        Ko2en::new(["eval", "--mock", "-o"]).arg_path(&dir.path().join("a.html")).arg_path(&refs).run();
+    assert_eq!(html.code(), 2, "{}", html.stderr());
+    assert!(html.stderr().contains("JSONL"), "{}", html.stderr());
+
+    let results = results(dir.path(), "r.jsonl", &PAIRS);
+    let run = Ko2en::new(["eval", "--compare-model", "x"]).arg_path(&results).run();
+    assert_eq!(run.code(), 2, "{}", run.stderr());
+    assert!(run.stderr().contains("holds results"), "{}", run.stderr());
 }

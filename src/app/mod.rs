@@ -33,6 +33,7 @@ macro_rules! say {
     ($($arg:tt)*) => { say(format_args!($($arg)*)) };
 }
 
+mod eval;
 mod setup;
 mod window;
 
@@ -78,7 +79,7 @@ pub async fn run(settings: Settings) -> Result<Outcome> {
         Settings::ConfigShow(s) => setup::config_show(&s),
         Settings::Check(s) => setup::check_endpoint(s).await,
         Settings::Report(s) => report(s).await,
-        Settings::Eval(s) => eval(s).await,
+        Settings::Eval(s) => eval::eval(s).await,
         Settings::ConfigInit(path) => setup::config_init(&path),
     }
 }
@@ -173,7 +174,7 @@ async fn batch(settings: BatchSettings, mode: Mode) -> Result<Outcome> {
     let mut output = Output::create(&settings.run.output)?;
     let reporter: Arc<dyn Progress> = Arc::from(stderr_reporter(quiet));
     if !quiet {
-        count_in_background(settings.inputs.clone(), Arc::clone(&reporter));
+        count_in_background(settings.inputs.clone(), settings.read.only_with, Arc::clone(&reporter));
     }
     let shutdown = Shutdown::listen(quiet, matches!(settings.run.output.destination, Destination::Stdout));
     halt_on(shutdown.clone(), Arc::clone(&pipeline));
@@ -278,34 +279,6 @@ async fn report(settings: crate::config::ReportSettings) -> Result<Outcome> {
     Ok(Outcome::Success)
 }
 
-/// `ko2en eval`: the scores of a run's translations (and of another's beside them), on
-/// stdout; below `--fail-under`, exit 1.
-async fn eval(settings: crate::eval::EvalSettings) -> Result<Outcome> {
-    use crate::eval::RunScores;
-    let paths: Vec<_> = std::iter::once(settings.results.clone()).chain(settings.compare.clone()).collect();
-    let runs = tokio::task::spawn_blocking(move || {
-        paths.iter().map(|p| RunScores::read(p)).collect::<Result<Vec<_>, _>>()
-    })
-    .await?
-    .map_err(anyhow::Error::msg)?;
-    for (i, run) in runs.iter().enumerate() {
-        if runs.len() > 1 {
-            say!("{}", if i == 0 { "A:" } else { "B:" });
-        }
-        say!("{}", run.render().trim_end());
-    }
-    if let [a, b] = &runs[..] {
-        say!("{}", a.compare(b).trim_end());
-    }
-    if let Some(floor) = settings.fail_under
-        && runs[0].chrf() < floor
-    {
-        eprintln!("ko2en: chrF++ {:.1} is under --fail-under {floor}", runs[0].chrf());
-        return Ok(Outcome::SomeFailed);
-    }
-    Ok(Outcome::Success)
-}
-
 /// When the run is told to stop, the pool starts no request any more.
 fn halt_on(shutdown: Shutdown, pipeline: Arc<Pipeline>) {
     tokio::spawn(async move {
@@ -316,9 +289,13 @@ fn halt_on(shutdown: Shutdown, pipeline: Arc<Pipeline>) {
 
 /// The total is only for progress: with --quiet nobody sees it, so the inputs are not read an
 /// extra time for it.
-fn count_in_background(inputs: Vec<std::path::PathBuf>, reporter: Arc<dyn Progress>) {
+fn count_in_background(
+    inputs: Vec<std::path::PathBuf>,
+    only_with: Option<&'static str>,
+    reporter: Arc<dyn Progress>,
+) {
     tokio::task::spawn_blocking(move || {
-        if let Some(total) = count_articles(&inputs) {
+        if let Some(total) = count_articles(&inputs, only_with) {
             reporter.set_total(total);
         }
     });

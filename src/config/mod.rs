@@ -31,6 +31,7 @@ use crate::pool::PoolSettings;
 use crate::sizing::BudgetRule;
 
 mod endpoint;
+mod eval;
 mod file;
 mod layers;
 mod mock;
@@ -39,6 +40,8 @@ mod output;
 #[cfg(test)]
 use endpoint::DEFAULT_MODEL;
 use endpoint::{is_local, resolve_endpoint};
+pub use eval::EvalSettings;
+pub(crate) use eval::Scored;
 pub(crate) use file::EXAMPLE as EXAMPLE_CONFIG;
 use layers::Layers;
 pub(crate) use layers::{Origin, Shown};
@@ -180,7 +183,7 @@ pub struct ReportSettings {
 pub enum Settings {
     Check(CheckSettings),
     Report(ReportSettings),
-    Eval(crate::eval::EvalSettings),
+    Eval(EvalSettings),
     Summarize(BatchSettings),
     Translate(BatchSettings),
     Clean(CleanSettings),
@@ -267,28 +270,7 @@ impl Settings {
                 Settings::Clean(CleanSettings { inputs: args.inputs, output, read })
             }
             Command::MockServer(args) => Settings::MockServer(resolve_mock_server(args)?),
-            Command::Eval(args) => {
-                for path in std::iter::once(&args.results).chain(&args.compare) {
-                    if !path.is_file() {
-                        return Err(ConfigError::Invalid(format!(
-                            "{} is not a file: give the JSONL that `ko2en translate` wrote",
-                            path.display()
-                        )));
-                    }
-                }
-                if let Some(floor) = args.fail_under
-                    && !(0.0..=100.0).contains(&floor)
-                {
-                    return Err(ConfigError::Invalid(format!(
-                        "--fail-under is a chrF++ score, 0 to 100, not {floor}"
-                    )));
-                }
-                Settings::Eval(crate::eval::EvalSettings {
-                    results: args.results,
-                    compare: args.compare,
-                    fail_under: args.fail_under,
-                })
-            }
+            Command::Eval(args) => Settings::Eval(eval::resolve_eval(args, cli.config, cli.profile, env)?),
             Command::Report(args) => {
                 let format =
                     resolve_format(args.format, args.csv_no_bom, args.output.as_deref(), Format::Markdown)?;
@@ -330,24 +312,29 @@ impl Settings {
         match self {
             Settings::Summarize(s) => s.run.quiet,
             Settings::Translate(s) => s.run.quiet,
+            Settings::Eval(s) => s.runs().next().is_some_and(|r| r.run.quiet),
             _ => false,
         }
     }
 
     /// The keys the run sends, to be kept out of everything it prints.
     pub(crate) fn api_keys(&self) -> Vec<&str> {
-        let target = match self {
-            Settings::Summarize(s) => &s.target,
-            Settings::Translate(s) => &s.target,
-            Settings::Check(s) => &s.target,
+        let targets = match self {
+            Settings::Summarize(s) => vec![&s.target],
+            Settings::Translate(s) => vec![&s.target],
+            Settings::Check(s) => vec![&s.target],
+            Settings::Eval(s) => s.runs().map(|r| &r.target).collect(),
             _ => return Vec::new(),
         };
-        match target {
-            Target::Routes(routes) => {
-                routes.iter().filter_map(|r| r.api_key.as_ref().map(ApiKey::expose)).collect()
-            }
-            Target::Mock(_) => Vec::new(),
-        }
+        targets
+            .into_iter()
+            .flat_map(|target| match target {
+                Target::Routes(routes) => {
+                    routes.iter().filter_map(|r| r.api_key.as_ref().map(ApiKey::expose)).collect()
+                }
+                Target::Mock(_) => Vec::new(),
+            })
+            .collect()
     }
 }
 
@@ -361,7 +348,7 @@ fn resolve_read(label: Option<&str>) -> Result<ReadSettings, ConfigError> {
             ))
         })?),
     };
-    Ok(ReadSettings { encoding })
+    Ok(ReadSettings { encoding, only_with: None })
 }
 
 /// Everything a job resolves to: where it goes, how it asks, how it runs, how articles are

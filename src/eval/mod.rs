@@ -8,27 +8,16 @@ pub(crate) mod metrics;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use metrics::Stats;
 
 use crate::numbers::thousands;
 use crate::record::Record;
 
-/// What `ko2en eval` was asked.
-#[derive(Debug, Clone)]
-pub struct EvalSettings {
-    pub(crate) results: PathBuf,
-    /// A second run's results, scored beside the first.
-    pub(crate) compare: Option<PathBuf>,
-    /// The corpus chrF++ below which the command fails (exit 1).
-    pub(crate) fail_under: Option<f64>,
-}
-
 /// One run's translations, scored.
 #[derive(Debug)]
 pub(crate) struct RunScores {
-    path: PathBuf,
     models: Vec<String>,
     /// Per article with a reference and a translation: id, chrF++, sentence BLEU, warnings.
     articles: Vec<(String, f64, f64, Vec<String>)>,
@@ -39,6 +28,10 @@ pub(crate) struct RunScores {
     unscored: usize,
     warnings: BTreeMap<String, usize>,
     tokens: (u64, u64),
+    /// How the run is named: its results file, or what eval translated.
+    name: String,
+    /// How long the run took, when eval made it.
+    took: Option<std::time::Duration>,
 }
 
 impl RunScores {
@@ -47,12 +40,18 @@ impl RunScores {
         self.corpus.chrf()
     }
 
+    /// The same scores, for a run eval made from `input` in `took`.
+    pub(crate) fn made(mut self, input: &Path, took: std::time::Duration) -> RunScores {
+        self.name = format!("{} translated now", input.display());
+        self.took = Some(took);
+        self
+    }
+
     /// Read and score a results file. Blocking: run it off the async runtime.
     pub(crate) fn read(path: &Path) -> Result<RunScores, String> {
         let name = path.display().to_string();
         let file = std::fs::File::open(path).map_err(|e| format!("cannot read {name}: {e}"))?;
         let mut scores = RunScores {
-            path: path.to_path_buf(),
             models: Vec::new(),
             articles: Vec::new(),
             corpus: Stats::default(),
@@ -60,6 +59,8 @@ impl RunScores {
             unscored: 0,
             warnings: BTreeMap::new(),
             tokens: (0, 0),
+            name: path.display().to_string(),
+            took: None,
         };
         for record in Record::read_all(std::io::BufReader::new(file), &name) {
             let (line, record) = record?;
@@ -109,7 +110,7 @@ impl RunScores {
         let _ = writeln!(
             out,
             "{} · model {} · {} article{} with a reference ({} failed{})",
-            self.path.display(),
+            self.name,
             self.models.join(", "),
             thousands(articles as u64),
             if articles == 1 { "" } else { "s" },
@@ -120,9 +121,10 @@ impl RunScores {
                 String::new()
             },
         );
+        let took = self.took.map(|t| format!(" · {:.1} s", t.as_secs_f64())).unwrap_or_default();
         let _ = writeln!(
             out,
-            "chrF++ {:.1} · BLEU {:.1} (over the corpus, sacreBLEU's definitions) · tokens {} in, {} out",
+            "chrF++ {:.1} · BLEU {:.1} (over the corpus, sacreBLEU's definitions) · tokens {} in, {} out{took}",
             self.corpus.chrf(),
             self.corpus.bleu(),
             thousands(self.tokens.0),
@@ -156,14 +158,28 @@ impl RunScores {
     /// Two runs side by side: their corpus scores, and the articles where they differ most.
     pub(crate) fn compare(&self, other: &RunScores) -> String {
         let mut out = String::new();
-        let _ = writeln!(out, "{:<12} {:>10} {:>10} {:>8}", "", "A", "B", "B - A");
-        let rows = [
+        let _ = writeln!(out, "{:<24} {:>10} {:>10} {:>9}", "", "A", "B", "B - A");
+        let mut rows = vec![
             ("chrF++", self.corpus.chrf(), other.corpus.chrf()),
             ("BLEU", self.corpus.bleu(), other.corpus.bleu()),
             ("failed", self.failed.len() as f64, other.failed.len() as f64),
+            ("tokens in", self.tokens.0 as f64, other.tokens.0 as f64),
+            ("tokens out", self.tokens.1 as f64, other.tokens.1 as f64),
         ];
+        // Each warning kind, as the share of scored articles that have it.
+        let kinds: std::collections::BTreeSet<&String> =
+            self.warnings.keys().chain(other.warnings.keys()).collect();
+        let share = |run: &RunScores, kind: &String| {
+            100.0 * run.warnings.get(kind).copied().unwrap_or(0) as f64 / run.articles.len().max(1) as f64
+        };
+        let shares: Vec<(String, f64, f64)> =
+            kinds.into_iter().map(|k| (format!("{k} %"), share(self, k), share(other, k))).collect();
+        rows.extend(shares.iter().map(|(name, a, b)| (name.as_str(), *a, *b)));
+        if let (Some(a), Some(b)) = (self.took, other.took) {
+            rows.push(("seconds", a.as_secs_f64(), b.as_secs_f64()));
+        }
         for (name, a, b) in rows {
-            let _ = writeln!(out, "{name:<12} {a:>10.1} {b:>10.1} {:>+8.1}", b - a);
+            let _ = writeln!(out, "{name:<24} {a:>10.1} {b:>10.1} {:>+9.1}", b - a);
         }
         let theirs: std::collections::HashMap<&str, f64> =
             other.articles.iter().map(|(id, chrf, _, _)| (id.as_str(), *chrf)).collect();

@@ -16,6 +16,9 @@ use super::InputError;
 pub struct ReadSettings {
     /// Decode every input with this encoding (`--input-encoding`), whatever it looks like.
     pub encoding: Option<&'static Encoding>,
+    /// Read only the articles whose JSON carries this field (eval: `en_reference`; an article
+    /// without one could not be scored, and translating it would be paid for nothing).
+    pub only_with: Option<&'static str>,
 }
 
 /// The encoding a label names (`euc-kr`, `cp949`, `utf-16le`…), as browsers read labels.
@@ -165,9 +168,9 @@ mod tests {
 
     #[test]
     fn a_forced_encoding_wins_and_says_so_when_it_fails() {
-        let latin1 = ReadSettings { encoding: encoding_for_label("latin1") };
+        let latin1 = ReadSettings { encoding: encoding_for_label("latin1"), ..Default::default() };
         assert_eq!(decode("a.txt", b"caf\xe9".to_vec(), latin1).unwrap(), "café");
-        let utf8 = ReadSettings { encoding: encoding_for_label("utf-8") };
+        let utf8 = ReadSettings { encoding: encoding_for_label("utf-8"), ..Default::default() };
         let error = decode("a.txt", euc_kr(KOREAN), utf8).unwrap_err().to_string();
         assert!(error.contains("UTF-8"), "{error}");
     }

@@ -145,7 +145,7 @@ pub(crate) fn check_inputs(inputs: &[PathBuf]) -> Result<(), String> {
 /// line. None when stdin or a JSONL batch that is not a regular file (a named pipe, a
 /// `<(zcat …)`) is among them: those can be read only once, and the reader must get them
 /// whole. Streams through the files, so it costs a quick read but no memory.
-pub(crate) fn count_articles(inputs: &[PathBuf]) -> Option<u64> {
+pub(crate) fn count_articles(inputs: &[PathBuf], only_with: Option<&str>) -> Option<u64> {
     let mut total = 0u64;
     for path in expand_inputs(inputs) {
         if path == Path::new("-") {
@@ -154,10 +154,11 @@ pub(crate) fn count_articles(inputs: &[PathBuf]) -> Option<u64> {
         match kind_of(&path) {
             Kind::Opaque => return None,
             Kind::Jsonl => {}
-            Kind::Text | Kind::Html => {
+            Kind::Text | Kind::Html if only_with.is_none() => {
                 total += 1;
                 continue;
             }
+            Kind::Text | Kind::Html => continue, // no field to carry
         }
         match fs::metadata(&path) {
             Ok(meta) if !meta.is_file() => return None,
@@ -175,9 +176,15 @@ pub(crate) fn count_articles(inputs: &[PathBuf]) -> Option<u64> {
             .split(b'\n')
             .map_while(Result::ok)
             .filter(|line| line.iter().any(|b| !b.is_ascii_whitespace()))
+            .filter(|line| only_with.is_none_or(|field| contains(line, field.as_bytes())))
             .count() as u64;
     }
     Some(total)
+}
+
+/// Whether `needle` occurs in `line` (a quick count: a line mentioning the field counts).
+fn contains(line: &[u8], needle: &[u8]) -> bool {
+    line.windows(needle.len()).any(|w| w == needle)
 }
 
 /// Start the reader thread. At most `capacity` articles wait in the channel, which bounds
@@ -211,8 +218,14 @@ struct Reader {
 }
 
 impl Reader {
-    /// Send one item; false when nobody listens any more.
+    /// Send one item; false when nobody listens any more. An article without the field the
+    /// run reads only is passed over (an unreadable one is still reported).
     fn send(&mut self, id: String, source: SourceRef, article: Result<Article, InputError>) -> bool {
+        if let (Some(field), Ok(article)) = (self.settings.only_with, &article)
+            && !article.meta.contains_key(field)
+        {
+            return true;
+        }
         let loaded = Loaded { id, source, article };
         self.tx.blocking_send(loaded).is_ok()
     }
@@ -452,7 +465,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         fs::write(dir.path().join("a.txt"), "x").unwrap();
         fs::write(dir.path().join("b.jsonl"), "{}\n\n{}\n{}").unwrap();
-        assert_eq!(count_articles(&[dir.path().into()]), Some(4));
-        assert_eq!(count_articles(&["-".into()]), None);
+        assert_eq!(count_articles(&[dir.path().into()], None), Some(4));
+        assert_eq!(count_articles(&["-".into()], None), None);
     }
 }
