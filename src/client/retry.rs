@@ -151,6 +151,14 @@ mod tests {
         )
     }
 
+    fn object_schema() -> ReplySchema {
+        ReplySchema { name: "x", schema: serde_json::json!({"type": "object"}) }
+    }
+
+    fn summary<'a>(messages: &'a Messages, schema: &'a ReplySchema) -> ChatRequest<'a> {
+        ChatRequest { messages, schema, max_tokens: 100, kind: AnswerKind::Summary, input_tokens: 0 }
+    }
+
     fn status(status: u16, code: Option<&str>) -> ClientError {
         ClientError::Status {
             status,
@@ -244,15 +252,8 @@ mod tests {
     fn a_reply_that_is_not_the_json_asked_for_is_retried_once_with_a_reminder_then_given_up() {
         let policy = RetryPolicy::default();
         let mut state = RetryState::new(&policy);
-        let messages = Messages::new("s".into(), "u".into());
-        let schema = ReplySchema { name: "x", schema: serde_json::json!({"type": "object"}) };
-        let chat = ChatRequest {
-            messages: &messages,
-            schema: &schema,
-            max_tokens: 100,
-            kind: AnswerKind::Summary,
-            input_tokens: 0,
-        };
+        let (messages, schema) = (Messages::new("s".into(), "u".into()), object_schema());
+        let chat = summary(&messages, &schema);
         let form = Form { temperature: Some(0.7), ..Form::strict() };
         let mut wire = WireRequest::new("m", &chat, form);
         let prose = ClientError::InvalidReply("expected value at line 1 column 1".into());
@@ -273,15 +274,8 @@ mod tests {
 
     #[test]
     fn a_reminder_is_not_sampled_warmer_nor_colder_than_the_server_takes() {
-        let messages = Messages::new("s".into(), "u".into());
-        let schema = ReplySchema { name: "x", schema: serde_json::json!({"type": "object"}) };
-        let chat = ChatRequest {
-            messages: &messages,
-            schema: &schema,
-            max_tokens: 100,
-            kind: AnswerKind::Summary,
-            input_tokens: 0,
-        };
+        let (messages, schema) = (Messages::new("s".into(), "u".into()), object_schema());
+        let chat = summary(&messages, &schema);
         let prose = ClientError::InvalidReply("x".into());
         let policy = RetryPolicy::default();
         let temperature_after_reminder = |form: Form| {
