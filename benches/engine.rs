@@ -7,7 +7,9 @@
 //! `KO2EN_BENCH_ONLY=unconfigured` only the told-nothing run against the told one,
 //! `KO2EN_BENCH_ONLY=windows` only the runs against servers counting windows,
 //! `KO2EN_BENCH_ONLY=headerless` only the runs against a local server announcing no limits,
-//! `KO2EN_BENCH_ONLY=routes` only the runs over one, two and three servers.
+//! `KO2EN_BENCH_ONLY=routes` only the runs over one, two and three servers,
+//! `KO2EN_BENCH_ONLY=dryrun` only `--dry-run` over 10,000 articles (`KO2EN_BENCH_DRY` sets how
+//! many).
 //!
 //! Scenarios, each a batch of the 250 corpus articles (tests/data/ko-news.jsonl, see its
 //! README for licences) summarized through `ko2en mock-server` in its own process:
@@ -451,6 +453,33 @@ fn memory(dir: &Path, n: usize) {
     );
 }
 
+/// `--dry-run` over `n` articles, summarized and translated: what it counts, in how long and
+/// how much memory (the cost issue's target: 10,000 articles in 10 s at most). No mock: the
+/// endpoint is OpenAI's, which a dry run never reaches.
+fn dry_run(dir: &Path, n: usize) {
+    let batch = dir.join(format!("dry-{n}.jsonl"));
+    write_batch(&batch, n);
+    for mode in ["summarize", "translate"] {
+        let mut command = Command::new(BIN);
+        command
+            .args([mode, "--quiet", "--dry-run", "-m", "gpt-4o-mini", "--rpm", "5000", "--tpm", "4000000"])
+            .arg("--cache")
+            .arg(dir.join("dry-cache.sqlite"))
+            .arg(&batch)
+            .env("OPENAI_API_KEY", "bench");
+        let (output, rss_kib, user, sys, wall) = timed(command);
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        println!(
+            "dry run: {mode:<9} {n:>6} articles  wall {wall:>5.1} s  cpu {:>5.1} s  peak rss {:>6.1} MiB",
+            user + sys,
+            rss_kib as f64 / 1024.0
+        );
+        for line in String::from_utf8_lossy(&output.stdout).lines().skip(1) {
+            println!("    {line}");
+        }
+    }
+}
+
 fn main() {
     // `cargo bench` passes --bench; nothing else is taken.
     let dir: PathBuf = tempfile::tempdir().expect("a temp dir").keep();
@@ -458,7 +487,7 @@ fn main() {
     write_batch(&batch, 250);
     let only = std::env::var("KO2EN_BENCH_ONLY").ok();
     let only_memory = only.as_deref().is_some_and(|v| {
-        ["memory", "budgets", "unconfigured", "windows", "headerless", "routes"].contains(&v)
+        ["memory", "budgets", "unconfigured", "windows", "headerless", "routes", "dryrun"].contains(&v)
     });
     if !only_memory {
         println!("ko2en engine benchmark · 250 articles, 300 ms latency, concurrency 64 · {}", dir.display());
@@ -501,6 +530,10 @@ fn main() {
     }
     if !only_memory || only.as_deref() == Some("windows") {
         windows(&batch, &dir);
+    }
+    if only.is_none() || only.as_deref() == Some("dryrun") {
+        let n = std::env::var("KO2EN_BENCH_DRY").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000);
+        dry_run(&dir, n);
     }
     let big = std::env::var("KO2EN_BENCH_BIG").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000);
     if only.is_none() || only.as_deref() == Some("memory") {

@@ -362,6 +362,16 @@ pub struct RunArgs {
     /// No progress output on stderr: errors only.
     #[arg(short, long, help_heading = "Output")]
     pub quiet: bool,
+    /// Spend at most this many US dollars (at the model's price: see `ko2en config show`): no
+    /// request starts that could take the run past it; reaching it stops the run as Ctrl-C
+    /// does (exit 4), and the same command with a higher cap continues from the cache.
+    #[arg(long, value_name = "USD")]
+    pub max_cost: Option<f64>,
+    /// Read, clean and chunk everything and count what the run would send (requests, prompt
+    /// tokens exactly, completion tokens estimated, cost, time at the limits), skipping what
+    /// the cache holds. Sends nothing, writes nothing.
+    #[arg(long)]
+    pub dry_run: bool,
     #[command(flatten)]
     pub cache: CacheArgs,
 }

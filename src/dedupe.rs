@@ -190,7 +190,7 @@ mod tests {
             .run(record("a"), async {
                 let mut r = record("a");
                 r.answers.summary_en = Some("Summary.".into());
-                r.usage = Usage { prompt_tokens: 10, completion_tokens: 5, requests: 1 };
+                r.usage = Usage::new(10, 5, 1);
                 r
             })
             .await;

@@ -55,6 +55,7 @@ mod numbers;
 mod output;
 mod pipeline;
 mod pool;
+mod price;
 mod progress;
 mod prompt;
 mod record;

@@ -43,6 +43,7 @@ fn main() -> ExitCode {
         Ok(Outcome::SomeFailed) => ExitCode::from(1),
         Ok(Outcome::Stopped) => ExitCode::from(2),
         Ok(Outcome::Interrupted) => ExitCode::from(130),
+        Ok(Outcome::Capped) => ExitCode::from(4),
         Err(e) => {
             eprintln!("ko2en: {e:#}");
             ExitCode::from(2)

@@ -135,12 +135,28 @@ pub(crate) struct Answers {
     pub(crate) translation_en: Option<String>,
 }
 
-/// Tokens and requests an article cost.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// Tokens and requests an article cost, and what they cost in USD at the model's list price
+/// (see `price`; null when the model has no price). Set on the finished record, never stored
+/// in the cache: a rerun prices the same tokens the same way.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Usage {
     pub(crate) prompt_tokens: u64,
     pub(crate) completion_tokens: u64,
     pub(crate) requests: u64,
+    #[serde(default)]
+    pub(crate) cost: Option<f64>,
+}
+
+impl Usage {
+    pub(crate) fn new(prompt_tokens: u64, completion_tokens: u64, requests: u64) -> Usage {
+        Usage { prompt_tokens, completion_tokens, requests, cost: None }
+    }
+
+    /// The tokens to bill (every prompt token at the input price: which of them a provider
+    /// served from its prompt cache is not kept per answer).
+    pub(crate) fn tokens(&self) -> crate::price::Tokens {
+        crate::price::Tokens { prompt: self.prompt_tokens, cached: 0, completion: self.completion_tokens }
+    }
 }
 
 impl std::ops::AddAssign for Usage {
@@ -148,6 +164,10 @@ impl std::ops::AddAssign for Usage {
         self.prompt_tokens += other.prompt_tokens;
         self.completion_tokens += other.completion_tokens;
         self.requests += other.requests;
+        self.cost = match (self.cost, other.cost) {
+            (Some(a), Some(b)) => Some(a + b),
+            (a, b) => a.or(b),
+        };
     }
 }
 

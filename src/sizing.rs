@@ -146,6 +146,23 @@ impl Sizing {
         (budget.min(f64::from(u32::MAX)) as u32).clamp(FLOOR.min(ceiling), ceiling)
     }
 
+    /// The length an answer of `kind` over `input_tokens` usually has: the median of the
+    /// answers seen (per input token, for translations), once enough are known.
+    pub(crate) fn expected(&self, kind: AnswerKind, input_tokens: u32) -> Option<u64> {
+        let median = {
+            let samples = self.samples.lock().unwrap_or_else(|e| e.into_inner());
+            let seen = &samples[kind.index()];
+            if seen.values.len() < MIN_SAMPLES {
+                return None;
+            }
+            let mut values: Vec<f64> = seen.values.iter().copied().collect();
+            let middle = values.len() / 2;
+            *values.select_nth_unstable_by(middle, f64::total_cmp).1
+        };
+        let scaled = if kind.scales() { median * f64::from(input_tokens.max(1)) } else { median };
+        Some(scaled.ceil() as u64)
+    }
+
     /// An answer of `kind` over `input_tokens` took `completion_tokens`.
     pub(crate) fn observe(&self, kind: AnswerKind, input_tokens: u32, completion_tokens: u64) {
         if completion_tokens == 0 {

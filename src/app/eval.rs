@@ -19,9 +19,19 @@ pub(super) async fn eval(settings: EvalSettings) -> Result<Outcome> {
     let scratch = tempfile::Builder::new().prefix("ko2en-eval-").tempdir()?;
     let mut scored = Vec::new();
     let mut kept = None;
+    let mut dry = false;
     for (i, what) in [Some(settings.scored), settings.compare].into_iter().flatten().enumerate() {
         match what {
             Scored::Results(path) => scored.push((path, None)),
+            // Counted, not made: nothing to score.
+            Scored::Run(run) if run.run.dry_run => {
+                if let stopped @ (Outcome::Interrupted | Outcome::Stopped) =
+                    Box::pin(super::dry::dry_run(*run, Mode::Translate)).await?
+                {
+                    return Ok(stopped);
+                }
+                dry = true;
+            }
             Scored::Run(mut run) => {
                 let path = match &run.run.output.destination {
                     Destination::File(path) => {
@@ -41,6 +51,9 @@ pub(super) async fn eval(settings: EvalSettings) -> Result<Outcome> {
                 scored.push((path, Some((run_input, started.elapsed()))));
             }
         }
+    }
+    if dry {
+        return Ok(Outcome::Success);
     }
     let runs = tokio::task::spawn_blocking(move || {
         scored

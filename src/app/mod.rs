@@ -33,6 +33,7 @@ macro_rules! say {
     ($($arg:tt)*) => { say(format_args!($($arg)*)) };
 }
 
+mod dry;
 mod eval;
 mod setup;
 mod window;
@@ -50,6 +51,8 @@ pub enum Outcome {
     Stopped,
     /// Ctrl-C: the articles in flight were finished and written, no others started.
     Interrupted,
+    /// `--max-cost` reached: as interrupted, at the spending cap.
+    Capped,
 }
 
 /// Send log lines to stderr for a run of `settings`: ko2en's own only (errors only under
@@ -71,6 +74,8 @@ fn tell(run: &RunSettings) {
 /// Run one resolved command.
 pub async fn run(settings: Settings) -> Result<Outcome> {
     match settings {
+        Settings::Summarize(s) if s.run.dry_run => dry::dry_run(s, Mode::Summarize).await,
+        Settings::Translate(s) if s.run.dry_run => dry::dry_run(s, Mode::Translate).await,
         Settings::Summarize(s) => batch(s, Mode::Summarize).await,
         Settings::Translate(s) => batch(s, Mode::Translate).await,
         Settings::Clean(s) => clean(s).await,
@@ -217,6 +222,17 @@ async fn batch(settings: BatchSettings, mode: Mode) -> Result<Outcome> {
             partial.display()
         );
     }
+    if pipeline.pool().capped() {
+        // The reason was written when the cap refused a request; the requests then on the
+        // wire were paid for after.
+        let spent = pipeline.pool().stats().spent().map(crate::price::dollars).unwrap_or_default();
+        eprintln!(
+            "ko2en: stopped at {} ({spent} in all, with the requests that were on the wire). Run the same \
+             command with a higher --max-cost to go on: every answer already bought comes from the cache",
+            pipeline.pool().stop_reason().unwrap_or_default()
+        );
+        return Ok(Outcome::Capped);
+    }
     if let Some(reason) = pipeline.pool().stop_reason() {
         eprintln!("ko2en: stopped, nothing more was sent: {reason}");
         return Ok(Outcome::Stopped);
@@ -342,6 +358,7 @@ impl RunSummary {
         self.sent = stats.sent.load(Ordering::Relaxed);
         self.prompt_tokens = stats.prompt_tokens.load(Ordering::Relaxed);
         self.completion_tokens = stats.completion_tokens.load(Ordering::Relaxed);
+        self.spent = stats.spent();
         self.reserved_completion = stats.reserved_completion.load(Ordering::Relaxed);
         self.retries = stats.retries().into_iter().collect();
         self.answers_from_cache = stats.from_cache.load(Ordering::Relaxed);

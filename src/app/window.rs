@@ -171,6 +171,7 @@ pub(super) fn records_in_order(
                         (Ok(prepared), None) => pipeline.process_prepared(prepared).await,
                         (Err(record), _) => *record,
                     };
+                    let record = pipeline.priced(record);
                     drop(ticket);
                     progress.article_done(&record, pipeline.pool().stats());
                     record
@@ -178,7 +179,7 @@ pub(super) fn records_in_order(
             });
             async move {
                 task.await.unwrap_or_else(|_| {
-                    let record = pipeline.crashed(id, source);
+                    let record = pipeline.priced(pipeline.crashed(id, source));
                     progress.article_done(&record, pipeline.pool().stats());
                     record
                 })

@@ -15,11 +15,11 @@ pub(crate) fn answer(conn: &Connection, key: Key) -> rusqlite::Result<Option<(St
     .query_row([key.0.as_slice()], |row| {
         Ok((
             row.get::<_, String>(0)?,
-            Usage {
-                prompt_tokens: row.get::<_, i64>(1)? as u64,
-                completion_tokens: row.get::<_, i64>(2)? as u64,
-                requests: row.get::<_, i64>(3)? as u64,
-            },
+            Usage::new(
+                row.get::<_, i64>(1)? as u64,
+                row.get::<_, i64>(2)? as u64,
+                row.get::<_, i64>(3)? as u64,
+            ),
         ))
     })
     .optional()

@@ -5,10 +5,7 @@ use super::*;
 use serde_json::json;
 
 fn answer(text: &str) -> StoredAnswer {
-    StoredAnswer {
-        content: text.into(),
-        usage: Usage { prompt_tokens: 10, completion_tokens: 5, requests: 1 },
-    }
+    StoredAnswer { content: text.into(), usage: Usage::new(10, 5, 1) }
 }
 
 fn some_key(n: u8) -> Key {

@@ -64,6 +64,9 @@ pub(crate) struct ChatResponse {
     pub(crate) content: String,
     pub(crate) prompt_tokens: u64,
     pub(crate) completion_tokens: u64,
+    /// Of the prompt tokens, those the provider served from its prompt cache (billed at the
+    /// cached-input price).
+    pub(crate) cached_tokens: u64,
 }
 
 /// The outcome of one attempt: the answer or error, and what the response headers said about

@@ -324,6 +324,11 @@ pub(super) fn parse_completion(value: &Value, max_tokens: u32) -> Result<ChatRes
         content: content.to_string(),
         prompt_tokens: tokens("prompt_tokens"),
         completion_tokens: tokens("completion_tokens"),
+        // OpenAI's (and Gemini's, vLLM's) place, else DeepSeek's.
+        cached_tokens: usage
+            .and_then(|u| u.pointer("/prompt_tokens_details/cached_tokens"))
+            .and_then(Value::as_u64)
+            .unwrap_or_else(|| tokens("prompt_cache_hit_tokens")),
     })
 }
 
@@ -358,7 +363,16 @@ mod tests {
         let v = json!({"choices":[{"message":{"content":"ok"},"finish_reason":"stop"}],
                        "usage":{"prompt_tokens":12,"completion_tokens":3}});
         let r = parse_completion(&v, 50).unwrap();
-        assert_eq!((r.content.as_str(), r.prompt_tokens, r.completion_tokens), ("ok", 12, 3));
+        assert_eq!(
+            (r.content.as_str(), r.prompt_tokens, r.completion_tokens, r.cached_tokens),
+            ("ok", 12, 3, 0)
+        );
+        let openai = json!({"choices":[{"message":{"content":"ok"},"finish_reason":"stop"}],
+            "usage":{"prompt_tokens":2000,"completion_tokens":3,"prompt_tokens_details":{"cached_tokens":1024}}});
+        assert_eq!(parse_completion(&openai, 50).unwrap().cached_tokens, 1024);
+        let deepseek = json!({"choices":[{"message":{"content":"ok"},"finish_reason":"stop"}],
+            "usage":{"prompt_tokens":2000,"completion_tokens":3,"prompt_cache_hit_tokens":640,"prompt_cache_miss_tokens":1360}});
+        assert_eq!(parse_completion(&deepseek, 50).unwrap().cached_tokens, 640);
     }
 
     #[test]

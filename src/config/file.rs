@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::ConfigError;
+use crate::price::Price;
 
 /// What a profile (or the file's top level) may say.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -50,6 +51,7 @@ pub(crate) struct Profile {
     pub(crate) no_clean: Option<bool>,
     pub(crate) strict: Option<bool>,
     pub(crate) allow_non_korean: Option<bool>,
+    pub(crate) max_cost: Option<f64>,
 }
 
 /// One entry of `endpoints = [...]`: a base URL, or a table with a URL (else the provider's)
@@ -80,6 +82,8 @@ pub(crate) struct ConfigFile {
     /// The profile the file itself picks when none is asked for.
     pub(crate) default_profile: Option<String>,
     pub(crate) profiles: BTreeMap<String, Profile>,
+    /// `[prices.MODEL]`: prices that override or add to the built-in ones.
+    pub(crate) prices: BTreeMap<String, Price>,
     /// Whether others than the owner may read it (then a literal `api_key` is warned about).
     pub(crate) readable_by_others: bool,
 }
@@ -91,6 +95,8 @@ struct Raw {
     profile: Option<String>,
     #[serde(default)]
     profiles: BTreeMap<String, Profile>,
+    #[serde(default)]
+    prices: BTreeMap<String, Price>,
     #[serde(flatten)]
     defaults: toml::Table,
 }
@@ -121,6 +127,7 @@ impl ConfigFile {
             defaults,
             default_profile: raw.profile,
             profiles: raw.profiles,
+            prices: raw.prices,
             readable_by_others: readable_by_others(path),
         })
     }
@@ -177,6 +184,16 @@ pub(crate) const EXAMPLE: &str = r#"# ko2en's configuration. Precedence: flags >
 # timeout = 120                # seconds of silence while an answer streams
 # stream = false               # whole answers instead (the timeout is then on the whole request)
 # glossary = "~/ko2en/glossary.tsv"
+# max_cost = 5.0               # US dollars a run may spend at most
+
+# Prices in USD per million tokens, for a model the built-in table lacks or prices
+# differently (`ko2en config show` says which price a run uses):
+# [prices."qwen-plus"]
+# input = 0.40
+# cached_input = 0.08          # optional: a prompt prefix the provider reuses
+# output = 1.20
+# batch_input = 0.20           # optional: the provider's batch API
+# batch_output = 0.60
 
 [profiles.deepseek]
 provider = "deepseek"          # api.deepseek.com, DEEPSEEK_API_KEY, json_object
@@ -228,6 +245,14 @@ mod tests {
         assert_eq!(file.profile("farm").unwrap().endpoints.as_ref().map(Vec::len), Some(2));
         assert_eq!(file.profile("azure").unwrap().api_version.as_deref(), Some("2024-10-21"));
         assert!(file.defaults.model.is_none());
+    }
+
+    #[test]
+    fn prices_are_read_and_checked() {
+        let file = load("[prices.\"qwen-plus\"]\ninput = 0.4\noutput = 1.2\n").unwrap();
+        assert_eq!(file.prices["qwen-plus"].output, 1.2);
+        let err = load("[prices.m]\ninput = 1\noutptu = 2\n").unwrap_err().to_string();
+        assert!(err.contains("outptu"), "{err}");
     }
 
     #[test]

@@ -28,6 +28,7 @@ use crate::mock::MockOptions;
 use crate::output::{Destination, Format, OutputSettings};
 use crate::pipeline::ArticleSettings;
 use crate::pool::PoolSettings;
+use crate::price::{Price, PriceTable};
 use crate::sizing::BudgetRule;
 
 mod endpoint;
@@ -85,6 +86,8 @@ impl Target {
 /// How a batch runs and where its output goes.
 #[derive(Debug, Clone)]
 pub(crate) struct RunSettings {
+    /// `--dry-run`: count what the run would send, send nothing, write nothing.
+    pub(crate) dry_run: bool,
     /// Where records go, and in what format.
     pub(crate) output: OutputSettings,
     /// Directory of user prompt templates overriding the built-in ones.
@@ -367,6 +370,14 @@ fn resolve_job(
     let (target, endpoint) = resolve_endpoint(endpoint, layers)?;
     let local = matches!(&target, Target::Routes(routes) if routes.iter().all(|r| is_local(&r.base_url)));
     let mut run = resolve_run(run, format, local, layers)?;
+    run.pool.price = price_of(&endpoint.model, layers, run.pool.max_cost)?;
+    if run.dry_run {
+        let answer_scale = match &target {
+            Target::Mock(options) => options.answer_scale.map(|p| p as f64 / 100.0),
+            Target::Routes(_) => None,
+        };
+        run.pool.dry = Some(crate::pool::Dry { answer_scale });
+    }
     check_output(&run.output.destination, inputs, run.cache.path.as_deref())?;
     let input_encoding = layers.pick_text(article.input_encoding.clone(), None, |p| p.input_encoding.clone());
     let read = resolve_read(input_encoding.map(|(v, _)| v).as_deref())?;
@@ -394,6 +405,37 @@ fn resolve_article(args: cli::ArticleArgs, layers: &Layers) -> Result<ArticleSet
         allow_non_korean: layers.switch("allow non-korean", args.allow_non_korean, |p| p.allow_non_korean),
         max_article_tokens: max_article_tokens.0,
     })
+}
+
+/// The price of `model`: the config file's `[prices]`, else the built-in table. Without one a
+/// run shows tokens only, and `--max-cost` (`max_cost`) has nothing to count in: refused.
+fn price_of(model: &str, layers: &Layers, max_cost: Option<f64>) -> Result<Option<Price>, ConfigError> {
+    let table = PriceTable::new(layers.file.prices.clone());
+    let price = table.lookup(model);
+    let origin = if layers.file.prices.contains_key(model) { Origin::File } else { Origin::Default };
+    match price {
+        Some(p) => layers.show(
+            "price",
+            format!(
+                "{} in, {} out per million tokens{}",
+                crate::price::dollars(p.input),
+                crate::price::dollars(p.output),
+                if origin == Origin::Default {
+                    format!(" (built-in, checked {})", crate::price::PRICES_CHECKED)
+                } else {
+                    String::new()
+                }
+            ),
+            origin,
+        ),
+        None => layers.show("price", format!("unknown for {model}: tokens only"), Origin::Default),
+    }
+    if price.is_none() && max_cost.is_some() {
+        return Err(ConfigError::Invalid(format!(
+            "--max-cost needs the price of {model}, which ko2en does not know: add [prices.\"{model}\"] with input and output (USD per million tokens) to the config file"
+        )));
+    }
+    Ok(price)
 }
 
 /// `$XDG_CACHE_HOME/ko2en/cache.sqlite` when that variable holds an absolute path, else the
@@ -506,7 +548,20 @@ fn resolve_run(
             rule
         }
     };
+    let max_cost = match layers.pick(args.max_cost, |p| p.max_cost) {
+        Some((usd, _)) if !(usd > 0.0 && usd.is_finite()) => {
+            return Err(ConfigError::Invalid(format!(
+                "--max-cost is an amount of US dollars above 0, not {usd}"
+            )));
+        }
+        Some((usd, origin)) => {
+            layers.show("max cost", crate::price::dollars(usd), origin);
+            Some(usd)
+        }
+        None => None,
+    };
     Ok(RunSettings {
+        dry_run: args.dry_run,
         output: OutputSettings {
             destination: destination(args.output),
             format,
@@ -519,6 +574,10 @@ fn resolve_run(
             budget,
             retry: RetryPolicy { max_attempts: max_attempts.0, ..RetryPolicy::default() },
             budgets,
+            // Priced, and imagined under --dry-run, once the model and target are known.
+            price: None,
+            max_cost,
+            dry: None,
         },
         chunk_limits,
         encoding,

@@ -232,6 +232,12 @@ impl Pipeline {
 
     /// A prepared article in, its record out: from the article cache when this article was
     /// done before with the same settings, else answered (and then cached, when complete).
+    /// `record` with what its tokens cost at the model's price (null without one).
+    pub(crate) fn priced(&self, mut record: Record) -> Record {
+        record.usage.cost = self.pool.price().map(|price| price.cost(record.usage.tokens()));
+        record
+    }
+
     pub(crate) async fn process_prepared(&self, prepared: Prepared) -> Record {
         let mut record = self.start_record(&prepared);
         let cached = match self.pool.cache() {
@@ -253,9 +259,11 @@ impl Pipeline {
             None => None,
         };
         self.answer(&prepared, &mut record).await;
-        // Only a complete record is final: one with an error is retried on the next run.
+        // Only a complete record is final: one with an error is retried on the next run; an
+        // imagined one (--dry-run) never is.
         if let Some((cache, key)) = cached
             && !record.failed()
+            && !self.pool.is_dry()
         {
             let result = serde_json::to_string(&CachedResult::of(&record)).expect("a result is JSON");
             if let Err(e) = cache.store_article(key, result).await {
@@ -426,7 +434,7 @@ mod tests {
 
     #[test]
     fn a_failed_part_carries_what_every_part_of_the_article_cost() {
-        let cost = |requests| Usage { prompt_tokens: 10 * requests, completion_tokens: requests, requests };
+        let cost = |requests| Usage::new(10 * requests, requests, requests);
         let ok = |requests| Ok(Checked::new((), cost(requests), Vec::new()));
         let failed = |requests| {
             Err(CallError::Failed {

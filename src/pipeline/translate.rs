@@ -236,7 +236,7 @@ mod tests {
     use crate::check::Finding;
 
     fn translation(text: &str, requests: u64, problems: usize) -> Checked<TranslationReply> {
-        let usage = Usage { prompt_tokens: 100 * requests, completion_tokens: 10 * requests, requests };
+        let usage = Usage::new(100 * requests, 10 * requests, requests);
         let findings = (0..problems).map(|i| Finding::NoHangul { field: format!("field {i}") }).collect();
         Checked::new(TranslationReply { translation_en: text.into() }, usage, findings)
     }

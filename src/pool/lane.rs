@@ -303,6 +303,9 @@ mod tests {
             budget: Budget::default(),
             retry: Default::default(),
             budgets: Default::default(),
+            price: None,
+            max_cost: None,
+            dry: None,
         };
         Lane::new(Client::new(&route, &endpoint).unwrap(), &settings, "r".into())
     }

@@ -15,11 +15,14 @@
 
 mod claim;
 mod concurrency;
+mod dry;
 mod error;
 mod lane;
 mod recall;
+mod spend;
 
 use claim::{CLAIM_MARGIN, CLAIM_POLL, Claim, InFlight};
+pub(crate) use dry::{Dry, DryRun};
 pub(crate) use error::{CallError, Completion};
 
 use std::collections::{BTreeMap, HashMap};
@@ -35,6 +38,7 @@ use crate::client::{
     Attempt, ChatRequest, Client, ClientError, Decision, RetryPolicy, RetryState, WireRequest,
 };
 use crate::limiter::{Budget, LimiterStats};
+use crate::price::Price;
 use crate::record::Usage;
 use crate::sizing::{BudgetRule, Sizing};
 
@@ -65,6 +69,11 @@ pub(crate) struct PoolStats {
     /// Pieces (tokens) of streamed answers received so far, finished or not: the client's
     /// count, for progress while long answers are being written.
     pub(crate) streamed: std::sync::Arc<AtomicU64>,
+    /// Of the prompt tokens billed, those the provider served from its prompt cache.
+    pub(crate) cached_tokens: AtomicU64,
+    /// What the run spent so far, in millionths of a dollar, when the model has a price.
+    spent_micros: AtomicU64,
+    priced: AtomicBool,
     /// Retries, by the kind of error that caused them.
     retries: Mutex<BTreeMap<&'static str, u64>>,
 }
@@ -76,6 +85,11 @@ impl PoolStats {
 
     pub(crate) fn total_retries(&self) -> u64 {
         self.retries().values().sum()
+    }
+
+    /// USD spent so far, when the model has a price.
+    pub(crate) fn spent(&self) -> Option<f64> {
+        self.priced.load(Ordering::Relaxed).then(|| self.spent_micros.load(Ordering::Relaxed) as f64 / 1e6)
     }
 
     fn count_retry(&self, kind: &'static str) {
@@ -98,6 +112,12 @@ pub(crate) struct PoolSettings {
     pub(crate) retry: RetryPolicy,
     /// How completion budgets are chosen.
     pub(crate) budgets: BudgetRule,
+    /// The model's price, when known: what the run spends (see `spend`).
+    pub(crate) price: Option<Price>,
+    /// The most the run may spend, in USD (`--max-cost`; needs a price).
+    pub(crate) max_cost: Option<f64>,
+    /// `--dry-run`: answers are imagined, not bought (see `dry`).
+    pub(crate) dry: Option<Dry>,
 }
 
 /// Shared by every article of a run.
@@ -112,6 +132,10 @@ pub(crate) struct Pool {
     stats: PoolStats,
     /// Completion budgets from the answers seen.
     sizing: Sizing,
+    /// What the run spent, and its cap.
+    spend: spend::Spend,
+    /// Under `--dry-run`: how answers are imagined, and what was counted.
+    dry: Option<(Dry, dry::Counts)>,
     stopped: Mutex<Option<String>>,
     /// Set by a signal: no request starts any more; those on the wire finish.
     interrupted: AtomicBool,
@@ -155,6 +179,7 @@ impl Pool {
             lanes.push(lane::Lane::new(client, &settings, id));
         }
         let stats = PoolStats { streamed: lanes[0].client.received(), ..PoolStats::default() };
+        stats.priced.store(settings.price.is_some(), Ordering::Relaxed);
         stats.concurrency.store((settings.concurrency.max(1) * lanes.len()) as u64, Ordering::Relaxed);
         Pool {
             lanes,
@@ -164,6 +189,8 @@ impl Pool {
             counter,
             stats,
             sizing: Sizing::new(settings.budgets),
+            spend: spend::Spend::new(settings.price, settings.max_cost),
+            dry: settings.dry.map(|dry| (dry, dry::Counts::default())),
             stopped: Mutex::new(None),
             interrupted: AtomicBool::new(false),
             cache,
@@ -221,6 +248,16 @@ impl Pool {
                 closed: lane.closed(),
             })
             .collect()
+    }
+
+    /// The model's price, when known.
+    pub(crate) fn price(&self) -> Option<Price> {
+        self.spend.price()
+    }
+
+    /// Whether the run stopped at its spending cap (`--max-cost`).
+    pub(crate) fn capped(&self) -> bool {
+        self.spend.capped()
     }
 
     /// Why the run was stopped, if it was.
@@ -318,6 +355,16 @@ impl Pool {
         wire: WireRequest,
         valid: &(dyn Fn(&str) -> Result<(), ClientError> + Sync),
     ) -> Result<StoredAnswer, CallError> {
+        if self.is_dry() {
+            // Nothing is bought, nor claimed: the cache is only looked in.
+            if let Some(cache) = &self.cache
+                && let Some(hit) = cache.lookup(key).await.filter(|hit| valid(&hit.content).is_ok())
+            {
+                self.dry_hit();
+                return Ok(hit);
+            }
+            return Ok(self.imagine(wire).expect("a dry run imagines"));
+        }
         let Some(cache) = &self.cache else { return self.send_until_valid(key, wire, valid).await };
         // Another run on the same cache may be buying this very answer: wait for it instead
         // of paying twice. Its claim ends with its answer, its failure, or its lease.
@@ -408,6 +455,16 @@ impl Pool {
                 grant.settle(0);
                 return Err(CallError::Reshaped);
             }
+            // And the spending cap: the most this attempt could cost must fit, beside what was
+            // spent and what the attempts on the wire could still cost.
+            let reservation = match self.spend.reserve(prompt_tokens, wire.max_tokens()) {
+                Ok(reservation) => reservation,
+                Err(why) => {
+                    grant.settle(0);
+                    self.stop(why.clone());
+                    return Err(CallError::Stopped(why));
+                }
+            };
             // Send.
             let (sent_at, sent_with) = (tokio::time::Instant::now(), lane.concurrency());
             // Settle what the server says of its limits as soon as it says it: a streamed
@@ -445,7 +502,9 @@ impl Pool {
             if !hopeless && let Some(notice) = lane.after(attempt.result.as_ref().map(drop), others_open) {
                 tracing::warn!("{notice}");
             }
-            let error = match self.accept(attempt, valid, &mut usage) {
+            let accepted = self.accept(attempt, valid, &mut usage);
+            drop(reservation);
+            let error = match accepted {
                 Ok(content) => {
                     self.sizing.observe(wire.kind, wire.input_tokens, answer_tokens);
                     if let Some(cache) = &self.cache {
@@ -545,6 +604,11 @@ impl Pool {
         usage.completion_tokens += response.completion_tokens;
         self.stats.prompt_tokens.fetch_add(response.prompt_tokens, Ordering::Relaxed);
         self.stats.completion_tokens.fetch_add(response.completion_tokens, Ordering::Relaxed);
+        self.stats.cached_tokens.fetch_add(response.cached_tokens, Ordering::Relaxed);
+        self.spend.bill(&response);
+        if let Some(spent) = self.spend.spent() {
+            self.stats.spent_micros.store((spent * 1e6).round() as u64, Ordering::Relaxed);
+        }
         valid(&response.content)?;
         Ok(response.content)
     }

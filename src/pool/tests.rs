@@ -33,6 +33,9 @@ pub(crate) async fn mock_pool(
         budget: Budget::default(),
         retry: RetryPolicy::default(),
         budgets: crate::sizing::BudgetRule::default(),
+        price: None,
+        max_cost: None,
+        dry: None,
     };
     let pool = Pool::new(vec![client], settings, counter, cache, "mock".into());
     (server, pool)

@@ -90,8 +90,9 @@ pub(crate) fn stderr_reporter(quiet: bool) -> Box<dyn Progress> {
 /// The pool's state in a line; `rate`, streamed tokens a second, when answers stream.
 fn status(stats: &PoolStats, rate: Option<f64>) -> String {
     let rate = rate.map(|r| format!(", {r:.0}/s arriving")).unwrap_or_default();
+    let spent = stats.spent().map(|s| format!(" · {}", crate::price::dollars(s))).unwrap_or_default();
     format!(
-        "{}/{} in flight · tokens {} in, {} out{rate} · {} {}",
+        "{}/{} in flight · tokens {} in, {} out{rate}{spent} · {} {}",
         stats.in_flight.load(Ordering::Relaxed),
         stats.concurrency.load(Ordering::Relaxed),
         crate::numbers::thousands(stats.prompt_tokens.load(Ordering::Relaxed)),

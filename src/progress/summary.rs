@@ -24,6 +24,8 @@ pub(crate) struct RunSummary {
     pub(crate) sent: u64,
     pub(crate) prompt_tokens: u64,
     pub(crate) completion_tokens: u64,
+    /// USD spent, when the model has a price.
+    pub(crate) spent: Option<f64>,
     /// Tokens counted against the TPM budget (prompt plus completion budget per request).
     pub(crate) budget_tokens: u64,
     /// Completion tokens the requests' budgets reserved (over every attempt).
@@ -105,6 +107,9 @@ impl RunSummary {
             thousands(self.prompt_tokens),
             thousands(self.completion_tokens)
         ));
+        if let Some(spent) = self.spent {
+            facts.push(format!("spent {}", crate::price::dollars(spent)));
+        }
         facts.push(format!("{:.1} s", self.elapsed.as_secs_f64()));
         if self.reserved_completion > 0 {
             facts.push(format!(
