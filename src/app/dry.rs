@@ -82,7 +82,7 @@ fn render(
     }
     out.push('\n');
     let cached = if run.from_cache > 0 {
-        format!(" ({} more answers from the cache)", thousands(run.from_cache))
+        format!(" (and {} answers from the cache, or asked twice)", thousands(run.from_cache))
     } else {
         String::new()
     };

@@ -134,7 +134,7 @@ pub fn split(text: &str, max_tokens: usize, counter: TokenCounter) -> Vec<Chunk>
     // Short texts usually fit (tokens <= bytes, and Korean is ~0.2 tokens/byte): one count
     // settles them without segmenting.
     if body.len() <= 4 * max {
-        let tokens = counter.count(body);
+        let tokens = counter.count_again(body);
         if tokens <= max {
             return vec![Chunk { text: body.to_string(), tokens, joiner: "" }];
         }
@@ -144,7 +144,7 @@ pub fn split(text: &str, max_tokens: usize, counter: TokenCounter) -> Vec<Chunk>
     // count before splitting a text that fits.
     let estimate: usize = units.iter().map(|u| u.cost).sum();
     if body.len() > 4 * max && estimate <= max + max / 16 + 4 {
-        let tokens = counter.count(body);
+        let tokens = counter.count_again(body);
         if tokens <= max {
             return vec![Chunk { text: body.to_string(), tokens, joiner: "" }];
         }

@@ -83,4 +83,30 @@ impl TokenCounter {
     pub(crate) fn encoding(&self) -> Encoding {
         self.encoding
     }
+
+    /// [`TokenCounter::count`] for a text likely to be counted again soon: an article's body
+    /// (split for its summary and for its translation at once), a system prompt (the same for
+    /// every request of a kind). The last few such counts are remembered; tokenizing is most of
+    /// what preparing a request costs.
+    pub(crate) fn count_again(&self, text: &str) -> usize {
+        use std::collections::HashMap;
+        use std::sync::{LazyLock, Mutex};
+        type Seen = Mutex<HashMap<String, (Encoding, usize)>>;
+        static SEEN: LazyLock<Seen> = LazyLock::new(Seen::default);
+        /// Texts remembered at most (then all are forgotten at once): a window of articles in
+        /// flight, and the system prompts.
+        const MOST: usize = 256;
+        if let Some(&(encoding, count)) = SEEN.lock().unwrap_or_else(|e| e.into_inner()).get(text)
+            && encoding == self.encoding
+        {
+            return count;
+        }
+        let count = self.count(text);
+        let mut seen = SEEN.lock().unwrap_or_else(|e| e.into_inner());
+        if seen.len() >= MOST {
+            seen.clear();
+        }
+        seen.insert(text.to_string(), (self.encoding, count));
+        count
+    }
 }

@@ -174,7 +174,13 @@ impl WireRequest {
         let messages = self.body["messages"].as_array().map(Vec::as_slice).unwrap_or_default();
         let tokens: usize = messages
             .iter()
-            .map(|m| m["content"].as_str().map_or(0, |c| counter.count(c)) + TOKENS_PER_MESSAGE)
+            .enumerate()
+            .map(|(i, m)| {
+                let content = m["content"].as_str().unwrap_or_default();
+                // The system prompt is the same for every request of a kind: counted once.
+                let count = if i == 0 { counter.count_again(content) } else { counter.count(content) };
+                count + TOKENS_PER_MESSAGE
+            })
             .sum();
         u32::try_from(tokens).unwrap_or(u32::MAX).saturating_add(TOKENS_PER_REQUEST)
     }

@@ -11,7 +11,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::Pool;
-use crate::cache::StoredAnswer;
+use crate::cache::{Key, StoredAnswer};
 use crate::client::WireRequest;
 use crate::limiter::Budget;
 use crate::record::Usage;
@@ -27,12 +27,42 @@ pub(crate) struct Dry {
 /// What a dry run counted so far.
 #[derive(Debug, Default)]
 pub(super) struct Counts {
+    /// The requests imagined lately: one asked again (the same part of two copies of an
+    /// article) is one a real run gets from its cache. Bounded, as the cache's own look back
+    /// is not: a repeat further back than [`REMEMBERED`] requests is counted again.
+    imagined: std::sync::Mutex<Recent>,
     requests: AtomicU64,
     prompt_tokens: AtomicU64,
     /// Completion tokens expected (the median of answers seen), and at most (the budgets).
     expected: AtomicU64,
     most: AtomicU64,
     from_cache: AtomicU64,
+}
+
+/// Requests a dry run remembers having imagined (32 bytes each).
+const REMEMBERED: usize = 1 << 18;
+
+/// The keys imagined lately, the oldest forgotten first.
+#[derive(Debug, Default)]
+struct Recent {
+    keys: std::collections::HashSet<Key>,
+    order: std::collections::VecDeque<Key>,
+}
+
+impl Recent {
+    /// Whether `key` was imagined already; remembered from now on.
+    fn seen(&mut self, key: Key) -> bool {
+        if !self.keys.insert(key) {
+            return true;
+        }
+        self.order.push_back(key);
+        if self.order.len() > REMEMBERED
+            && let Some(old) = self.order.pop_front()
+        {
+            self.keys.remove(&old);
+        }
+        false
+    }
 }
 
 /// What a dry run found the run would send.
@@ -42,7 +72,7 @@ pub(crate) struct DryRun {
     pub(crate) prompt_tokens: u64,
     pub(crate) completion_expected: u64,
     pub(crate) completion_most: u64,
-    /// Answers the cache already had, not counted above.
+    /// Answers the cache already had, or the run asked for twice: not counted above.
     pub(crate) from_cache: u64,
     /// The limits the run would be paced by, over its routes (None: none known).
     pub(crate) rpm: Option<u64>,
@@ -95,7 +125,8 @@ impl Pool {
             prompt_tokens: counts.prompt_tokens.load(Ordering::Relaxed),
             completion_expected: counts.expected.load(Ordering::Relaxed),
             completion_most: counts.most.load(Ordering::Relaxed),
-            from_cache: counts.from_cache.load(Ordering::Relaxed),
+            // Asked twice at once, the second waits for the first's answer instead.
+            from_cache: counts.from_cache.load(Ordering::Relaxed) + self.stats.shared.load(Ordering::Relaxed),
             rpm: sum(|b| b.rpm),
             tpm: sum(|b| b.tpm),
         })
@@ -108,10 +139,11 @@ impl Pool {
         }
     }
 
-    /// Count `wire` as sent, and imagine its answer (see the module's comment). None when the
-    /// run is not dry.
-    pub(super) fn imagine(&self, mut wire: WireRequest) -> Option<StoredAnswer> {
+    /// Count `wire` (under `key`) as sent, unless the run asked it already, and imagine its
+    /// answer (see the module's comment). None when the run is not dry.
+    pub(super) fn imagine(&self, key: Key, mut wire: WireRequest) -> Option<StoredAnswer> {
         let (dry, counts) = self.dry.as_ref()?;
+        let again = counts.imagined.lock().unwrap_or_else(|e| e.into_inner()).seen(key);
         let prompt = wire.prompt_estimate(&self.counter);
         wire.size_to(self.sizing.budget(wire.kind, wire.ceiling(), wire.input_tokens));
         let most = u64::from(wire.max_tokens());
@@ -120,10 +152,14 @@ impl Pool {
             .expected(wire.kind, wire.input_tokens)
             .unwrap_or_else(|| typical(wire.kind, wire.input_tokens))
             .min(most);
-        counts.requests.fetch_add(1, Ordering::Relaxed);
-        counts.prompt_tokens.fetch_add(u64::from(prompt), Ordering::Relaxed);
-        counts.expected.fetch_add(expected, Ordering::Relaxed);
-        counts.most.fetch_add(most, Ordering::Relaxed);
+        if again {
+            counts.from_cache.fetch_add(1, Ordering::Relaxed);
+        } else {
+            counts.requests.fetch_add(1, Ordering::Relaxed);
+            counts.prompt_tokens.fetch_add(u64::from(prompt), Ordering::Relaxed);
+            counts.expected.fetch_add(expected, Ordering::Relaxed);
+            counts.most.fetch_add(most, Ordering::Relaxed);
+        }
         let content = crate::mock::reply::content_for(wire.body(), dry.answer_scale);
         Some(StoredAnswer { content, usage: Usage::new(u64::from(prompt), expected, 1) })
     }
@@ -146,6 +182,23 @@ mod tests {
         assert_eq!(run.minutes(), Some(7.5), "1.5M tokens at 200k a minute, not 1,000 at 500");
         assert_eq!(DryRun { tpm: None, ..run }.minutes(), Some(2.0));
         assert_eq!(DryRun { rpm: None, tpm: None, ..run }.minutes(), None);
+    }
+
+    #[test]
+    fn a_request_asked_again_is_not_counted_twice_until_forgotten() {
+        let mut recent = Recent::default();
+        let key = |n: usize| {
+            let mut bytes = [0u8; 32];
+            bytes[..8].copy_from_slice(&(n as u64).to_le_bytes());
+            Key(bytes)
+        };
+        assert!(!recent.seen(key(0)));
+        assert!(recent.seen(key(0)));
+        for n in 1..=REMEMBERED {
+            assert!(!recent.seen(key(n)));
+        }
+        assert!(!recent.seen(key(0)), "forgotten after {REMEMBERED} others");
+        assert!(recent.keys.len() <= REMEMBERED + 1);
     }
 
     #[test]

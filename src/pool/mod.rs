@@ -363,7 +363,7 @@ impl Pool {
                 self.dry_hit();
                 return Ok(hit);
             }
-            return Ok(self.imagine(wire).expect("a dry run imagines"));
+            return Ok(self.imagine(key, wire).expect("a dry run imagines"));
         }
         let Some(cache) = &self.cache else { return self.send_until_valid(key, wire, valid).await };
         // Another run on the same cache may be buying this very answer: wait for it instead
