@@ -50,6 +50,12 @@ pub enum Command {
     MockServer(MockServerArgs),
     /// Inspect or clear the answer cache.
     Cache(CacheCommandArgs),
+    /// Large jobs through a batch engine of your own (vLLM's run_batch, a Ray Data or Spark
+    /// job): the requests a run still needs written as batch JSONL, and the results read back.
+    #[command(
+        after_help = "A round:\n  ko2en batch export --task translate archive.jsonl -m Qwen/Qwen2.5-7B-Instruct --base-url http://gpu:8000/v1 -o requests.jsonl\n  python -m vllm.entrypoints.openai.run_batch -i requests.jsonl -o results.jsonl --model Qwen/Qwen2.5-7B-Instruct\n  ko2en batch ingest results.jsonl\nthen export again (long articles take several rounds) until nothing is left, and run the\nsame `ko2en translate` to write the output from the cache."
+    )]
+    Batch(BatchCommandArgs),
     /// Show the settings a run would use and where each came from, or write an example config.
     Config(ConfigCommandArgs),
     /// Send one tiny request and print what works: URL, key, model, structured output, the
@@ -124,6 +130,54 @@ pub struct EvalArgs {
     pub run: RunArgs,
     #[command(flatten)]
     pub article: ArticleArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct BatchCommandArgs {
+    #[command(subcommand)]
+    pub action: BatchAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BatchAction {
+    /// Write the requests the run still needs (one round: answers in the cache are skipped) as
+    /// batch JSONL to -o FILE, split at 50,000 requests or 200 MB; sends nothing.
+    Export(Box<BatchExportArgs>),
+    /// Read batch results (JSONL lines with custom_id and response, as vLLM's run_batch and
+    /// OpenAI's batches write them) into the answer cache.
+    Ingest(BatchIngestArgs),
+}
+
+/// The job a batch round is a round of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TaskArg {
+    Summarize,
+    Translate,
+}
+
+#[derive(Debug, Args)]
+pub struct BatchExportArgs {
+    /// The command the rounds stand for.
+    #[arg(long, value_enum, default_value = "summarize")]
+    pub task: TaskArg,
+    /// Articles, as for summarize.
+    #[arg(required = true, value_name = "INPUT")]
+    pub inputs: Vec<PathBuf>,
+    #[command(flatten)]
+    pub endpoint: EndpointArgs,
+    #[command(flatten)]
+    pub run: RunArgs,
+    #[command(flatten)]
+    pub article: ArticleArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct BatchIngestArgs {
+    /// Results files: a JSON object a line with custom_id and response.body (or error).
+    #[arg(required = true, value_name = "RESULTS")]
+    pub results: Vec<PathBuf>,
+    #[command(flatten)]
+    pub cache: CacheArgs,
 }
 
 #[derive(Debug, Args)]

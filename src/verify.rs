@@ -82,6 +82,8 @@ where
             };
             Ok(Checked { stubborn, ..kept })
         }
+        // A batch round answers the repair later: the article waits for it.
+        Err(CallError::Deferred) => Err(CallError::Deferred),
         Err(e) => {
             tracing::debug!("the repair request failed, keeping the first answer: {e}");
             let mut usage = first.usage;

@@ -25,8 +25,9 @@ pub(super) async fn dry_run(settings: BatchSettings, mode: Mode) -> Result<Outco
     let (clients, _mock) = connect(&settings.target, &settings.endpoint).await?;
     let routes = clients.len();
     let model = clients[0].model().to_string();
-    let pipeline =
-        Arc::new(pipeline(clients, &settings.target, &settings.run, settings.article.clone(), mode).await?);
+    let pipeline = Arc::new(
+        pipeline(clients, &settings.target, &settings.run, settings.article.clone(), mode, None).await?,
+    );
     let reporter: Arc<dyn Progress> = Arc::from(stderr_reporter(quiet));
     if !quiet {
         count_in_background(settings.inputs.clone(), settings.read.only_with, Arc::clone(&reporter));

@@ -33,6 +33,7 @@ macro_rules! say {
     ($($arg:tt)*) => { say(format_args!($($arg)*)) };
 }
 
+mod batch;
 mod dry;
 mod eval;
 mod setup;
@@ -85,6 +86,8 @@ pub async fn run(settings: Settings) -> Result<Outcome> {
         Settings::Check(s) => setup::check_endpoint(s).await,
         Settings::Report(s) => report(s).await,
         Settings::Eval(s) => eval::eval(s).await,
+        Settings::BatchExport(s) => batch::export(s).await,
+        Settings::BatchIngest(s) => batch::ingest(s).await,
         Settings::ConfigInit(path) => setup::config_init(&path),
     }
 }
@@ -115,6 +118,7 @@ async fn pipeline(
     run: &RunSettings,
     article: ArticleSettings,
     mode: Mode,
+    defer: Option<crate::pool::Defer>,
 ) -> Result<Pipeline> {
     let prompts = Prompts::load(run.prompts_dir.as_deref())?;
     let cache = match run.cache.path.clone() {
@@ -125,7 +129,10 @@ async fn pipeline(
         None => None,
     };
     let counter = TokenCounter::new(run.encoding.unwrap_or_else(|| Encoding::for_model(clients[0].model())));
-    let pool = Pool::new(clients, run.pool.clone(), counter, cache, target.cache_id());
+    let mut pool = Pool::new(clients, run.pool.clone(), counter, cache, target.cache_id());
+    if let Some(defer) = defer {
+        pool = pool.deferring(defer);
+    }
     // Before any prompt is built: whether the schema goes in the prompt depends on the form.
     pool.recall_forms().await;
     pool.recall_sizes().await;
@@ -174,8 +181,9 @@ async fn batch(settings: BatchSettings, mode: Mode) -> Result<Outcome> {
     check(&settings.inputs).await?;
     let (clients, _mock) = connect(&settings.target, &settings.endpoint).await?;
     let routes = clients.len();
-    let pipeline =
-        Arc::new(pipeline(clients, &settings.target, &settings.run, settings.article.clone(), mode).await?);
+    let pipeline = Arc::new(
+        pipeline(clients, &settings.target, &settings.run, settings.article.clone(), mode, None).await?,
+    );
     let mut output = Output::create(&settings.run.output)?;
     let reporter: Arc<dyn Progress> = Arc::from(stderr_reporter(quiet));
     if !quiet {

@@ -20,6 +20,13 @@ impl Key {
     pub(crate) fn hex(&self) -> String {
         hex::encode(self.0)
     }
+
+    /// The key `hex` shows (a batch file's `custom_id`), if it is one.
+    pub(crate) fn from_hex(text: &str) -> Option<Key> {
+        let mut bytes = [0u8; 32];
+        hex::decode_to_slice(text.trim(), &mut bytes).ok()?;
+        Some(Key(bytes))
+    }
 }
 
 impl std::fmt::Debug for Key {

@@ -58,6 +58,12 @@ pub(crate) struct ChatRequest<'a> {
     pub(crate) input_tokens: u32,
 }
 
+/// The answer a chat completion holds (a batch result's `response.body`), read as a live
+/// answer is: content, usage, and the same refusals (cut at its budget, empty, refused).
+pub(crate) fn answer_of(completion: &Value) -> Result<ChatResponse, ClientError> {
+    parse_completion(completion, 0)
+}
+
 /// A successful answer.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct ChatResponse {

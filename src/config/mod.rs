@@ -31,6 +31,7 @@ use crate::pool::PoolSettings;
 use crate::price::{Price, PriceTable};
 use crate::sizing::BudgetRule;
 
+mod batch;
 mod endpoint;
 mod eval;
 mod file;
@@ -38,6 +39,7 @@ mod layers;
 mod mock;
 mod output;
 
+pub use batch::{ExportSettings, IngestSettings};
 #[cfg(test)]
 use endpoint::DEFAULT_MODEL;
 use endpoint::{is_local, resolve_endpoint};
@@ -187,6 +189,8 @@ pub enum Settings {
     Check(CheckSettings),
     Report(ReportSettings),
     Eval(EvalSettings),
+    BatchExport(ExportSettings),
+    BatchIngest(IngestSettings),
     Summarize(BatchSettings),
     Translate(BatchSettings),
     Clean(CleanSettings),
@@ -294,6 +298,12 @@ impl Settings {
                     "completions and man are printed by the binary itself".into(),
                 ));
             }
+            Command::Batch(cli::BatchCommandArgs { action: cli::BatchAction::Export(args) }) => {
+                Settings::BatchExport(batch::resolve_export(*args, &layers()?)?)
+            }
+            Command::Batch(cli::BatchCommandArgs { action: cli::BatchAction::Ingest(args) }) => {
+                Settings::BatchIngest(batch::resolve_ingest(args, &layers()?)?)
+            }
             Command::Cache(args) => Settings::Cache(CacheCommandSettings {
                 action: match args.action {
                     cli::CacheActionArg::Stats => CacheAction::Stats,
@@ -316,6 +326,7 @@ impl Settings {
             Settings::Summarize(s) => s.run.quiet,
             Settings::Translate(s) => s.run.quiet,
             Settings::Eval(s) => s.runs().next().is_some_and(|r| r.run.quiet),
+            Settings::BatchExport(s) => s.batch.run.quiet,
             _ => false,
         }
     }
@@ -327,6 +338,7 @@ impl Settings {
             Settings::Translate(s) => vec![&s.target],
             Settings::Check(s) => vec![&s.target],
             Settings::Eval(s) => s.runs().map(|r| &r.target).collect(),
+            Settings::BatchExport(s) => vec![&s.batch.target],
             _ => return Vec::new(),
         };
         targets

@@ -77,10 +77,10 @@ impl Pipeline {
                         "a passage of {} tokens kept its problems after the repair: translated in parts",
                         passage.tokens
                     );
-                    Ok(match self.translate_in_parts(passage, glossary, schema, 0).await {
+                    match self.translate_in_parts(passage, glossary, schema, 0).await {
                         Some(parts) => better(whole, parts),
-                        None => whole,
-                    })
+                        None => Ok(whole),
+                    }
                 }
                 other => other,
             }
@@ -151,6 +151,8 @@ impl Pipeline {
                     usage += cost;
                     names
                 }
+                // A batch round answers the names first: the passages' prompts carry them.
+                Err(CallError::Deferred) => return Err(CallError::Deferred),
                 // Names only help consistency; a failed extraction must not fail the article.
                 Err(e) => {
                     tracing::debug!("name extraction failed for {}: {e}", article.id);
@@ -214,15 +216,17 @@ fn translation_budget(source_tokens: u32) -> u32 {
 fn better(
     whole: Checked<TranslationReply>,
     parts: Result<Checked<TranslationReply>, CallError>,
-) -> Checked<TranslationReply> {
-    match parts {
+) -> Result<Checked<TranslationReply>, CallError> {
+    Ok(match parts {
+        // A batch round answers the parts later: the choice waits for them.
+        Err(CallError::Deferred) => return Err(CallError::Deferred),
         Ok(mut parts) if parts.findings.len() < whole.findings.len() => {
             parts.usage += whole.usage;
             parts
         }
         Ok(parts) => paid(whole, parts.usage),
         Err(e) => paid(whole, e.usage()),
-    }
+    })
 }
 
 fn paid(mut kept: Checked<TranslationReply>, also: Usage) -> Checked<TranslationReply> {
@@ -243,14 +247,16 @@ mod tests {
 
     #[test]
     fn parts_replace_the_whole_only_with_fewer_problems_and_both_are_paid_for() {
-        let kept = better(translation("whole", 2, 2), Ok(translation("parts", 4, 1)));
+        let kept = better(translation("whole", 2, 2), Ok(translation("parts", 4, 1))).unwrap();
         assert_eq!((kept.reply.translation_en.as_str(), kept.findings.len()), ("parts", 1));
         assert_eq!(kept.usage.requests, 6);
-        let tie = better(translation("whole", 2, 1), Ok(translation("parts", 3, 1)));
+        let tie = better(translation("whole", 2, 1), Ok(translation("parts", 3, 1))).unwrap();
         assert_eq!((tie.reply.translation_en.as_str(), tie.usage.requests), ("whole", 5));
         let timeout = crate::client::ClientError::Timeout(std::time::Duration::from_secs(1));
         let failed = CallError::Failed { error: timeout, attempts: 2, usage: translation("", 2, 0).usage };
-        let kept = better(translation("whole", 2, 1), Err(failed));
+        let kept = better(translation("whole", 2, 1), Err(failed)).unwrap();
         assert_eq!((kept.reply.translation_en.as_str(), kept.usage.requests), ("whole", 4));
+        let later = better(translation("whole", 2, 1), Err(CallError::Deferred));
+        assert!(matches!(later, Err(CallError::Deferred)), "a batch round waits for the parts");
     }
 }

@@ -42,16 +42,16 @@ pub(super) struct Counts {
 /// Requests a dry run remembers having imagined (32 bytes each).
 const REMEMBERED: usize = 1 << 18;
 
-/// The keys imagined lately, the oldest forgotten first.
+/// The keys imagined (or written to a batch file) lately, the oldest forgotten first.
 #[derive(Debug, Default)]
-struct Recent {
+pub(super) struct Recent {
     keys: std::collections::HashSet<Key>,
     order: std::collections::VecDeque<Key>,
 }
 
 impl Recent {
     /// Whether `key` was imagined already; remembered from now on.
-    fn seen(&mut self, key: Key) -> bool {
+    pub(super) fn seen(&mut self, key: Key) -> bool {
         if !self.keys.insert(key) {
             return true;
         }

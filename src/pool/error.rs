@@ -20,6 +20,10 @@ pub(crate) enum CallError {
     /// request is to be prepared again. Never leaves the pool (see [`Pool::complete`]).
     #[error("the endpoint refused the request's form; prepared again")]
     Reshaped,
+    /// Written to a batch file instead of sent (`ko2en batch`): the article waits for the
+    /// answer, in a later round.
+    #[error("written to the batch file, to be answered in a later round")]
+    Deferred,
 }
 
 impl CallError {
@@ -29,6 +33,7 @@ impl CallError {
             CallError::TooLarge(_) => "too_large",
             CallError::Stopped(_) => "stopped",
             CallError::Reshaped => "reshaped",
+            CallError::Deferred => "deferred",
         }
     }
 

@@ -15,6 +15,7 @@
 
 mod claim;
 mod concurrency;
+mod defer;
 mod dry;
 mod error;
 mod lane;
@@ -22,6 +23,7 @@ mod recall;
 mod spend;
 
 use claim::{CLAIM_MARGIN, CLAIM_POLL, Claim, InFlight};
+pub(crate) use defer::Defer;
 pub(crate) use dry::{Dry, DryRun};
 pub(crate) use error::{CallError, Completion};
 
@@ -136,6 +138,8 @@ pub(crate) struct Pool {
     spend: spend::Spend,
     /// Under `--dry-run`: how answers are imagined, and what was counted.
     dry: Option<(Dry, dry::Counts)>,
+    /// In a batch round: where requests go instead of the endpoint.
+    defer: Option<Defer>,
     stopped: Mutex<Option<String>>,
     /// Set by a signal: no request starts any more; those on the wire finish.
     interrupted: AtomicBool,
@@ -191,12 +195,19 @@ impl Pool {
             sizing: Sizing::new(settings.budgets),
             spend: spend::Spend::new(settings.price, settings.max_cost),
             dry: settings.dry.map(|dry| (dry, dry::Counts::default())),
+            defer: None,
             stopped: Mutex::new(None),
             interrupted: AtomicBool::new(false),
             cache,
             endpoint_id,
             in_flight: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Send nothing: write every request the cache lacks to `defer` (a batch round).
+    pub(crate) fn deferring(mut self, defer: Defer) -> Pool {
+        self.defer = Some(defer);
+        self
     }
 
     pub(crate) fn cache(&self) -> Option<&Cache> {
@@ -355,6 +366,18 @@ impl Pool {
         wire: WireRequest,
         valid: &(dyn Fn(&str) -> Result<(), ClientError> + Sync),
     ) -> Result<StoredAnswer, CallError> {
+        if self.is_deferring() {
+            // Only looked in: an answer comes back from the batch, in a later round.
+            if let Some(cache) = &self.cache
+                && let Some(hit) = cache.lookup(key).await.filter(|hit| valid(&hit.content).is_ok())
+            {
+                cache.count_answer(true);
+                self.stats.from_cache.fetch_add(1, Ordering::Relaxed);
+                return Ok(hit);
+            }
+            self.defer_request(key, &wire);
+            return Err(CallError::Deferred);
+        }
         if self.is_dry() {
             // Nothing is bought, nor claimed: the cache is only looked in.
             if let Some(cache) = &self.cache

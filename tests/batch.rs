@@ -1,0 +1,163 @@
+//! Large jobs through a batch engine of the user's own, through the real binary: rounds of
+//! `batch export` answered by an engine (here the built-in mock, driven as vLLM's `run_batch`
+//! drives a model: each line's body posted, the answer written with its `custom_id`), read back
+//! by `batch ingest`, until nothing is left; then the live command writes, sending nothing, the
+//! very output a live run writes.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use common::Ko2en;
+use serde_json::{Value, json};
+
+/// `n` corpus articles, the longest first (several passages: rounds), then short ones.
+fn corpus(dir: &Path, n: usize) -> PathBuf {
+    let text =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/ko-news.jsonl"))
+            .unwrap();
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines.sort_by_key(|l| std::cmp::Reverse(l.len()));
+    let picked: Vec<&str> =
+        lines[..n / 2].iter().chain(&lines[lines.len() - (n - n / 2)..]).copied().collect();
+    let path = dir.join("batch.jsonl");
+    std::fs::write(&path, picked.join("\n") + "\n").unwrap();
+    path
+}
+
+/// The engine: every request of `requests` answered by the mock, written as vLLM's run_batch
+/// writes results; the requests whose `custom_id` is in `fail` get an error line instead.
+fn engine(requests: &Path, results: &Path, fail: &[&str]) -> usize {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        ko2en::client::install_crypto_provider();
+        let server = ko2en::mock::MockServer::start("127.0.0.1:0".parse().unwrap(), Default::default()).await.unwrap();
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().unwrap();
+        let mut out = String::new();
+        let text = std::fs::read_to_string(requests).unwrap();
+        for line in text.lines() {
+            let request: Value = serde_json::from_str(line).unwrap();
+            assert_eq!((request["method"].as_str(), request["url"].as_str()), (Some("POST"), Some("/v1/chat/completions")));
+            let id = request["custom_id"].as_str().unwrap();
+            let result = if fail.contains(&id) {
+                json!({"id": "vllm-x", "custom_id": id, "response": null, "error": {"code": "server_error", "message": "boom"}})
+            } else {
+                let url = format!("{}/chat/completions", server.base_url());
+                let body: Value = http.post(url).json(&request["body"]).send().await.unwrap().json().await.unwrap();
+                json!({"id": "vllm-x", "custom_id": id, "response": {"status_code": 200, "request_id": "r", "body": body}, "error": null})
+            };
+            out.push_str(&format!("{result}\n"));
+        }
+        std::fs::write(results, out).unwrap();
+        text.lines().count()
+    })
+}
+
+fn records(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+#[test]
+fn a_job_in_rounds_through_an_engine_writes_what_a_live_run_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let batch = corpus(dir.path(), 6);
+    let cache = dir.path().join("cache.sqlite");
+    let requests = dir.path().join("requests.jsonl");
+    let results = dir.path().join("results.jsonl");
+    let export = || {
+        Ko2en::new(["batch", "export", "--task", "translate", "--mock", "-m", "gpt-4o-mini", "-o"])
+            .arg_path(&requests)
+            .arg("--cache")
+            .arg_path(&cache)
+            .arg_path(&batch)
+            .run()
+    };
+    let ingest = || Ko2en::new(["batch", "ingest", "--cache"]).arg_path(&cache).arg_path(&results).run();
+    let mut rounds = Vec::new();
+    let mut failed: Option<String> = None;
+    loop {
+        std::fs::remove_file(&requests).ok();
+        let round = export();
+        round.assert_code(0);
+        if let Some(id) = failed.as_deref().filter(|_| rounds.len() == 1) {
+            let asked = std::fs::read_to_string(&requests).unwrap();
+            assert!(asked.contains(id), "the request the engine failed is asked again");
+        }
+        if round.stdout().starts_with("nothing left to send") {
+            assert!(round.stdout().contains("6 articles done from the cache"), "{}", round.stdout());
+            break;
+        }
+        assert!(rounds.len() < 6, "a job of long articles ends in a few rounds: {rounds:?}");
+        // The engine fails one request of the first round: it is asked again in the next.
+        let lines = std::fs::read_to_string(&requests).unwrap();
+        let first_id: String =
+            serde_json::from_str::<Value>(lines.lines().next().unwrap()).unwrap()["custom_id"]
+                .as_str()
+                .unwrap()
+                .into();
+        let fail: Vec<&str> = if rounds.is_empty() { vec![first_id.as_str()] } else { vec![] };
+        let answered = engine(&requests, &results, &fail);
+        rounds.push(answered);
+        let read = ingest();
+        read.assert_code(0);
+        if rounds.len() == 1 {
+            assert!(read.stdout().contains("1 not usable (1 server_error)"), "{}", read.stdout());
+            failed = Some(first_id);
+            // Ingesting the same results again adds nothing.
+            let again = ingest();
+            assert!(
+                again.stdout().contains("stored 0 answers")
+                    && again.stdout().contains("already in the cache"),
+                "{}",
+                again.stdout()
+            );
+        }
+    }
+    assert!(rounds.len() >= 2, "long articles take more than one round: {rounds:?}");
+
+    // The live command now sends nothing and writes what a live run on a fresh cache writes.
+    let log = dir.path().join("mock.log");
+    let out = dir.path().join("out.jsonl");
+    let served = Ko2en::new(["translate", "--mock", "-m", "gpt-4o-mini", "--mock-opt"])
+        .arg(format!("log={}", log.display()))
+        .arg("--cache")
+        .arg_path(&cache)
+        .arg("-o")
+        .arg_path(&out)
+        .arg_path(&batch)
+        .run();
+    served.assert_code(0);
+    assert_eq!(std::fs::read_to_string(&log).unwrap_or_default().lines().count(), 0, "nothing sent");
+    let live_out = dir.path().join("live.jsonl");
+    let live = Ko2en::new(["translate", "--mock", "-m", "gpt-4o-mini", "-o"])
+        .arg_path(&live_out)
+        .arg_path(&batch)
+        .run();
+    live.assert_code(0);
+    let (batched, live) = (records(&out), records(&live_out));
+    assert_eq!(batched.len(), 6);
+    assert_eq!(batched, live, "the same records, costs and all");
+}
+
+#[test]
+fn an_export_needs_a_file_and_a_cache_and_says_when_nothing_is_left() {
+    let dir = tempfile::tempdir().unwrap();
+    let no_file = Ko2en::new(["batch", "export", "--mock"]).arg_path(&common::fixture("")).run();
+    assert_eq!(no_file.code(), 2);
+    assert!(no_file.stderr().contains("-o FILE.jsonl"), "{}", no_file.stderr());
+    let no_cache = Ko2en::new(["batch", "export", "--mock", "--no-cache", "-o"])
+        .arg_path(&dir.path().join("r.jsonl"))
+        .arg_path(&common::fixture(""))
+        .run();
+    assert_eq!(no_cache.code(), 2);
+    assert!(no_cache.stderr().contains("--no-cache"), "{}", no_cache.stderr());
+    let foreign = dir.path().join("foreign.jsonl");
+    std::fs::write(&foreign, "{\"custom_id\":\"request-1\",\"response\":{}}\n").unwrap();
+    let read = Ko2en::new(["batch", "ingest", "--cache"])
+        .arg_path(&dir.path().join("c.sqlite"))
+        .arg_path(&foreign)
+        .run();
+    assert_eq!(read.code(), 1, "nothing of ko2en's in it: {}", read.stdout());
+    assert!(read.stdout().contains("1 lines not ko2en's skipped"), "{}", read.stdout());
+}
