@@ -146,6 +146,34 @@ pub enum BatchAction {
     /// Read batch results (JSONL lines with custom_id and response, as vLLM's run_batch and
     /// OpenAI's batches write them) into the answer cache.
     Ingest(BatchIngestArgs),
+    /// Send the requests the run still needs through the provider's batch API (files and
+    /// batches endpoints: OpenAI, Azure OpenAI v1, LiteLLM), at batch prices; one round.
+    Submit(Box<BatchExportArgs>),
+    /// The batches of this endpoint and model not collected yet, as the provider has them.
+    Status(BatchJobsArgs),
+    /// Read finished batches into the cache, then submit the next round (or, with
+    /// --finish-live, send what remains live); when nothing remains, write the output exactly
+    /// as the live command would.
+    Collect(Box<BatchCollectArgs>),
+    /// Cancel the batches of this endpoint and model not collected yet.
+    Cancel(BatchJobsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BatchCollectArgs {
+    /// Send what remains live instead of submitting another round.
+    #[arg(long)]
+    pub finish_live: bool,
+    #[command(flatten)]
+    pub job: BatchExportArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct BatchJobsArgs {
+    #[command(flatten)]
+    pub endpoint: EndpointArgs,
+    #[command(flatten)]
+    pub cache: CacheArgs,
 }
 
 /// The job a batch round is a round of.

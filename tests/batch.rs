@@ -161,3 +161,86 @@ fn an_export_needs_a_file_and_a_cache_and_says_when_nothing_is_left() {
     assert_eq!(read.code(), 1, "nothing of ko2en's in it: {}", read.stdout());
     assert!(read.stdout().contains("1 lines not ko2en's skipped"), "{}", read.stdout());
 }
+
+/// The job through a provider's batch API (the mock-server's files and batches endpoints, in a
+/// process of its own as a provider is): submitted, looked at, collected while still running,
+/// collected round after round (each batch expiring after 5 answers, so that the expired
+/// requests are asked again), until collect writes the output a live run writes, batch-priced.
+#[test]
+fn a_job_through_a_batch_api_ends_with_the_live_runs_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let batch = corpus(dir.path(), 4);
+    let cache = dir.path().join("cache.sqlite");
+    let log = dir.path().join("provider.log");
+    let (provider, url) =
+        common::mock_server(&["--batch-delay-ms", "400", "--batch-expire-after", "5"], &log);
+    let provider = Killed(provider);
+    let out = dir.path().join("out.jsonl");
+    let job = |command: &str| {
+        let job = command == "collect" || command == "submit";
+        let mut args = vec!["batch", command, "-m", "gpt-4o-mini", "--base-url", url.as_str()];
+        if job {
+            args.extend(["--task", "translate", "-o", out.to_str().unwrap()]);
+        }
+        let mut run = Ko2en::new(args).env("OPENAI_API_KEY", "sk-test").arg("--cache").arg_path(&cache);
+        if job {
+            run = run.arg_path(&batch);
+        }
+        run.run()
+    };
+    let submitted = job("submit");
+    submitted.assert_code(0);
+    assert!(submitted.stdout().contains("\nround 1: "), "{}", submitted.stdout());
+    let again = job("submit");
+    assert_eq!(again.code(), 2, "an open round is never submitted twice: {}", again.stdout());
+    assert!(again.stderr().contains("not collected yet"), "{}", again.stderr());
+    let status = job("status");
+    status.assert_code(0);
+    assert!(
+        status.stdout().contains("round 1 · batch_mock") && status.stdout().contains("in_progress"),
+        "{}",
+        status.stdout()
+    );
+    let early = job("collect");
+    early.assert_code(0);
+    assert!(early.stdout().contains("collect again"), "{}", early.stdout());
+    let mut collects = 0;
+    while !out.exists() {
+        collects += 1;
+        assert!(collects < 40, "the job ends");
+        std::thread::sleep(std::time::Duration::from_millis(450));
+        let collected = job("collect");
+        collected.assert_code(0);
+    }
+    assert!(collects >= 3, "five answers a batch: several rounds ({collects})");
+    let nothing = job("status");
+    assert!(nothing.stdout().contains("waits to be collected"), "{}", nothing.stdout());
+    drop(provider);
+
+    let live_out = dir.path().join("live.jsonl");
+    let live = Ko2en::new(["translate", "--mock", "-m", "gpt-4o-mini", "-o"])
+        .arg_path(&live_out)
+        .arg_path(&batch)
+        .run();
+    live.assert_code(0);
+    let (mut batched, mut live) = (records(&out), records(&live_out));
+    assert_eq!(batched.len(), 4);
+    // gpt-4o-mini's batch price is half its list price.
+    for (b, l) in batched.iter_mut().zip(live.iter_mut()) {
+        let (bc, lc) = (b["usage"]["cost"].as_f64().unwrap(), l["usage"]["cost"].as_f64().unwrap());
+        assert!((bc * 2.0 - lc).abs() < 1e-12, "{bc} vs {lc}");
+        b["usage"]["cost"] = Value::Null;
+        l["usage"]["cost"] = Value::Null;
+    }
+    assert_eq!(batched, live, "the same records but for their cost");
+}
+
+/// A child process killed when dropped, so that a failed test leaves no server behind.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        self.0.kill().ok();
+        self.0.wait().ok();
+    }
+}

@@ -8,6 +8,7 @@
 //! writes the output from the cache, sending nothing: the same output as a live run.
 
 use std::io::BufRead;
+use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
@@ -16,26 +17,39 @@ use futures::StreamExt;
 use super::window::{self, Window};
 use super::{Outcome, check, connect, halt_on, pipeline, say, tell};
 use crate::cache::{Cache, Key, StoredAnswer};
-use crate::config::{ExportSettings, IngestSettings};
+use crate::config::{BatchSettings, ExportSettings, IngestSettings};
 use crate::numbers::thousands;
 use crate::pipeline::Mode;
-use crate::pool::{CallError, Defer};
+use crate::pool::{CallError, Defer, Round};
 use crate::progress::{Progress, stderr_reporter};
 use crate::record::Usage;
 use crate::shutdown::Shutdown;
 
-/// One round: its requests in the batch file, and what to do next on stdout.
-pub(super) async fn export(settings: ExportSettings) -> Result<Outcome> {
-    let ExportSettings { batch, translate, file } = settings;
+/// What one round of a job came to.
+pub(super) struct RoundOutcome {
+    pub(super) round: Round,
+    /// Articles done from the cache, waiting for this round's answers, failed for good.
+    pub(super) done: u64,
+    pub(super) waiting: u64,
+    pub(super) failed: u64,
+    /// The pipeline it ran through: its client and cache, for what comes next.
+    pub(super) pipeline: Arc<crate::pipeline::Pipeline>,
+    /// Interrupted by a signal: the round's files are not to be used.
+    pub(super) interrupted: bool,
+}
+
+/// Run `batch` as a round: every request the cache lacks written to `file` (and its numbered
+/// siblings), nothing sent.
+pub(super) async fn round(batch: &BatchSettings, translate: bool, file: &Path) -> Result<RoundOutcome> {
     let quiet = batch.run.quiet;
     tell(&batch.run);
     check(&batch.inputs).await?;
     let (clients, _mock) = connect(&batch.target, &batch.endpoint).await?;
     let routes = clients.len();
     let mode = if translate { Mode::Translate } else { Mode::Summarize };
-    let defer = Defer::to(&file);
     let pipeline = Arc::new(
-        pipeline(clients, &batch.target, &batch.run, batch.article.clone(), mode, Some(defer)).await?,
+        pipeline(clients, &batch.target, &batch.run, batch.article.clone(), mode, Some(Defer::to(file)))
+            .await?,
     );
     let reporter: Arc<dyn Progress> = Arc::from(stderr_reporter(quiet));
     let shutdown = Shutdown::listen(quiet, false);
@@ -61,11 +75,23 @@ pub(super) async fn export(settings: ExportSettings) -> Result<Outcome> {
     reporter.finish();
     let round =
         pipeline.pool().finish_round().expect("a round defers").context("cannot write the batch file")?;
-    if shutdown.why().is_some() {
+    Ok(RoundOutcome { round, done, waiting, failed, pipeline, interrupted: shutdown.why().is_some() })
+}
+
+/// `N articles`.
+pub(super) fn articles(n: u64) -> String {
+    format!("{} article{}", thousands(n), if n == 1 { "" } else { "s" })
+}
+
+/// One round: its requests in the batch file, and what to do next on stdout.
+pub(super) async fn export(settings: ExportSettings) -> Result<Outcome> {
+    let ExportSettings { batch, translate, file } = settings;
+    let outcome = round(&batch, translate, &file).await?;
+    if outcome.interrupted {
         return Ok(Outcome::Interrupted);
     }
+    let RoundOutcome { round, done, waiting, failed, .. } = outcome;
     let task = if translate { "translate" } else { "summarize" };
-    let articles = |n: u64| format!("{} article{}", thousands(n), if n == 1 { "" } else { "s" });
     if round.requests == 0 {
         say!(
             "nothing left to send: {} done from the cache{}. Run `ko2en {task}` with the same inputs and flags to write the output; it sends nothing",
@@ -97,10 +123,10 @@ pub(super) async fn export(settings: ExportSettings) -> Result<Outcome> {
 
 /// What the lines of a results file came to.
 #[derive(Debug, Default)]
-struct Ingested {
-    stored: u64,
+pub(super) struct Ingested {
+    pub(super) stored: u64,
     /// Answers the cache had already (a file ingested twice adds nothing).
-    known: u64,
+    pub(super) known: u64,
     /// Requests the engine did not answer usably, by reason: asked again in the next round.
     failed: std::collections::BTreeMap<String, u64>,
     /// Lines that are not results of ko2en's requests.
@@ -114,77 +140,91 @@ pub(super) async fn ingest(settings: IngestSettings) -> Result<Outcome> {
     let cache = tokio::task::spawn_blocking(move || Cache::open(&path, false)).await??;
     let mut total = Ingested::default();
     for results in &settings.results {
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<(Key, serde_json::Value), String>>(256);
-        let file = results.clone();
-        // Reading and parsing is blocking work: on its own thread, results handed over.
-        let reader = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
-            let lines = std::io::BufReader::new(std::fs::File::open(&file)?).lines();
-            for line in lines {
-                let line = line?;
-                if line.trim().is_empty() {
-                    continue;
-                }
-                if tx.blocking_send(result_of(&line)).is_err() {
-                    break;
-                }
-            }
-            Ok(())
-        });
-        while let Some(result) = rx.recv().await {
-            let (key, response) = match result {
-                Ok(parsed) => parsed,
-                Err(reason) if reason.is_empty() => {
-                    total.foreign += 1;
-                    continue;
-                }
-                Err(reason) => {
-                    *total.failed.entry(reason).or_default() += 1;
-                    continue;
-                }
-            };
-            if cache.lookup(key).await.is_some() {
-                total.known += 1;
-                continue;
-            }
-            match crate::client::answer_of(&response) {
-                Ok(answer) => {
-                    let usage = Usage::new(answer.prompt_tokens, answer.completion_tokens, 1);
-                    cache.store_answer(key, &StoredAnswer { content: answer.content, usage }).await?;
-                    total.stored += 1;
-                }
-                Err(e) => *total.failed.entry(e.kind().to_string()).or_default() += 1,
-            }
-        }
-        reader.await?.with_context(|| format!("cannot read {}", results.display()))?;
+        ingest_file(&cache, results, &mut total).await?;
     }
     cache.finish(0).await?;
-    let failed: u64 = total.failed.values().sum();
-    let mut line =
-        format!("stored {} answer{}", thousands(total.stored), if total.stored == 1 { "" } else { "s" });
-    if total.known > 0 {
-        line.push_str(&format!(", {} already in the cache", thousands(total.known)));
-    }
-    if failed > 0 {
-        let reasons: Vec<String> =
-            total.failed.iter().map(|(why, n)| format!("{} {why}", thousands(*n))).collect();
-        line.push_str(&format!(
-            ", {} not usable ({}): asked again in the next round",
-            thousands(failed),
-            reasons.join(", ")
-        ));
-    }
-    if total.foreign > 0 {
-        line.push_str(&format!(", {} lines not ko2en's skipped", thousands(total.foreign)));
-    }
-    say!("{line}");
+    say!("{}", total.render());
     say!(
         "next: export again for the next round; when nothing is left, the same `ko2en summarize` or `translate` writes the output"
     );
-    Ok(if total.stored == 0 && total.known == 0 && failed == 0 {
+    Ok(if total.stored == 0 && total.known == 0 && total.failed() == 0 {
         Outcome::SomeFailed
     } else {
         Outcome::Success
     })
+}
+
+impl Ingested {
+    pub(super) fn failed(&self) -> u64 {
+        self.failed.values().sum()
+    }
+
+    pub(super) fn render(&self) -> String {
+        let mut line =
+            format!("stored {} answer{}", thousands(self.stored), if self.stored == 1 { "" } else { "s" });
+        if self.known > 0 {
+            line.push_str(&format!(", {} already in the cache", thousands(self.known)));
+        }
+        if self.failed() > 0 {
+            let reasons: Vec<String> =
+                self.failed.iter().map(|(why, n)| format!("{} {why}", thousands(*n))).collect();
+            line.push_str(&format!(
+                ", {} not usable ({}): asked again in the next round",
+                thousands(self.failed()),
+                reasons.join(", ")
+            ));
+        }
+        if self.foreign > 0 {
+            line.push_str(&format!(", {} lines not ko2en's skipped", thousands(self.foreign)));
+        }
+        line
+    }
+}
+
+/// Read one results file into `cache`, counting into `total`.
+pub(super) async fn ingest_file(cache: &Cache, results: &Path, total: &mut Ingested) -> Result<()> {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<(Key, serde_json::Value), String>>(256);
+    let file = results.to_path_buf();
+    // Reading and parsing is blocking work: on its own thread, results handed over.
+    let reader = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+        let lines = std::io::BufReader::new(std::fs::File::open(&file)?).lines();
+        for line in lines {
+            let line = line?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            if tx.blocking_send(result_of(&line)).is_err() {
+                break;
+            }
+        }
+        Ok(())
+    });
+    while let Some(result) = rx.recv().await {
+        let (key, response) = match result {
+            Ok(parsed) => parsed,
+            Err(reason) if reason.is_empty() => {
+                total.foreign += 1;
+                continue;
+            }
+            Err(reason) => {
+                *total.failed.entry(reason).or_default() += 1;
+                continue;
+            }
+        };
+        if cache.lookup(key).await.is_some() {
+            total.known += 1;
+            continue;
+        }
+        match crate::client::answer_of(&response) {
+            Ok(answer) => {
+                let usage = Usage::new(answer.prompt_tokens, answer.completion_tokens, 1);
+                cache.store_answer(key, &StoredAnswer { content: answer.content, usage }).await?;
+                total.stored += 1;
+            }
+            Err(e) => *total.failed.entry(e.kind().to_string()).or_default() += 1,
+        }
+    }
+    reader.await?.with_context(|| format!("cannot read {}", results.display()))
 }
 
 /// A results line as a key and its chat completion, else why not: the empty string for a line

@@ -34,6 +34,7 @@ macro_rules! say {
 }
 
 mod batch;
+mod batch_api;
 mod dry;
 mod eval;
 mod setup;
@@ -88,6 +89,10 @@ pub async fn run(settings: Settings) -> Result<Outcome> {
         Settings::Eval(s) => eval::eval(s).await,
         Settings::BatchExport(s) => batch::export(s).await,
         Settings::BatchIngest(s) => batch::ingest(s).await,
+        Settings::BatchSubmit(s) => batch_api::submit(s).await,
+        Settings::BatchCollect(s) => batch_api::collect(s).await,
+        Settings::BatchStatus(s) => batch_api::status(s).await,
+        Settings::BatchCancel(s) => batch_api::cancel(s).await,
         Settings::ConfigInit(path) => setup::config_init(&path),
     }
 }

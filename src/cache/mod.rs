@@ -84,6 +84,22 @@ pub(crate) struct StoredAnswer {
     pub(crate) usage: Usage,
 }
 
+/// A provider batch of a job (`ko2en batch submit`): which round it was, and where it stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct BatchJob {
+    /// The provider's batch id.
+    pub(crate) id: String,
+    /// The endpoint as cache keys name it, and the model: a job is theirs.
+    pub(crate) endpoint: String,
+    pub(crate) model: String,
+    pub(crate) round: u32,
+    pub(crate) requests: u64,
+    /// The provider's status when last seen.
+    pub(crate) status: String,
+    /// Whether its results were read into the cache.
+    pub(crate) collected: bool,
+}
+
 /// What one run found in the cache.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct RunStats {
@@ -272,6 +288,27 @@ impl Cache {
     pub(crate) async fn limits(&self, endpoint: &str, model: &str) -> Option<(Option<u32>, Option<u32>)> {
         let (endpoint, model) = (endpoint.to_string(), model.to_string());
         self.store.read(move |conn| query::limits(conn, &endpoint, &model)).await.ok().flatten()
+    }
+
+    /// Record a provider batch, or its status since.
+    pub(crate) async fn store_batch(&self, job: &BatchJob) -> Result<(), CacheError> {
+        self.store.write(Write::BatchJob(job.clone())).await.map(drop)
+    }
+
+    /// The batches of `endpoint` and `model` whose results were not read yet.
+    pub(crate) async fn open_batches(
+        &self,
+        endpoint: &str,
+        model: &str,
+    ) -> Result<Vec<BatchJob>, CacheError> {
+        let (endpoint, model) = (endpoint.to_string(), model.to_string());
+        self.store.read(move |conn| query::open_batches(conn, &endpoint, &model)).await
+    }
+
+    /// The last batch round submitted for `endpoint` and `model` (0 before any).
+    pub(crate) async fn last_round(&self, endpoint: &str, model: &str) -> Result<u32, CacheError> {
+        let (endpoint, model) = (endpoint.to_string(), model.to_string());
+        self.store.read(move |conn| query::last_round(conn, &endpoint, &model)).await
     }
 
     /// Remember the limits `endpoint` announced for `model`, so that the next run starts with

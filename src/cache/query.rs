@@ -109,3 +109,33 @@ pub(crate) fn summary(conn: &Connection) -> rusqlite::Result<(u64, u64, Option<R
         .optional()?;
     Ok((count("answer")?, count("article")?, last))
 }
+
+/// The batch jobs of `endpoint` and `model` whose results were not read yet, oldest first.
+pub(crate) fn open_batches(
+    conn: &Connection,
+    endpoint: &str,
+    model: &str,
+) -> rusqlite::Result<Vec<super::BatchJob>> {
+    conn.prepare_cached(
+        "SELECT id, round, requests, status FROM batch_job
+         WHERE endpoint = ?1 AND model = ?2 AND collected = 0 ORDER BY created_at, id",
+    )?
+    .query_map([endpoint, model], |r| {
+        Ok(super::BatchJob {
+            id: r.get(0)?,
+            endpoint: endpoint.to_string(),
+            model: model.to_string(),
+            round: r.get(1)?,
+            requests: r.get::<_, i64>(2)? as u64,
+            status: r.get(3)?,
+            collected: false,
+        })
+    })?
+    .collect()
+}
+
+/// The last round submitted for `endpoint` and `model` (0 before any).
+pub(crate) fn last_round(conn: &Connection, endpoint: &str, model: &str) -> rusqlite::Result<u32> {
+    conn.prepare_cached("SELECT COALESCE(MAX(round), 0) FROM batch_job WHERE endpoint = ?1 AND model = ?2")?
+        .query_row([endpoint, model], |r| r.get(0))
+}

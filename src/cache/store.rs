@@ -69,6 +69,16 @@ const CLAIMS: &str = "
         tpm INTEGER,
         PRIMARY KEY (endpoint, model)
     ) WITHOUT ROWID;
+    CREATE TABLE IF NOT EXISTS batch_job (
+        id TEXT PRIMARY KEY,
+        endpoint TEXT NOT NULL,
+        model TEXT NOT NULL,
+        round INTEGER NOT NULL,
+        requests INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        collected INTEGER NOT NULL,
+        created_at INTEGER NOT NULL
+    ) WITHOUT ROWID;
     CREATE TABLE IF NOT EXISTS form (
         endpoint TEXT NOT NULL,
         model TEXT NOT NULL,
@@ -114,6 +124,8 @@ pub(crate) enum Write {
         key: Key,
         owner: String,
     },
+    /// A provider batch submitted (or its status since, and whether its results were read).
+    BatchJob(crate::cache::BatchJob),
     /// How long an answer of `kind` from `model` was, over how much input.
     Size {
         model: String,
@@ -342,6 +354,23 @@ fn commit(conn: &mut Connection, group: &[Job]) -> rusqlite::Result<Vec<bool>> {
                     "INSERT OR REPLACE INTO limit_seen (endpoint, model, rpm, tpm) VALUES (?1, ?2, ?3, ?4)",
                 )?
                 .execute(params![endpoint, model, rpm, tpm])?;
+            }
+            Write::BatchJob(job) => {
+                tx.prepare_cached(
+                    "INSERT INTO batch_job (id, endpoint, model, round, requests, status, collected, created_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                     ON CONFLICT (id) DO UPDATE SET status = excluded.status, collected = excluded.collected",
+                )?
+                .execute(params![
+                    job.id,
+                    job.endpoint,
+                    job.model,
+                    job.round,
+                    job.requests as i64,
+                    job.status,
+                    job.collected,
+                    now
+                ])?;
             }
             Write::Form { endpoint, model, response_format, budget_field } => {
                 tx.prepare_cached(

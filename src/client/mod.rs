@@ -3,6 +3,7 @@
 //! leniently, errors classified, and every header read once (`header`). One `send` is one
 //! attempt; whether to try again is `RetryState`'s decision (`retry`), pacing the limiter's.
 
+mod batches;
 mod endpoint;
 mod error;
 mod forms;
@@ -21,6 +22,7 @@ use std::time::{Duration, SystemTime};
 use async_openai::error::OpenAIError;
 use serde_json::Value;
 
+pub(crate) use batches::BatchInfo;
 pub(crate) use error::ClientError;
 use error::{error_chain, first_line};
 pub(crate) use header::Dialect;

@@ -39,7 +39,7 @@ mod layers;
 mod mock;
 mod output;
 
-pub use batch::{ExportSettings, IngestSettings};
+pub use batch::{ExportSettings, IngestSettings, JobSettings, JobsSettings};
 #[cfg(test)]
 use endpoint::DEFAULT_MODEL;
 use endpoint::{is_local, resolve_endpoint};
@@ -191,6 +191,10 @@ pub enum Settings {
     Eval(EvalSettings),
     BatchExport(ExportSettings),
     BatchIngest(IngestSettings),
+    BatchSubmit(JobSettings),
+    BatchCollect(JobSettings),
+    BatchStatus(JobsSettings),
+    BatchCancel(JobsSettings),
     Summarize(BatchSettings),
     Translate(BatchSettings),
     Clean(CleanSettings),
@@ -304,6 +308,19 @@ impl Settings {
             Command::Batch(cli::BatchCommandArgs { action: cli::BatchAction::Ingest(args) }) => {
                 Settings::BatchIngest(batch::resolve_ingest(args, &layers()?)?)
             }
+            Command::Batch(cli::BatchCommandArgs { action: cli::BatchAction::Submit(args) }) => {
+                Settings::BatchSubmit(batch::resolve_job_settings(*args, false, &layers()?)?)
+            }
+            Command::Batch(cli::BatchCommandArgs { action: cli::BatchAction::Collect(args) }) => {
+                let args = *args;
+                Settings::BatchCollect(batch::resolve_job_settings(args.job, args.finish_live, &layers()?)?)
+            }
+            Command::Batch(cli::BatchCommandArgs { action: cli::BatchAction::Status(args) }) => {
+                Settings::BatchStatus(batch::resolve_jobs(args, &layers()?)?)
+            }
+            Command::Batch(cli::BatchCommandArgs { action: cli::BatchAction::Cancel(args) }) => {
+                Settings::BatchCancel(batch::resolve_jobs(args, &layers()?)?)
+            }
             Command::Cache(args) => Settings::Cache(CacheCommandSettings {
                 action: match args.action {
                     cli::CacheActionArg::Stats => CacheAction::Stats,
@@ -327,6 +344,7 @@ impl Settings {
             Settings::Translate(s) => s.run.quiet,
             Settings::Eval(s) => s.runs().next().is_some_and(|r| r.run.quiet),
             Settings::BatchExport(s) => s.batch.run.quiet,
+            Settings::BatchSubmit(s) | Settings::BatchCollect(s) => s.batch.run.quiet,
             _ => false,
         }
     }
@@ -339,6 +357,8 @@ impl Settings {
             Settings::Check(s) => vec![&s.target],
             Settings::Eval(s) => s.runs().map(|r| &r.target).collect(),
             Settings::BatchExport(s) => vec![&s.batch.target],
+            Settings::BatchSubmit(s) | Settings::BatchCollect(s) => vec![&s.batch.target],
+            Settings::BatchStatus(s) | Settings::BatchCancel(s) => vec![&s.target],
             _ => return Vec::new(),
         };
         targets

@@ -13,6 +13,7 @@
 //! accept loop, its slots and the bookkeeping that spans a whole exchange.
 
 mod answer;
+mod batches;
 mod budget;
 mod fault;
 mod log;
@@ -53,6 +54,8 @@ struct MockShared {
     log: Option<Arc<RequestLog>>,
     /// Chat requests received so far (their arrival order): tests count exactly what was sent.
     seq: AtomicU64,
+    /// Uploaded files and batches.
+    batches: batches::Store,
 }
 
 /// Marks a response that must not be sent: the connection is closed instead.
@@ -97,9 +100,10 @@ impl MockServer {
             slots: options.max_concurrency.map(|n| Arc::new(Semaphore::new(n))),
             attempts: Attempts::default(),
             seq: AtomicU64::new(0),
+            batches: batches::Store::default(),
             options,
         });
-        let app = Router::new()
+        let app = batches::routes(Router::new())
             .route("/v1/chat/completions", post(openai_chat_completions))
             .route("/openai/deployments/{deployment}/chat/completions", post(azure_chat_completions))
             .route("/v1/models", get(models))

@@ -53,6 +53,10 @@ pub struct MockOptions {
     pub no_max_tokens: bool,
     /// Refuse a temperature other than 1 with a 400, as OpenAI's reasoning models do.
     pub default_temperature_only: bool,
+    /// A batch is answered at the first look this long after it was created.
+    pub batch_delay_ms: u64,
+    /// A batch answers this many requests, and the rest expire.
+    pub batch_expire_after: Option<u64>,
     /// The dialect the rate-limit headers are sent in.
     pub headers: HeaderDialect,
     /// How the RPM and TPM budgets count: a bucket, a fixed window or a sliding window.
@@ -138,6 +142,8 @@ impl Default for MockOptions {
             no_json_schema: false,
             no_max_tokens: false,
             default_temperature_only: false,
+            batch_delay_ms: 0,
+            batch_expire_after: None,
             headers: HeaderDialect::OpenAi,
             limiter: LimiterKind::Bucket,
             azure: false,
@@ -369,6 +375,28 @@ pub(crate) const OPTIONS: &[OptionDef] = &[
         default: None,
         set: |o, v| {
             o.answer_scale = Some(number(v)?);
+            Ok(())
+        },
+    },
+    OptionDef {
+        key: "batch-delay-ms",
+        kind: OptionKind::Number,
+        value_name: "MS",
+        help: "A batch (POST /v1/batches) is answered at the first look this long after its creation",
+        default: Some("0"),
+        set: |o, v| {
+            o.batch_delay_ms = number(v)?;
+            Ok(())
+        },
+    },
+    OptionDef {
+        key: "batch-expire-after",
+        kind: OptionKind::Number,
+        value_name: "N",
+        help: "A batch answers its first N requests and the rest expire (batch_expired)",
+        default: None,
+        set: |o, v| {
+            o.batch_expire_after = Some(number(v)?);
             Ok(())
         },
     },

@@ -23,7 +23,7 @@ mod recall;
 mod spend;
 
 use claim::{CLAIM_MARGIN, CLAIM_POLL, Claim, InFlight};
-pub(crate) use defer::Defer;
+pub(crate) use defer::{Defer, Round};
 pub(crate) use dry::{Dry, DryRun};
 pub(crate) use error::{CallError, Completion};
 
