@@ -9,7 +9,7 @@
 //! `KO2EN_BENCH_ONLY=headerless` only the runs against a local server announcing no limits,
 //! `KO2EN_BENCH_ONLY=routes` only the runs over one, two and three servers,
 //! `KO2EN_BENCH_ONLY=dryrun` only `--dry-run` over 10,000 articles (`KO2EN_BENCH_DRY` sets how
-//! many).
+//! many), `KO2EN_BENCH_ONLY=export` only `batch export` of the big batch.
 //!
 //! Scenarios, each a batch of the 250 corpus articles (tests/data/ko-news.jsonl, see its
 //! README for licences) summarized through `ko2en mock-server` in its own process:
@@ -480,6 +480,37 @@ fn dry_run(dir: &Path, n: usize) {
     }
 }
 
+/// `batch export` of `n` articles (one round of a summarize job): wall time and peak RSS, which
+/// must stay flat however large the job (requests stream to the files).
+fn export(dir: &Path, n: usize) {
+    let batch = dir.join(format!("export-{n}.jsonl"));
+    write_batch(&batch, n);
+    let requests = dir.join("requests.jsonl");
+    let mut command = Command::new(BIN);
+    command
+        .args(["batch", "export", "--quiet", "-m", "gpt-4o-mini", "-o"])
+        .arg(&requests)
+        .arg("--cache")
+        .arg(dir.join("export-cache.sqlite"))
+        .arg(&batch)
+        .env("OPENAI_API_KEY", "bench");
+    let (output, rss_kib, user, sys, wall) = timed(command);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let files: Vec<PathBuf> = (1..)
+        .map(|i| if i == 1 { requests.clone() } else { dir.join(format!("requests-{i}.jsonl")) })
+        .take_while(|p| p.exists())
+        .collect();
+    let bytes: u64 = files.iter().map(|f| std::fs::metadata(f).map_or(0, |m| m.len())).sum();
+    println!(
+        "batch export: {n:>6} articles  wall {wall:>6.1} s  cpu {:>6.1} s  peak rss {:>6.1} MiB  {} files, {:.0} MB",
+        user + sys,
+        rss_kib as f64 / 1024.0,
+        files.len(),
+        bytes as f64 / 1e6
+    );
+    println!("    {}", String::from_utf8_lossy(&output.stdout).lines().next().unwrap_or_default());
+}
+
 fn main() {
     // `cargo bench` passes --bench; nothing else is taken.
     let dir: PathBuf = tempfile::tempdir().expect("a temp dir").keep();
@@ -487,7 +518,8 @@ fn main() {
     write_batch(&batch, 250);
     let only = std::env::var("KO2EN_BENCH_ONLY").ok();
     let only_memory = only.as_deref().is_some_and(|v| {
-        ["memory", "budgets", "unconfigured", "windows", "headerless", "routes", "dryrun"].contains(&v)
+        ["memory", "budgets", "unconfigured", "windows", "headerless", "routes", "dryrun", "export"]
+            .contains(&v)
     });
     if !only_memory {
         println!("ko2en engine benchmark · 250 articles, 300 ms latency, concurrency 64 · {}", dir.display());
@@ -539,6 +571,10 @@ fn main() {
     if only.is_none() || only.as_deref() == Some("memory") {
         memory(&dir, 1_000);
         memory(&dir, big);
+    }
+    if only.is_none() || only.as_deref() == Some("export") {
+        export(&dir, 1_000);
+        export(&dir, big);
     }
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -13,11 +13,14 @@
 //! - `prompt` renders the templates of `prompts/`; `record` defines the record and the
 //!   replies' schemas.
 //! - `pool` schedules every LLM call: cache, slot (on the route with room, when a run has
-//!   several URLs or keys), budget, send, settle, decide; `sizing` sizes each call's completion
-//!   budget from the answers seen.
+//!   several URLs or keys), budget, spending cap, send, settle, decide; or, in a dry run,
+//!   imagines the answers, or, in a batch round, writes the requests to a batch file;
+//!   `sizing` sizes each call's completion budget from the answers seen; `price` knows what
+//!   tokens cost.
 //! - [`client`] owns the wire: the JSON of a request and the providers' rules (the presets of
 //!   `client::provider`, as data), every response header in every rate-limit dialect, the
-//!   errors, and whether and when to retry (`client::retry`).
+//!   errors, whether and when to retry (`client::retry`), and the files and batches
+//!   endpoints of batch APIs.
 //! - `limiter` keeps requests within the RPM/TPM budgets the server allows.
 //! - `cache` keeps every answer bought, and every finished record, in SQLite.
 //! - `output` writes records through one exporter per format (JSONL, Markdown) without
