@@ -6,25 +6,11 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use common::Ko2en;
 use serde_json::{Value, json};
-
-/// `n` corpus articles, the longest first (several passages: rounds), then short ones.
-fn corpus(dir: &Path, n: usize) -> PathBuf {
-    let text =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/ko-news.jsonl"))
-            .unwrap();
-    let mut lines: Vec<&str> = text.lines().collect();
-    lines.sort_by_key(|l| std::cmp::Reverse(l.len()));
-    let picked: Vec<&str> =
-        lines[..n / 2].iter().chain(&lines[lines.len() - (n - n / 2)..]).copied().collect();
-    let path = dir.join("batch.jsonl");
-    std::fs::write(&path, picked.join("\n") + "\n").unwrap();
-    path
-}
 
 /// The engine: every request of `requests` answered by the mock, written as vLLM's run_batch
 /// writes results; the requests whose `custom_id` is in `fail` get an error line instead.
@@ -54,14 +40,10 @@ fn engine(requests: &Path, results: &Path, fail: &[&str]) -> usize {
     })
 }
 
-fn records(path: &Path) -> Vec<Value> {
-    std::fs::read_to_string(path).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
-}
-
 #[test]
 fn a_job_in_rounds_through_an_engine_writes_what_a_live_run_writes() {
     let dir = tempfile::tempdir().unwrap();
-    let batch = corpus(dir.path(), 6);
+    let batch = common::corpus(dir.path(), 6);
     let cache = dir.path().join("cache.sqlite");
     let requests = dir.path().join("requests.jsonl");
     let results = dir.path().join("results.jsonl");
@@ -135,7 +117,7 @@ fn a_job_in_rounds_through_an_engine_writes_what_a_live_run_writes() {
         .arg_path(&batch)
         .run();
     live.assert_code(0);
-    let (batched, live) = (records(&out), records(&live_out));
+    let (batched, live) = (common::jsonl(&out), common::jsonl(&live_out));
     assert_eq!(batched.len(), 6);
     assert_eq!(batched, live, "the same records, costs and all");
 }
@@ -169,11 +151,11 @@ fn an_export_needs_a_file_and_a_cache_and_says_when_nothing_is_left() {
 #[test]
 fn a_job_through_a_batch_api_ends_with_the_live_runs_output() {
     let dir = tempfile::tempdir().unwrap();
-    let batch = corpus(dir.path(), 4);
+    let batch = common::corpus(dir.path(), 4);
     let cache = dir.path().join("cache.sqlite");
     let log = dir.path().join("provider.log");
     let (provider, url) =
-        common::mock_server(&["--batch-delay-ms", "400", "--batch-expire-after", "5"], &log);
+        common::mock_server(&["--batch-delay-ms", "1500", "--batch-expire-after", "5"], &log);
     let provider = Killed(provider);
     let out = dir.path().join("out.jsonl");
     let job = |command: &str| {
@@ -208,7 +190,7 @@ fn a_job_through_a_batch_api_ends_with_the_live_runs_output() {
     while !out.exists() {
         collects += 1;
         assert!(collects < 40, "the job ends");
-        std::thread::sleep(std::time::Duration::from_millis(450));
+        std::thread::sleep(std::time::Duration::from_millis(1_600));
         let collected = job("collect");
         collected.assert_code(0);
     }
@@ -223,7 +205,7 @@ fn a_job_through_a_batch_api_ends_with_the_live_runs_output() {
         .arg_path(&batch)
         .run();
     live.assert_code(0);
-    let (mut batched, mut live) = (records(&out), records(&live_out));
+    let (mut batched, mut live) = (common::jsonl(&out), common::jsonl(&live_out));
     assert_eq!(batched.len(), 4);
     // gpt-4o-mini's batch price is half its list price.
     for (b, l) in batched.iter_mut().zip(live.iter_mut()) {

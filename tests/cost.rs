@@ -6,36 +6,11 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-
 use common::Ko2en;
 use serde_json::Value;
 
 /// gpt-4o-mini's built-in price, USD per million tokens: input, output.
 const PRICE: (f64, f64) = (0.15, 0.60);
-
-fn log(path: &Path) -> Vec<Value> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("a log line"))
-        .collect()
-}
-
-/// `n` articles of the corpus, the longest first (several passages each: maps, combinations
-/// and name lists), then short ones.
-fn corpus(dir: &Path, n: usize) -> PathBuf {
-    let text =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/ko-news.jsonl"))
-            .unwrap();
-    let mut lines: Vec<&str> = text.lines().collect();
-    lines.sort_by_key(|l| std::cmp::Reverse(l.len()));
-    let picked: Vec<&str> =
-        lines[..n / 2].iter().chain(&lines[lines.len() - (n - n / 2)..]).copied().collect();
-    let path = dir.join("batch.jsonl");
-    std::fs::write(&path, picked.join("\n") + "\n").unwrap();
-    path
-}
 
 #[test]
 fn each_record_is_priced_and_the_summary_says_what_the_run_spent() {
@@ -66,7 +41,7 @@ fn each_record_is_priced_and_the_summary_says_what_the_run_spent() {
 #[test]
 fn a_dry_run_counts_exactly_the_requests_and_prompt_tokens_a_real_run_then_sends() {
     let dir = tempfile::tempdir().unwrap();
-    let batch = corpus(dir.path(), 12);
+    let batch = common::corpus(dir.path(), 12);
     let cache = dir.path().join("cache.sqlite");
     let mock_log = dir.path().join("mock.log");
     let out = dir.path().join("out.jsonl");
@@ -82,7 +57,7 @@ fn a_dry_run_counts_exactly_the_requests_and_prompt_tokens_a_real_run_then_sends
     dry.assert_code(0);
     let report = dry.stdout();
     assert!(!out.exists(), "a dry run writes nothing");
-    assert!(!log(&mock_log).iter().any(|_| true), "nor sends anything");
+    assert!(!common::jsonl(&mock_log).iter().any(|_| true), "nor sends anything");
     let number = |label: &str| -> u64 {
         let line =
             report.lines().find(|l| l.starts_with(label)).unwrap_or_else(|| panic!("{label} in {report}"));
@@ -94,7 +69,7 @@ fn a_dry_run_counts_exactly_the_requests_and_prompt_tokens_a_real_run_then_sends
     let log_opt = format!("log={}", mock_log.display());
     let real = base(&["--mock-opt", &log_opt]).run();
     real.assert_code(0);
-    let sent = log(&mock_log);
+    let sent = common::jsonl(&mock_log);
     let sent_prompt: u64 = sent.iter().map(|l| l["prompt_tokens"].as_u64().unwrap()).sum();
     assert_eq!((requests, prompt), (sent.len() as u64, sent_prompt), "{report}");
     assert!(sent.len() > 2 * 12, "long articles, so parts, combinations and name lists: {}", sent.len());
@@ -113,7 +88,7 @@ fn a_dry_run_counts_exactly_the_requests_and_prompt_tokens_a_real_run_then_sends
 #[test]
 fn max_cost_stops_before_the_cap_and_a_higher_cap_goes_on_from_the_cache() {
     let dir = tempfile::tempdir().unwrap();
-    let batch = corpus(dir.path(), 16);
+    let batch = common::corpus(dir.path(), 16);
     let cache = dir.path().join("cache.sqlite");
     let out = dir.path().join("out.jsonl");
     let run = |cap: &str, log_name: &str| {
@@ -143,7 +118,7 @@ fn max_cost_stops_before_the_cap_and_a_higher_cap_goes_on_from_the_cache() {
     assert!(capped.stderr().contains("higher --max-cost"), "{}", capped.stderr());
     let partial = dir.path().join("out.jsonl.partial");
     assert!(partial.exists() && !out.exists(), "the output stays partial");
-    let first = log(&dir.path().join("first.log"));
+    let first = common::jsonl(&dir.path().join("first.log"));
     let spent: f64 = first
         .iter()
         .map(|l| {
@@ -163,13 +138,13 @@ fn max_cost_stops_before_the_cap_and_a_higher_cap_goes_on_from_the_cache() {
     assert!(records.iter().all(|r| r["error"].is_null()), "every article done");
     // What the first run bought is not bought again: together, the two runs sent what one
     // uncapped run sends.
-    let second = log(&dir.path().join("second.log"));
+    let second = common::jsonl(&dir.path().join("second.log"));
     let whole = Ko2en::new(["summarize", "--mock", "-m", "gpt-4o-mini", "--mock-opt"])
         .arg(format!("log={}", dir.path().join("whole.log").display()))
         .arg_path(&batch)
         .run();
     whole.assert_code(0);
-    assert_eq!(first.len() + second.len(), log(&dir.path().join("whole.log")).len());
+    assert_eq!(first.len() + second.len(), common::jsonl(&dir.path().join("whole.log")).len());
 }
 
 #[test]

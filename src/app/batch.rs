@@ -14,16 +14,13 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use futures::StreamExt;
 
-use super::window::{self, Window};
-use super::{Outcome, check, connect, halt_on, pipeline, say, tell};
+use super::{Job, Outcome, say, start};
 use crate::cache::{Cache, Key, StoredAnswer};
 use crate::config::{BatchSettings, ExportSettings, IngestSettings};
 use crate::numbers::thousands;
 use crate::pipeline::Mode;
 use crate::pool::{CallError, Defer, Round};
-use crate::progress::{Progress, stderr_reporter};
 use crate::record::Usage;
-use crate::shutdown::Shutdown;
 
 /// What one round of a job came to.
 pub(super) struct RoundOutcome {
@@ -41,27 +38,9 @@ pub(super) struct RoundOutcome {
 /// Run `batch` as a round: every request the cache lacks written to `file` (and its numbered
 /// siblings), nothing sent.
 pub(super) async fn round(batch: &BatchSettings, translate: bool, file: &Path) -> Result<RoundOutcome> {
-    let quiet = batch.run.quiet;
-    tell(&batch.run);
-    check(&batch.inputs).await?;
-    let (clients, _mock) = connect(&batch.target, &batch.endpoint).await?;
-    let routes = clients.len();
     let mode = if translate { Mode::Translate } else { Mode::Summarize };
-    let pipeline = Arc::new(
-        pipeline(clients, &batch.target, &batch.run, batch.article.clone(), mode, Some(Defer::to(file)))
-            .await?,
-    );
-    let reporter: Arc<dyn Progress> = Arc::from(stderr_reporter(quiet));
-    let shutdown = Shutdown::listen(quiet, false);
-    halt_on(shutdown.clone(), Arc::clone(&pipeline));
-    let records = window::records_in_order(
-        Arc::clone(&pipeline),
-        batch.inputs.clone(),
-        batch.read,
-        Window::new(&batch.run.pool, routes),
-        shutdown.clone(),
-        Arc::clone(&reporter),
-    );
+    let Job { pipeline, reporter, shutdown, records, mock: _mock } =
+        start(batch, mode, Some(Defer::to(file)), false).await?;
     let deferred = CallError::Deferred.kind();
     let (done, waiting, failed) = records
         .fold((0u64, 0u64, 0u64), |(done, waiting, failed), record| async move {

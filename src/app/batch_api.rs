@@ -18,15 +18,11 @@ use crate::pipeline::Mode;
 
 /// One round's files sent as batches.
 pub(super) async fn submit(settings: JobSettings) -> Result<Outcome> {
-    let scratch = tempfile::Builder::new().prefix("ko2en-batch-").tempdir()?;
-    let outcome = round(&settings.batch, settings.translate, &scratch.path().join("requests.jsonl")).await?;
-    if outcome.interrupted {
-        return Ok(Outcome::Interrupted);
-    }
-    let pool = outcome.pipeline.pool();
-    let cache = pool.cache().expect("a batch job has a cache").clone();
-    let (client, endpoint) = (pool.client().clone(), pool.endpoint_id().to_string());
-    if let Some(open) = cache.open_batches(&endpoint, client.model()).await?.first() {
+    // Before the round is even made: it would be the open round's requests again.
+    let path = settings.batch.run.cache.path.clone().expect("a batch job has a cache");
+    let cache = tokio::task::spawn_blocking(move || Cache::open(&path, false)).await??;
+    let endpoint = settings.batch.target.cache_id();
+    if let Some(open) = cache.open_batches(&endpoint, &settings.batch.endpoint.model).await?.first() {
         anyhow::bail!(
             "round {} of this job ({}, {}) is not collected yet: `ko2en batch collect` with the same inputs and flags reads it, `ko2en batch cancel` drops it",
             open.round,
@@ -34,6 +30,15 @@ pub(super) async fn submit(settings: JobSettings) -> Result<Outcome> {
             open.status
         );
     }
+    cache.finish(0).await?;
+    let scratch = tempfile::Builder::new().prefix("ko2en-batch-").tempdir()?;
+    let outcome = round(&settings.batch, settings.translate, &scratch.path().join("requests.jsonl")).await?;
+    if outcome.interrupted {
+        return Ok(Outcome::Interrupted);
+    }
+    let pool = outcome.pipeline.pool();
+    let cache = pool.cache().expect("a batch job has a cache").clone();
+    let client = pool.client().clone();
     if outcome.round.requests == 0 {
         say!(
             "nothing left to send: {} done from the cache. `ko2en batch collect` (or the live command) with the same inputs and flags writes the output",

@@ -1,47 +1,23 @@
 //! `--dry-run`: the batch run through the pipeline with answers imagined (see `pool::dry`),
 //! then what it would send, cost and take, on stdout. Nothing is sent, written or cached.
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Result;
 use futures::StreamExt;
 
-use super::window::{self, Window};
-use super::{Outcome, check, connect, count_in_background, halt_on, pipeline, say, tell};
+use super::{Job, Outcome, say, start};
 use crate::config::BatchSettings;
 use crate::numbers::thousands;
 use crate::pipeline::Mode;
 use crate::pool::DryRun;
 use crate::price::{Price, Tokens, dollars};
-use crate::progress::{Progress, stderr_reporter};
-use crate::shutdown::Shutdown;
 
 pub(super) async fn dry_run(settings: BatchSettings, mode: Mode) -> Result<Outcome> {
     let started = Instant::now();
-    let quiet = settings.run.quiet;
-    tell(&settings.run);
-    check(&settings.inputs).await?;
-    let (clients, _mock) = connect(&settings.target, &settings.endpoint).await?;
-    let routes = clients.len();
-    let model = clients[0].model().to_string();
-    let pipeline = Arc::new(
-        pipeline(clients, &settings.target, &settings.run, settings.article.clone(), mode, None).await?,
-    );
-    let reporter: Arc<dyn Progress> = Arc::from(stderr_reporter(quiet));
-    if !quiet {
-        count_in_background(settings.inputs.clone(), settings.read.only_with, Arc::clone(&reporter));
-    }
-    let shutdown = Shutdown::listen(quiet, false);
-    halt_on(shutdown.clone(), Arc::clone(&pipeline));
-    let records = window::records_in_order(
-        Arc::clone(&pipeline),
-        settings.inputs.clone(),
-        settings.read,
-        Window::new(&settings.run.pool, routes),
-        shutdown.clone(),
-        Arc::clone(&reporter),
-    );
+    let Job { pipeline, reporter, shutdown, records, mock: _mock } =
+        start(&settings, mode, None, false).await?;
+    let model = pipeline.pool().client().model().to_string();
     let (articles, unreadable) = records
         .fold((0u64, 0u64), |(n, bad), record| async move {
             // Only an article that cannot be read fails in a dry run: nothing is sent.

@@ -177,34 +177,60 @@ async fn check(inputs: &[std::path::PathBuf]) -> Result<()> {
     tokio::task::spawn_blocking(move || check_inputs(&inputs)).await?.map_err(anyhow::Error::msg)
 }
 
+/// A job under way: its articles flowing through the pipeline as records, in input order.
+pub(super) struct Job {
+    pub(super) pipeline: Arc<Pipeline>,
+    pub(super) reporter: Arc<dyn Progress>,
+    pub(super) shutdown: Shutdown,
+    pub(super) records: futures::stream::BoxStream<'static, Record>,
+    /// The mock started for it, alive as long as the job.
+    pub(super) mock: Option<MockServer>,
+}
+
+/// Start `settings`' articles through the pipeline in `mode` (its requests written to `defer`
+/// in a batch round), with progress on stderr and the signals that end a run early heard
+/// (and, when the output is stdout, its reader leaving).
+pub(super) async fn start(
+    settings: &BatchSettings,
+    mode: Mode,
+    defer: Option<crate::pool::Defer>,
+    stdout_matters: bool,
+) -> Result<Job> {
+    let quiet = settings.run.quiet;
+    tell(&settings.run);
+    check(&settings.inputs).await?;
+    let (clients, mock) = connect(&settings.target, &settings.endpoint).await?;
+    let routes = clients.len();
+    let pipeline = Arc::new(
+        pipeline(clients, &settings.target, &settings.run, settings.article.clone(), mode, defer).await?,
+    );
+    let reporter: Arc<dyn Progress> = Arc::from(stderr_reporter(quiet));
+    if !quiet {
+        count_in_background(settings.inputs.clone(), settings.read.only_with, Arc::clone(&reporter));
+    }
+    let shutdown = Shutdown::listen(quiet, stdout_matters);
+    halt_on(shutdown.clone(), Arc::clone(&pipeline));
+    let records = window::records_in_order(
+        Arc::clone(&pipeline),
+        settings.inputs.clone(),
+        settings.read,
+        Window::new(&settings.run.pool, routes),
+        shutdown.clone(),
+        Arc::clone(&reporter),
+    )
+    .boxed();
+    Ok(Job { pipeline, reporter, shutdown, records, mock })
+}
+
 /// `summarize` or `translate` (`mode`): every article of the inputs through the pipeline, the
 /// records written in input order, and a closing summary.
 async fn batch(settings: BatchSettings, mode: Mode) -> Result<Outcome> {
     let started = Instant::now();
     let quiet = settings.run.quiet;
-    tell(&settings.run);
-    check(&settings.inputs).await?;
-    let (clients, _mock) = connect(&settings.target, &settings.endpoint).await?;
-    let routes = clients.len();
-    let pipeline = Arc::new(
-        pipeline(clients, &settings.target, &settings.run, settings.article.clone(), mode, None).await?,
-    );
+    let to_stdout = matches!(settings.run.output.destination, Destination::Stdout);
+    let Job { pipeline, reporter, shutdown, records, mock: _mock } =
+        start(&settings, mode, None, to_stdout).await?;
     let mut output = Output::create(&settings.run.output)?;
-    let reporter: Arc<dyn Progress> = Arc::from(stderr_reporter(quiet));
-    if !quiet {
-        count_in_background(settings.inputs.clone(), settings.read.only_with, Arc::clone(&reporter));
-    }
-    let shutdown = Shutdown::listen(quiet, matches!(settings.run.output.destination, Destination::Stdout));
-    halt_on(shutdown.clone(), Arc::clone(&pipeline));
-    let window = Window::new(&settings.run.pool, routes);
-    let records = window::records_in_order(
-        Arc::clone(&pipeline),
-        settings.inputs.clone(),
-        settings.read,
-        window,
-        shutdown.clone(),
-        Arc::clone(&reporter),
-    );
     let ticker = tick(&reporter, &pipeline);
     let mut summary = write_all(records, &mut output).await;
     ticker.abort();

@@ -12,6 +12,30 @@ pub fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(name)
 }
 
+/// A batch of `n` articles of the corpus (`tests/data/ko-news.jsonl`) in `dir`: the longest
+/// half first (several passages each: parts, combinations, name lists), then short ones.
+pub fn corpus(dir: &Path, n: usize) -> PathBuf {
+    let text =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/ko-news.jsonl"))
+            .unwrap();
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines.sort_by_key(|l| std::cmp::Reverse(l.len()));
+    let picked: Vec<&str> =
+        lines[..n / 2].iter().chain(&lines[lines.len() - (n - n / 2)..]).copied().collect();
+    let path = dir.join("batch.jsonl");
+    std::fs::write(&path, picked.join("\n") + "\n").unwrap();
+    path
+}
+
+/// The JSON lines of a file (a mock's request log, records, results); none if it is missing.
+pub fn jsonl(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect()
+}
+
 /// One run of the binary: arguments, environment (no inherited OpenAI variables), stdin.
 pub struct Ko2en {
     command: Command,
