@@ -28,6 +28,8 @@ pub(crate) struct RunScores {
     unscored: usize,
     warnings: BTreeMap<String, usize>,
     tokens: (u64, u64),
+    /// USD the run's records cost, when every one of them has a price.
+    cost: Option<f64>,
     /// How the run is named: its results file, or what eval translated.
     name: String,
     /// How long the run took, when eval made it.
@@ -59,6 +61,7 @@ impl RunScores {
             unscored: 0,
             warnings: BTreeMap::new(),
             tokens: (0, 0),
+            cost: Some(0.0),
             name: path.display().to_string(),
             took: None,
         };
@@ -73,6 +76,7 @@ impl RunScores {
             }
             scores.tokens.0 += record.usage.prompt_tokens;
             scores.tokens.1 += record.usage.completion_tokens;
+            scores.cost = scores.cost.zip(record.usage.cost).map(|(sum, cost)| sum + cost);
             match (&record.error, &record.answers.translation_en) {
                 (None, Some(translation)) => {
                     let stats = Stats::of(translation, reference);
@@ -121,10 +125,11 @@ impl RunScores {
                 String::new()
             },
         );
+        let cost = self.cost.map(|c| format!(" · {}", crate::price::dollars(c))).unwrap_or_default();
         let took = self.took.map(|t| format!(" · {:.1} s", t.as_secs_f64())).unwrap_or_default();
         let _ = writeln!(
             out,
-            "chrF++ {:.1} · BLEU {:.1} (over the corpus, sacreBLEU's definitions) · tokens {} in, {} out{took}",
+            "chrF++ {:.1} · BLEU {:.1} (over the corpus, sacreBLEU's definitions) · tokens {} in, {} out{cost}{took}",
             self.corpus.chrf(),
             self.corpus.bleu(),
             thousands(self.tokens.0),
@@ -159,13 +164,17 @@ impl RunScores {
     pub(crate) fn compare(&self, other: &RunScores) -> String {
         let mut out = String::new();
         let _ = writeln!(out, "{:<24} {:>10} {:>10} {:>9}", "", "A", "B", "B - A");
+        // Name, A, B, and the decimals they are shown with.
         let mut rows = vec![
-            ("chrF++", self.corpus.chrf(), other.corpus.chrf()),
-            ("BLEU", self.corpus.bleu(), other.corpus.bleu()),
-            ("failed", self.failed.len() as f64, other.failed.len() as f64),
-            ("tokens in", self.tokens.0 as f64, other.tokens.0 as f64),
-            ("tokens out", self.tokens.1 as f64, other.tokens.1 as f64),
+            ("chrF++", self.corpus.chrf(), other.corpus.chrf(), 1),
+            ("BLEU", self.corpus.bleu(), other.corpus.bleu(), 1),
+            ("failed", self.failed.len() as f64, other.failed.len() as f64, 0),
+            ("tokens in", self.tokens.0 as f64, other.tokens.0 as f64, 0),
+            ("tokens out", self.tokens.1 as f64, other.tokens.1 as f64, 0),
         ];
+        if let (Some(a), Some(b)) = (self.cost, other.cost) {
+            rows.push(("cost USD", a, b, 4));
+        }
         // Each warning kind, as the share of scored articles that have it.
         let kinds: std::collections::BTreeSet<&String> =
             self.warnings.keys().chain(other.warnings.keys()).collect();
@@ -174,12 +183,12 @@ impl RunScores {
         };
         let shares: Vec<(String, f64, f64)> =
             kinds.into_iter().map(|k| (format!("{k} %"), share(self, k), share(other, k))).collect();
-        rows.extend(shares.iter().map(|(name, a, b)| (name.as_str(), *a, *b)));
+        rows.extend(shares.iter().map(|(name, a, b)| (name.as_str(), *a, *b, 1)));
         if let (Some(a), Some(b)) = (self.took, other.took) {
-            rows.push(("seconds", a.as_secs_f64(), b.as_secs_f64()));
+            rows.push(("seconds", a.as_secs_f64(), b.as_secs_f64(), 1));
         }
-        for (name, a, b) in rows {
-            let _ = writeln!(out, "{name:<24} {a:>10.1} {b:>10.1} {:>+9.1}", b - a);
+        for (name, a, b, decimals) in rows {
+            let _ = writeln!(out, "{name:<24} {a:>10.decimals$} {b:>10.decimals$} {:>+9.decimals$}", b - a);
         }
         let theirs: std::collections::HashMap<&str, f64> =
             other.articles.iter().map(|(id, chrf, _, _)| (id.as_str(), *chrf)).collect();
