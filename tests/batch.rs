@@ -152,6 +152,12 @@ fn an_export_needs_a_file_and_a_cache_and_says_when_nothing_is_left() {
 fn a_job_through_a_batch_api_ends_with_the_live_runs_output() {
     let dir = tempfile::tempdir().unwrap();
     let batch = common::corpus(dir.path(), 4);
+    // A planted check failure: the first answer of this article leaves Korean in its English,
+    // so its repair is a round of its own.
+    let planted = json!({"id": "planted", "title": "수출", "text": "정부는 올해 수출이 3.5% 늘었다고 밝혔다. [[mock:hangul:once]]"});
+    let mut lines = std::fs::read_to_string(&batch).unwrap();
+    lines.push_str(&format!("{planted}\n"));
+    std::fs::write(&batch, lines).unwrap();
     let cache = dir.path().join("cache.sqlite");
     let log = dir.path().join("provider.log");
     let (provider, url) =
@@ -206,7 +212,10 @@ fn a_job_through_a_batch_api_ends_with_the_live_runs_output() {
         .run();
     live.assert_code(0);
     let (mut batched, mut live) = (common::jsonl(&out), common::jsonl(&live_out));
-    assert_eq!(batched.len(), 4);
+    assert_eq!(batched.len(), 5);
+    let repaired = batched.iter().find(|r| r["id"] == "planted").unwrap();
+    assert!(repaired["usage"]["requests"].as_u64().unwrap() > 2, "its repair was sent: {repaired}");
+    assert!(repaired["warnings"].as_array().unwrap().is_empty(), "and it worked: {repaired}");
     // gpt-4o-mini's batch price is half its list price.
     for (b, l) in batched.iter_mut().zip(live.iter_mut()) {
         let (bc, lc) = (b["usage"]["cost"].as_f64().unwrap(), l["usage"]["cost"].as_f64().unwrap());

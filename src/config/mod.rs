@@ -404,11 +404,11 @@ fn resolve_job(
     let mut run = resolve_run(run, format, local, layers)?;
     run.pool.price = price_of(&endpoint.model, layers, run.pool.max_cost)?;
     if run.dry_run {
-        let answer_scale = match &target {
-            Target::Mock(options) => options.answer_scale.map(|p| p as f64 / 100.0),
-            Target::Routes(_) => None,
+        let (answer_scale, exact) = match &target {
+            Target::Mock(options) => (options.answer_scale.map(|p| p as f64 / 100.0), true),
+            Target::Routes(_) => (None, false),
         };
-        run.pool.dry = Some(crate::pool::Dry { answer_scale });
+        run.pool.dry = Some(crate::pool::Dry { answer_scale, exact });
     }
     check_output(&run.output.destination, inputs, run.cache.path.as_deref())?;
     let input_encoding = layers.pick_text(article.input_encoding.clone(), None, |p| p.input_encoding.clone());

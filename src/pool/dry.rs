@@ -22,6 +22,11 @@ use crate::sizing::AnswerKind;
 pub(crate) struct Dry {
     /// The mock's `answer-scale`, when the run's endpoint is the mock: its answers, exactly.
     pub(crate) answer_scale: Option<f64>,
+    /// Whether the run's endpoint is the mock: then an imagined answer is the very one the run
+    /// will get, and it is checked as that one will be (a repair it needs is one the run
+    /// sends). Elsewhere it stands for a real model's answer, and passes: a repair of the
+    /// mock's text would be a request no real run sends.
+    pub(crate) exact: bool,
 }
 
 /// What a dry run counted so far.
@@ -107,6 +112,12 @@ impl Pool {
     /// Whether answers are imagined (`--dry-run`).
     pub(crate) fn is_dry(&self) -> bool {
         self.dry.is_some()
+    }
+
+    /// Whether answers are imagined and stand for a real model's, so that checking them (and
+    /// counting the repairs they would need) would be counting fiction.
+    pub(crate) fn unchecked(&self) -> bool {
+        self.dry.as_ref().is_some_and(|(dry, _)| !dry.exact)
     }
 
     /// What the dry run counted, under `--dry-run`.
