@@ -235,3 +235,50 @@ impl Drop for Killed {
         self.0.wait().ok();
     }
 }
+
+/// Azure's classic API: files and batches under the resource's `/openai` with an api-version,
+/// the operation named `/chat/completions`, the key in an `api-key` header.
+#[test]
+fn a_job_through_azures_classic_batch_api() {
+    let dir = tempfile::tempdir().unwrap();
+    let batch = common::corpus(dir.path(), 2);
+    let cache = dir.path().join("cache.sqlite");
+    let (provider, url) = common::mock_server(
+        &["--azure", "--require-key", "az-key", "--models", "my-batch-deployment"],
+        &dir.path().join("provider.log"),
+    );
+    let _provider = Killed(provider);
+    let resource = url.trim_end_matches("/v1").to_string();
+    let out = dir.path().join("out.jsonl");
+    let step = |command: &str| {
+        Ko2en::new([
+            "batch",
+            command,
+            "--provider",
+            "azure",
+            "--base-url",
+            &resource,
+            "-m",
+            "my-batch-deployment",
+        ])
+        .env("AZURE_OPENAI_API_KEY", "az-key")
+        .args(&["--cache", cache.to_str().unwrap(), "-o", out.to_str().unwrap()])
+        .arg_path(&batch)
+        .run()
+    };
+    let submitted = step("submit");
+    submitted.assert_code(0);
+    assert!(submitted.stdout().contains("round 1: "), "{}", submitted.stdout());
+    for _ in 0..10 {
+        if out.exists() {
+            break;
+        }
+        step("collect").assert_code(0);
+    }
+    let records = common::jsonl(&out);
+    assert_eq!(records.len(), 2);
+    assert!(
+        records.iter().all(|r| r["error"].is_null() && r["model"] == "my-batch-deployment"),
+        "{records:?}"
+    );
+}

@@ -39,8 +39,13 @@ pub(super) struct RoundOutcome {
 /// siblings), nothing sent.
 pub(super) async fn round(batch: &BatchSettings, translate: bool, file: &Path) -> Result<RoundOutcome> {
     let mode = if translate { Mode::Translate } else { Mode::Summarize };
-    let Job { pipeline, reporter, shutdown, records, mock: _mock } =
-        start(batch, mode, Some(Defer::to(file)), false).await?;
+    let Job { pipeline, reporter, shutdown, records, mock: _mock } = start(
+        batch,
+        mode,
+        Some(Defer::to(file, crate::client::batch_url(&batch.endpoint.protocol.url_shape))),
+        false,
+    )
+    .await?;
     let deferred = CallError::Deferred.kind();
     let (done, waiting, failed) = records
         .fold((0u64, 0u64, 0u64), |(done, waiting, failed), record| async move {

@@ -132,6 +132,14 @@ pub(super) async fn collect(settings: JobSettings) -> Result<Outcome> {
         say!("next: collect again once {} ended", if pending == 1 { "it has" } else { "they have" });
         return Ok(Outcome::Success);
     }
+    // A round none of whose answers could be used says something is wrong with the job (a
+    // refused key, an unknown model): another round alike would fail alike.
+    if read.stored == 0 && read.failed() > 0 && !settings.finish_live {
+        say!(
+            "no answer of the round could be used: check the key and the model, then collect again to submit another round (or --finish-live to send what remains live)"
+        );
+        return Ok(Outcome::SomeFailed);
+    }
     let mode = if settings.translate { Mode::Translate } else { Mode::Summarize };
     if settings.finish_live {
         say!("what remains goes live now");

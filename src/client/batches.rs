@@ -1,5 +1,6 @@
-//! OpenAI's files and batches endpoints, as OpenAI, Azure OpenAI's v1 API and LiteLLM's proxy
-//! serve them: a batch file uploaded (`POST /files`, purpose `batch`), a batch created over it
+//! OpenAI's files and batches endpoints, as OpenAI, Azure OpenAI (its v1 API as OpenAI's, its
+//! classic API under the resource's `/openai` with an `api-version`) and LiteLLM's proxy serve
+//! them: a batch file uploaded (`POST /files`, purpose `batch`), a batch created over it
 //! (`POST /batches`, a 24-hour window), looked at (`GET /batches/{id}`), cancelled
 //! (`POST /batches/{id}/cancel`), and its output and error files downloaded
 //! (`GET /files/{id}/content`) to disk as they stream. Errors read and scrubbed as a chat
@@ -7,11 +8,21 @@
 
 use std::path::Path;
 
-use async_openai::config::Config;
+use async_openai::config::Config as _;
 use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
 
+use super::provider::UrlShape;
 use super::{Client, ClientError};
+
+/// The operation a batch runs, as its file's lines (`url`) and the batch (`endpoint`) name it:
+/// OpenAI's path, or Azure's classic API's, which names it without the version.
+pub(crate) fn batch_url(shape: &UrlShape) -> &'static str {
+    match shape {
+        UrlShape::OpenAi => "/v1/chat/completions",
+        UrlShape::AzureDeployment { .. } => "/chat/completions",
+    }
+}
 
 /// A provider batch as it stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,7 +78,7 @@ impl Client {
         body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
         let request = self
             .streaming
-            .post(self.endpoint.url("/files"))
+            .post(self.endpoint.service_url("/files"))
             .query(&self.endpoint.query())
             .headers(self.endpoint.headers())
             .header(reqwest::header::CONTENT_TYPE, format!("multipart/form-data; boundary={boundary}"))
@@ -82,7 +93,7 @@ impl Client {
 
     /// Create a batch of chat completions over the uploaded file `file_id`.
     pub(crate) async fn create_batch(&self, file_id: &str) -> Result<BatchInfo, ClientError> {
-        let body = json!({"input_file_id": file_id, "endpoint": "/v1/chat/completions", "completion_window": "24h",
+        let body = json!({"input_file_id": file_id, "endpoint": batch_url(self.endpoint.shape()), "completion_window": "24h",
                           "metadata": {"made_by": "ko2en"}});
         let request = self.json_post("/batches").json(&body);
         BatchInfo::from_json(&self.call(request).await?)
@@ -92,7 +103,7 @@ impl Client {
     pub(crate) async fn batch(&self, id: &str) -> Result<BatchInfo, ClientError> {
         let request = self
             .streaming
-            .get(self.endpoint.url(&format!("/batches/{id}")))
+            .get(self.endpoint.service_url(&format!("/batches/{id}")))
             .query(&self.endpoint.query())
             .headers(self.endpoint.headers());
         BatchInfo::from_json(&self.call(request).await?)
@@ -107,7 +118,7 @@ impl Client {
     pub(crate) async fn download(&self, id: &str, to: &Path) -> Result<(), ClientError> {
         let request = self
             .streaming
-            .get(self.endpoint.url(&format!("/files/{id}/content")))
+            .get(self.endpoint.service_url(&format!("/files/{id}/content")))
             .query(&self.endpoint.query())
             .headers(self.endpoint.headers());
         let mut response =
@@ -129,7 +140,7 @@ impl Client {
 
     fn json_post(&self, path: &str) -> reqwest::RequestBuilder {
         self.streaming
-            .post(self.endpoint.url(path))
+            .post(self.endpoint.service_url(path))
             .query(&self.endpoint.query())
             .headers(self.endpoint.headers())
     }

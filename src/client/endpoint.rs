@@ -48,6 +48,19 @@ impl Endpoint {
         }
     }
 
+    pub(crate) fn shape(&self) -> &UrlShape {
+        &self.shape
+    }
+
+    /// Where the account's own services (files, batches) are: under the base URL, or on
+    /// Azure's classic API under the resource's `/openai`, not a deployment's path.
+    pub(crate) fn service_url(&self, path: &str) -> String {
+        match &self.shape {
+            UrlShape::OpenAi => format!("{}{path}", self.base_url),
+            UrlShape::AzureDeployment { .. } => format!("{}/openai{path}", self.base_url),
+        }
+    }
+
     /// The full URL of chat completions, for messages (without the query's key-free parts).
     pub(crate) fn chat_url(&self) -> String {
         let mut url = self.url("/chat/completions");
@@ -116,6 +129,7 @@ mod tests {
             e.chat_url(),
             "https://res.openai.azure.com/openai/deployments/my-gpt/chat/completions?api-version=2024-10-21"
         );
+        assert_eq!(e.service_url("/batches"), "https://res.openai.azure.com/openai/batches");
         let headers = e.headers();
         assert_eq!(headers.get("api-key").unwrap(), "k");
         assert!(headers.get(AUTHORIZATION).is_none());

@@ -22,7 +22,7 @@ use std::time::{Duration, SystemTime};
 use async_openai::error::OpenAIError;
 use serde_json::Value;
 
-pub(crate) use batches::BatchInfo;
+pub(crate) use batches::{BatchInfo, batch_url};
 pub(crate) use error::ClientError;
 use error::{error_chain, first_line};
 pub(crate) use header::Dialect;

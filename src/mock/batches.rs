@@ -1,6 +1,7 @@
 //! OpenAI's files and batches endpoints, as the mock plays them: `POST /v1/files` (multipart,
 //! purpose `batch`), `GET /v1/files/{id}/content`, `POST /v1/batches`, `GET /v1/batches/{id}`,
-//! `POST /v1/batches/{id}/cancel`. A batch is answered line by line through the mock's own chat
+//! `POST /v1/batches/{id}/cancel`; under `--azure`, Azure's classic API's, the same under
+//! `/openai` with an `api-version`. A batch is answered line by line through the mock's own chat
 //! completions (markers, faults and the request log included) once `batch-delay-ms` has passed
 //! since it was created, at the first look after that: the output file holds the answers, the
 //! error file the requests that failed (a status other than 200), and with
@@ -58,12 +59,26 @@ impl Batch {
 
 pub(super) fn routes(router: Router<Arc<MockShared>>) -> Router<Arc<MockShared>> {
     use axum::routing::{get, post};
+    // OpenAI's paths, and Azure's classic ones (the resource's, with an api-version).
+    let mut router = router;
+    for base in ["/v1", "/openai"] {
+        router = router
+            .route(&format!("{base}/files"), post(upload))
+            .route(&format!("{base}/files/{{id}}/content"), get(content))
+            .route(&format!("{base}/batches"), post(create))
+            .route(&format!("{base}/batches/{{id}}"), get(retrieve))
+            .route(&format!("{base}/batches/{{id}}/cancel"), post(cancel));
+    }
     router
-        .route("/v1/files", post(upload))
-        .route("/v1/files/{id}/content", get(content))
-        .route("/v1/batches", post(create))
-        .route("/v1/batches/{id}", get(retrieve))
-        .route("/v1/batches/{id}/cancel", post(cancel))
+}
+
+/// A path of the API the mock is not playing (OpenAI's under `--azure`, Azure's without it,
+/// or Azure's without an api-version) is not found, as on the real services.
+fn elsewhere(shared: &MockShared, uri: &axum::http::Uri) -> Option<Response> {
+    let azure_path = uri.path().starts_with("/openai/");
+    let versioned =
+        uri.query().unwrap_or("").split('&').any(|p| p.starts_with("api-version=") && p.len() > 12);
+    (azure_path != shared.options.azure || (azure_path && !versioned)).then(|| not_found("resource"))
 }
 
 fn not_found(what: &str) -> Response {
@@ -136,7 +151,14 @@ fn split<'a>(mut body: &'a [u8], delimiter: &[u8]) -> Vec<&'a [u8]> {
     pieces
 }
 
-async fn content(State(shared): State<Arc<MockShared>>, Path(id): Path<String>) -> Response {
+async fn content(
+    State(shared): State<Arc<MockShared>>,
+    uri: axum::http::Uri,
+    Path(id): Path<String>,
+) -> Response {
+    if let Some(refused) = elsewhere(&shared, &uri) {
+        return refused;
+    }
     let inner = shared.batches.inner.lock().unwrap_or_else(|e| e.into_inner());
     match inner.files.get(&id) {
         Some(bytes) => ([(header::CONTENT_TYPE, "application/jsonl")], bytes.clone()).into_response(),
@@ -144,12 +166,20 @@ async fn content(State(shared): State<Arc<MockShared>>, Path(id): Path<String>) 
     }
 }
 
-async fn create(State(shared): State<Arc<MockShared>>, Json(request): Json<Value>) -> Response {
+async fn create(
+    State(shared): State<Arc<MockShared>>,
+    uri: axum::http::Uri,
+    Json(request): Json<Value>,
+) -> Response {
+    if let Some(refused) = elsewhere(&shared, &uri) {
+        return refused;
+    }
     let Some(input) = request.get("input_file_id").and_then(Value::as_str) else {
         return bad_request("input_file_id is required");
     };
-    if request.get("endpoint").and_then(Value::as_str) != Some("/v1/chat/completions") {
-        return bad_request("endpoint must be /v1/chat/completions");
+    let operation = if shared.options.azure { "/chat/completions" } else { "/v1/chat/completions" };
+    if request.get("endpoint").and_then(Value::as_str) != Some(operation) {
+        return bad_request(&format!("endpoint must be {operation}"));
     }
     let mut inner = shared.batches.inner.lock().unwrap_or_else(|e| e.into_inner());
     let Some(file) = inner.files.get(input) else { return not_found("file") };
@@ -168,7 +198,14 @@ async fn create(State(shared): State<Arc<MockShared>>, Json(request): Json<Value
     Json(batch.to_json()).into_response()
 }
 
-async fn retrieve(State(shared): State<Arc<MockShared>>, Path(id): Path<String>) -> Response {
+async fn retrieve(
+    State(shared): State<Arc<MockShared>>,
+    uri: axum::http::Uri,
+    Path(id): Path<String>,
+) -> Response {
+    if let Some(refused) = elsewhere(&shared, &uri) {
+        return refused;
+    }
     let (batch, input) = {
         let inner = shared.batches.inner.lock().unwrap_or_else(|e| e.into_inner());
         let Some(batch) = inner.batches.get(&id).cloned() else { return not_found("batch") };
@@ -221,7 +258,14 @@ async fn retrieve(State(shared): State<Arc<MockShared>>, Path(id): Path<String>)
     Json(batch.to_json()).into_response()
 }
 
-async fn cancel(State(shared): State<Arc<MockShared>>, Path(id): Path<String>) -> Response {
+async fn cancel(
+    State(shared): State<Arc<MockShared>>,
+    uri: axum::http::Uri,
+    Path(id): Path<String>,
+) -> Response {
+    if let Some(refused) = elsewhere(&shared, &uri) {
+        return refused;
+    }
     let mut inner = shared.batches.inner.lock().unwrap_or_else(|e| e.into_inner());
     let Some(batch) = inner.batches.get_mut(&id) else { return not_found("batch") };
     if batch.status == "validating" {
@@ -240,6 +284,18 @@ struct Done {
 /// Every line of `input` answered through the mock's chat completions.
 async fn run(shared: &Arc<MockShared>, input: &[u8]) -> Done {
     let mut done = Done { output: Vec::new(), errors: Vec::new(), expired: false };
+    // The batch runs as the account that created it: its lines carry the key.
+    let mut headers = HeaderMap::new();
+    if let Some(key) = &shared.options.require_key {
+        let (name, value) = if shared.options.azure {
+            (header::HeaderName::from_static("api-key"), key.clone())
+        } else {
+            (header::AUTHORIZATION, format!("Bearer {key}"))
+        };
+        if let Ok(value) = value.parse() {
+            headers.insert(name, value);
+        }
+    }
     let text = String::from_utf8_lossy(input);
     for (n, line) in text.lines().filter(|l| !l.trim().is_empty()).enumerate() {
         let request: Value = serde_json::from_str(line).unwrap_or(Value::Null);
@@ -256,7 +312,7 @@ async fn run(shared: &Arc<MockShared>, input: &[u8]) -> Done {
         let body = request.get("body").map(Value::to_string).unwrap_or_default();
         let response = super::chat_completions(
             State(Arc::clone(shared)),
-            HeaderMap::new(),
+            headers.clone(),
             axum::body::Bytes::from(body),
         )
         .await;

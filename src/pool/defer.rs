@@ -24,6 +24,8 @@ pub(crate) const MAX_BYTES: u64 = 200 * 1024 * 1024;
 
 /// Where a round's requests go.
 pub(crate) struct Defer {
+    /// The operation each line names (see `client::batch_url`).
+    url: &'static str,
     lines: Mutex<Option<mpsc::Sender<String>>>,
     writer: Mutex<Option<std::thread::JoinHandle<std::io::Result<Vec<PathBuf>>>>>,
     /// Requests written, and those the round asked twice (written once).
@@ -46,8 +48,9 @@ pub(crate) struct Round {
 
 impl Defer {
     /// Write the round's requests to `path` (and `path` with `-2`, `-3`… before its extension,
-    /// past a file's limits). The files are created at the first request.
-    pub(crate) fn to(path: &Path) -> Defer {
+    /// past a file's limits), each line naming the operation `url`. The files are created at
+    /// the first request.
+    pub(crate) fn to(path: &Path, url: &'static str) -> Defer {
         let (tx, rx) = mpsc::channel::<String>();
         let path = path.to_path_buf();
         let writer = std::thread::Builder::new()
@@ -55,6 +58,7 @@ impl Defer {
             .spawn(move || write_files(&path, rx))
             .expect("spawning the batch writer");
         Defer {
+            url,
             lines: Mutex::new(Some(tx)),
             writer: Mutex::new(Some(writer)),
             requests: AtomicU64::new(0),
@@ -76,14 +80,8 @@ impl Defer {
 }
 
 /// One request as a line of a batch file.
-pub(crate) fn line(key: Key, body: &serde_json::Value) -> String {
-    serde_json::json!({
-        "custom_id": key.hex(),
-        "method": "POST",
-        "url": "/v1/chat/completions",
-        "body": body,
-    })
-    .to_string()
+pub(crate) fn line(key: Key, url: &str, body: &serde_json::Value) -> String {
+    serde_json::json!({"custom_id": key.hex(), "method": "POST", "url": url, "body": body}).to_string()
 }
 
 fn write_files(path: &Path, lines: mpsc::Receiver<String>) -> std::io::Result<Vec<PathBuf>> {
@@ -145,7 +143,7 @@ impl Pool {
         defer.requests.fetch_add(1, Ordering::Relaxed);
         if let Some(lines) = defer.lines.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
             // A writer that failed says so at `finish`.
-            let _ = lines.send(line(key, wire.body()));
+            let _ = lines.send(line(key, defer.url, wire.body()));
         }
     }
 }
