@@ -191,7 +191,7 @@ fn a_job_through_a_batch_api_ends_with_the_live_runs_output() {
     );
     let early = job("collect");
     early.assert_code(0);
-    assert!(early.stdout().contains("collect again"), "{}", early.stdout());
+    assert!(early.stderr().contains("collect again"), "{}", early.stderr());
     let mut collects = 0;
     while !out.exists() {
         collects += 1;

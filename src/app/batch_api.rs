@@ -4,12 +4,18 @@
 //! as `ingest`, then submits the next round, or sends what remains live (`--finish-live`), or,
 //! with nothing left, runs the live command, which then sends nothing and writes exactly the
 //! output a live run writes. A batch not collected yet keeps another round from being submitted:
-//! the same requests would be paid for twice.
+//! the same requests would be paid for twice. What `collect` says goes to stderr, since the
+//! output it ends with may go to stdout.
 
 use anyhow::{Context, Result};
 
 use super::batch::{Ingested, articles, ingest_file, round};
 use super::{Outcome, batch, connect, say};
+
+/// What `collect` says of the job goes to stderr: the output it ends with may be on stdout.
+macro_rules! note {
+    ($($arg:tt)*) => { eprintln!("ko2en: {}", format_args!($($arg)*)) };
+}
 use crate::cache::{BatchJob, Cache};
 use crate::client::{BatchInfo, Client};
 use crate::config::{JobSettings, JobsSettings};
@@ -47,7 +53,7 @@ pub(super) async fn submit(settings: JobSettings) -> Result<Outcome> {
         return Ok(Outcome::Success);
     }
     let number = cache.last_round(&endpoint, client.model()).await? + 1;
-    send_round(&cache, &client, &endpoint, number, &outcome.round.files).await?;
+    send_round(&cache, &client, &endpoint, number, &outcome.round.files, false).await?;
     say!(
         "round {number}: {} request{} for {} sent as {} batch{}; {} done from the cache",
         thousands(outcome.round.requests),
@@ -63,13 +69,15 @@ pub(super) async fn submit(settings: JobSettings) -> Result<Outcome> {
     Ok(Outcome::Success)
 }
 
-/// Upload each file and create its batch, recording each as it is made.
+/// Upload each file and create its batch, recording each as it is made (and saying so on
+/// stderr when `quiet_stdout`: the output may be going there).
 async fn send_round(
     cache: &Cache,
     client: &Client,
     endpoint: &str,
     round: u32,
     files: &[std::path::PathBuf],
+    quiet_stdout: bool,
 ) -> Result<()> {
     for file in files {
         let requests = std::fs::read_to_string(file)?.lines().count() as u64;
@@ -88,7 +96,12 @@ async fn send_round(
             collected: false,
         };
         cache.store_batch(&job).await?;
-        say!("  {} · {} requests · {}", batch.id, thousands(requests), batch.status);
+        let line = format!("  {} · {} requests · {}", batch.id, thousands(requests), batch.status);
+        if quiet_stdout {
+            eprintln!("ko2en: {line}");
+        } else {
+            say!("{line}");
+        }
     }
     Ok(())
 }
@@ -108,7 +121,7 @@ pub(super) async fn collect(settings: JobSettings) -> Result<Outcome> {
         job.status = info.status.clone();
         if !info.ended() {
             pending += 1;
-            say!("round {} · {}", job.round, describe(&info));
+            note!("round {} · {}", job.round, describe(&info));
             cache.store_batch(&job).await?;
             continue;
         }
@@ -122,27 +135,27 @@ pub(super) async fn collect(settings: JobSettings) -> Result<Outcome> {
         }
         job.collected = true;
         cache.store_batch(&job).await?;
-        say!("round {} · {} · collected", job.round, describe(&info));
+        note!("round {} · {} · collected", job.round, describe(&info));
     }
     if read.stored + read.known + read.failed() > 0 {
-        say!("{}", read.render());
+        note!("{}", read.render());
     }
     cache.finish(0).await?;
     if pending > 0 {
-        say!("next: collect again once {} ended", if pending == 1 { "it has" } else { "they have" });
+        note!("next: collect again once {} ended", if pending == 1 { "it has" } else { "they have" });
         return Ok(Outcome::Success);
     }
     // A round none of whose answers could be used says something is wrong with the job (a
     // refused key, an unknown model): another round alike would fail alike.
     if read.stored == 0 && read.failed() > 0 && !settings.finish_live {
-        say!(
+        note!(
             "no answer of the round could be used: check the key and the model, then collect again to submit another round (or --finish-live to send what remains live)"
         );
         return Ok(Outcome::SomeFailed);
     }
     let mode = if settings.translate { Mode::Translate } else { Mode::Summarize };
     if settings.finish_live {
-        say!("what remains goes live now");
+        note!("what remains goes live now");
         return batch(settings.batch, mode).await;
     }
     let outcome = round(&settings.batch, settings.translate, &scratch.path().join("requests.jsonl")).await?;
@@ -163,8 +176,8 @@ pub(super) async fn collect(settings: JobSettings) -> Result<Outcome> {
     let pool = outcome.pipeline.pool();
     let cache = pool.cache().expect("a batch job has a cache").clone();
     let number = cache.last_round(&endpoint, client.model()).await? + 1;
-    send_round(&cache, pool.client(), &endpoint, number, &outcome.round.files).await?;
-    say!(
+    send_round(&cache, pool.client(), &endpoint, number, &outcome.round.files, true).await?;
+    note!(
         "round {number}: {} request{} for {} sent ({} done); collect again once it has ended",
         thousands(outcome.round.requests),
         if outcome.round.requests == 1 { "" } else { "s" },
