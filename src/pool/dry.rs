@@ -41,7 +41,8 @@ pub(super) struct Counts {
     /// Completion tokens expected (the median of answers seen), and at most (the budgets).
     expected: AtomicU64,
     most: AtomicU64,
-    from_cache: AtomicU64,
+    /// Requests the run asked again after imagining them once.
+    again: AtomicU64,
 }
 
 /// Requests a dry run remembers having imagined (32 bytes each).
@@ -137,34 +138,30 @@ impl Pool {
             completion_expected: counts.expected.load(Ordering::Relaxed),
             completion_most: counts.most.load(Ordering::Relaxed),
             // Asked twice at once, the second waits for the first's answer instead.
-            from_cache: counts.from_cache.load(Ordering::Relaxed) + self.stats.shared.load(Ordering::Relaxed),
+            from_cache: counts.again.load(Ordering::Relaxed)
+                + self.stats.from_cache.load(Ordering::Relaxed)
+                + self.stats.shared.load(Ordering::Relaxed),
             rpm: sum(|b| b.rpm),
             tpm: sum(|b| b.tpm),
         })
     }
 
-    /// The cache had the answer: counted as not to be sent.
-    pub(super) fn dry_hit(&self) {
-        if let Some((_, counts)) = &self.dry {
-            counts.from_cache.fetch_add(1, Ordering::Relaxed);
-        }
-    }
-
     /// Count `wire` (under `key`) as sent, unless the run asked it already, and imagine its
     /// answer (see the module's comment). None when the run is not dry.
-    pub(super) fn imagine(&self, key: Key, mut wire: WireRequest) -> Option<StoredAnswer> {
+    pub(super) fn imagine(&self, key: Key, wire: &WireRequest) -> Option<StoredAnswer> {
         let (dry, counts) = self.dry.as_ref()?;
         let again = counts.imagined.lock().unwrap_or_else(|e| e.into_inner()).seen(key);
         let prompt = wire.prompt_estimate(&self.counter);
-        wire.size_to(self.sizing.budget(wire.kind, wire.ceiling(), wire.input_tokens));
-        let most = u64::from(wire.max_tokens());
+        // The budget it would be sent with (see `WireRequest::size_to`).
+        let budget = self.sizing.budget(wire.kind, wire.ceiling(), wire.input_tokens);
+        let most = u64::from(budget.min(wire.ceiling()).max(1));
         let expected = self
             .sizing
             .expected(wire.kind, wire.input_tokens)
             .unwrap_or_else(|| typical(wire.kind, wire.input_tokens))
             .min(most);
         if again {
-            counts.from_cache.fetch_add(1, Ordering::Relaxed);
+            counts.again.fetch_add(1, Ordering::Relaxed);
         } else {
             counts.requests.fetch_add(1, Ordering::Relaxed);
             counts.prompt_tokens.fetch_add(u64::from(prompt), Ordering::Relaxed);

@@ -21,15 +21,17 @@ mod error;
 mod lane;
 mod recall;
 mod spend;
+mod stats;
 
 use claim::{CLAIM_MARGIN, CLAIM_POLL, Claim, InFlight};
 pub(crate) use defer::{Defer, Round};
 pub(crate) use dry::{Dry, DryRun};
 pub(crate) use error::{CallError, Completion};
+pub(crate) use stats::PoolStats;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::de::DeserializeOwned;
 use tokio::sync::watch;
@@ -46,58 +48,6 @@ use crate::sizing::{BudgetRule, Sizing};
 
 /// What a call in flight will produce; followers of the same key wait on it.
 type Settled = Option<Result<StoredAnswer, CallError>>;
-
-/// Counters of a run, for progress and the closing summary.
-#[derive(Debug, Default)]
-pub(crate) struct PoolStats {
-    /// HTTP requests sent (attempts, retries included).
-    pub(crate) sent: AtomicU64,
-    /// Requests on the wire right now.
-    pub(crate) in_flight: AtomicU64,
-    /// Tokens billed in this run.
-    pub(crate) prompt_tokens: AtomicU64,
-    pub(crate) completion_tokens: AtomicU64,
-    /// Calls answered from the cache.
-    pub(crate) from_cache: AtomicU64,
-    /// Calls that waited for an identical call in flight instead of sending their own.
-    pub(crate) shared: AtomicU64,
-    /// Requests that found every concurrency slot taken and waited for one.
-    pub(crate) slot_waits: AtomicU64,
-    /// Requests allowed in flight now: pinned, or moved by `concurrency` (growing with the
-    /// budget a server announces, or following its latency).
-    pub(crate) concurrency: AtomicU64,
-    /// Completion tokens asked for, over every attempt sent: what the budgets reserved.
-    pub(crate) reserved_completion: AtomicU64,
-    /// Pieces (tokens) of streamed answers received so far, finished or not: the client's
-    /// count, for progress while long answers are being written.
-    pub(crate) streamed: std::sync::Arc<AtomicU64>,
-    /// Of the prompt tokens billed, those the provider served from its prompt cache.
-    pub(crate) cached_tokens: AtomicU64,
-    /// What the run spent so far, in millionths of a dollar, when the model has a price.
-    spent_micros: AtomicU64,
-    priced: AtomicBool,
-    /// Retries, by the kind of error that caused them.
-    retries: Mutex<BTreeMap<&'static str, u64>>,
-}
-
-impl PoolStats {
-    pub(crate) fn retries(&self) -> BTreeMap<&'static str, u64> {
-        self.retries.lock().unwrap_or_else(|e| e.into_inner()).clone()
-    }
-
-    pub(crate) fn total_retries(&self) -> u64 {
-        self.retries().values().sum()
-    }
-
-    /// USD spent so far, when the model has a price.
-    pub(crate) fn spent(&self) -> Option<f64> {
-        self.priced.load(Ordering::Relaxed).then(|| self.spent_micros.load(Ordering::Relaxed) as f64 / 1e6)
-    }
-
-    fn count_retry(&self, kind: &'static str) {
-        *self.retries.lock().unwrap_or_else(|e| e.into_inner()).entry(kind).or_default() += 1;
-    }
-}
 
 /// How the scheduler runs.
 #[derive(Debug, Clone)]
@@ -182,8 +132,7 @@ impl Pool {
             let id = if twins > 0 { format!("{id}#{}", twins + 1) } else { id };
             lanes.push(lane::Lane::new(client, &settings, id));
         }
-        let stats = PoolStats { streamed: lanes[0].client.received(), ..PoolStats::default() };
-        stats.priced.store(settings.price.is_some(), Ordering::Relaxed);
+        let stats = PoolStats::new(lanes[0].client.received(), settings.price);
         stats.concurrency.store((settings.concurrency.max(1) * lanes.len()) as u64, Ordering::Relaxed);
         Pool {
             lanes,
@@ -263,7 +212,7 @@ impl Pool {
 
     /// The model's price, when known.
     pub(crate) fn price(&self) -> Option<Price> {
-        self.spend.price()
+        self.stats.price
     }
 
     /// Whether the run stopped at its spending cap (`--max-cost`).
@@ -366,8 +315,9 @@ impl Pool {
         wire: WireRequest,
         valid: &(dyn Fn(&str) -> Result<(), ClientError> + Sync),
     ) -> Result<StoredAnswer, CallError> {
-        if self.is_deferring() {
-            // Only looked in: an answer comes back from the batch, in a later round.
+        // A dry run or a batch round buys nothing, nor claims: the cache is only looked in, and
+        // what it lacks is imagined, or written to the batch file for a later round.
+        if self.is_dry() || self.is_deferring() {
             if let Some(cache) = &self.cache
                 && let Some(hit) = cache.lookup(key).await.filter(|hit| valid(&hit.content).is_ok())
             {
@@ -375,18 +325,11 @@ impl Pool {
                 self.stats.from_cache.fetch_add(1, Ordering::Relaxed);
                 return Ok(hit);
             }
+            if let Some(imagined) = self.imagine(key, &wire) {
+                return Ok(imagined);
+            }
             self.defer_request(key, &wire);
             return Err(CallError::Deferred);
-        }
-        if self.is_dry() {
-            // Nothing is bought, nor claimed: the cache is only looked in.
-            if let Some(cache) = &self.cache
-                && let Some(hit) = cache.lookup(key).await.filter(|hit| valid(&hit.content).is_ok())
-            {
-                self.dry_hit();
-                return Ok(hit);
-            }
-            return Ok(self.imagine(key, wire).expect("a dry run imagines"));
         }
         let Some(cache) = &self.cache else { return self.send_until_valid(key, wire, valid).await };
         // Another run on the same cache may be buying this very answer: wait for it instead
@@ -480,7 +423,8 @@ impl Pool {
             }
             // And the spending cap: the most this attempt could cost must fit, beside what was
             // spent and what the attempts on the wire could still cost.
-            let reservation = match self.spend.reserve(prompt_tokens, wire.max_tokens()) {
+            let spent = self.stats.spent().unwrap_or_default();
+            let reservation = match self.spend.reserve(spent, prompt_tokens, wire.max_tokens()) {
                 Ok(reservation) => reservation,
                 Err(why) => {
                     grant.settle(0);
@@ -628,10 +572,6 @@ impl Pool {
         self.stats.prompt_tokens.fetch_add(response.prompt_tokens, Ordering::Relaxed);
         self.stats.completion_tokens.fetch_add(response.completion_tokens, Ordering::Relaxed);
         self.stats.cached_tokens.fetch_add(response.cached_tokens, Ordering::Relaxed);
-        self.spend.bill(&response);
-        if let Some(spent) = self.spend.spent() {
-            self.stats.spent_micros.store((spent * 1e6).round() as u64, Ordering::Relaxed);
-        }
         valid(&response.content)?;
         Ok(response.content)
     }
