@@ -2,7 +2,10 @@
 
 use super::*;
 use clap::Parser;
+use std::num::NonZeroU32;
 use std::time::Duration;
+
+use crate::limiter::Budget;
 
 /// The routes' base URLs, and their keys as sent.
 fn routes(target: &Target) -> Vec<(&str, Option<&str>)> {
