@@ -21,12 +21,12 @@ pub(crate) enum MockAnswer {
 }
 
 /// OpenAI's error body.
-fn error(status: StatusCode, kind: &str, code: Option<&str>, message: &str) -> Response {
+pub(super) fn error(status: StatusCode, kind: &str, code: Option<&str>, message: &str) -> Response {
     let body = json!({"error": {"message": message, "type": kind, "param": null, "code": code}});
     (status, Json(body)).into_response()
 }
 
-fn bad_request(message: &str) -> Response {
+pub(super) fn bad_request(message: &str) -> Response {
     error(StatusCode::BAD_REQUEST, "invalid_request_error", None, message)
 }
 

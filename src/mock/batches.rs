@@ -19,11 +19,18 @@ use axum::{Json, Router};
 use serde_json::{Value, json};
 
 use super::MockShared;
+use super::answer::bad_request;
 
 /// The files and batches the mock holds.
 #[derive(Debug, Default)]
 pub(super) struct Store {
     inner: Mutex<Inner>,
+}
+
+impl Store {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 #[derive(Debug, Default)]
@@ -57,10 +64,11 @@ impl Batch {
     }
 }
 
-pub(super) fn routes(router: Router<Arc<MockShared>>) -> Router<Arc<MockShared>> {
+/// OpenAI's paths, and Azure's classic ones (the resource's, with an api-version), each
+/// answered only when the mock plays that API (see [`elsewhere`]).
+pub(super) fn routes(shared: Arc<MockShared>) -> Router<Arc<MockShared>> {
     use axum::routing::{get, post};
-    // OpenAI's paths, and Azure's classic ones (the resource's, with an api-version).
-    let mut router = router;
+    let mut router = Router::new();
     for base in ["/v1", "/openai"] {
         router = router
             .route(&format!("{base}/files"), post(upload))
@@ -69,26 +77,26 @@ pub(super) fn routes(router: Router<Arc<MockShared>>) -> Router<Arc<MockShared>>
             .route(&format!("{base}/batches/{{id}}"), get(retrieve))
             .route(&format!("{base}/batches/{{id}}/cancel"), post(cancel));
     }
-    router
+    router.route_layer(axum::middleware::from_fn_with_state(shared, elsewhere))
 }
 
 /// A path of the API the mock is not playing (OpenAI's under `--azure`, Azure's without it,
 /// or Azure's without an api-version) is not found, as on the real services.
-fn elsewhere(shared: &MockShared, uri: &axum::http::Uri) -> Option<Response> {
+async fn elsewhere(
+    State(shared): State<Arc<MockShared>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let uri = request.uri();
     let azure_path = uri.path().starts_with("/openai/");
-    let versioned =
-        uri.query().unwrap_or("").split('&').any(|p| p.starts_with("api-version=") && p.len() > 12);
-    (azure_path != shared.options.azure || (azure_path && !versioned)).then(|| not_found("resource"))
+    if azure_path != shared.options.azure || (azure_path && !super::versioned(uri.query().unwrap_or(""))) {
+        return not_found("resource");
+    }
+    next.run(request).await
 }
 
 fn not_found(what: &str) -> Response {
-    let body = json!({"error": {"message": format!("No such {what}"), "type": "invalid_request_error", "code": null}});
-    (StatusCode::NOT_FOUND, Json(body)).into_response()
-}
-
-fn bad_request(message: &str) -> Response {
-    let body = json!({"error": {"message": message, "type": "invalid_request_error", "code": null}});
-    (StatusCode::BAD_REQUEST, Json(body)).into_response()
+    super::answer::error(StatusCode::NOT_FOUND, "invalid_request_error", None, &format!("No such {what}"))
 }
 
 /// `multipart/form-data` with a `purpose` and a `file`, as OpenAI's SDKs send it.
@@ -115,7 +123,7 @@ async fn upload(
         return bad_request("no file part");
     };
     let bytes = file.len();
-    let mut inner = shared.batches.inner.lock().unwrap_or_else(|e| e.into_inner());
+    let mut inner = shared.batches.lock();
     inner.next += 1;
     let id = format!("file-mock{}", inner.next);
     inner.files.insert(id.clone(), file);
@@ -151,29 +159,15 @@ fn split<'a>(mut body: &'a [u8], delimiter: &[u8]) -> Vec<&'a [u8]> {
     pieces
 }
 
-async fn content(
-    State(shared): State<Arc<MockShared>>,
-    uri: axum::http::Uri,
-    Path(id): Path<String>,
-) -> Response {
-    if let Some(refused) = elsewhere(&shared, &uri) {
-        return refused;
-    }
-    let inner = shared.batches.inner.lock().unwrap_or_else(|e| e.into_inner());
+async fn content(State(shared): State<Arc<MockShared>>, Path(id): Path<String>) -> Response {
+    let inner = shared.batches.lock();
     match inner.files.get(&id) {
         Some(bytes) => ([(header::CONTENT_TYPE, "application/jsonl")], bytes.clone()).into_response(),
         None => not_found("file"),
     }
 }
 
-async fn create(
-    State(shared): State<Arc<MockShared>>,
-    uri: axum::http::Uri,
-    Json(request): Json<Value>,
-) -> Response {
-    if let Some(refused) = elsewhere(&shared, &uri) {
-        return refused;
-    }
+async fn create(State(shared): State<Arc<MockShared>>, Json(request): Json<Value>) -> Response {
     let Some(input) = request.get("input_file_id").and_then(Value::as_str) else {
         return bad_request("input_file_id is required");
     };
@@ -181,7 +175,7 @@ async fn create(
     if request.get("endpoint").and_then(Value::as_str) != Some(operation) {
         return bad_request(&format!("endpoint must be {operation}"));
     }
-    let mut inner = shared.batches.inner.lock().unwrap_or_else(|e| e.into_inner());
+    let mut inner = shared.batches.lock();
     let Some(file) = inner.files.get(input) else { return not_found("file") };
     let total = file.split(|b| *b == b'\n').filter(|l| !l.is_empty()).count() as u64;
     inner.next += 1;
@@ -198,16 +192,9 @@ async fn create(
     Json(batch.to_json()).into_response()
 }
 
-async fn retrieve(
-    State(shared): State<Arc<MockShared>>,
-    uri: axum::http::Uri,
-    Path(id): Path<String>,
-) -> Response {
-    if let Some(refused) = elsewhere(&shared, &uri) {
-        return refused;
-    }
+async fn retrieve(State(shared): State<Arc<MockShared>>, Path(id): Path<String>) -> Response {
     let (batch, input) = {
-        let inner = shared.batches.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let inner = shared.batches.lock();
         let Some(batch) = inner.batches.get(&id).cloned() else { return not_found("batch") };
         let input = inner.files.get(&batch.input_file_id).cloned().unwrap_or_default();
         (batch, input)
@@ -222,7 +209,7 @@ async fn retrieve(
     }
     // This look answers it; another meanwhile sees it finalizing.
     {
-        let mut inner = shared.batches.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let mut inner = shared.batches.lock();
         match inner.batches.get_mut(&id) {
             Some(b) if b.status == "validating" => b.status = "finalizing",
             Some(b) => return Json(b.to_json()).into_response(),
@@ -230,7 +217,7 @@ async fn retrieve(
         }
     }
     let done = run(&shared, &input).await;
-    let mut inner = shared.batches.inner.lock().unwrap_or_else(|e| e.into_inner());
+    let mut inner = shared.batches.lock();
     let finished = {
         let mut file = |lines: &[String]| {
             (!lines.is_empty()).then(|| {
@@ -258,15 +245,8 @@ async fn retrieve(
     Json(batch.to_json()).into_response()
 }
 
-async fn cancel(
-    State(shared): State<Arc<MockShared>>,
-    uri: axum::http::Uri,
-    Path(id): Path<String>,
-) -> Response {
-    if let Some(refused) = elsewhere(&shared, &uri) {
-        return refused;
-    }
-    let mut inner = shared.batches.inner.lock().unwrap_or_else(|e| e.into_inner());
+async fn cancel(State(shared): State<Arc<MockShared>>, Path(id): Path<String>) -> Response {
+    let mut inner = shared.batches.lock();
     let Some(batch) = inner.batches.get_mut(&id) else { return not_found("batch") };
     if batch.status == "validating" {
         batch.status = "cancelled";

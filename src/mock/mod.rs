@@ -103,7 +103,7 @@ impl MockServer {
             batches: batches::Store::default(),
             options,
         });
-        let app = batches::routes(Router::new())
+        let app = batches::routes(Arc::clone(&shared))
             .route("/v1/chat/completions", post(openai_chat_completions))
             .route("/openai/deployments/{deployment}/chat/completions", post(azure_chat_completions))
             .route("/v1/models", get(models))
@@ -214,6 +214,11 @@ async fn openai_chat_completions(
     chat_completions(State(shared), headers, body).await
 }
 
+/// Whether a query names an `api-version`, as every request of Azure's classic API must.
+fn versioned(query: &str) -> bool {
+    query.split('&').any(|p| p.starts_with("api-version=") && p.len() > 12)
+}
+
 /// Azure's 404, with its own error body.
 fn azure_not_found(message: &str) -> Response {
     let body = json!({"error": {"code": "404", "message": message}});
@@ -233,9 +238,7 @@ async fn azure_chat_completions(
     if !shared.options.azure {
         return azure_not_found("Resource not found");
     }
-    let versioned =
-        query.as_deref().unwrap_or("").split('&').any(|p| p.starts_with("api-version=") && p.len() > 12);
-    if !versioned {
+    if !versioned(query.as_deref().unwrap_or("")) {
         return azure_not_found("Resource not found: the api-version query parameter is required");
     }
     // The deployment is the model: the body's `model`, if any, is ignored, as on Azure.
